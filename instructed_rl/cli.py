@@ -1,0 +1,51 @@
+"""The ``instructed-rl`` command. Each sub-command lives in ``instructed_rl/commands/``.
+
+Errors a user can fix print as one line on stderr (exit 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from instructed_rl.config import add_arguments, from_args
+from instructed_rl.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from instructed_rl.commands.envs import EnvsShowConfig
+
+    parser = argparse.ArgumentParser(prog="instructed-rl", description="Language-instructed, zero-shot agents for MiniGrid/BabyAI.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    envs = commands.add_parser("envs", help="list the games, or show one world")
+    envs_commands = envs.add_subparsers(dest="envs_command", metavar="show")
+    show = envs_commands.add_parser("show", help="draw a world, its mission, description and structured instruction")
+    add_arguments(show, EnvsShowConfig, positional=("game",))
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "envs":
+        from instructed_rl.commands import envs
+
+        if args.envs_command == "show":
+            print(envs.show_game(from_args(envs.EnvsShowConfig, args)))
+        else:
+            print(envs.list_games())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except UserError as error:
+        print(f"instructed-rl: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("instructed-rl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""Instruction corpora: how a structured instruction is phrased as text.
+
+A corpus is a small YAML file (``data/corpora/*.yaml``)::
+
+    name: babyai
+    skills:                      # one or more templates per skill
+      goto:    ["go to {obj}"]
+      pickup:  ["pick up {obj}"]
+      open:    ["open {door}"]
+      putnext: ["put {obj} next to {obj2}"]
+    sequences:                   # {a} {b} hold whole instructions, minigrid's meaning
+      and:    ["{a} and {b}"]    # both, any order
+      before: ["{a}, then {b}"]  # a first
+      after:  ["{a} after you {b}"]  # b first
+    heldout:                     # optional: same shape, never used by a train split
+      skills: {goto: ["head over to {obj}"]}
+    objects:                     # optional: how an object is named
+      templates: ["{article} {color} {type} {location}"]
+      words: {ball: [ball, sphere]}
+
+Object phrases default to BabyAI's own ("the red ball", "a key on your left"), so the
+shipped ``babyai.yaml`` reproduces minigrid's mission strings exactly.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import yaml
+from minigrid.envs.babyai.core.verifier import (
+    AfterInstr,
+    AndInstr,
+    BeforeInstr,
+    GoToInstr,
+    ObjDesc,
+    OpenInstr,
+    PickupInstr,
+    PutNextInstr,
+)
+
+from instructed_rl.errors import CorpusError
+from instructed_rl.resources import corpora_dir
+
+SKILL_SLOTS: dict[str, frozenset[str]] = {
+    "goto": frozenset({"obj"}),
+    "pickup": frozenset({"obj"}),
+    "open": frozenset({"door"}),
+    "putnext": frozenset({"obj", "obj2"}),
+}
+SEQUENCE_SLOTS: dict[str, frozenset[str]] = {
+    "and": frozenset({"a", "b"}),
+    "before": frozenset({"a", "b"}),
+    "after": frozenset({"a", "b"}),
+}
+OBJECT_SLOTS = frozenset({"article", "color", "type", "location"})
+
+# BabyAI's own words; a corpus overrides any of them under ``objects.words``.
+DEFAULT_WORDS: dict[str, tuple[str, ...]] = {
+    "ball": ("ball",),
+    "box": ("box",),
+    "key": ("key",),
+    "door": ("door",),
+    "object": ("object",),
+    "red": ("red",),
+    "green": ("green",),
+    "blue": ("blue",),
+    "purple": ("purple",),
+    "yellow": ("yellow",),
+    "grey": ("grey",),
+    "front": ("in front of you",),
+    "behind": ("behind you",),
+    "left": ("on your left",),
+    "right": ("on your right",),
+    "definite": ("the",),
+    "indefinite": ("a",),
+}
+DEFAULT_OBJECT_TEMPLATE = "{article} {color} {type} {location}"
+
+TOP_LEVEL_KEYS = ("name", "description", "skills", "sequences", "heldout", "objects")
+HELDOUT_KEYS = ("skills", "sequences")
+OBJECT_KEYS = ("templates", "words")
+
+DEFAULT_CORPUS = "babyai"
+
+
+def _slots(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A validated corpus. Build it with :func:`load_corpus` or :meth:`from_dict`."""
+
+    name: str
+    source: str
+    skills: dict[str, tuple[str, ...]]
+    sequences: dict[str, tuple[str, ...]]
+    heldout_skills: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    heldout_sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    object_templates: tuple[str, ...] = (DEFAULT_OBJECT_TEMPLATE,)
+    words: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_WORDS))
+    description: str = ""
+
+    # ---- construction -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str) -> "Corpus":
+        def fail(key: str, problem: str, fix: str) -> CorpusError:
+            return CorpusError(f"{source}: {key}: {problem}. Fix: {fix}")
+
+        if not isinstance(data, dict):
+            raise fail("(top level)", "a corpus must be a YAML mapping", "start the file with 'name:' and 'skills:'")
+        unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+        if unknown:
+            raise fail(unknown[0], "unknown key", f"use only {', '.join(TOP_LEVEL_KEYS)}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("name", "missing or not a string", "add 'name: my_corpus'")
+
+        def templates_of(section: Any, key: str, allowed: dict[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
+            if section is None:
+                return {}
+            if not isinstance(section, dict):
+                raise fail(key, "must be a mapping of kind -> list of templates", f"write '{key}: {{goto: [\"go to {{obj}}\"]}}'")
+            out: dict[str, tuple[str, ...]] = {}
+            for kind, templates in section.items():
+                if kind not in allowed:
+                    raise fail(f"{key}.{kind}", "unknown kind", f"use one of {', '.join(allowed)}")
+                if isinstance(templates, str):
+                    templates = [templates]
+                if not isinstance(templates, list) or not templates or not all(isinstance(t, str) for t in templates):
+                    raise fail(f"{key}.{kind}", "must be a non-empty list of strings", f"write '{kind}: [\"...\"]'")
+                for template in templates:
+                    try:
+                        used = _slots(template)
+                    except ValueError as error:
+                        raise fail(f"{key}.{kind}", f"template {template!r} is malformed ({error})", "balance the braces") from None
+                    need = allowed[kind]
+                    wrong = sorted(set(used) - need)
+                    if wrong:
+                        raise fail(f"{key}.{kind}", f"template {template!r} uses unknown slot {{{wrong[0]}}}",
+                                   f"use only the slots {', '.join('{' + s + '}' for s in sorted(need))}")
+                    missing = sorted(need - set(used))
+                    if missing:
+                        raise fail(f"{key}.{kind}", f"template {template!r} lacks slot {{{missing[0]}}}",
+                                   f"every {kind} template needs {', '.join('{' + s + '}' for s in sorted(need))}")
+                    if len(used) != len(set(used)):
+                        raise fail(f"{key}.{kind}", f"template {template!r} repeats a slot", "name each slot once")
+                out[kind] = tuple(t.strip() for t in templates)
+            return out
+
+        skills = templates_of(data.get("skills"), "skills", SKILL_SLOTS)
+        if not skills:
+            raise fail("skills", "missing or empty", "list templates for at least one skill, e.g. 'goto: [\"go to {obj}\"]'")
+        sequences = templates_of(data.get("sequences"), "sequences", SEQUENCE_SLOTS)
+
+        heldout = data.get("heldout") or {}
+        if not isinstance(heldout, dict):
+            raise fail("heldout", "must be a mapping", "write 'heldout: {skills: {...}, sequences: {...}}'")
+        unknown = sorted(set(heldout) - set(HELDOUT_KEYS))
+        if unknown:
+            raise fail(f"heldout.{unknown[0]}", "unknown key", "heldout takes 'skills' and 'sequences'")
+        heldout_skills = templates_of(heldout.get("skills"), "heldout.skills", SKILL_SLOTS)
+        heldout_sequences = templates_of(heldout.get("sequences"), "heldout.sequences", SEQUENCE_SLOTS)
+        for kind, held in {**heldout_skills, **heldout_sequences}.items():
+            seen = set(skills.get(kind, ())) | set(sequences.get(kind, ()))
+            both = [t for t in held if t in seen]
+            if both:
+                raise fail(f"heldout.*.{kind}", f"template {both[0]!r} is both trained on and held out",
+                           "remove it from one of the two lists")
+
+        objects = data.get("objects") or {}
+        if not isinstance(objects, dict):
+            raise fail("objects", "must be a mapping", "write 'objects: {templates: [...], words: {...}}'")
+        unknown = sorted(set(objects) - set(OBJECT_KEYS))
+        if unknown:
+            raise fail(f"objects.{unknown[0]}", "unknown key", "objects takes 'templates' and 'words'")
+        object_templates = tuple(objects.get("templates") or (DEFAULT_OBJECT_TEMPLATE,))
+        for template in object_templates:
+            if not isinstance(template, str):
+                raise fail("objects.templates", "must be a list of strings", "quote each template")
+            wrong = sorted(set(_slots(template)) - OBJECT_SLOTS)
+            if wrong:
+                raise fail("objects.templates", f"template {template!r} uses unknown slot {{{wrong[0]}}}",
+                           f"use only {', '.join('{' + s + '}' for s in sorted(OBJECT_SLOTS))}")
+            if "type" not in _slots(template):
+                raise fail("objects.templates", f"template {template!r} lacks slot {{type}}", "name the object's type")
+        words = dict(DEFAULT_WORDS)
+        for word, phrases in (objects.get("words") or {}).items():
+            if word not in DEFAULT_WORDS:
+                raise fail(f"objects.words.{word}", "unknown word", f"use one of {', '.join(DEFAULT_WORDS)}")
+            if isinstance(phrases, str):
+                phrases = [phrases]
+            if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
+                raise fail(f"objects.words.{word}", "must be a non-empty list of strings", f"write '{word}: [\"...\"]'")
+            words[word] = tuple(phrases)
+
+        description = data.get("description") or ""
+        if not isinstance(description, str):
+            raise fail("description", "must be a string", "quote the description")
+        return cls(
+            name=name.strip(),
+            source=source,
+            skills=skills,
+            sequences=sequences,
+            heldout_skills=heldout_skills,
+            heldout_sequences=heldout_sequences,
+            object_templates=object_templates,
+            words=words,
+            description=description,
+        )
+
+    # ---- queries ------------------------------------------------------------------
+    def templates(self, kind: str, *, heldout: bool = False) -> tuple[str, ...]:
+        if kind in SKILL_SLOTS:
+            return (self.heldout_skills if heldout else self.skills).get(kind, ())
+        return (self.heldout_sequences if heldout else self.sequences).get(kind, ())
+
+    @property
+    def has_heldout(self) -> bool:
+        return bool(self.heldout_skills or self.heldout_sequences)
+
+    def require(self, kinds: Iterable[str], *, for_what: str) -> None:
+        """Fail with a clear error if a kind (skill or connective) has no training template."""
+        for kind in kinds:
+            if not self.templates(kind):
+                section = "skills" if kind in SKILL_SLOTS else "sequences"
+                slots = SKILL_SLOTS.get(kind) or SEQUENCE_SLOTS[kind]
+                example = {"goto": "go to {obj}", "pickup": "pick up {obj}", "open": "open {door}",
+                           "putnext": "put {obj} next to {obj2}", "and": "{a} and {b}",
+                           "before": "{a}, then {b}", "after": "{a} after you {b}"}[kind]
+                raise CorpusError(
+                    f"{self.source}: {section}.{kind}: missing, but {for_what} needs it. "
+                    f"Fix: add '{kind}: [\"{example}\"]' under '{section}' (slots: {', '.join(sorted(slots))})"
+                )
+
+    def require_heldout(self, kinds: Iterable[str], *, for_what: str) -> None:
+        kinds = list(kinds)
+        if not any(self.templates(kind, heldout=True) for kind in kinds):
+            raise CorpusError(
+                f"{self.source}: heldout: no held-out templates for {', '.join(kinds)}, but {for_what} needs some. "
+                f"Fix: pass a corpus with 'heldout:' templates (e.g. --corpus paraphrase) or add them to this file"
+            )
+
+
+def load_corpus(name_or_path: str | Path | Corpus | None = None) -> Corpus:
+    """Load a shipped corpus by name (``babyai``, ``paraphrase``) or any YAML file by path."""
+    if isinstance(name_or_path, Corpus):
+        return name_or_path
+    name_or_path = DEFAULT_CORPUS if name_or_path is None else name_or_path
+    path = Path(name_or_path)
+    if not path.is_file():
+        shipped = corpora_dir() / f"{name_or_path}.yaml"
+        if shipped.is_file():
+            path = shipped
+        else:
+            available = ", ".join(sorted(p.stem for p in corpora_dir().glob("*.yaml")))
+            raise CorpusError(f"{name_or_path}: no such corpus file. Fix: give a YAML path or a shipped name ({available})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise CorpusError(f"{path}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
+    return Corpus.from_dict(data, source=str(path))
+
+
+def shipped_corpora() -> list[str]:
+    return sorted(p.stem for p in corpora_dir().glob("*.yaml"))
+
+
+# ---- rendering ----------------------------------------------------------------------
+
+_SKILL_OF = {GoToInstr: "goto", PickupInstr: "pickup", OpenInstr: "open", PutNextInstr: "putnext"}
+_SEQUENCE_OF = {AndInstr: "and", BeforeInstr: "before", AfterInstr: "after"}
+
+
+def instruction_kind(instr) -> str:
+    for cls, kind in {**_SKILL_OF, **_SEQUENCE_OF}.items():
+        if type(instr) is cls:
+            return kind
+    raise TypeError(f"unsupported instruction type {type(instr).__name__}")
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """A rendered mission: its text, the templates that made it (``heldout.skills.goto[1]``...)
+    and the text of each single-skill part, keyed by ``id()`` of the verifier leaf."""
+
+    text: str
+    templates: tuple[str, ...]
+    leaf_texts: dict[int, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def uses_heldout(self) -> bool:
+        return any(t.startswith("heldout.") for t in self.templates)
+
+
+class Phraser:
+    """Renders minigrid verifier trees with a corpus. ``heldout=True`` prefers held-out templates."""
+
+    def __init__(self, corpus: Corpus, *, heldout: bool = False):
+        self.corpus = corpus
+        self.heldout = heldout
+
+    def render(self, instr, env, rng: np.random.Generator) -> Phrasing:
+        used: list[str] = []
+        leaf_texts: dict[int, str] = {}
+        text = self._render(instr, env, rng, used, leaf_texts)
+        return Phrasing(text=text, templates=tuple(used), leaf_texts=leaf_texts)
+
+    def _pick(self, kind: str, rng: np.random.Generator, used: list[str]) -> str:
+        section = "skills" if kind in SKILL_SLOTS else "sequences"
+        if self.heldout and self.corpus.templates(kind, heldout=True):
+            options, prefix = self.corpus.templates(kind, heldout=True), f"heldout.{section}"
+        else:
+            options, prefix = self.corpus.templates(kind), section
+            if not options:
+                self.corpus.require([kind], for_what="this mission")
+        index = int(rng.integers(len(options))) if len(options) > 1 else 0
+        used.append(f"{prefix}.{kind}[{index}]")
+        return options[index]
+
+    def _render(self, instr, env, rng: np.random.Generator, used: list[str], leaf_texts: dict[int, str]) -> str:
+        kind = instruction_kind(instr)
+        template = self._pick(kind, rng, used)
+        if kind in SEQUENCE_SLOTS:
+            a = self._render(instr.instr_a, env, rng, used, leaf_texts)
+            b = self._render(instr.instr_b, env, rng, used, leaf_texts)
+            return template.format(a=a, b=b)
+        if kind == "putnext":
+            text = template.format(obj=self.object_phrase(instr.desc_move, env, rng),
+                                   obj2=self.object_phrase(instr.desc_fixed, env, rng))
+        else:
+            phrase = self.object_phrase(instr.desc, env, rng)
+            text = template.format(door=phrase) if kind == "open" else template.format(obj=phrase)
+        leaf_texts[id(instr)] = text
+        return text
+
+    def object_phrase(self, desc: ObjDesc, env, rng: np.random.Generator) -> str:
+        """Name an object the way the corpus does; the article follows BabyAI (``a`` when several match)."""
+        objs, _ = desc.find_matching_objs(env)
+        words = self.corpus.words
+
+        def word(key: str | None) -> str:
+            if key is None:
+                return ""
+            options = words[key]
+            return options[int(rng.integers(len(options)))] if len(options) > 1 else options[0]
+
+        templates = self.corpus.object_templates
+        template = templates[int(rng.integers(len(templates)))] if len(templates) > 1 else templates[0]
+        text = template.format(
+            article=word("indefinite" if len(objs) > 1 else "definite"),
+            color=word(desc.color),
+            type=word(desc.type or "object"),
+            location=word(desc.loc),
+        )
+        return " ".join(text.split())

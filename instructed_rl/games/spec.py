@@ -1,0 +1,207 @@
+"""Game specs: declarative YAML files in ``envs/`` that turn a world generator into a game.
+
+A game names its world (a BabyAI level id, or one of ours such as ``instructed_rl:SkillRoom``),
+the environment description shown to the agent, the skills and connectives it samples, the
+compositions it holds out, and the splits it offers::
+
+    id: GoToRoom
+    title: Go to an object in a single room
+    world: BabyAI-GoToLocal-v0
+    description: "One room. You see {objects}."
+    skills: [goto]
+    splits: [train, test, unseen_compositions, unseen_phrasings]
+    heldout_compositions:
+      - {skill: goto, color: red, type: ball}
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
+from instructed_rl.errors import GameSpecError
+from instructed_rl.resources import games_dir
+
+SPLITS: dict[str, str] = {
+    "train": "training distribution: no held-out composition, training phrasings",
+    "test": "same distribution as train, for in-distribution evaluation",
+    "unseen_compositions": "every mission names a held-out skill/object composition",
+    "unseen_phrasings": "held-out templates of the corpus (default corpus: paraphrase)",
+    "unseen_sequences": "multi-part missions only; agents are trained without sequences",
+}
+OUR_WORLDS = ("instructed_rl:SkillRoom",)
+SPEC_KEYS = ("id", "title", "world", "world_kwargs", "description", "skills", "sequences", "splits",
+             "heldout_compositions", "max_steps")
+COMPOSITION_KEYS = ("skill", "color", "type")
+COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
+TYPES = ("ball", "box", "key", "door")
+NAMESPACE = "InstructedRL"
+
+
+@dataclass(frozen=True)
+class Composition:
+    """A held-out pattern: a skill, an object colour and/or type. Unset fields match anything."""
+
+    skill: str | None = None
+    color: str | None = None
+    type: str | None = None
+
+    def matches(self, skill: str, objects: list[dict[str, str | None]]) -> bool:
+        if self.skill is not None and self.skill != skill:
+            return False
+        return any((self.color is None or obj["color"] == self.color) and (self.type is None or obj["type"] == self.type)
+                   for obj in objects)
+
+    def __str__(self) -> str:
+        return " ".join(v for v in (self.skill, self.color, self.type) if v)
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    id: str
+    title: str
+    world: str
+    description: str
+    skills: tuple[str, ...]
+    splits: tuple[str, ...]
+    sequences: tuple[str, ...] = ()
+    world_kwargs: dict[str, Any] = field(default_factory=dict)
+    heldout_compositions: tuple[Composition, ...] = ()
+    max_steps: int | None = None
+    source: str = ""
+
+    @property
+    def env_id(self) -> str:
+        return f"{NAMESPACE}/{self.id}-v0"
+
+    @property
+    def is_ours(self) -> bool:
+        return self.world in OUR_WORLDS
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str) -> "GameSpec":
+        def fail(key: str, problem: str, fix: str) -> GameSpecError:
+            return GameSpecError(f"{source}: {key}: {problem}. Fix: {fix}")
+
+        if not isinstance(data, dict):
+            raise fail("(top level)", "a game spec must be a YAML mapping", "start the file with 'id:' and 'world:'")
+        unknown = sorted(set(data) - set(SPEC_KEYS))
+        if unknown:
+            raise fail(unknown[0], "unknown key", f"use only {', '.join(SPEC_KEYS)}")
+        for key in ("id", "world", "description"):
+            if not isinstance(data.get(key), str) or not data[key].strip():
+                raise fail(key, "missing or not a string", f"add '{key}: ...'")
+        game_id = data["id"].strip()
+        if not game_id.replace("_", "").isalnum():
+            raise fail("id", f"{game_id!r} is not a plain name", "use letters, digits and underscores, e.g. GoToRoom")
+        world = data["world"].strip()
+        if not (world in OUR_WORLDS or world.startswith("BabyAI-")):
+            raise fail("world", f"unknown world {world!r}", f"use a BabyAI level id (BabyAI-GoToLocal-v0) or one of {', '.join(OUR_WORLDS)}")
+
+        def names(key: str, allowed, *, required: bool) -> tuple[str, ...]:
+            value = data.get(key) or []
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or (required and not value):
+                raise fail(key, "must be a non-empty list" if required else "must be a list", f"write '{key}: [{', '.join(allowed)}]'")
+            for item in value:
+                if item not in allowed:
+                    raise fail(key, f"unknown entry {item!r}", f"use some of {', '.join(allowed)}")
+            return tuple(value)
+
+        skills = names("skills", tuple(SKILL_SLOTS), required=True)
+        sequences = names("sequences", tuple(SEQUENCE_SLOTS), required=False)
+        splits = names("splits", tuple(SPLITS), required=True)
+
+        compositions = []
+        for index, item in enumerate(data.get("heldout_compositions") or []):
+            key = f"heldout_compositions[{index}]"
+            if not isinstance(item, dict) or not item:
+                raise fail(key, "must be a mapping", "write '- {skill: pickup, color: red, type: ball}'")
+            bad = sorted(set(item) - set(COMPOSITION_KEYS))
+            if bad:
+                raise fail(f"{key}.{bad[0]}", "unknown key", f"use {', '.join(COMPOSITION_KEYS)}")
+            for sub, allowed in (("skill", skills), ("color", COLORS), ("type", TYPES)):
+                if sub in item and item[sub] not in allowed:
+                    raise fail(f"{key}.{sub}", f"{item[sub]!r} is not one of this game's {sub}s", f"use one of {', '.join(allowed)}")
+            compositions.append(Composition(**item))
+        if "unseen_compositions" in splits and not compositions:
+            raise fail("heldout_compositions", "empty, but the game offers the unseen_compositions split",
+                       "list held-out compositions or drop that split")
+        if "unseen_sequences" in splits and not sequences:
+            raise fail("sequences", "empty, but the game offers the unseen_sequences split",
+                       "list the connectives the world samples, e.g. [and, before, after]")
+
+        world_kwargs = data.get("world_kwargs") or {}
+        if not isinstance(world_kwargs, dict):
+            raise fail("world_kwargs", "must be a mapping", "write 'world_kwargs: {num_objs: 6}'")
+        max_steps = data.get("max_steps")
+        if max_steps is not None and (not isinstance(max_steps, int) or max_steps <= 0):
+            raise fail("max_steps", "must be a positive integer", "write 'max_steps: 64' or remove it")
+        title = data.get("title") or game_id
+        return cls(
+            id=game_id, title=str(title), world=world, description=data["description"].strip(),
+            skills=skills, sequences=sequences, splits=splits, world_kwargs=dict(world_kwargs),
+            heldout_compositions=tuple(compositions), max_steps=max_steps, source=source,
+        )
+
+
+def load_game_spec(path: str | Path) -> GameSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GameSpecError(f"{path}: no such game spec file. Fix: check the path") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise GameSpecError(f"{path}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
+    return GameSpec.from_dict(data, source=str(path))
+
+
+def shipped_games() -> dict[str, GameSpec]:
+    """Every spec in ``envs/``, keyed by id, in file-name order."""
+    specs: dict[str, GameSpec] = {}
+    for path in sorted(games_dir().glob("*.yaml")):
+        spec = load_game_spec(path)
+        if spec.id in specs:
+            raise GameSpecError(f"{path}: id: {spec.id!r} is already used by {specs[spec.id].source}. Fix: rename one")
+        specs[spec.id] = spec
+    return specs
+
+
+def babyai_level_ids() -> list[str]:
+    import gymnasium
+    import minigrid  # noqa: F401  (registers the BabyAI levels)
+
+    return sorted(k for k in gymnasium.registry if k.startswith("BabyAI-"))
+
+
+def adhoc_spec(level_id: str) -> GameSpec:
+    """Any registered BabyAI level as a game: canonical skills, no held-out compositions."""
+    return GameSpec(
+        id=level_id.replace("-", "_"), title=f"BabyAI level {level_id}", world=level_id,
+        description="A BabyAI world. You see {objects}.",
+        skills=tuple(SKILL_SLOTS), sequences=tuple(SEQUENCE_SLOTS),
+        splits=("train", "test", "unseen_phrasings", "unseen_sequences"), source=level_id,
+    )
+
+
+def find_game(name: str) -> GameSpec:
+    """A shipped game by id (``GoToRoom``), env id (``InstructedRL/GoToRoom-v0``) or any BabyAI level id."""
+    games = shipped_games()
+    wanted = name.strip()
+    for spec in games.values():
+        if wanted.lower() in (spec.id.lower(), spec.env_id.lower()):
+            return spec
+    levels = babyai_level_ids()
+    if wanted in levels:
+        return adhoc_spec(wanted)
+    candidates = list(games) + [s.env_id for s in games.values()] + levels
+    close = difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise GameSpecError(f"unknown game {wanted!r}: {hint}Fix: run 'instructed-rl envs' to list games, or pass a BabyAI level id")

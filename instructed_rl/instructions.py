@@ -1,0 +1,84 @@
+"""Structured instructions: minigrid verifier trees as plain data, plus subtask bookkeeping.
+
+Trainers, evaluators and the sequence executor read instructions through these helpers,
+never through minigrid's classes directly, so the rest of the package stays JSON-friendly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from minigrid.envs.babyai.core.verifier import ObjDesc
+
+from instructed_rl.corpus import SEQUENCE_SLOTS, instruction_kind
+
+
+def describe_object(desc: ObjDesc) -> dict[str, str | None]:
+    return {"type": desc.type, "color": desc.color, "loc": desc.loc}
+
+
+def instruction_to_dict(instr) -> dict[str, Any]:
+    """``{"kind": "putnext", "obj": {...}, "obj2": {...}}`` or ``{"kind": "before", "a": ..., "b": ...}``."""
+    kind = instruction_kind(instr)
+    if kind in SEQUENCE_SLOTS:
+        return {"kind": kind, "a": instruction_to_dict(instr.instr_a), "b": instruction_to_dict(instr.instr_b)}
+    if kind == "putnext":
+        return {"kind": kind, "obj": describe_object(instr.desc_move), "obj2": describe_object(instr.desc_fixed)}
+    return {"kind": kind, "obj": describe_object(instr.desc)}
+
+
+def leaves_in_order(instr) -> list:
+    """Single-skill instructions in the order they are meant to be done.
+
+    ``after`` reverses its operands ("A after you B" means B first); ``and`` keeps text order.
+    """
+    kind = instruction_kind(instr)
+    if kind not in SEQUENCE_SLOTS:
+        return [instr]
+    first, second = (instr.instr_b, instr.instr_a) if kind == "after" else (instr.instr_a, instr.instr_b)
+    return leaves_in_order(first) + leaves_in_order(second)
+
+
+def _done_leaves(instr, done_here: bool) -> Iterator[tuple[Any, bool]]:
+    """Yield (leaf, done) using the verifier's own bookkeeping (``a_done``/``b_done``)."""
+    kind = instruction_kind(instr)
+    if kind not in SEQUENCE_SLOTS:
+        yield instr, done_here
+        return
+    a_done = done_here or getattr(instr, "a_done", False) == "success"
+    b_done = done_here or getattr(instr, "b_done", False) == "success"
+    yield from _done_leaves(instr.instr_a, a_done)
+    yield from _done_leaves(instr.instr_b, b_done)
+
+
+@dataclass(frozen=True)
+class SubtaskStatus:
+    """Which single-skill parts of the mission are done, and which one is due next."""
+
+    leaves: tuple  # verifier leaves, in plan order
+    done: tuple[bool, ...]
+
+    @property
+    def active(self) -> int | None:
+        return next((i for i, d in enumerate(self.done) if not d), None)
+
+
+def subtask_status(instr, *, succeeded: bool) -> SubtaskStatus:
+    ordered = leaves_in_order(instr)
+    done_of = {id(leaf): done for leaf, done in _done_leaves(instr, succeeded)}
+    return SubtaskStatus(leaves=tuple(ordered), done=tuple(done_of[id(leaf)] for leaf in ordered))
+
+
+def named_objects(instr) -> list[ObjDesc]:
+    """Every object description a (possibly nested) instruction names."""
+    kind = instruction_kind(instr)
+    if kind in SEQUENCE_SLOTS:
+        return named_objects(instr.instr_a) + named_objects(instr.instr_b)
+    if kind == "putnext":
+        return [instr.desc_move, instr.desc_fixed]
+    return [instr.desc]
+
+
+def is_sequence(instr) -> bool:
+    return instruction_kind(instr) in SEQUENCE_SLOTS

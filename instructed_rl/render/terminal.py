@@ -1,0 +1,77 @@
+"""Draw a minigrid world as text, two characters a cell, with ANSI colours when wanted.
+
+Each object is its colour's initial and a type mark, so the grid reads without colour too::
+
+    ## ## ## ##
+    ## rO    ##     rO: red ball   gK: green key   bX: blue box
+    ##    >> ##     yD: closed yellow door, y/: open, yL: locked
+    ## ## ## ##     >> v< << ^^: the agent facing right, down, left, up
+"""
+
+from __future__ import annotations
+
+ANSI = {"red": "91", "green": "92", "blue": "94", "purple": "95", "yellow": "93", "grey": "37"}
+TYPE_MARK = {"ball": "O", "box": "X", "key": "K", "goal": "G", "lava": "~"}
+AGENT_MARK = {0: ">>", 1: "vv", 2: "<<", 3: "^^"}
+LEGEND = "legend: O ball, X box, K key, D closed door, / open door, L locked door, ## wall, >> v< agent; first letter = colour"
+
+
+def _cell(obj) -> tuple[str, str | None]:
+    """Two characters and the colour name to paint them with."""
+    if obj is None:
+        return "  ", None
+    if obj.type == "wall":
+        return "##", "wall"
+    if obj.type == "door":
+        mark = "L" if obj.is_locked else ("/" if obj.is_open else "D")
+        return obj.color[0] + mark, obj.color
+    return obj.color[0] + TYPE_MARK.get(obj.type, "?"), obj.color
+
+
+def _paint(text: str, color: str | None, *, highlight: bool) -> str:
+    if color == "wall":
+        return f"\x1b[90;100m{text}\x1b[0m"
+    codes = []
+    if color in ANSI:
+        codes.append("1;" + ANSI[color])
+    if highlight:
+        codes.append("48;5;236")  # cells the agent can see get a dark background
+    return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if codes else text
+
+
+def visible_cells(level) -> set[tuple[int, int]]:
+    """World cells the agent sees now (walls occlude), from minigrid's own visibility mask."""
+    _, mask = level.gen_obs_grid()
+    size = level.agent_view_size
+    forward, right = level.dir_vec, level.right_vec
+    top_left = level.agent_pos + forward * (size - 1) - right * (size // 2)
+    cells = set()
+    for j in range(size):
+        for i in range(size):
+            if mask[i, j]:
+                x, y = top_left - forward * j + right * i
+                if 0 <= x < level.width and 0 <= y < level.height:
+                    cells.add((int(x), int(y)))
+    return cells
+
+
+def render_grid(level, *, color: bool = False) -> str:
+    """The whole grid as lines of text; with ``color`` the agent's field of view is shaded."""
+    visible = visible_cells(level) if color else set()
+    rows = []
+    agent = tuple(level.agent_pos)
+    for y in range(level.height):
+        cells = []
+        for x in range(level.width):
+            if (x, y) == agent:
+                text, paint = AGENT_MARK[level.agent_dir], "agent"
+            else:
+                text, paint = _cell(level.grid.get(x, y))
+            if color:
+                text = f"\x1b[1;97;41m{text}\x1b[0m" if paint == "agent" else _paint(text, paint, highlight=(x, y) in visible)
+            cells.append(text)
+        rows.append("".join(cells))
+    carrying = level.carrying
+    if carrying is not None:
+        rows.append(f"carrying: {carrying.color} {carrying.type}")
+    return "\n".join(rows)
