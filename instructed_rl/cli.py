@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     envs_commands = envs.add_subparsers(dest="envs_command", metavar="show")
     show = envs_commands.add_parser("show", help="draw a world, its mission, description and structured instruction")
     add_arguments(show, EnvsShowConfig, positional=("game",))
+
+    from instructed_rl.eval.cell import EvalConfig
+
+    evaluate = commands.add_parser("eval", help="evaluate an agent (or the bot / random) on a game split or a suite")
+    add_arguments(evaluate, EvalConfig)
     return parser
 
 
@@ -33,6 +38,11 @@ def run(argv: list[str] | None = None) -> int:
             print(envs.show_game(from_args(envs.EnvsShowConfig, args)))
         else:
             print(envs.list_games())
+    elif args.command == "eval":
+        from instructed_rl.commands import eval as evaluate
+        from instructed_rl.eval.cell import EvalConfig
+
+        evaluate.run(from_args(EvalConfig, args))
     return 0
 
 

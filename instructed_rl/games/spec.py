@@ -184,7 +184,7 @@ def babyai_level_ids() -> list[str]:
 def adhoc_spec(level_id: str) -> GameSpec:
     """Any registered BabyAI level as a game: canonical skills, no held-out compositions."""
     return GameSpec(
-        id=level_id.replace("-", "_"), title=f"BabyAI level {level_id}", world=level_id,
+        id=level_id, title=f"BabyAI level {level_id}", world=level_id,
         description="A BabyAI world. You see {objects}.",
         skills=tuple(SKILL_SLOTS), sequences=tuple(SEQUENCE_SLOTS),
         splits=("train", "test", "unseen_phrasings", "unseen_sequences"), source=level_id,

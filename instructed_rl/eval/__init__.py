@@ -1,0 +1,1 @@
+"""Zero-shot evaluation: one cell (game x split x corpus), suites of cells, reports."""

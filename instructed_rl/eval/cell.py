@@ -1,0 +1,205 @@
+"""One evaluation cell: N seeded episodes of one agent on one game, split and corpus.
+
+    instructed-rl eval --agent bot --game BabyAI-GoToLocal-v0 --episodes 200 --json out.json
+
+Episode ``i`` uses world seed ``seed + i``, so the same command gives the same numbers.
+Episodes that reach the step limit are failures. The path ratio compares the agent's steps
+with the BabyAI bot's on the very same worlds (successful episodes of both).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from instructed_rl.config import option
+from instructed_rl.errors import UserError
+from instructed_rl.eval.actors import BotActor, make_actor
+from instructed_rl.eval.stats import wilson_interval
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.games.spec import find_game
+
+DEFAULT_EVAL_SEED = 1_000_000  # far from the small seeds that demos and training start at
+# A shuffled description or instruction comes from the world of another seed, this far away.
+SHUFFLE_OFFSET = 7_919
+
+
+@dataclass
+class EvalConfig:
+    agent: str = option("", "saved agent directory, or 'bot' / 'random' as reference agents")
+    game: str = option("", "game id (instructed-rl envs) or any BabyAI level id")
+    split: str | None = option(None, "split to evaluate (default: test when the game has it, else its first split)")
+    corpus: str | None = option(None, "corpus name or YAML file that phrases every mission (default: the game's)")
+    episodes: int = option(100, "number of seeded episodes")
+    seed: int = option(DEFAULT_EVAL_SEED, "seed of the first episode; episode i uses seed + i")
+    workers: int = option(1, "worker processes (each runs a slice of the seeds)")
+    greedy: bool = option(True, "greedy actions (--no-greedy samples, seeded per episode)")
+    description: Literal["true", "none", "shuffled"] = option(
+        "true", "ablation: the true description, none (empty), or another episode's")
+    instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
+    json: str | None = option(None, "write the result as JSON to this file")
+    suite: str | None = option(None, "run a suite of cells from this YAML file instead of one cell")
+    out: str | None = option(None, "directory for a suite's report.json / report.md / report.png")
+
+    def __post_init__(self):
+        if not self.agent:
+            raise ValueError("--agent is required (a saved agent directory, 'bot' or 'random')")
+        if not self.game and not self.suite:
+            raise ValueError("give --game GAME (or --suite FILE)")
+        if self.episodes <= 0:
+            raise ValueError(f"--episodes must be positive, got {self.episodes}: a cell with no episodes has no success rate")
+        if self.workers <= 0:
+            raise ValueError("--workers must be at least 1")
+
+
+@dataclass
+class EpisodeResult:
+    seed: int
+    success: bool
+    steps: int
+    bot_steps: int | None  # None when the bot itself failed
+
+
+@dataclass
+class CellResult:
+    game: str
+    split: str
+    corpus: str
+    agent: str
+    seed: int
+    episodes: int
+    successes: int
+    success_rate: float
+    ci95: tuple[float, float]
+    mean_steps: float
+    path_ratio: float | None
+    failures: int
+    description: str
+    instruction: str
+    wall_seconds: float
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["ci95"] = list(self.ci95)
+        return data
+
+
+def default_split(game: str) -> str:
+    splits = find_game(game).splits
+    return "test" if "test" in splits else splits[0]
+
+
+def _ablated_texts(env: InstructedEnv, seed: int, config: EvalConfig, mission: str, description: str) -> tuple[str, str]:
+    if config.description == "none":
+        description = ""
+    if config.description == "shuffled" or config.instruction == "shuffled":
+        other_obs, _ = env.reset(seed=seed + SHUFFLE_OFFSET)
+        if config.description == "shuffled":
+            description = other_obs["description"]
+        if config.instruction == "shuffled":
+            mission = other_obs["mission"]
+    return mission, description
+
+
+def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tuple[bool, int]:
+    obs, _ = env.reset(seed=seed)
+    instruction, description = _ablated_texts(env, seed, config, obs["mission"], obs["description"])
+    if instruction != obs["mission"] or description != obs["description"]:
+        obs, _ = env.reset(seed=seed)  # the ablation peeked at another world; come back to this one
+    obs = dict(obs, mission=instruction, description=description)
+    actor.start(env, obs, instruction=instruction, description=description, seed=seed)
+    steps = 0
+    while True:
+        obs, _, terminated, truncated, info = env.step(actor.act(obs))
+        obs = dict(obs, mission=instruction, description=description)
+        steps += 1
+        if terminated or truncated:
+            return bool(info["success"]), steps
+
+
+def run_seeds(config: EvalConfig, split: str, seeds: list[int]) -> list[EpisodeResult]:
+    """Run the agent (and the bot, for the path ratio) on the given seeds, in this process."""
+    env = InstructedEnv(config.game, split=split, corpus=config.corpus)
+    actor = make_actor(config.agent, greedy=config.greedy)
+    bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
+    plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
+    results = []
+    for seed in seeds:
+        success, steps = _run_episode(env, actor, seed, config)
+        if config.agent == "bot" and config.description == "true" and config.instruction == "true":
+            bot_success, bot_steps = success, steps
+        else:
+            bot_success, bot_steps = _run_episode(bot_env, BotActor(), seed, plain)
+        results.append(EpisodeResult(seed=seed, success=success, steps=steps, bot_steps=bot_steps if bot_success else None))
+    env.close()
+    bot_env.close()
+    return results
+
+
+def _worker(payload: tuple[dict, str, list[int]]) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker process
+    config_dict, split, seeds = payload
+    return [asdict(r) for r in run_seeds(EvalConfig(**config_dict), split, seeds)]
+
+
+def run_cell(config: EvalConfig) -> CellResult:
+    split = config.split or default_split(config.game)
+    spec = find_game(config.game)
+    if split not in spec.splits:
+        raise UserError(f"game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
+    env = InstructedEnv(spec, split=split, corpus=config.corpus)  # validates game/split/corpus up front
+    corpus_name = env.corpus.name
+    env.close()
+    seeds = [config.seed + i for i in range(config.episodes)]
+    started = time.perf_counter()
+    workers = min(config.workers, len(seeds))
+    if workers == 1:
+        results = run_seeds(config, split, seeds)
+    else:
+        chunks = [list(chunk) for chunk in np.array_split(seeds, workers)]
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            parts = pool.map(_worker, [(asdict(config), split, [int(s) for s in chunk]) for chunk in chunks])
+        results = [EpisodeResult(**r) for part in parts for r in part]
+    wall = time.perf_counter() - started
+    return summarize(results, config=config, split=split, corpus=corpus_name, wall_seconds=wall)
+
+
+def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, corpus: str,
+              wall_seconds: float) -> CellResult:
+    if not results:
+        raise UserError("a cell with zero episodes has no success rate. Fix: pass --episodes N with N > 0")
+    successes = sum(r.success for r in results)
+    ratios = [r.steps / r.bot_steps for r in results if r.success and r.bot_steps]
+    return CellResult(
+        game=find_game(config.game).id, split=split, corpus=corpus, agent=config.agent, seed=config.seed,
+        episodes=len(results), successes=successes, success_rate=successes / len(results),
+        ci95=wilson_interval(successes, len(results)),
+        mean_steps=float(np.mean([r.steps for r in results])),
+        path_ratio=float(np.mean(ratios)) if ratios else None,
+        failures=sum(not r.success for r in results),
+        description=config.description, instruction=config.instruction, wall_seconds=round(wall_seconds, 2),
+    )
+
+
+def format_cell(result: CellResult) -> str:
+    low, high = result.ci95
+    ratio = "n/a" if result.path_ratio is None else f"{result.path_ratio:.2f}"
+    return (f"{result.agent} on {result.game} [{result.split}, corpus {result.corpus}]: "
+            f"success {100 * result.success_rate:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}) "
+            f"over {result.episodes} episodes, mean steps {result.mean_steps:.1f}, path ratio {ratio}")
+
+
+def write_json(result: CellResult, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), indent=2) + "\n")

@@ -1,0 +1,131 @@
+"""A suite: a table of evaluation cells from a YAML file, written as JSON, Markdown and a PNG chart.
+
+    instructed-rl eval --agent data/agents/default --suite configs/eval/zero_shot.yaml --out runs/eval
+
+Suite file::
+
+    name: zero_shot
+    episodes: 200            # default per cell
+    seed: 1000000
+    cells:
+      - {label: training instructions, game: SkillRoom, split: test}
+      - {label: unseen phrasings, game: SkillRoom, split: unseen_phrasings, corpus: paraphrase}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from instructed_rl.errors import UserError
+from instructed_rl.eval.cell import CellResult, EvalConfig, format_cell, run_cell
+
+SUITE_KEYS = ("name", "description", "episodes", "seed", "cells")
+CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "description", "instruction")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteCell:
+    label: str
+    overrides: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    cells: tuple[SuiteCell, ...]
+    defaults: dict[str, Any]
+
+
+def load_suite(path: str | Path) -> Suite:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such suite file. Fix: pass a YAML file such as configs/eval/zero_shot.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a suite must be a mapping with 'name' and 'cells'. Fix: see configs/eval/zero_shot.yaml")
+    unknown = sorted(set(data) - set(SUITE_KEYS))
+    if unknown:
+        raise UserError(f"{path}: {unknown[0]}: unknown key. Fix: use only {', '.join(SUITE_KEYS)}")
+    cells = data.get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise UserError(f"{path}: cells: missing or empty. Fix: list cells like '- {{game: SkillRoom, split: test}}'")
+    parsed = []
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or "game" not in cell:
+            raise UserError(f"{path}: cells[{index}]: needs at least 'game'. Fix: write '- {{game: SkillRoom, split: test}}'")
+        bad = sorted(set(cell) - set(CELL_KEYS))
+        if bad:
+            raise UserError(f"{path}: cells[{index}].{bad[0]}: unknown key. Fix: use only {', '.join(CELL_KEYS)}")
+        overrides = {k: v for k, v in cell.items() if k != "label"}
+        label = str(cell.get("label") or f"{cell['game']} {cell.get('split', '')}".strip())
+        parsed.append(SuiteCell(label=label, overrides=overrides))
+    defaults = {k: data[k] for k in ("episodes", "seed") if k in data}
+    return Suite(name=str(data.get("name") or path.stem), cells=tuple(parsed), defaults=defaults)
+
+
+def run_suite(config: EvalConfig, *, log=print) -> list[tuple[str, CellResult]]:
+    suite = load_suite(config.suite)
+    results = []
+    for cell in suite.cells:
+        values = dataclasses.asdict(config)
+        values.update(suite.defaults)
+        values.update(cell.overrides)
+        values.update(suite=None, json=None, out=None)
+        cell_config = EvalConfig(**values)
+        result = run_cell(cell_config)
+        log(f"{cell.label}: {format_cell(result)}")
+        results.append((cell.label, result))
+    return results
+
+
+def markdown_table(results: list[tuple[str, CellResult]]) -> str:
+    lines = ["| cell | game | split | corpus | success % | 95% CI | episodes | mean steps | path ratio |",
+             "|---|---|---|---|---:|---|---:|---:|---:|"]
+    for label, r in results:
+        ratio = "n/a" if r.path_ratio is None else f"{r.path_ratio:.2f}"
+        ablation = "" if r.description == "true" and r.instruction == "true" else \
+            f" (description {r.description}, instruction {r.instruction})"
+        lines.append(f"| {label}{ablation} | {r.game} | {r.split} | {r.corpus} | {100 * r.success_rate:.1f} | "
+                     f"{100 * r.ci95[0]:.1f}-{100 * r.ci95[1]:.1f} | {r.episodes} | {r.mean_steps:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def bar_chart(results: list[tuple[str, CellResult]], path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label for label, _ in results]
+    rates = [100 * r.success_rate for _, r in results]
+    low = [100 * (r.success_rate - r.ci95[0]) for _, r in results]
+    high = [100 * (r.ci95[1] - r.success_rate) for _, r in results]
+    figure, axes = plt.subplots(figsize=(max(6, 1.2 * len(labels)), 4.5))
+    axes.bar(range(len(labels)), rates, yerr=[low, high], capsize=4, color="#4c72b0")
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axes.set_ylim(0, 105)
+    axes.set_ylabel("success % (95% Wilson CI)")
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(results: list[tuple[str, CellResult]], *, config: EvalConfig, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    suite = load_suite(config.suite)
+    report = {"suite": suite.name, "agent": config.agent,
+              "cells": [dict(label=label, **r.to_json()) for label, r in results]}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown_table(results)
+    (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n\n{table}\n")
+    bar_chart(results, out / "report.png", title=f"{suite.name}: {Path(config.agent).name}")
+    return table

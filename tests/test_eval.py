@@ -1,0 +1,111 @@
+"""Evaluation harness: reference agents through the same code path as trained ones."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from instructed_rl.config import from_mapping
+from instructed_rl.errors import UserError
+from instructed_rl.eval.cell import EvalConfig, run_cell, summarize, EpisodeResult
+from instructed_rl.eval.stats import wilson_interval
+from instructed_rl.eval.suite import load_suite
+
+from tests.test_cli import run_cli
+
+
+def test_bot_through_the_harness_is_near_perfect_on_gotolocal():
+    result = run_cell(EvalConfig(agent="bot", game="BabyAI-GoToLocal-v0", episodes=150))
+    assert result.success_rate >= 0.99
+    assert result.path_ratio == pytest.approx(1.0)
+    assert result.game == "BabyAI-GoToLocal-v0" and result.split == "test"
+
+
+def test_random_agent_is_far_below_the_bot():
+    result = run_cell(EvalConfig(agent="random", game="PutNextRoom", episodes=60))
+    assert result.success_rate <= 0.1
+    assert result.ci95[0] <= result.success_rate <= result.ci95[1]
+
+
+def test_same_seeds_same_numbers_and_workers_do_not_change_them():
+    config = dict(agent="random", game="GoToRoom", episodes=40, seed=123)
+    one = run_cell(EvalConfig(**config)).to_json()
+    two = run_cell(EvalConfig(**config, workers=2)).to_json()
+    for key in ("success_rate", "ci95", "mean_steps", "path_ratio", "successes"):
+        assert one[key] == two[key]
+    other_seed = run_cell(EvalConfig(**dict(config, seed=999))).to_json()
+    assert other_seed["mean_steps"] != one["mean_steps"]
+
+
+def test_json_schema(tmp_path):
+    path = tmp_path / "cell.json"
+    result = run_cli("eval", "--agent", "bot", "--game", "OpenRoom", "--split", "unseen_compositions",
+                     "--episodes", "12", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(path.read_text())
+    for key in ("success_rate", "ci95", "episodes", "mean_steps", "path_ratio", "game", "split", "corpus", "agent", "seed"):
+        assert key in data
+    assert data["episodes"] == 12 and len(data["ci95"]) == 2 and data["split"] == "unseen_compositions"
+    assert data["agent"] == "bot" and data["corpus"] == "babyai" and data["game"] == "OpenRoom"
+
+
+def test_wilson_interval_on_known_counts():
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)
+
+
+def test_zero_episodes_is_an_error_not_a_success():
+    with pytest.raises(UserError, match="positive"):
+        from_mapping(EvalConfig, {"agent": "bot", "game": "GoToRoom", "episodes": 0})
+    with pytest.raises(UserError, match="zero episodes"):
+        summarize([], config=EvalConfig(agent="bot", game="GoToRoom"), split="test", corpus="babyai", wall_seconds=0)
+
+
+def test_step_limit_counts_as_failure():
+    # 'done' (action 6) never completes a mission: every episode runs into the step limit.
+    results = [EpisodeResult(seed=i, success=False, steps=64, bot_steps=5) for i in range(5)]
+    cell = summarize(results, config=EvalConfig(agent="random", game="GoToRoom"), split="test", corpus="babyai", wall_seconds=1)
+    assert cell.success_rate == 0 and cell.failures == 5 and cell.path_ratio is None and not math.isnan(cell.mean_steps)
+
+
+def test_ablations_change_what_the_agent_is_told_not_the_world():
+    # The bot ignores text, so its success is unchanged: the world and the verifier stay the same.
+    for flag in ({"description": "none"}, {"description": "shuffled"}, {"instruction": "shuffled"}):
+        result = run_cell(EvalConfig(agent="bot", game="GoToRoom", episodes=10, **flag))
+        assert result.success_rate == 1.0
+
+
+def test_suite_writes_json_markdown_and_png(tmp_path):
+    result = run_cli("eval", "--agent", "bot", "--suite", "configs/eval/smoke.yaml", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [c["label"] for c in report["cells"]] == ["GoToRoom: trained", "GoToRoom: unseen phrasings"]
+    assert report["cells"][1]["corpus"] == "paraphrase"
+    assert "| GoToRoom: trained |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| GoToRoom: unseen phrasings |" in result.stdout
+
+
+def test_shipped_suite_covers_every_heldout_split():
+    from instructed_rl.games.spec import shipped_games
+
+    suite = load_suite("configs/eval/zero_shot.yaml")
+    covered = {(c.overrides["game"], c.overrides.get("split")) for c in suite.cells}
+    for spec in shipped_games().values():
+        for split in spec.splits:
+            if split.startswith("unseen_") and spec.id not in ("GoToSeq", "SynthSeq", "BossLevel", "BossLevelNoUnlock"):
+                assert (spec.id, split) in covered, (spec.id, split)
+
+
+def test_bad_suite_and_unknown_flag(write_yaml):
+    path = write_yaml("name: s\ncells:\n  - {game: GoToRoom, splitt: test}\n", "suite.yaml")
+    result = run_cli("eval", "--agent", "bot", "--suite", str(path))
+    assert result.returncode == 2 and "cells[0].splitt: unknown key" in result.stderr
