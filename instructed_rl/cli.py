@@ -26,12 +26,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="evaluate an agent (or the bot / random) on a game split or a suite")
     add_arguments(evaluate, EvalConfig)
+
+    from instructed_rl.train.demos import DemosConfig
+
+    demos = commands.add_parser("demos", help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
+    add_arguments(demos, DemosConfig)
+
+    train = commands.add_parser("train", help="train an agent from a YAML config (+ --key value overrides); resumes")
+    train.add_argument("--config", required=True, help="YAML preset, e.g. configs/default.yaml")
+    train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it")
     return parser
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "envs":
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "train":
+        from instructed_rl.commands import train
+
+        train.run(args.config, args.out, extra)
+    elif args.command == "envs":
         from instructed_rl.commands import envs
 
         if args.envs_command == "show":
@@ -43,6 +59,10 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.eval.cell import EvalConfig
 
         evaluate.run(from_args(EvalConfig, args))
+    elif args.command == "demos":
+        from instructed_rl.commands import demos
+
+        demos.run(from_args(demos.DemosConfig, args))
     return 0
 
 

@@ -1,0 +1,87 @@
+"""``instructed-rl demos``: BabyAI-bot demonstrations into a directory of shards (resumable, parallel).
+
+    instructed-rl demos --game GoToRoom --split train --episodes 10000 --out data/demos/goto_room --workers 2
+    instructed-rl demos --game GoToSeq --split test --episodes 500 --out data/demos/goto_seq
+
+Running the same command again resumes an interrupted run. The format is documented in
+``instructed_rl/train/demos.py``; trainers read it with ``instructed_rl.train.load_demos``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from instructed_rl.train.demos import DemosConfig, DemosSummary, generate_demos
+
+__all__ = ["DemosConfig", "ProgressLine", "format_summary", "run"]
+
+
+class ProgressLine:
+    """``demos GoToRoom: 120/200 episodes  85.3 ep/s  0 failures`` on one self-overwriting line.
+
+    On a terminal it redraws at most every ``interval`` seconds; elsewhere (a log file, a pipe)
+    it prints a plain line every ``log_interval`` seconds. The rate counts this run's episodes only.
+    """
+
+    def __init__(self, label: str, total: int, *, stream: TextIO | None = None, interval: float = 0.1,
+                 log_interval: float = 10.0):
+        self.label, self.total = label, total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interval = interval if self.tty else log_interval
+        self.start_time = time.perf_counter()
+        self.baseline: int | None = None
+        self.last_draw = 0.0 if self.tty else self.start_time  # a log gets its first line after log_interval
+        self.attempted = self.failed = 0
+
+    def __call__(self, attempted: int, failed: int) -> None:
+        if self.baseline is None:
+            self.baseline = attempted  # what the directory already held
+        self.attempted, self.failed = attempted, failed
+        now = time.perf_counter()
+        if now - self.last_draw >= self.interval:
+            self.last_draw = now
+            self._draw()
+
+    def text(self) -> str:
+        elapsed = max(time.perf_counter() - self.start_time, 1e-9)
+        rate = (self.attempted - (self.baseline or 0)) / elapsed
+        return (f"demos {self.label}: {self.attempted}/{self.total} episodes  {rate:.1f} ep/s  "
+                f"{self.failed} failure{'' if self.failed == 1 else 's'}")
+
+    def _draw(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.text() + "\x1b[K")
+        else:
+            self.stream.write(self.text() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.baseline is None or self.attempted == self.baseline:
+            return  # nothing was played: the summary line says so
+        self._draw()
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def format_summary(summary: DemosSummary) -> str:
+    run = (f"{summary.shards_written} shard{'' if summary.shards_written == 1 else 's'} played "
+           f"in {summary.seconds:.2f} s ({summary.episodes_per_second:.1f} episodes/s)" if summary.shards_written
+           else "nothing left to play")
+    return (f"demos of {summary.game} [{summary.split}, corpus {summary.corpus}] in {summary.out}: "
+            f"{summary.done} demos, {summary.failed} bot failures, {summary.done + summary.failed}/{summary.requested} "
+            f"episodes, {summary.steps} steps, {summary.shards} shards; {run}")
+
+
+def run(config: DemosConfig) -> DemosSummary:
+    progress = ProgressLine(config.game, config.episodes) if config.progress else None
+    try:
+        summary = generate_demos(config, on_progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    print(format_summary(summary))
+    return summary
