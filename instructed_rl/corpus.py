@@ -24,6 +24,7 @@ shipped ``babyai.yaml`` reproduces minigrid's mission strings exactly.
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,12 +260,18 @@ def load_corpus(name_or_path: str | Path | Corpus | None = None) -> Corpus:
         else:
             available = ", ".join(sorted(p.stem for p in corpora_dir().glob("*.yaml")))
             raise CorpusError(f"{name_or_path}: no such corpus file. Fix: give a YAML path or a shipped name ({available})")
+    return _load_corpus_file(path.resolve(), path.stat().st_mtime_ns, str(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_corpus_file(resolved: Path, mtime_ns: int, shown: str) -> Corpus:
+    """Parse each corpus file once per version of it; a Corpus is immutable."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0]
-        raise CorpusError(f"{path}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
-    return Corpus.from_dict(data, source=str(path))
+        raise CorpusError(f"{shown}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
+    return Corpus.from_dict(data, source=shown)
 
 
 def shipped_corpora() -> list[str]:
@@ -359,3 +366,65 @@ class Phraser:
             location=word(desc.loc),
         )
         return " ".join(text.split())
+
+
+# ---- text for building a vocabulary ------------------------------------------------
+
+_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
+_TYPES = ("ball", "box", "key")
+_LOCATIONS = ("front", "behind", "left", "right")
+
+
+def _random_object_phrase(corpus: Corpus, rng: np.random.Generator, *, door: bool) -> str:
+    def pick(options):
+        return options[int(rng.integers(len(options)))]
+
+    color = pick(_COLORS + (None,)) if not door else pick(_COLORS)
+    kind = "door" if door else pick(_TYPES + (None,))
+    location = pick(_LOCATIONS) if rng.random() < 0.3 else None
+    template = pick(corpus.object_templates)
+    text = template.format(
+        article=pick(corpus.words[pick(("definite", "indefinite"))]),
+        color=pick(corpus.words[color]) if color else "",
+        type=pick(corpus.words[kind or "object"]),
+        location=pick(corpus.words[location]) if location else "",
+    )
+    return " ".join(text.split())
+
+
+def sample_instructions(corpus: Corpus, *, count: int, seed: int = 0, sequences: bool = True) -> list[str]:
+    """Instructions rendered from the corpus's *training* templates over the game vocabulary.
+
+    Used to train a tokenizer: held-out templates are left out on purpose, so an agent meets
+    their words for the first time at evaluation, as a zero-shot claim requires.
+    """
+    rng = np.random.default_rng(seed)
+    skills = [k for k in SKILL_SLOTS if corpus.templates(k)]
+    connectives = [k for k in SEQUENCE_SLOTS if corpus.templates(k)] if sequences else []
+
+    def single() -> str:
+        kind = skills[int(rng.integers(len(skills)))]
+        options = corpus.templates(kind)
+        template = options[int(rng.integers(len(options)))]
+        if kind == "open":
+            return template.format(door=_random_object_phrase(corpus, rng, door=True))
+        if kind == "putnext":
+            return template.format(obj=_random_object_phrase(corpus, rng, door=False),
+                                   obj2=_random_object_phrase(corpus, rng, door=False))
+        return template.format(obj=_random_object_phrase(corpus, rng, door=kind == "goto" and rng.random() < 0.2))
+
+    texts = []
+    for index in range(count):
+        if connectives and index % 4 == 3:
+            kind = connectives[int(rng.integers(len(connectives)))]
+            options = corpus.templates(kind)
+            texts.append(options[int(rng.integers(len(options)))].format(a=single(), b=single()))
+        else:
+            texts.append(single())
+    # Every template and every word at least once, whatever the sampling did.
+    for kind in skills + connectives:
+        for template in corpus.templates(kind):
+            slots = {s: _random_object_phrase(corpus, rng, door=s == "door") for s in ("obj", "obj2", "door")}
+            texts.append(template.format(**slots, a=single(), b=single()))
+    texts.extend(" ".join(words) for words in corpus.words.values())
+    return texts

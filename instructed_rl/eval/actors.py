@@ -57,13 +57,11 @@ class RandomActor:
 
 
 class AgentActor:
-    """A saved agent directory, acting on the instruction and description it is given."""
+    """An agent (loaded or in training), acting on the instruction and description it is given."""
 
-    def __init__(self, path: str | Path, *, greedy: bool = True):
-        from instructed_rl.agent import Agent
-
-        self.agent = Agent.from_pretrained(path)
-        self.name = str(path)
+    def __init__(self, agent, *, name: str = "agent", greedy: bool = True):
+        self.agent = agent
+        self.name = name
         self.greedy = greedy
 
     def start(self, env, obs, *, instruction: str, description: str, seed: int) -> None:
@@ -82,4 +80,6 @@ def make_actor(spec: str, *, greedy: bool = True) -> Actor:
     if not Path(spec).is_dir():
         raise UserError(f"--agent {spec!r}: not a saved agent directory. Fix: pass a directory written by "
                         f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
-    return AgentActor(spec, greedy=greedy)
+    from instructed_rl.agent import Agent
+
+    return AgentActor(Agent.from_pretrained(spec), name=spec, greedy=greedy)

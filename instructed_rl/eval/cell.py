@@ -124,10 +124,10 @@ def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tu
             return bool(info["success"]), steps
 
 
-def run_seeds(config: EvalConfig, split: str, seeds: list[int]) -> list[EpisodeResult]:
+def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None) -> list[EpisodeResult]:
     """Run the agent (and the bot, for the path ratio) on the given seeds, in this process."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
-    actor = make_actor(config.agent, greedy=config.greedy)
+    actor = actor or make_actor(config.agent, greedy=config.greedy)
     bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
     results = []

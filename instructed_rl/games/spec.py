@@ -17,6 +17,7 @@ compositions it holds out, and the splits it offers::
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,16 @@ class GameSpec:
 
 def load_game_spec(path: str | Path) -> GameSpec:
     path = Path(path)
+    try:
+        return _load_game_spec_cached(path.resolve(), path.stat().st_mtime_ns, str(path))
+    except FileNotFoundError:
+        raise GameSpecError(f"{path}: no such game spec file. Fix: check the path") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _load_game_spec_cached(path: Path, mtime_ns: int, shown: str) -> GameSpec:
+    """Specs are immutable: parse each file once per version of it (envs are built by the hundred)."""
+    path = Path(shown)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,0 +1,488 @@
+"""The agent: tokenizer + text encoder + policy, saved as a readable directory, and the acting API.
+
+A saved agent is a directory that loads with nothing but itself (and installed packages)::
+
+    NAME/config.json        readable config: format marker, format_version, versions, corpus, games
+    NAME/model.safetensors  trainable weights only (a frozen pretrained backbone comes from its package)
+    NAME/tokenizer.model    raw SentencePiece bytes (frozen vocabulary)
+
+Nothing is ever unpickled: a ``torch.save`` file, a truncated or foreign file, or a newer
+format is refused with :class:`AgentLoadError`, a one-line message naming the fix.
+
+Acting, step by step (eval, play, demo)::
+
+    agent = Agent.from_pretrained("data/agents/default")
+    obs, _ = env.reset(seed=0)
+    agent.reset(obs["mission"], greedy=True)
+    result = agent.act(obs)          # ActResult(action, done_prob, value)
+    agent.set_instruction("open the grey door")   # next instruction, memory kept
+
+Trainers use the functional pieces instead: ``agent.encode_goal(instructions, descriptions)``
+once per episode, then ``agent(image, direction, goal, memory)`` every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import safetensors.torch
+import torch
+from torch import nn
+
+from instructed_rl.errors import UserError
+from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
+from instructed_rl.text.encoders import TextConfig, TextFeatures, build_encoder
+from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
+
+FORMAT_NAME = "instructed-rl-agent"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.model"
+_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
+
+
+class AgentLoadError(UserError):
+    """A saved agent cannot be loaded; the message is one line that names the problem and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def package_version() -> str:
+    """Version of the running instructed-rl code."""
+    import instructed_rl
+
+    version = getattr(instructed_rl, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        return importlib.metadata.version("instructed-rl")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _dataclass_from_dict(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be a mapping of settings, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {where} key(s) {unknown}; known keys: {sorted(known)}")
+    return cls(**data)
+
+
+@dataclass
+class AgentConfig:
+    """Everything needed to rebuild an agent's networks, plus what it was trained on."""
+
+    text: TextConfig = field(default_factory=TextConfig)
+    """Tokenizer size and text encoder (transformer, gru or pretrained)."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """Policy network shape."""
+    corpus: str = ""
+    """Name of the instruction corpus the agent was trained with (metadata)."""
+    games: list[str] = field(default_factory=list)
+    """Games the agent was trained on (metadata)."""
+    instructed_rl_version: str = field(default_factory=package_version)
+    """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, TextConfig):
+            raise ValueError("AgentConfig.text must be a TextConfig; use AgentConfig.from_dict for plain dicts")
+        if not isinstance(self.policy, PolicyConfig):
+            raise ValueError("AgentConfig.policy must be a PolicyConfig; use AgentConfig.from_dict for plain dicts")
+        if not isinstance(self.corpus, str):
+            raise ValueError(f"AgentConfig.corpus={self.corpus!r} must be a string")
+        if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
+            raise ValueError(f"AgentConfig.games={self.games!r} must be a list of game ids")
+        self.games = list(self.games)
+        if not isinstance(self.instructed_rl_version, str):
+            raise ValueError(f"AgentConfig.instructed_rl_version={self.instructed_rl_version!r} must be a string")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AgentConfig:
+        """Build from plain data (JSON/YAML); an unknown key anywhere is an error, not ignored."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"agent config must be a mapping, got {type(data).__name__}")
+        values = dict(data)
+        if "text" in values:
+            values["text"] = _dataclass_from_dict(TextConfig, values["text"], "text")
+        if "policy" in values:
+            values["policy"] = _dataclass_from_dict(PolicyConfig, values["policy"], "policy")
+        return _dataclass_from_dict(cls, values, "agent config")
+
+
+class ActResult(NamedTuple):
+    """One decision: the action, P(current instruction already done), and the critic's value."""
+
+    action: int
+    done_prob: float
+    value: float
+
+
+class BatchActResult(NamedTuple):
+    """Decisions for a batch of envs: ``actions`` int64 (N,), ``done_probs`` (N,), ``values`` (N,)."""
+
+    actions: np.ndarray
+    done_probs: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class _ActState:
+    """Per-episode acting state; lives on the agent between ``reset`` and the next ``reset``."""
+
+    instructions: list[str]
+    descriptions: list[str]
+    goal: GoalFeatures
+    memory: torch.Tensor
+    greedy: bool
+    generator: torch.Generator
+
+
+class Agent(nn.Module):
+    """Tokenizer + text encoder + policy, built from one :class:`AgentConfig`.
+
+    Construction is seeded (``seed``) without touching torch's global RNG.
+    """
+
+    def __init__(self, config: AgentConfig, tokenizer: Tokenizer, *, seed: int = 0) -> None:
+        super().__init__()
+        if tokenizer.max_length != config.text.max_length:
+            raise ValueError(
+                f"tokenizer max_length={tokenizer.max_length} differs from config.text.max_length="
+                f"{config.text.max_length}; build both from the same config"
+            )
+        self.config = config
+        self.tokenizer = tokenizer
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.encoder = build_encoder(config.text, tokenizer)
+            self.policy = Policy(config.policy, goal_dim=self.encoder.out_dim)
+        self._act_state: _ActState | None = None
+
+    @classmethod
+    def create(cls, config: AgentConfig, *, texts: Iterable[str], seed: int = 0) -> Agent:
+        """A fresh agent whose frozen vocabulary is trained on ``texts`` (instructions + descriptions)."""
+        tokenizer = train_tokenizer(texts, vocab_size=config.text.vocab_size, max_length=config.text.max_length)
+        return cls(config, tokenizer, seed=seed)
+
+    # ---- functional API for trainers -------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return self.policy.cell_embed.weight.device
+
+    @property
+    def memory_size(self) -> int:
+        return self.policy.memory_size
+
+    def initial_memory(self, batch_size: int) -> torch.Tensor:
+        return self.policy.initial_memory(batch_size, device=self.device)
+
+    def encode_goal(self, instructions: Sequence[str], descriptions: Sequence[str] | None = None) -> GoalFeatures:
+        """Goal features for a batch of episodes; each distinct text is encoded once.
+
+        ``descriptions`` defaults to "" for every episode; it is ignored when the policy does
+        not use descriptions. Differentiable (except a frozen pretrained backbone).
+        """
+        instructions = list(instructions)
+        instruction = self._encode_unique(instructions, allow_empty=False)
+        if not self.config.policy.use_description:
+            return GoalFeatures(instruction, None)
+        descriptions = [""] * len(instructions) if descriptions is None else list(descriptions)
+        if len(descriptions) != len(instructions):
+            raise ValueError(
+                f"got {len(instructions)} instructions but {len(descriptions)} descriptions; pass one per episode"
+            )
+        return GoalFeatures(instruction, self._encode_unique(descriptions, allow_empty=True))
+
+    def _encode_unique(self, texts: list[str], *, allow_empty: bool) -> TextFeatures:
+        unique = list(dict.fromkeys(texts))
+        features = self.encoder.encode(unique, allow_empty=allow_empty)
+        if len(unique) == len(texts):
+            return features
+        row = {text: i for i, text in enumerate(unique)}
+        return features.index([row[t] for t in texts])
+
+    def forward(
+        self, image: torch.Tensor, direction: torch.Tensor, goal: GoalFeatures, memory: torch.Tensor
+    ) -> PolicyOutput:
+        """One batched policy step; see :meth:`Policy.forward`."""
+        return self.policy(image, direction, goal, memory)
+
+    def forward_sequence(
+        self, image: torch.Tensor, direction: torch.Tensor, goal: GoalFeatures, memory: torch.Tensor,
+        valid: torch.Tensor | None = None,
+    ) -> PolicyOutput:
+        """B whole sequences (B, L, ...) in one call; see :meth:`Policy.forward_sequence`."""
+        return self.policy.forward_sequence(image, direction, goal, memory, valid)
+
+    # ---- acting API -----------------------------------------------------------------------
+
+    def reset(self, instruction: str, description: str = "", *, greedy: bool = True, seed: int | None = None) -> None:
+        """Start an episode: encode the instruction once, zero the memory, seed sampling."""
+        self.reset_batch([instruction], [description], greedy=greedy, seed=seed)
+
+    def reset_batch(
+        self,
+        instructions: Sequence[str],
+        descriptions: Sequence[str] | None = None,
+        *,
+        greedy: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        """Start N episodes at once (vectorised eval); then call :meth:`act_batch`."""
+        instructions = list(instructions)
+        if not instructions:
+            raise ValueError("reset_batch got no instructions; pass one per env")
+        descriptions = [""] * len(instructions) if descriptions is None else list(descriptions)
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        with torch.inference_mode():
+            goal = self.encode_goal(instructions, descriptions)
+        self._act_state = _ActState(
+            instructions=instructions,
+            descriptions=descriptions,
+            goal=goal,
+            memory=self.initial_memory(len(instructions)),
+            greedy=greedy,
+            generator=generator,
+        )
+
+    def set_instruction(
+        self, instruction: str, *, index: int = 0, description: str | None = None, reset_memory: bool = False
+    ) -> None:
+        """Replace env ``index``'s instruction mid-episode (memory kept unless ``reset_memory``).
+
+        With ``reset_memory=True`` this also restarts that env's episode in vectorised eval.
+        """
+        state = self._require_state()
+        if not 0 <= index < len(state.instructions):
+            raise ValueError(f"index={index} is outside the {len(state.instructions)} envs given to reset")
+        state.instructions[index] = instruction
+        if description is not None:
+            state.descriptions[index] = description
+        with torch.inference_mode():
+            state.goal = self.encode_goal(state.instructions, state.descriptions)
+            if reset_memory:
+                state.memory = state.memory.clone()
+                state.memory[index] = 0.0
+
+    def act(self, obs: Mapping[str, Any]) -> ActResult:
+        """Next action for one env's observation dict (its text keys are ignored; see :meth:`reset`)."""
+        state = self._require_state()
+        if len(state.instructions) != 1:
+            raise ValueError(f"act() is for one env but reset_batch started {len(state.instructions)}; use act_batch")
+        result = self.act_batch(obs)
+        return ActResult(int(result.actions[0]), float(result.done_probs[0]), float(result.values[0]))
+
+    def act_batch(self, obs: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> BatchActResult:
+        """Next actions for N envs: a stacked observation dict (vector env) or a list of dicts."""
+        state = self._require_state()
+        if not isinstance(obs, Mapping):
+            obs = {
+                "image": np.stack([np.asarray(o["image"]) for o in obs]),
+                "direction": np.asarray([o["direction"] for o in obs]),
+            }
+        with torch.inference_mode():
+            image, direction = preprocess_obs(obs, device=self.device)
+            if image.shape[0] != len(state.instructions):
+                raise ValueError(
+                    f"got {image.shape[0]} observations for {len(state.instructions)} envs; "
+                    "pass one observation per env given to reset"
+                )
+            out = self.policy(image, direction, state.goal, state.memory)
+            state.memory = out.memory
+            logits = out.logits.float().cpu()
+            if state.greedy:
+                actions = logits.argmax(dim=-1)
+            else:
+                actions = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=state.generator).squeeze(-1)
+            done = torch.sigmoid(out.done_logit.float()).cpu()
+            return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
+
+    def _require_state(self) -> _ActState:
+        if self._act_state is None:
+            raise ValueError("the agent has no instruction yet; call agent.reset(instruction) before act")
+        return self._act_state
+
+    # ---- save / load ----------------------------------------------------------------------
+
+    def saved_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights ``save_pretrained`` writes: everything trainable, not a frozen pretrained backbone."""
+        frozen = tuple(f"encoder.{prefix}" for prefix in self.encoder.frozen_prefixes)
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(frozen)}
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
+        """Write config.json, model.safetensors and tokenizer.model into ``directory``.
+
+        Files are written to a temporary directory beside it, then renamed: a new directory
+        appears whole; in an existing one each file is replaced atomically (config.json last)
+        and any other files (e.g. a trainer's resume state) are left alone.
+        """
+        target = Path(directory)
+        if target.exists() and not target.is_dir():
+            raise UserError(f"cannot save the agent to {target}: it is a file; pass a directory path")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            tensors = {k: v.detach().cpu().contiguous() for k, v in self.saved_state_dict().items()}
+            metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)}
+            safetensors.torch.save_file(tensors, str(tmp / WEIGHTS_FILE), metadata=metadata)
+            (tmp / TOKENIZER_FILE).write_bytes(self.tokenizer.to_bytes())
+            document = {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                **self.config.to_dict(),
+                "instructed_rl_version": package_version(),
+            }
+            (tmp / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            if not target.exists():
+                os.rename(tmp, target)
+            else:
+                for name in (WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE):
+                    os.replace(tmp / name, target / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> Agent:
+        """Load an agent directory written by :meth:`save_pretrained`; refuses anything else with AgentLoadError."""
+        root = Path(directory)
+        hint = "pass a directory written by Agent.save_pretrained"
+        if not root.exists():
+            raise AgentLoadError(f"no agent at {root}: the path does not exist; {hint}")
+        if not root.is_dir():
+            if _looks_pickled(root):
+                raise AgentLoadError(
+                    f"{root} is a pickle/torch.save file; instructed-rl never unpickles "
+                    f"(it can run arbitrary code); {hint}"
+                )
+            raise AgentLoadError(f"{root} is a file, not an agent directory; {hint}")
+        for name in (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE):
+            if not (root / name).is_file():
+                pickles = sorted(p.name for p in root.iterdir() if p.suffix in _PICKLE_SUFFIXES)
+                if pickles:
+                    raise AgentLoadError(
+                        f"{root} holds {pickles[0]} (a pickle/torch.save checkpoint) but no {name}; "
+                        f"instructed-rl never unpickles; {hint}"
+                    )
+                raise AgentLoadError(f"{root} has no {name}, so it is not a saved agent; {hint}")
+
+        config = _read_config(root / CONFIG_FILE)
+        tokenizer_path = root / TOKENIZER_FILE
+        if _looks_pickled(tokenizer_path):
+            raise AgentLoadError(f"{tokenizer_path} is a pickle file, not a SentencePiece model; re-save the agent")
+        try:
+            tokenizer = Tokenizer.from_bytes(tokenizer_path.read_bytes(), max_length=config.text.max_length)
+        except Exception as error:  # sentencepiece raises RuntimeError/OSError on bad bytes
+            raise AgentLoadError(
+                f"{tokenizer_path} is not a valid SentencePiece model ({type(error).__name__}); "
+                "the file is corrupt: re-save the agent or copy it again"
+            ) from error
+        weights = _read_weights(root / WEIGHTS_FILE)
+        try:
+            agent = cls(config, tokenizer)
+        except ImportError as error:
+            raise AgentLoadError(f"agent {root} needs a missing package: {error}") from error
+        _load_weights(agent, weights, root / WEIGHTS_FILE)
+        return agent.to(device)
+
+
+def _looks_pickled(path: Path) -> bool:
+    """True for pickle streams and torch.save zip archives (the two ways a .pt file looks)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    return head[:1] == b"\x80" or head == b"PK\x03\x04"
+
+
+def _read_config(path: Path) -> AgentConfig:
+    if _looks_pickled(path):
+        raise AgentLoadError(f"{path} is a pickle file, not JSON; instructed-rl never unpickles; re-save the agent")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AgentLoadError(f"{path} is not valid JSON ({error}); the file is corrupt: re-save the agent") from error
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        kind = document.get("model_type") or document.get("architectures") if isinstance(document, dict) else None
+        seen = f" (it looks like a {kind} config)" if kind else ""
+        raise AgentLoadError(
+            f"{path} is not an instructed-rl agent config{seen}: it lacks \"format\": \"{FORMAT_NAME}\"; "
+            "pass a directory written by Agent.save_pretrained"
+        )
+    version = document.pop("format_version", None)
+    document.pop("format")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise AgentLoadError(f"{path} has format_version={version!r}, expected an integer >= 1; re-save the agent")
+    if version > FORMAT_VERSION:
+        raise AgentLoadError(
+            f"{path} uses agent format_version {version}, newer than the {FORMAT_VERSION} this instructed-rl "
+            f"({package_version()}) reads; upgrade: pip install -U instructed-rl"
+        )
+    try:
+        return AgentConfig.from_dict(document)
+    except (TypeError, ValueError) as error:
+        raise AgentLoadError(
+            f"{path} has an invalid agent config: {error}; fix the file or re-save the agent"
+        ) from error
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if _looks_pickled(path):
+        raise AgentLoadError(
+            f"{path} is a pickle/torch.save file, not safetensors; instructed-rl never unpickles; "
+            "save the agent with Agent.save_pretrained"
+        )
+    try:
+        return safetensors.torch.load_file(str(path), device="cpu")
+    except Exception as error:  # SafetensorError (truncated/bad header), OSError
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise AgentLoadError(
+            f"{path} is truncated or corrupt ({reason}); re-save the agent or copy the file again"
+        ) from error
+
+
+def _load_weights(agent: Agent, weights: dict[str, torch.Tensor], path: Path) -> None:
+    expected = agent.saved_state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    mismatched = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing tensor(s) e.g. {missing[0]!r}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensor(s) e.g. {unexpected[0]!r}")
+    if mismatched:
+        key = mismatched[0]
+        problems.append(
+            f"{len(mismatched)} shape mismatch(es) e.g. {key!r} "
+            f"{tuple(weights[key].shape)} vs {tuple(expected[key].shape)}"
+        )
+    if problems:
+        raise AgentLoadError(
+            f"{path} does not match config.json ({'; '.join(problems)}); "
+            "the files come from different agents: re-save it"
+        )
+    agent.load_state_dict(weights, strict=False)

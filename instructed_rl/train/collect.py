@@ -1,0 +1,210 @@
+"""Collect whole episodes in which the BabyAI bot labels every state the learner visits.
+
+With probability ``beta`` a step executes the bot's action, otherwise the agent's own: at
+``beta = 1`` this is behaviour cloning on bot trajectories, below it DAgger (the bot replans
+from wherever the agent's mistakes lead, so the agent learns to recover from them).
+
+Episodes run to the end inside one call, so the trainer's state between calls is just
+counters and a buffer: that is what makes resuming exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from minigrid.utils.baby_ai_bot import BabyAIBot
+
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.policy import preprocess_obs
+
+
+@dataclass
+class Episode:
+    """One episode as training data. The last row is the post-success view (no action label,
+    termination target 1), so the termination head sees what "done" looks like."""
+
+    game: str
+    instruction: str
+    description: str
+    image: np.ndarray  # (L, 7, 7, 3) uint8
+    direction: np.ndarray  # (L,) uint8
+    action: np.ndarray  # (L,) int16 bot label, -1 where none
+    done: np.ndarray  # (L,) uint8 termination target
+    success: bool
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+
+@dataclass
+class CollectStats:
+    episodes: int = 0
+    successes: int = 0
+    frames: int = 0
+    agree: int = 0  # steps where the agent's action equalled the bot's
+    bot_failures: int = 0
+    per_game: dict[str, list[int]] = field(default_factory=dict)  # game -> [successes, episodes]
+
+
+@dataclass
+class _Slot:
+    env: InstructedEnv
+    bot: BabyAIBot
+    episode_id: int
+    obs: dict
+    instruction: str
+    description: str
+    rows: list = field(default_factory=list)
+    last_action: int | None = None
+
+
+class EnvPool:
+    """One env per (slot, game), created on first use."""
+
+    def __init__(self, corpus: str, split: str = "train"):
+        self.corpus = corpus
+        self.split = split
+        self._envs: dict[tuple[int, str], InstructedEnv] = {}
+
+    def get(self, slot: int, game: str) -> InstructedEnv:
+        key = (slot, game)
+        if key not in self._envs:
+            self._envs[key] = InstructedEnv(game, split=self.split, corpus=self.corpus)
+        return self._envs[key]
+
+
+def episode_seed(base_seed: int, episode_id: int) -> int:
+    return base_seed * 1_000_003 + episode_id
+
+
+def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: EnvPool, base_seed: int,
+                     beta: float, slots: int, rng: np.random.Generator, generator: torch.Generator,
+                     sample: bool = True) -> tuple[list[Episode], CollectStats]:
+    """Run the given episodes (game ``games[id % len]``, seed from id) with ``slots`` in flight."""
+    stats = CollectStats()
+    queue = list(episode_ids)
+    active: list[_Slot | None] = [None] * slots
+    finished: dict[int, Episode] = {}
+    memory = agent.initial_memory(slots)
+    goal = None
+    dirty = True
+
+    def start(index: int) -> _Slot | None:
+        while queue:
+            episode_id = queue.pop(0)
+            game = games[episode_id % len(games)]
+            env = pool.get(index, game)
+            obs, _ = env.reset(seed=episode_seed(base_seed, episode_id))
+            return _Slot(env=env, bot=BabyAIBot(env.level), episode_id=episode_id, obs=obs,
+                         instruction=obs["mission"], description=obs["description"])
+        return None
+
+    for index in range(slots):
+        active[index] = start(index)
+
+    with torch.inference_mode():
+        while any(active):
+            live = [i for i, s in enumerate(active) if s is not None]
+            if dirty:  # new instructions since the last step: re-encode once for all slots
+                texts = [(active[i].instruction if active[i] else "go") for i in range(slots)]
+                descriptions = [(active[i].description if active[i] else "") for i in range(slots)]
+                goal = agent.encode_goal(texts, descriptions)
+                dirty = False
+            image, direction = preprocess_obs({
+                "image": np.stack([active[i].obs["image"] if active[i] else np.zeros((7, 7, 3), np.uint8)
+                                   for i in range(slots)]),
+                "direction": np.array([active[i].obs["direction"] if active[i] else 0 for i in range(slots)]),
+            }, device=agent.device)
+            out = agent(image, direction, goal, memory)
+            memory = out.memory
+            if sample:
+                agent_actions = torch.multinomial(torch.softmax(out.logits.float(), -1), 1, generator=generator)[:, 0]
+            else:
+                agent_actions = out.logits.argmax(-1)
+            agent_actions = agent_actions.tolist()
+            for i in live:
+                slot = active[i]
+                try:
+                    label = int(slot.bot.replan(slot.last_action))
+                except Exception:  # the bot cannot solve this world from here: drop the episode
+                    stats.bot_failures += 1
+                    active[i] = _reset_slot(memory, i, start)
+                    dirty = True
+                    continue
+                taken = label if rng.random() < beta else int(agent_actions[i])
+                stats.agree += int(agent_actions[i] == label)
+                slot.rows.append((slot.obs["image"], slot.obs["direction"], label, 0))
+                slot.last_action = taken
+                obs, _, terminated, truncated, info = slot.env.step(taken)
+                stats.frames += 1
+                slot.obs = obs
+                if terminated or truncated:
+                    success = bool(info["success"])
+                    if success:
+                        slot.rows.append((obs["image"], obs["direction"], -1, 1))
+                    finished[slot.episode_id] = _episode(slot, success)
+                    game = slot.env.spec_game.id
+                    record = stats.per_game.setdefault(game, [0, 0])
+                    record[0] += success
+                    record[1] += 1
+                    stats.episodes += 1
+                    stats.successes += success
+                    active[i] = _reset_slot(memory, i, start)
+                    dirty = True
+    return [finished[k] for k in sorted(finished)], stats
+
+
+def _reset_slot(memory: torch.Tensor, index: int, start) -> _Slot | None:
+    memory[index] = 0.0
+    return start(index)
+
+
+def _episode(slot: _Slot, success: bool) -> Episode:
+    images, directions, actions, dones = zip(*slot.rows)
+    return Episode(
+        game=slot.env.spec_game.id, instruction=slot.instruction, description=slot.description,
+        image=np.stack(images).astype(np.uint8), direction=np.asarray(directions, dtype=np.uint8),
+        action=np.asarray(actions, dtype=np.int16), done=np.asarray(dones, dtype=np.uint8), success=success,
+    )
+
+
+# ---- a buffer that round-trips through plain arrays (for checkpoints) ---------------------
+
+def episodes_to_arrays(episodes: list[Episode]) -> dict[str, np.ndarray]:
+    if not episodes:
+        return {}
+    lengths = np.array([len(e) for e in episodes], dtype=np.int64)
+    texts = [e.instruction for e in episodes] + [e.description for e in episodes] + [e.game for e in episodes]
+    encoded = [t.encode("utf-8") for t in texts]
+    return {
+        "lengths": lengths,
+        "image": np.concatenate([e.image for e in episodes]),
+        "direction": np.concatenate([e.direction for e in episodes]),
+        "action": np.concatenate([e.action for e in episodes]),
+        "done": np.concatenate([e.done for e in episodes]),
+        "success": np.array([e.success for e in episodes], dtype=np.uint8),
+        "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "text_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
+    }
+
+
+def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
+    if not arrays:
+        return []
+    lengths = arrays["lengths"]
+    count = len(lengths)
+    raw = arrays["text_bytes"].tobytes()
+    texts, offset = [], 0
+    for size in arrays["text_lengths"]:
+        texts.append(raw[offset:offset + int(size)].decode("utf-8"))
+        offset += int(size)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return [
+        Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
+                image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
+                action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
+                success=bool(arrays["success"][i]))
+        for i in range(count)
+    ]

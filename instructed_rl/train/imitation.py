@@ -1,0 +1,282 @@
+"""Imitation learning from the BabyAI bot: behaviour cloning annealed into DAgger.
+
+    instructed-rl train --config configs/default.yaml --out runs/default
+
+Each iteration collects whole episodes in which the bot labels every visited state
+(``collect.py``), adds them to a replay buffer, and takes a few gradient steps on random
+episodes from it: cross-entropy to the bot's action, plus binary cross-entropy for the
+termination head (1 only on the post-success view). Everything random is derived from the
+config's seed and the iteration number, so a resumed run retraces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.config import option
+from instructed_rl.corpus import load_corpus, sample_instructions
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.policy import GoalFeatures
+from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from instructed_rl.train.collect import (
+    EnvPool,
+    Episode,
+    collect_episodes,
+    episodes_from_arrays,
+    episodes_to_arrays,
+)
+from instructed_rl.train.tracking import MetricsLog, Progress, plot_curve
+
+
+@dataclass
+class ImitationConfig:
+    algorithm: Literal["imitation"] = option("imitation", "which trainer this config is for")
+    games: list[str] = option(None, "games to mix in training (train split of each)")
+    corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
+    agent: dict = option(None, "AgentConfig overrides, e.g. {text: {encoder: gru}, policy: {channels: 64}}")
+    encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
+    frames: int = option(200_000, "environment steps to collect in total")
+    envs: int = option(32, "episodes in flight at once (batched through the policy)")
+    episodes_per_iteration: int = option(64, "episodes collected per iteration")
+    updates_per_iteration: int = option(4, "gradient steps per iteration")
+    batch_episodes: int = option(64, "episodes per gradient step")
+    buffer_episodes: int = option(4000, "replay buffer size (oldest episodes leave first)")
+    beta_start: float = option(1.0, "probability of executing the bot's action at the start (1 = pure cloning)")
+    beta_end: float = option(0.1, "that probability at beta_frames and after (lower = more DAgger)")
+    beta_frames: int = option(100_000, "frames over which beta anneals linearly")
+    lr: float = option(1e-3, "Adam learning rate")
+    max_grad_norm: float = option(1.0, "gradient clipping")
+    done_coef: float = option(0.5, "weight of the termination-head loss")
+    seed: int = option(0, "seed of everything random in the run")
+    checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
+    eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
+    eval_episodes: int = option(30, "greedy test episodes per game at each evaluation")
+    threads: int = option(2, "torch threads")
+    track: bool = option(False, "log to wandb (offline when there is no network)")
+
+    def __post_init__(self):
+        if not self.games:
+            raise ValueError("games: list at least one game to train on, e.g. [SkillRoom]")
+        if isinstance(self.games, str):
+            self.games = [g.strip() for g in self.games.split(",") if g.strip()]
+        self.agent = dict(self.agent or {})
+        for name in ("frames", "envs", "episodes_per_iteration", "updates_per_iteration", "batch_episodes",
+                     "buffer_episodes", "checkpoint_every", "threads"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
+            raise ValueError("beta_start and beta_end must lie in [0, 1]")
+
+    def beta(self, frames: int) -> float:
+        progress = min(1.0, frames / max(1, self.beta_frames))
+        return self.beta_start + (self.beta_end - self.beta_start) * progress
+
+    def agent_config(self) -> AgentConfig:
+        values = json.loads(json.dumps(self.agent))
+        values.setdefault("text", {}).setdefault("encoder", self.encoder)
+        values.update(corpus=load_corpus(self.corpus).name, games=list(self.games))
+        return AgentConfig.from_dict(values)
+
+
+# Keys that may change between a run and its resumption (budget and bookkeeping only).
+RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track")
+
+
+def vocabulary_texts(config: ImitationConfig) -> list[str]:
+    """Training instructions of the corpus plus descriptions of the training worlds."""
+    corpus = load_corpus(config.corpus)
+    texts = sample_instructions(corpus, count=4000, seed=config.seed)
+    for game in config.games:
+        env = InstructedEnv(game, split="train", corpus=corpus)
+        texts.extend(env.reset(seed=10_000 + s)[0]["description"] for s in range(50))
+    return texts
+
+
+def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy to the bot's actions + termination BCE, unrolled from zero memory."""
+    batch = len(episodes)
+    length = max(len(e) for e in episodes)
+    image = np.zeros((batch, length, 7, 7, 3), np.int64)
+    direction = np.zeros((batch, length), np.int64)
+    action = np.full((batch, length), -1, np.int64)
+    done = np.zeros((batch, length), np.float32)
+    valid = np.zeros((batch, length), bool)
+    for row, episode in enumerate(episodes):
+        n = len(episode)
+        image[row, :n], direction[row, :n] = episode.image, episode.direction
+        action[row, :n], done[row, :n], valid[row, :n] = episode.action, episode.done, True
+    image_t, direction_t = torch.from_numpy(image), torch.from_numpy(direction)
+    goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
+    out = agent.forward_sequence(image_t, direction_t, goal, agent.initial_memory(batch), torch.from_numpy(valid))
+    logits_t, done_t = out.logits, out.done_logit
+    action_t, labelled = torch.from_numpy(action), torch.from_numpy(action >= 0)
+    valid_t = torch.from_numpy(valid)
+    action_loss = F.cross_entropy(logits_t[labelled], action_t[labelled])
+    done_loss = F.binary_cross_entropy_with_logits(done_t[valid_t], torch.from_numpy(done)[valid_t])
+    with torch.no_grad():
+        accuracy = (logits_t[labelled].argmax(-1) == action_t[labelled]).float().mean().item()
+    loss = action_loss + done_coef * done_loss
+    return loss, {"loss": loss.item(), "action_loss": action_loss.item(), "done_loss": done_loss.item(),
+                  "accuracy": accuracy}
+
+
+def evaluate(agent: Agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
+    """Greedy success on each game's test split (fresh seeds, canonical phrasing of the corpus)."""
+    from instructed_rl.eval.actors import AgentActor
+    from instructed_rl.eval.cell import EvalConfig, _run_episode
+
+    actor = AgentActor(agent, greedy=True)
+    results = {}
+    for game in games:
+        env = InstructedEnv(game, split="test", corpus=corpus)
+        config = EvalConfig(agent="agent", game=game, split="test", corpus=corpus)
+        wins = sum(_run_episode(env, actor, seed + i, config)[0] for i in range(episodes))
+        results[f"eval/{game}"] = wins / episodes
+    results["eval/mean"] = float(np.mean(list(results.values())))
+    return results
+
+
+class _StopFlag:
+    """Ctrl-C / SIGTERM ask the loop to checkpoint and stop at the end of the iteration."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
+    """Train (or resume) in ``out``; returns the path of the final saved agent."""
+    torch.set_num_threads(config.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_same_run(config, out)
+    resumed = has_checkpoint(out)
+    if resumed:
+        agent = Agent.from_pretrained(out / "checkpoint" / "agent")
+    else:
+        agent = Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed)
+    parameters = [p for p in agent.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
+    buffer: list[Episode] = []
+    if resumed:
+        state, arrays = load_checkpoint(out, optimizer=optimizer)
+        buffer = episodes_from_arrays(arrays)
+        log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
+    metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
+                         resume_from_frames=state["frames"])
+    pool = EnvPool(config.corpus)
+    progress = Progress(config.frames)
+    started = time.perf_counter() - state["wall_seconds"]
+    last_eval: dict[str, float] = {}
+    with _StopFlag() as stop:
+        while state["frames"] < config.frames:
+            iteration = state["iteration"]
+            # All randomness of this iteration comes from (seed, iteration): resuming is exact.
+            rng = np.random.default_rng([config.seed, iteration])
+            generator = torch.Generator().manual_seed(config.seed * 7919 + iteration)
+            torch.manual_seed(config.seed * 104729 + iteration)  # dropout in the encoder
+            beta = config.beta(state["frames"])
+            first = state["episodes"]
+            ids = list(range(first, first + config.episodes_per_iteration))
+            agent.eval()
+            episodes, stats = collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=config.seed,
+                                               beta=beta, slots=config.envs, rng=rng, generator=generator)
+            buffer.extend(episodes)
+            del buffer[:-config.buffer_episodes]
+            agent.train()
+            update_metrics = []
+            for _ in range(config.updates_per_iteration):
+                picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
+                loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+                optimizer.step()
+                update_metrics.append(values)
+            state.update(iteration=iteration + 1, frames=state["frames"] + stats.frames,
+                         episodes=first + config.episodes_per_iteration,
+                         bot_failures=state["bot_failures"] + stats.bot_failures,
+                         wall_seconds=time.perf_counter() - started)
+            row = {
+                "iteration": state["iteration"], "frames": state["frames"], "episodes": state["episodes"],
+                "fps": state["frames"] / max(1e-9, state["wall_seconds"]), "beta": beta,
+                "collect/success": stats.successes / max(1, stats.episodes),
+                "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
+                **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
+            }
+            finished = state["frames"] >= config.frames
+            if (config.eval_every and state["iteration"] % config.eval_every == 0) or finished:
+                agent.eval()
+                last_eval = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
+                                     seed=2_000_000 + 1000 * state["iteration"])
+                row.update(last_eval)
+            metrics.write(row)
+            progress.update(state["frames"], row["fps"], **{"success%": 100 * row["collect/success"],
+                                                            "acc": row["train/accuracy"]})
+            if stop.requested or finished or state["iteration"] % config.checkpoint_every == 0:
+                save_checkpoint(out, agent=agent, optimizer=optimizer, state=state,
+                                arrays=episodes_to_arrays(buffer))
+            if stop.requested:
+                progress.close()
+                metrics.close()
+                log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
+                raise KeyboardInterrupt
+    progress.close()
+    metrics.close()
+    final = agent.save_pretrained(out / "agent")
+    plot_curve(out / "metrics.jsonl", out / "curve.png",
+               keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"))
+    record = {
+        "algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
+        "bot_failures": state["bot_failures"], "wall_seconds": round(state["wall_seconds"], 1),
+        "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
+                     "torch": torch.__version__},
+        "final_eval": last_eval, "config": dataclasses.asdict(config),
+    }
+    (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
+    if last_eval:
+        log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
+    return final
+
+
+def _check_same_run(config: ImitationConfig, out: Path) -> None:
+    """Refuse to resume a run directory with a different config; record the config otherwise."""
+    from instructed_rl.errors import UserError
+
+    path = out / "config.json"
+    current = dataclasses.asdict(config)
+    if path.exists():
+        saved = json.loads(path.read_text())
+        for key, value in current.items():
+            if key not in RESUMABLE_CHANGES and saved.get(key) != value:
+                raise UserError(f"{out} holds a run with {key}={saved.get(key)!r}, not {value!r}. "
+                                f"Fix: use the same config to resume, or another --out for a new run")
+    path.write_text(json.dumps(current, indent=2) + "\n")

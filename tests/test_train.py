@@ -1,0 +1,94 @@
+"""Training: a tiny run learns, Ctrl-C + rerun equals an uninterrupted run, bad configs fail clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from instructed_rl.agent import Agent
+from instructed_rl.commands.train import run as train_run
+from instructed_rl.errors import UserError
+from instructed_rl.eval.actors import AgentActor
+from instructed_rl.eval.cell import EvalConfig, run_seeds
+from instructed_rl.train.tracking import MetricsLog
+
+from tests.test_cli import _command
+
+TINY = "configs/tiny.yaml"
+GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
+
+
+def _greedy_success(agent_dir: Path, game: str, episodes: int) -> float:
+    config = EvalConfig(agent="agent", game=game, episodes=episodes)
+    actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=True)
+    results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
+    return sum(r.success for r in results) / episodes
+
+
+def test_tiny_imitation_run_learns(tmp_path):
+    final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "6000", "--threads", "1"])
+    success = _greedy_success(final, GAME, 100)
+    assert success >= 0.6, f"greedy success {success:.2f} after 6k frames (random is ~0.28)"
+    assert (tmp_path / "run" / "curve.png").exists()
+    record = json.loads((tmp_path / "run" / "training_record.json").read_text())
+    assert record["frames"] >= 6000 and record["demonstration_episodes"] > 0
+
+
+def _train_rows(run_dir: Path) -> list[dict]:
+    keep = ("iteration", "frames", "episodes", "train/loss", "train/accuracy", "collect/success", "beta")
+    return [{k: r[k] for k in keep} for r in MetricsLog.read(run_dir / "metrics.jsonl")]
+
+
+def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
+    args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
+            "--checkpoint-every", "2"]
+    straight = tmp_path / "straight"
+    result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+    interrupted = tmp_path / "interrupted"
+    process = subprocess.Popen(_command() + args + ["--out", str(interrupted)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (interrupted / "checkpoint" / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    if process.returncode == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    assert process.returncode == 130, stderr
+    assert "checkpoint saved" in stderr + _ and "Traceback" not in stderr
+    state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
+    assert 0 < state["frames"] < 2500
+
+    result = subprocess.run(_command() + args + ["--out", str(interrupted)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    assert _train_rows(interrupted) == _train_rows(straight)
+    a = Agent.from_pretrained(straight / "agent").saved_state_dict()
+    b = Agent.from_pretrained(interrupted / "agent").saved_state_dict()
+    assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):
+    result = subprocess.run(_command() + ["train", "--config", TINY, "--lrr", "0.1"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "unknown config key 'lrr' (did you mean lr?)" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "config.json").write_text(json.dumps({"lr": 0.5, "games": [GAME]}))
+    with pytest.raises(UserError, match="holds a run with"):
+        train_run(TINY, str(tmp_path), ["--games", GAME])
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    (checkpoint / "agent").mkdir(parents=True)
+    (checkpoint / "state.json").write_text("{}")
+    with pytest.raises(UserError):
+        train_run(TINY, str(tmp_path), ["--games", GAME])
