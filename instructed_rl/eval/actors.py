@@ -57,21 +57,36 @@ class RandomActor:
 
 
 class AgentActor:
-    """An agent (loaded or in training), acting on the instruction and description it is given."""
+    """An agent (loaded or in training), acting on the instruction and description it is given.
 
-    def __init__(self, agent, *, name: str = "agent", greedy: bool = True):
+    Multi-part instructions go through the sequence executor (parts planned with the env's
+    corpus, switched on the agent's own termination head) unless ``sequences="whole"``, which
+    hands the whole text to the policy (the ablation).
+    """
+
+    def __init__(self, agent, *, name: str = "agent", greedy: bool = True, sequences: str = "executor"):
         self.agent = agent
         self.name = name
         self.greedy = greedy
+        self.sequences = sequences
 
     def start(self, env, obs, *, instruction: str, description: str, seed: int) -> None:
-        self.agent.reset(instruction, description, greedy=self.greedy, seed=seed)
+        from instructed_rl.sequences import SequenceExecutor
+
+        if self.sequences == "executor":
+            self.executor = SequenceExecutor(self.agent, env.unwrapped.corpus, greedy=self.greedy)
+            self.executor.start(instruction, description, seed=seed)
+        else:
+            self.executor = None
+            self.agent.reset(instruction, description, greedy=self.greedy, seed=seed)
 
     def act(self, obs) -> int:
+        if self.executor is not None:
+            return self.executor.act(obs).action
         return int(self.agent.act(obs).action)
 
 
-def make_actor(spec: str, *, greedy: bool = True) -> Actor:
+def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor") -> Actor:
     """``bot``, ``random``, or the path of a saved agent directory."""
     if spec == "bot":
         return BotActor()
@@ -82,4 +97,4 @@ def make_actor(spec: str, *, greedy: bool = True) -> Actor:
                         f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
     from instructed_rl.agent import Agent
 
-    return AgentActor(Agent.from_pretrained(spec), name=spec, greedy=greedy)
+    return AgentActor(Agent.from_pretrained(spec), name=spec, greedy=greedy, sequences=sequences)

@@ -44,6 +44,8 @@ class EvalConfig:
     description: Literal["true", "none", "shuffled"] = option(
         "true", "ablation: the true description, none (empty), or another episode's")
     instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
+    sequences: Literal["executor", "whole"] = option(
+        "executor", "multi-part instructions: planned and run part by part, or the whole text to the policy")
     json: str | None = option(None, "write the result as JSON to this file")
     suite: str | None = option(None, "run a suite of cells from this YAML file instead of one cell")
     out: str | None = option(None, "directory for a suite's report.json / report.md / report.png")
@@ -83,6 +85,7 @@ class CellResult:
     failures: int
     description: str
     instruction: str
+    sequences: str
     wall_seconds: float
 
     def to_json(self) -> dict:
@@ -127,7 +130,7 @@ def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tu
 def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None) -> list[EpisodeResult]:
     """Run the agent (and the bot, for the path ratio) on the given seeds, in this process."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
-    actor = actor or make_actor(config.agent, greedy=config.greedy)
+    actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences)
     bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
     results = []
@@ -187,7 +190,8 @@ def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, c
         mean_steps=float(np.mean([r.steps for r in results])),
         path_ratio=float(np.mean(ratios)) if ratios else None,
         failures=sum(not r.success for r in results),
-        description=config.description, instruction=config.instruction, wall_seconds=round(wall_seconds, 2),
+        description=config.description, instruction=config.instruction, sequences=config.sequences,
+        wall_seconds=round(wall_seconds, 2),
     )
 
 

@@ -25,7 +25,7 @@ from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult, EvalConfig, format_cell, run_cell
 
 SUITE_KEYS = ("name", "description", "episodes", "seed", "cells")
-CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "description", "instruction")
+CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "description", "instruction", "sequences")
 
 
 @dataclasses.dataclass(frozen=True)
