@@ -25,8 +25,8 @@ TINY = "configs/tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
 
 
-def _greedy_success(agent_dir: Path, game: str, episodes: int) -> float:
-    config = EvalConfig(agent="agent", game=game, episodes=episodes)
+def _greedy_success(agent_dir: Path, game: str, episodes: int, corpus: str | None = None) -> float:
+    config = EvalConfig(agent="agent", game=game, episodes=episodes, corpus=corpus)
     actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=True)
     results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
     return sum(r.success for r in results) / episodes
@@ -39,6 +39,18 @@ def test_tiny_imitation_run_learns(tmp_path):
     assert (tmp_path / "run" / "curve.png").exists()
     record = json.loads((tmp_path / "run" / "training_record.json").read_text())
     assert record["frames"] >= 6000 and record["demonstration_episodes"] > 0
+
+
+def test_an_agent_learns_an_invented_language_corpus(tmp_path):
+    """--corpus retrains tokenizer and agent on another wording (object first, made-up words)."""
+    final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--corpus", "data/corpora/zorblax.yaml",
+                                                     "--frames", "6000", "--threads", "1"])
+    agent = Agent.from_pretrained(final)
+    assert agent.config.corpus == "zorblax"
+    assert agent.tokenizer.pieces("blorb rrub zu-vek") == ["▁blorb", "▁rrub", "▁zu", "-", "vek"] or \
+        len(agent.tokenizer.pieces("blorb rrub")) == 2  # the invented words are whole pieces of its vocabulary
+    success = _greedy_success(final, GAME, 100, corpus="data/corpora/zorblax.yaml")
+    assert success >= 0.6, f"greedy success {success:.2f} following zorblax instructions (random is ~0.28)"
 
 
 def _train_rows(run_dir: Path) -> list[dict]:

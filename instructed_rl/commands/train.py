@@ -82,8 +82,8 @@ def parse_overrides(cls, extra: list[str]) -> dict[str, Any]:
             index += 1
             continue
         if key not in names:
-            values[key] = None  # from_mapping reports it with the closest names
-            index += 1
+            values[key] = inline  # from_mapping reports it with the closest names
+            index += 1 if inline is not None or index + 1 == len(extra) or extra[index + 1].startswith("--") else 2
             continue
         if types[key] is bool and inline is None and (index + 1 == len(extra) or extra[index + 1].startswith("--")):
             values[key] = True
