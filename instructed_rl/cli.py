@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     demos = commands.add_parser("demos", help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
     add_arguments(demos, DemosConfig)
 
+    from instructed_rl.commands.play import add_play_arguments
+
+    play = commands.add_parser("play", help="type instructions and watch an agent act in a world that persists",
+                               conflict_handler="resolve")  # resolve: --instruction is re-added as repeatable
+    add_play_arguments(play)
+
     train = commands.add_parser("train", help="train an agent from a YAML config (+ --key value overrides); resumes")
     train.add_argument("--config", required=True, help="YAML preset, e.g. configs/default.yaml")
     train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it")
@@ -63,6 +69,11 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.commands import demos
 
         demos.run(from_args(demos.DemosConfig, args))
+    elif args.command == "play":
+        from instructed_rl.commands import play
+        from instructed_rl.play import PlayConfig
+
+        return play.run(from_args(PlayConfig, args))
     return 0
 
 

@@ -1,0 +1,284 @@
+"""``instructed-rl play``: the real command, driven through a pseudo-terminal and as a batch.
+
+Untrained tiny agents test the mechanics (an untrained agent mostly fails); the BabyAI bot,
+planning for the typed instruction, tests the success path on a world that persists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.play import DEFAULT_AGENT, MAX_INSTRUCTION_CHARS, PlayConfig, check_text, play
+from instructed_rl.resources import PROJECT_ROOT
+
+pexpect = pytest.importorskip("pexpect")
+
+TEXTS = ["go to the red ball", "go to the purple box", "pick up a key", "open the blue door",
+         "put the grey key next to the green box", "A single room with no doors. It holds a grey ball."]
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "instructed-rl"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("instructed-rl")
+    return [found] if found else [sys.executable, "-m", "instructed_rl.cli"]
+
+
+def run_play(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(_command() + ["play", *args], capture_output=True, text=True, timeout=120, input=stdin,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _tiny_agent(directory: Path, done_bias: float) -> str:
+    """An untrained agent whose termination head says never done (bias -20) or always done (+20)."""
+    import torch
+
+    from instructed_rl.agent import Agent, AgentConfig
+
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "goal_attention": False}})
+    agent = Agent.create(config, texts=TEXTS * 10)
+    with torch.no_grad():
+        agent.policy.termination[-1].bias.fill_(done_bias)
+    agent.save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def never_done(tmp_path_factory):
+    return _tiny_agent(tmp_path_factory.mktemp("agents") / "never_done", -20.0)
+
+
+@pytest.fixture(scope="module")
+def always_done(tmp_path_factory):
+    return _tiny_agent(tmp_path_factory.mktemp("agents") / "always_done", 20.0)
+
+
+def world(game: str, seed: int):
+    env = InstructedEnv(game, split="test")
+    obs, _ = env.reset(seed=seed)
+    return env, obs["mission"]
+
+
+def unique_objects(level) -> list[str]:
+    """``grey ball`` ... for objects that are the only one of their colour and type in the world."""
+    seen: dict[str, int] = {}
+    for obj in level.grid.grid:
+        if obj is not None and obj.type in ("ball", "box", "key"):
+            name = f"{obj.color} {obj.type}"
+            seen[name] = seen.get(name, 0) + 1
+    return sorted(name for name, count in seen.items() if count == 1)
+
+
+def verdicts(out: str) -> list[str]:
+    return re.findall(r"^verdict: (.*)$", out, flags=re.M)
+
+
+# ---- the prompt, through a pseudo-terminal --------------------------------------------------
+
+def spawn(*args: str):
+    child = pexpect.spawn(_command()[0], _command()[1:] + ["play", *args], encoding="utf-8", timeout=90,
+                          dimensions=(60, 160), env={**os.environ, "OMP_NUM_THREADS": "1"})
+    child.expect_exact("instruction> ")
+    return child
+
+
+def test_interactive_session_through_a_terminal(never_done):
+    child = spawn("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "6")
+    assert "GoToRoom  seed 1" in child.before and "suggestion:  go to" in child.before
+    assert "\x1b[" in child.before  # a terminal: coloured grid
+
+    child.sendline("go to the purple box")
+    child.expect(r"verdict: ([^\r\n]*)")
+    run, verdict = child.before, child.match.group(1)
+    assert re.search(r"step +1/6 +(left|right|forward|pickup|drop|toggle|done) +done\? 0\.00", run)
+    assert re.search(r"step +6/6 ", run) and "\x1b[" in run and re.search(r"\x1b\[\d+F", run)  # redrawn in place
+    assert verdict == "step limit (6 steps) reached without success"
+
+    child.expect_exact("instruction> ")
+    child.sendline("")
+    child.expect(r"([^\r\n]*)\r\ninstruction> ")
+    assert child.match.group(1).startswith("empty instruction")
+    child.sendline("x" * (MAX_INSTRUCTION_CHARS + 50))
+    child.expect(r"([^\r\n]*)\r\ninstruction> ")
+    assert child.match.group(1).startswith("too long (250 characters")
+    child.send("go\x16\x07 there\r")  # Ctrl-V Ctrl-G: a literal control character past readline
+    child.expect(r"([^\r\n]*)\r\ninstruction> ")
+    assert "not plain text" in child.match.group(1)
+
+    child.sendline(":seed 3")
+    child.expect(r"suggestion: +([^\r\n]*)\r\n")
+    assert "GoToRoom  seed 3" in child.before
+    assert child.match.group(1) == world("GoToRoom", 3)[1]
+    child.expect_exact("instruction> ")
+    child.sendline(":game Nope")
+    child.expect(r"([^\r\n]*)\r\ninstruction> ")
+    assert child.match.group(1).startswith("error: unknown game 'Nope'")
+    child.sendline(":game GoToRom")
+    child.expect(r"([^\r\n]*)\r\ninstruction> ")
+    assert "did you mean GoToRoom" in child.match.group(1)
+    child.sendline(":sample")
+    child.expect_exact("actions are now sampled")
+    child.expect_exact("instruction> ")
+    child.sendline(":reset")
+    child.expect_exact("GoToRoom  seed 4")
+    child.expect_exact("(sampling)")
+    child.expect_exact("instruction> ")
+    child.sendline(":quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_ctrl_c_stops_a_run_then_clears_the_line_then_quits(never_done):
+    child = spawn("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "20")
+    child.sendline("go to the purple box")
+    child.expect(r"step +3/64")
+    child.sendintr()
+    child.expect(r"verdict: ([^\r\n]*)")
+    assert child.match.group(1).startswith("stopped by Ctrl-C after")
+    child.expect_exact("instruction> ")
+    child.send("half typed")
+    child.sendintr()
+    child.expect_exact("Ctrl-C again, or Ctrl-D, to quit")
+    child.expect_exact("instruction> ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+# ---- --instruction: non-interactive, exit status ---------------------------------------------
+
+def test_bot_succeeds_on_the_worlds_mission_then_on_more_typed_on_the_same_world():
+    env, mission = world("GoToRoom", 1)
+    first, second = unique_objects(env.level)[:2]
+    sequence = f"go to the {first}, then go to the {second}"
+    result = run_play("--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+                      "--instruction", mission, "--instruction", sequence, "--instruction", f"go to the {first}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [v.split(" in ")[0] for v in verdicts(result.stdout)] == ["succeeded"] * 3
+    assert f"part 1/2: go to the {first}" in result.stdout and f"part 2/2: go to the {second}" in result.stdout
+    assert "3/3 instructions succeeded" in result.stdout
+    assert "\x1b[" not in result.stdout  # not a terminal: plain frames, no colour
+
+
+def test_untrained_agent_fails_and_says_why(never_done, always_done):
+    _, mission = world("GoToRoom", 1)
+    result = run_play("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "5",
+                      "--instruction", mission, "--instruction", "twirl around merrily",
+                      "--instruction", "go to the purple ball", "--instruction", "x" * 201)
+    assert result.returncode == 1, result.stderr
+    assert verdicts(result.stdout) == [
+        "step limit (5 steps) reached without success",
+        "step limit (5 steps) reached; unverifiable: the text does not parse under corpus babyai",
+        "there is no purple ball here: not run (rephrase it, or :reset for another world)",
+        "too long (201 characters, at most 200): type a shorter instruction",
+    ]
+    assert "note: success cannot be checked: cannot read 'twirl around merrily'" in result.stdout
+    assert "0/4 instructions succeeded" in result.stdout
+
+    result = run_play("--agent", always_done, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--instruction", mission)
+    assert result.returncode == 1
+    assert verdicts(result.stdout) == ["believed done after 0 steps (done? 1.00), but the verifier says not"]
+
+
+def test_bot_puts_an_object_next_to_another(capsys):
+    """A drop moves an object: the verifier of the typed text must follow it (minigrid's update_objs_poss)."""
+    env = InstructedEnv("SkillRoom", split="test")
+    seed = next(s for s in range(200) if env.reset(seed=s)[1]["instruction"]["kind"] == "putnext")
+    mission = env.mission
+    code = play(PlayConfig(agent="bot", game="SkillRoom", seed=seed, fps=0, instruction=(mission,)))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "drop" in out and verdicts(out)[0].startswith("succeeded in ")
+
+
+# ---- --record --------------------------------------------------------------------------------
+
+def test_record_gif_holds_the_initial_frame_of_each_instruction_and_one_per_step(tmp_path, never_done):
+    iio = pytest.importorskip("imageio.v3")
+    _, mission = world("GoToRoom", 1)
+    gif = tmp_path / "session.gif"
+    result = run_play("--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--record", str(gif),
+                      "--instruction", mission, "--instruction", "go to the grey ball")
+    steps = [int(re.search(r"in (\d+) steps?", v).group(1)) for v in verdicts(result.stdout)]
+    assert result.returncode == 0 and len(steps) == 2, result.stdout + result.stderr
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[0] == 2 + sum(steps) and frames.shape[-1] in (3, 4)
+    assert f"wrote {gif} ({frames.shape[0]} frames)" in result.stdout
+
+    result = run_play("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "4",
+                      "--record", str(gif), "--instruction", mission)
+    assert iio.imread(gif, index=None).shape[0] == 1 + 4
+
+
+def test_record_refuses_unknown_types_and_missing_writers(tmp_path):
+    result = run_play("--agent", "bot", "--game", "GoToRoom", "--record", str(tmp_path / "x.avi"), "--instruction", "go")
+    assert result.returncode == 2 and "end the name in .gif or .mp4" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    import importlib.util
+
+    if importlib.util.find_spec("imageio_ffmpeg") is None:
+        result = run_play("--agent", "bot", "--game", "GoToRoom", "--record", str(tmp_path / "x.mp4"), "--instruction", "go")
+        assert result.returncode == 2 and "imageio-ffmpeg" in result.stderr and "x.gif" in result.stderr
+
+
+# ---- errors a user can fix -------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (("--agent", "/no/such/agent"), "not a saved agent directory"),
+    (("--agent", "bot", "--game", "GoToRom"), "did you mean GoToRoom"),
+    (("--agent", "bot", "--fps", "-1"), "--fps must be 0"),
+    (("--agent", "bot", "--seed", "-3"), "--seed must be from 0"),
+])
+def test_bad_flags_give_one_line_errors(args, message):
+    result = run_play(*args, "--instruction", "go to the red ball")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_missing_default_agent_says_how_to_get_one():
+    if (PROJECT_ROOT / DEFAULT_AGENT).is_dir():
+        pytest.skip("the shipped agent exists")
+    result = run_play("--game", "GoToRoom")
+    assert result.returncode == 2 and "instructed-rl train" in result.stderr and "--agent" in result.stderr
+
+
+def test_piped_input_reads_like_a_session():
+    _, mission = world("GoToRoom", 1)
+    result = run_play("--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+                      stdin=f"{mission}\n\x00\x01\n:bogus\n:help\n")
+    assert result.returncode == 0, result.stderr
+    assert f"instruction> {mission}\n" in result.stdout
+    assert verdicts(result.stdout)[0].startswith("succeeded")
+    assert "not plain text" in result.stdout and "unknown command :bogus" in result.stdout
+    assert ":game NAME" in result.stdout
+
+
+def test_check_text():
+    assert check_text("go to the red ball") is None
+    assert check_text("   ").startswith("empty")
+    assert check_text("a" * (MAX_INSTRUCTION_CHARS + 1)).startswith("too long")
+    assert check_text("go\x1b[A") is not None and check_text("go\tthere") is None
+
+
+def test_window_view_runs_headless():
+    pytest.importorskip("pygame")
+    _, mission = world("GoToRoom", 1)
+    result = subprocess.run(_command() + ["play", "--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+                                          "--view", "window", "--instruction", mission],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
+    assert result.returncode == 0, result.stderr
+    assert verdicts(result.stdout)[0].startswith("succeeded") and "##" not in result.stdout  # the grid is in the window
+    assert re.search(r"step +1/64 +\w+", result.stdout)
