@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
                                conflict_handler="resolve")  # resolve: --instruction is re-added as repeatable
     add_play_arguments(play)
 
+    from instructed_rl.commands.demo import DemoConfig
+
+    demo = commands.add_parser("demo", help="the shipped agent on a few fresh worlds: watch, table, GIF (< 1 min)")
+    add_arguments(demo, DemoConfig)
+
     train = commands.add_parser("train", help="train an agent from a YAML config (+ --key value overrides); resumes")
     train.add_argument("--config", required=True, help="YAML preset, e.g. configs/default.yaml")
     train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it")
@@ -53,6 +58,10 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.commands import train
 
         train.run(args.config, args.out, extra)
+    elif args.command == "demo":
+        from instructed_rl.commands import demo
+
+        return demo.run(from_args(demo.DemoConfig, args))
     elif args.command == "envs":
         from instructed_rl.commands import envs
 

@@ -1,0 +1,37 @@
+"""The README's main job: ``instructed-rl demo`` on an agent, and the shipped default agent itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from instructed_rl.agent import Agent, AgentConfig
+from tests.test_cli import run_cli
+
+SHIPPED = Path("data/agents/default")
+
+
+def test_demo_runs_every_case_prints_a_table_and_writes_a_gif(tmp_path):
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "goal_attention": False}})
+    Agent.create(config, texts=["go to the red ball", "open the door", "a room"]).save_pretrained(tmp_path / "agent")
+    gif = tmp_path / "demo.gif"
+    result = run_cli("demo", "--agent", str(tmp_path / "agent"), "--fps", "0", "--record", str(gif))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 5  # header + one row per case
+    for case in ("trained instruction", "unseen composition", "unseen phrasing", "instruction sequence"):
+        assert any(case in row for row in rows)
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped agent in this checkout")
+def test_the_shipped_agent_loads_and_carries_its_record():
+    agent = Agent.from_pretrained(SHIPPED)
+    assert agent.config.games and agent.config.corpus
+    record = json.loads((SHIPPED / "training_record.json").read_text())
+    assert record["frames"] > 0 and "final_eval" in record
+    size = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert size < 25 * 1024 * 1024
