@@ -23,8 +23,9 @@ from instructed_rl.errors import UserError
 
 def algorithms() -> dict[str, type]:
     from instructed_rl.train.imitation import ImitationConfig
+    from instructed_rl.train.ppo import KickstartConfig, PPOConfig
 
-    return {"imitation": ImitationConfig}
+    return {"imitation": ImitationConfig, "ppo": PPOConfig, "kickstart": KickstartConfig}
 
 
 def load_yaml(path: str) -> dict[str, Any]:
@@ -109,6 +110,10 @@ def run(config_path: str, out: str | None, extra: list[str]) -> Path:
     values.update(parse_overrides(cls, extra))
     config = from_mapping(cls, values, source=config_path)
     run_dir = Path(out) if out else Path("runs") / Path(config_path).stem
+    if algorithm in ("ppo", "kickstart"):
+        from instructed_rl.train.ppo import train_ppo
+
+        return train_ppo(config, run_dir)
     from instructed_rl.train.imitation import train_imitation
 
     return train_imitation(config, run_dir)

@@ -1,12 +1,15 @@
 """Imitation learning from the BabyAI bot: behaviour cloning annealed into DAgger.
 
     instructed-rl train --config configs/default.yaml --out runs/default
+    torchrun --nproc_per_node=2 -m instructed_rl.cli train --config configs/default.yaml   # data-parallel
 
 Each iteration collects whole episodes in which the bot labels every visited state
 (``collect.py``), adds them to a replay buffer, and takes a few gradient steps on random
 episodes from it: cross-entropy to the bot's action, plus binary cross-entropy for the
 termination head (1 only on the post-success view). Everything random is derived from the
 config's seed and the iteration number, so a resumed run retraces an uninterrupted one.
+Under torchrun each rank collects its own episodes (its own ids, hence seeds) into its own
+buffer and gradients are averaged (``distributed.py``); one process runs exactly as before.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from instructed_rl.config import option
 from instructed_rl.corpus import load_corpus, sample_instructions
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.policy import GoalFeatures
+from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.collect import (
     EnvPool,
@@ -174,37 +178,45 @@ class _StopFlag:
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) in ``out``; returns the path of the final saved agent."""
     torch.set_num_threads(config.threads)
+    ctx = distributed.init_distributed()  # a no-op unless launched by torchrun
+    log = log if ctx.is_main else (lambda *args, **kwargs: None)
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_run(config, out)
+    if ctx.is_main:
+        _check_same_run(config, out)
+        has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
+    distributed.barrier(ctx)
     resumed = has_checkpoint(out)
     if resumed:
         agent = Agent.from_pretrained(out / "checkpoint" / "agent")
     else:
-        agent = Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed)
+        agent = distributed.share_agent(
+            lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
+    distributed.broadcast_parameters(agent, ctx)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
     state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
     buffer: list[Episode] = []
     if resumed:
         state, arrays = load_checkpoint(out, optimizer=optimizer)
-        buffer = episodes_from_arrays(arrays)
+        buffer = episodes_from_arrays(distributed.rank_arrays(arrays, ctx))
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
-                         resume_from_frames=state["frames"])
+                         resume_from_frames=state["frames"], rank_zero=ctx.is_main)
     pool = EnvPool(config.corpus)
-    progress = Progress(config.frames)
+    progress = Progress(config.frames, enabled=ctx.is_main)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
     with _StopFlag() as stop:
         while state["frames"] < config.frames:
             iteration = state["iteration"]
             # All randomness of this iteration comes from (seed, iteration): resuming is exact.
-            rng = np.random.default_rng([config.seed, iteration])
-            generator = torch.Generator().manual_seed(config.seed * 7919 + iteration)
+            rng = np.random.default_rng([config.seed, iteration, *ctx.seed_key])
+            generator = torch.Generator().manual_seed(config.seed * 7919 + iteration + 10**12 * ctx.rank)
             torch.manual_seed(config.seed * 104729 + iteration)  # dropout in the encoder
             beta = config.beta(state["frames"])
             first = state["episodes"]
-            ids = list(range(first, first + config.episodes_per_iteration))
+            mine = first + ctx.rank * config.episodes_per_iteration  # each rank its own episodes
+            ids = list(range(mine, mine + config.episodes_per_iteration))
             agent.eval()
             episodes, stats = collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=config.seed,
                                                beta=beta, slots=config.envs, rng=rng, generator=generator)
@@ -217,11 +229,15 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef)
                 optimizer.zero_grad()
                 loss.backward()
+                distributed.average_gradients(parameters, ctx)
                 torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
                 optimizer.step()
                 update_metrics.append(values)
+            # Summed over ranks, so that every rank agrees on the budget and stops together.
+            stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
+                [stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures], ctx)
             state.update(iteration=iteration + 1, frames=state["frames"] + stats.frames,
-                         episodes=first + config.episodes_per_iteration,
+                         episodes=first + ctx.world_size * config.episodes_per_iteration,
                          bot_failures=state["bot_failures"] + stats.bot_failures,
                          wall_seconds=time.perf_counter() - started)
             row = {
@@ -232,7 +248,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
             finished = state["frames"] >= config.frames
-            if (config.eval_every and state["iteration"] % config.eval_every == 0) or finished:
+            if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
                 agent.eval()
                 last_eval = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
                                      seed=2_000_000 + 1000 * state["iteration"])
@@ -240,27 +256,39 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             metrics.write(row)
             progress.update(state["frames"], row["fps"], **{"success%": 100 * row["collect/success"],
                                                             "acc": row["train/accuracy"]})
-            if stop.requested or finished or state["iteration"] % config.checkpoint_every == 0:
-                save_checkpoint(out, agent=agent, optimizer=optimizer, state=state,
-                                arrays=episodes_to_arrays(buffer))
-            if stop.requested:
+            stopping = distributed.any_rank(stop.requested, ctx)  # a signal may reach only some ranks
+            if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
+                distributed.barrier(ctx)
+                arrays = distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # every rank's buffer
+                if ctx.is_main:
+                    save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=arrays)
+                distributed.barrier(ctx)
+            if stopping:
                 progress.close()
                 metrics.close()
                 log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
                 raise KeyboardInterrupt
     progress.close()
     metrics.close()
-    final = agent.save_pretrained(out / "agent")
-    plot_curve(out / "metrics.jsonl", out / "curve.png",
-               keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"))
-    record = {
-        "algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
-        "bot_failures": state["bot_failures"], "wall_seconds": round(state["wall_seconds"], 1),
-        "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
-                     "torch": torch.__version__},
-        "final_eval": last_eval, "config": dataclasses.asdict(config),
-    }
-    (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    digests = distributed.check_in_sync(agent, ctx)
+    final = out / "agent"
+    if ctx.is_main:
+        agent.save_pretrained(final)
+        plot_curve(out / "metrics.jsonl", out / "curve.png",
+                   keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"))
+        record = {
+            "algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
+            "bot_failures": state["bot_failures"], "wall_seconds": round(state["wall_seconds"], 1),
+            "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
+                         "torch": torch.__version__},
+            "final_eval": last_eval, "config": dataclasses.asdict(config),
+        }
+        if ctx.enabled:
+            record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
+                                     "parameter_digests": digests}
+        (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    distributed.barrier(ctx)
+    distributed.shutdown(ctx)
     log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
     if last_eval:
         log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
