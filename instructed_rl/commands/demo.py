@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from instructed_rl.config import option
 from instructed_rl.play import DEFAULT_AGENT, PlayConfig, Session
@@ -60,7 +60,7 @@ def run(config: DemoConfig) -> int:
             session.recorder = None  # keep the shared recording open
         session.close()
     wins = sum(status == "succeeded" for *_, status, _ in rows)
-    print(f"\n| case | game [split] | instruction | outcome | steps |\n|---|---|---|---|---:|")
+    print("\n| case | game [split] | instruction | outcome | steps |\n|---|---|---|---|---:|")
     for label, where, mission, status, steps in rows:
         print(f"| {label} | {where} | {mission} | {status} | {steps} |")
     print(f"\n{wins}/{len(rows)} succeeded in {time.perf_counter() - started:.0f}s; agent {config.agent}")

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +39,8 @@ from instructed_rl.train.collect import (
     episodes_from_arrays,
     episodes_to_arrays,
 )
-from instructed_rl.train.tracking import MetricsLog, Progress, plot_curve
+from instructed_rl.train.runs import StopFlag, check_same_run, evaluate, finish_run
+from instructed_rl.train.tracking import MetricsLog, Progress
 
 
 @dataclass
@@ -136,45 +135,6 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -
                   "accuracy": accuracy}
 
 
-def evaluate(agent: Agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
-    """Greedy success on each game's test split (fresh seeds, canonical phrasing of the corpus)."""
-    from instructed_rl.eval.actors import AgentActor
-    from instructed_rl.eval.cell import EvalConfig, _run_episode
-
-    actor = AgentActor(agent, greedy=True)
-    results = {}
-    for game in games:
-        env = InstructedEnv(game, split="test", corpus=corpus)
-        config = EvalConfig(agent="agent", game=game, split="test", corpus=corpus)
-        wins = sum(_run_episode(env, actor, seed + i, config)[0] for i in range(episodes))
-        results[f"eval/{game}"] = wins / episodes
-    results["eval/mean"] = float(np.mean(list(results.values())))
-    return results
-
-
-class _StopFlag:
-    """Ctrl-C / SIGTERM ask the loop to checkpoint and stop at the end of the iteration."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: the user means it
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
-
-
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) in ``out``; returns the path of the final saved agent."""
     torch.set_num_threads(config.threads)
@@ -182,7 +142,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     log = log if ctx.is_main else (lambda *args, **kwargs: None)
     out.mkdir(parents=True, exist_ok=True)
     if ctx.is_main:
-        _check_same_run(config, out)
+        check_same_run(config, out, resumable=RESUMABLE_CHANGES)
         has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
     distributed.barrier(ctx)
     resumed = has_checkpoint(out)
@@ -206,7 +166,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     progress = Progress(config.frames, enabled=ctx.is_main)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         while state["frames"] < config.frames:
             iteration = state["iteration"]
             # All randomness of this iteration comes from (seed, iteration): resuming is exact.
@@ -270,41 +230,9 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 raise KeyboardInterrupt
     progress.close()
     metrics.close()
-    digests = distributed.check_in_sync(agent, ctx)
-    final = out / "agent"
-    if ctx.is_main:
-        agent.save_pretrained(final)
-        plot_curve(out / "metrics.jsonl", out / "curve.png",
-                   keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"))
-        record = {
-            "algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
-            "bot_failures": state["bot_failures"], "wall_seconds": round(state["wall_seconds"], 1),
-            "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
-                         "torch": torch.__version__},
-            "final_eval": last_eval, "config": dataclasses.asdict(config),
-        }
-        if ctx.enabled:
-            record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
-                                     "parameter_digests": digests}
-        (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
-    distributed.barrier(ctx)
-    distributed.shutdown(ctx)
-    log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
-    if last_eval:
-        log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
-    return final
-
-
-def _check_same_run(config: ImitationConfig, out: Path) -> None:
-    """Refuse to resume a run directory with a different config; record the config otherwise."""
-    from instructed_rl.errors import UserError
-
-    path = out / "config.json"
-    current = dataclasses.asdict(config)
-    if path.exists():
-        saved = json.loads(path.read_text())
-        for key, value in current.items():
-            if key not in RESUMABLE_CHANGES and saved.get(key) != value:
-                raise UserError(f"{out} holds a run with {key}={saved.get(key)!r}, not {value!r}. "
-                                f"Fix: use the same config to resume, or another --out for a new run")
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    return finish_run(
+        agent, out, config=config, ctx=ctx, state=state, last_eval=last_eval, log=log,
+        curve_keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"),
+        record={"algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
+                "bot_failures": state["bot_failures"]},
+    )

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-import platform
 import signal
 import time
 import traceback
@@ -52,8 +51,9 @@ from instructed_rl.policy import preprocess_obs
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.imitation import _StopFlag, evaluate, vocabulary_texts
-from instructed_rl.train.tracking import MetricsLog, Progress, plot_curve
+from instructed_rl.train.imitation import vocabulary_texts
+from instructed_rl.train.runs import StopFlag, check_same_run, evaluate, finish_run
+from instructed_rl.train.tracking import MetricsLog, Progress
 
 
 @dataclass
@@ -606,7 +606,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     game_ids = [find_game(game).id for game in config.games]  # an unknown game fails here, not in a worker
     out.mkdir(parents=True, exist_ok=True)
     if ctx.is_main:
-        _check_same_run(config, out)
+        check_same_run(config, out, resumable=RESUMABLE_CHANGES)
         has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
     distributed.barrier(ctx)
     resumed = has_checkpoint(out)
@@ -642,7 +642,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
     try:
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             while state["frames"] < config.frames:
                 iteration = state["iteration"]
                 # All randomness of this iteration comes from (seed, iteration[, rank]): resuming is exact.
@@ -725,41 +725,11 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
         envs.close()
     progress.close()
     metrics.close()
-    digests = distributed.check_in_sync(agent, ctx)
-    final = out / "agent"
-    if ctx.is_main:
-        agent.save_pretrained(final)
-        plot_curve(out / "metrics.jsonl", out / "curve.png",
-                   keys=("collect/success", "eval/mean", "collect/return", "train/value_loss", "train/entropy",
-                         "train/done_loss") + (("train/distill_loss",) if kickstart else ()))
-        record = {
-            "algorithm": config.algorithm, "frames": state["frames"], "episodes": state["episodes"],
-            "iterations": state["iteration"], "wall_seconds": round(state["wall_seconds"], 1),
-            "fps": round(state["frames"] / max(1e-9, state["wall_seconds"]), 1),
-            "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
-                         "device": str(device), "torch": torch.__version__},
-            "final_eval": last_eval, "config": dataclasses.asdict(config),
-        }
-        if ctx.enabled:
-            record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
-                                     "parameter_digests": digests}
-        (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
-    distributed.barrier(ctx)
-    distributed.shutdown(ctx)
-    log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
-    if last_eval:
-        log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
-    return final
-
-
-def _check_same_run(config: PPOConfig, out: Path) -> None:
-    """Refuse to resume a run directory with a different config; record the config otherwise."""
-    path = out / "config.json"
-    current = dataclasses.asdict(config)
-    if path.exists():
-        saved = json.loads(path.read_text())
-        for key, value in current.items():
-            if key not in RESUMABLE_CHANGES and saved.get(key) != value:
-                raise UserError(f"{out} holds a run with {key}={saved.get(key)!r}, not {value!r}. "
-                                f"Fix: use the same config to resume, or another --out for a new run")
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    return finish_run(
+        agent, out, config=config, ctx=ctx, state=state, last_eval=last_eval, log=log,
+        curve_keys=("collect/success", "eval/mean", "collect/return", "train/value_loss", "train/entropy",
+                    "train/done_loss") + (("train/distill_loss",) if kickstart else ()),
+        record={"algorithm": config.algorithm, "frames": state["frames"], "episodes": state["episodes"],
+                "iterations": state["iteration"], "fps": round(state["frames"] / max(1e-9, state["wall_seconds"]), 1),
+                "hardware": {"device": str(device)}},
+    )

@@ -1,0 +1,100 @@
+"""Bookkeeping every trainer shares: one run directory, its config, stop requests, the end.
+
+A run directory holds ``config.json`` (the config it was started with), ``checkpoint/``,
+``metrics.jsonl`` and, at the end, ``agent/``, ``curve.png`` and ``training_record.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from instructed_rl.errors import UserError
+from instructed_rl.train import distributed
+from instructed_rl.train.tracking import plot_curve
+
+
+def check_same_run(config, out: Path, *, resumable: tuple[str, ...]) -> None:
+    """Refuse to resume a run directory with a different config (budget keys excepted); record it otherwise."""
+    path = out / "config.json"
+    current = dataclasses.asdict(config)
+    if path.exists():
+        saved = json.loads(path.read_text())
+        for key, value in current.items():
+            if key not in resumable and saved.get(key) != value:
+                raise UserError(f"{out} holds a run with {key}={saved.get(key)!r}, not {value!r}. "
+                                f"Fix: use the same config to resume, or another --out for a new run")
+    path.write_text(json.dumps(current, indent=2) + "\n")
+
+
+class StopFlag:
+    """Ctrl-C / SIGTERM ask the loop to checkpoint and stop at the end of the iteration."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
+    """Greedy success on each game's test split (fresh seeds, the run's corpus)."""
+    from instructed_rl.eval.actors import AgentActor
+    from instructed_rl.eval.cell import EvalConfig, _run_episode
+    from instructed_rl.games.env import InstructedEnv
+
+    actor = AgentActor(agent, greedy=True)
+    results = {}
+    for game in games:
+        env = InstructedEnv(game, split="test", corpus=corpus)
+        config = EvalConfig(agent="agent", game=game, split="test", corpus=corpus)
+        wins = sum(_run_episode(env, actor, seed + i, config)[0] for i in range(episodes))
+        results[f"eval/{game}"] = wins / episodes
+    results["eval/mean"] = float(np.mean(list(results.values())))
+    return results
+
+
+def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: dict[str, Any],
+               curve_keys: tuple[str, ...], last_eval: dict[str, float], log=print) -> Path:
+    """Save the agent, the curve and the training record (rank 0), then leave the process group."""
+    digests = distributed.check_in_sync(agent, ctx)
+    final = out / "agent"
+    if ctx.is_main:
+        agent.save_pretrained(final)
+        plot_curve(out / "metrics.jsonl", out / "curve.png", keys=curve_keys)
+        record = {
+            **record, "wall_seconds": round(state["wall_seconds"], 1),
+            "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
+                         "torch": torch.__version__, **record.get("hardware", {})},
+            "final_eval": last_eval, "config": dataclasses.asdict(config),
+        }
+        if ctx.enabled:
+            record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
+                                     "parameter_digests": digests}
+        (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    distributed.barrier(ctx)
+    distributed.shutdown(ctx)
+    log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
+    if last_eval:
+        log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
+    return final
