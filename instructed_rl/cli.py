@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate an agent (or the bot / random) on a game split or a suite")
     add_arguments(evaluate, EvalConfig)
 
+    from instructed_rl.eval.transfer import TransferConfig
+
+    transfer = commands.add_parser("transfer", help="transfer matrix: agents x games outside their training set, "
+                                                    "each cell also without / with a shuffled description")
+    add_arguments(transfer, TransferConfig)
+
     from instructed_rl.train.demos import DemosConfig
 
     demos = commands.add_parser("demos", help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
@@ -74,6 +80,11 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.eval.cell import EvalConfig
 
         evaluate.run(from_args(EvalConfig, args))
+    elif args.command == "transfer":
+        from instructed_rl.commands import transfer
+        from instructed_rl.eval.transfer import TransferConfig
+
+        transfer.run(from_args(TransferConfig, args))
     elif args.command == "demos":
         from instructed_rl.commands import demos
 

@@ -28,7 +28,7 @@ import functools
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import numpy as np
 import yaml
@@ -347,7 +347,11 @@ class Phraser:
         return text
 
     def object_phrase(self, desc: ObjDesc, env, rng: np.random.Generator) -> str:
-        """Name an object the way the corpus does; the article follows BabyAI (``a`` when several match)."""
+        """Name an object the way the corpus does; the article follows BabyAI (``a`` when several match).
+
+        A world may rename some of its objects (``env.object_aliases``, see :class:`ObjectAlias`):
+        the corpus's object template and article words still apply, only what fills them changes.
+        """
         objs, _ = desc.find_matching_objs(env)
         words = self.corpus.words
 
@@ -359,13 +363,55 @@ class Phraser:
 
         templates = self.corpus.object_templates
         template = templates[int(rng.integers(len(templates)))] if len(templates) > 1 else templates[0]
+        alias = alias_of(desc, env)
+        if alias is None:
+            text = template.format(
+                article=word("indefinite" if len(objs) > 1 else "definite"),
+                color=word(desc.color),
+                type=word(desc.type or "object"),
+                location=word(desc.loc),
+            )
+            return " ".join(text.split())
+        color = desc.color if alias.color else None
+        article = alias.article
+        if article is None:  # BabyAI's rule, over the objects that match what the phrase says
+            said = objs if color == desc.color else ObjDesc(desc.type, color, desc.loc).find_matching_objs(env)[0]
+            article = "indefinite" if len(said) > 1 else "definite"
         text = template.format(
-            article=word("indefinite" if len(objs) > 1 else "definite"),
-            color=word(desc.color),
-            type=word(desc.type or "object"),
+            article=word(article),
+            color=word(color),
+            type=alias.noun if alias.noun else word(desc.type or "object"),
             location=word(desc.loc),
         )
         return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class ObjectAlias:
+    """How a world wants one of its objects named in missions (games whose rules live in the description).
+
+    A world exposes ``object_aliases: {(type, color): ObjectAlias}`` (``(type, None)`` for every
+    colour); the structured instruction still names the real object, so the verifier and the
+    BabyAI bot are unchanged, and only the mission text says "the treasure" or "the red dax".
+
+    >>> ObjectAlias(noun="treasure", color=False, article="definite")
+    ObjectAlias(noun='treasure', color=False, article='definite')
+    """
+
+    noun: str | None = None
+    """replaces the type word ("dax", "treasure"); None keeps the corpus's word for the type"""
+    color: bool = True
+    """False leaves the colour out of the phrase ("a ball" for the green ball)"""
+    article: Literal["definite", "indefinite"] | None = None
+    """forces the article; None follows BabyAI (indefinite when several objects match the phrase)"""
+
+
+def alias_of(desc: ObjDesc, env) -> ObjectAlias | None:
+    """The alias a world gives the object ``desc`` names, if any (exact colour first, then any colour)."""
+    aliases = getattr(getattr(env, "unwrapped", env), "object_aliases", None)
+    if not aliases:
+        return None
+    return aliases.get((desc.type, desc.color)) or aliases.get((desc.type, None))
 
 
 # ---- text for building a vocabulary ------------------------------------------------

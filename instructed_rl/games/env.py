@@ -1,11 +1,13 @@
 """The gymnasium env every game registers: a minigrid world + phrasing + description + split.
 
 Observations keep minigrid's symbolic ``image`` and ``direction`` and add ``mission`` (the
-corpus's phrasing) and ``description`` (the environment description). The minigrid level is
+corpus's phrasing) and ``description`` (the environment description: the spec's template with
+``{objects}`` and, in games whose rules live in the description, ``{rules}``; see
+:mod:`instructed_rl.games.rules`). The minigrid level is
 ``env.unwrapped.level``: its verifier tree (also ``env.unwrapped.instrs``) and the BabyAI bot
 (``BabyAIBot(env.unwrapped.level)``) work as usual. ``info`` carries the structured instruction,
-the phrasing used, the split and the subtask bookkeeping (plan order, which parts are done,
-which one is active).
+the phrasing used, the split, the rules the description states (``rules``, empty for most
+games) and the subtask bookkeeping (plan order, which parts are done, which one is active).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def make_world(spec: GameSpec, *, render_mode: str | None = None):
     kwargs: dict[str, Any] = dict(spec.world_kwargs)
     if spec.max_steps is not None:
         kwargs["max_steps"] = spec.max_steps
+    if spec.rules is not None:
+        kwargs["rules"] = spec.rules
     if spec.is_ours:
         return WORLDS[spec.world](skills=spec.skills, sequences=spec.sequences, render_mode=render_mode, **kwargs)
     import minigrid  # noqa: F401  (registers the BabyAI levels)
@@ -128,7 +132,19 @@ class InstructedEnv(gymnasium.Env):
                 return True
         return False
 
+    def _heldout_rules(self, *, used_only: bool) -> bool:
+        """Whether the world states a held-out rule (``used_only``: one the mission depends on)."""
+        patterns = self.spec_game.heldout_rules
+        facts = [f for f in getattr(self.level, "facts", ()) if f.used or not used_only]
+        return any(p.matches(f) for p in patterns for f in facts)
+
     def _mission_allowed(self, instr) -> bool:
+        if self.spec_game.heldout_rules:
+            # unseen_rules: the mission needs a held-out rule; any other split never states one
+            if self.split == "unseen_rules":
+                return self._heldout_rules(used_only=True)
+            if self._heldout_rules(used_only=False):
+                return False
         heldout = self._has_heldout_composition(instr)
         if self.split == "unseen_compositions":
             return heldout
@@ -159,7 +175,9 @@ class InstructedEnv(gymnasium.Env):
         self.mission = phrasing.text
         self._leaf_texts = phrasing.leaf_texts
         level.mission = self.mission  # shown by minigrid's own renderer
-        self.description = self.spec_game.description.format(objects=describe_objects(level))
+        facts = tuple(getattr(level, "facts", ()))
+        self.description = self.spec_game.description.format(
+            objects=describe_objects(level), rules=" ".join(fact.sentence for fact in facts))
         self._plan = tuple(leaves_in_order(level.instrs))
         info = {
             "game": self.spec_game.id,
@@ -169,6 +187,7 @@ class InstructedEnv(gymnasium.Env):
             "description": self.description,
             "instruction": instruction_to_dict(level.instrs),
             "phrasing": list(phrasing.templates),
+            "rules": [fact.to_dict() for fact in facts],
             "subtasks": [self._leaf_texts[id(leaf)] for leaf in self._plan],
             "subtask_instructions": [instruction_to_dict(leaf) for leaf in self._plan],
             **self._subtask_info(succeeded=False),

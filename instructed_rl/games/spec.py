@@ -12,6 +12,10 @@ compositions it holds out, and the splits it offers::
     splits: [train, test, unseen_compositions, unseen_phrasings]
     heldout_compositions:
       - {skill: goto, color: red, type: ball}
+
+A game on our ``instructed_rl:RuleRoom`` world also declares ``rules:`` (a rule family and its
+words) and ``heldout_rules:``, and its description states the rules in a ``{rules}`` slot; see
+:mod:`instructed_rl.games.rules`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import yaml
 
 from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
 from instructed_rl.errors import GameSpecError
+from instructed_rl.games.rules import RULE_SKILLS, RulePattern, Rules
 from instructed_rl.resources import games_dir
 
 SPLITS: dict[str, str] = {
@@ -34,10 +39,12 @@ SPLITS: dict[str, str] = {
     "unseen_compositions": "every mission names a held-out skill/object composition",
     "unseen_phrasings": "held-out templates of the corpus (default corpus: paraphrase)",
     "unseen_sequences": "multi-part missions only; agents are trained without sequences",
+    "unseen_rules": "every mission depends on a held-out rule of the description (e.g. a role bound to a new object)",
 }
-OUR_WORLDS = ("instructed_rl:SkillRoom",)
+OUR_WORLDS = ("instructed_rl:SkillRoom", "instructed_rl:RuleRoom")
+RULE_WORLD = "instructed_rl:RuleRoom"
 SPEC_KEYS = ("id", "title", "world", "world_kwargs", "description", "skills", "sequences", "splits",
-             "heldout_compositions", "max_steps")
+             "heldout_compositions", "max_steps", "rules", "heldout_rules")
 COMPOSITION_KEYS = ("skill", "color", "type")
 COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
 TYPES = ("ball", "box", "key", "door")
@@ -75,6 +82,8 @@ class GameSpec:
     heldout_compositions: tuple[Composition, ...] = ()
     max_steps: int | None = None
     source: str = ""
+    rules: Rules | None = None
+    heldout_rules: tuple[RulePattern, ...] = ()
 
     @property
     def env_id(self) -> str:
@@ -138,6 +147,29 @@ class GameSpec:
             raise fail("sequences", "empty, but the game offers the unseen_sequences split",
                        "list the connectives the world samples, e.g. [and, before, after]")
 
+        rules, heldout_rules = None, []
+        if world == RULE_WORLD or "rules" in data:
+            if world != RULE_WORLD:
+                raise fail("rules", f"only the world {RULE_WORLD} has rules", f"use 'world: {RULE_WORLD}' or remove 'rules'")
+            if "rules" not in data:
+                raise fail("rules", f"missing, but the world {RULE_WORLD} needs it", "add 'rules: {family: roles, words: [treasure, prize]}'")
+            rules = Rules.from_dict(data["rules"], fail=fail)
+            not_rule_skills = [s for s in skills if s not in RULE_SKILLS]
+            if not_rule_skills:
+                raise fail("skills", f"{not_rule_skills[0]!r} is not a skill of {RULE_WORLD}", f"use some of {', '.join(RULE_SKILLS)}")
+            if "{rules}" not in data["description"]:
+                raise fail("description", "has no {rules} slot, so the rules would be stated nowhere",
+                           "write e.g. 'description: \"One room. It holds {objects}. {rules}\"'")
+        if not isinstance(data.get("heldout_rules") or [], list):
+            raise fail("heldout_rules", "must be a list", "write '- {word: treasure, color: green}' items")
+        for index, item in enumerate(data.get("heldout_rules") or []):
+            if rules is None:
+                raise fail("heldout_rules", "the game has no rules", "add 'rules:' or remove 'heldout_rules'")
+            heldout_rules.append(RulePattern.from_dict(item, rules=rules, key=f"heldout_rules[{index}]", fail=fail))
+        if "unseen_rules" in splits and not heldout_rules:
+            raise fail("heldout_rules", "empty, but the game offers the unseen_rules split",
+                       "list held-out rules (e.g. '- {word: treasure, color: green}') or drop that split")
+
         world_kwargs = data.get("world_kwargs") or {}
         if not isinstance(world_kwargs, dict):
             raise fail("world_kwargs", "must be a mapping", "write 'world_kwargs: {num_objs: 6}'")
@@ -149,6 +181,7 @@ class GameSpec:
             id=game_id, title=str(title), world=world, description=data["description"].strip(),
             skills=skills, sequences=sequences, splits=splits, world_kwargs=dict(world_kwargs),
             heldout_compositions=tuple(compositions), max_steps=max_steps, source=source,
+            rules=rules, heldout_rules=tuple(heldout_rules),
         )
 
 

@@ -15,6 +15,8 @@ from minigrid.envs.babyai.core.verifier import (
     PutNextInstr,
 )
 
+from instructed_rl.games.rules import RuleRoom
+
 ALL_SKILLS = ("goto", "pickup", "open", "putnext")
 
 
@@ -106,4 +108,4 @@ class SkillRoom(RoomGridLevel):
         return PutNextInstr(ObjDesc(move.type, move.color), ObjDesc(fixed.type, fixed.color))
 
 
-WORLDS = {"instructed_rl:SkillRoom": SkillRoom}
+WORLDS = {"instructed_rl:SkillRoom": SkillRoom, "instructed_rl:RuleRoom": RuleRoom}

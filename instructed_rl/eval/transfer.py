@@ -1,0 +1,371 @@
+"""The transfer matrix: agents (rows) on games outside their training set (columns), and how much
+each one owes to the environment description.
+
+    instructed-rl transfer --agent runs/rules/agent --suite configs/eval/transfer.yaml --out runs/transfer
+    instructed-rl transfer --agent bot --suite configs/eval/transfer.yaml --episodes 20
+
+Suite file::
+
+    name: transfer
+    episodes: 100              # default per cell
+    seed: 1000000
+    rows:                      # agents; --agent replaces them with that one agent
+      - {label: "rules agent", agent: runs/rules/agent}                  # source games read from its config.json
+      - {label: "skills agent", agent: runs/default/agent, games: [SkillRoom]}
+    columns:                   # target games and splits (corpus, episodes, seed, sequences optional)
+      - {label: "RoleRoom: unseen rules", game: RoleRoom, split: unseen_rules}
+
+Every cell runs the same seeded episodes three times, through :func:`run_cell`: with the true
+description, with none (``description=none``) and with another episode's (``shuffled``). The gap
+true - none is how much success the agent owes to reading the description; its 95% interval is
+Newcombe's hybrid score interval for a difference of two proportions, which treats the runs as
+independent and so errs wide here, where both run on the very same worlds. An agent that ignores
+text (the BabyAI bot) has gaps of 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from instructed_rl.config import option
+from instructed_rl.errors import UserError
+from instructed_rl.eval.actors import REFERENCE_AGENTS
+from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
+from instructed_rl.eval.stats import wilson_interval
+from instructed_rl.games.spec import find_game
+
+ABLATIONS = ("true", "none", "shuffled")
+SUITE_KEYS = ("name", "description", "episodes", "seed", "rows", "columns")
+ROW_KEYS = ("label", "agent", "games")
+COLUMN_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "sequences")
+
+
+@dataclass
+class TransferConfig:
+    suite: str = option("configs/eval/transfer.yaml", "YAML file listing the rows (agents) and columns (games, splits)")
+    agent: str | None = option(None, "one agent for every row: a saved agent directory, 'bot' or 'random' "
+                                     "(default: the suite's rows)")
+    out: str | None = option(None, "directory for report.json / report.md / report.png (default runs/transfer/SUITE)")
+    episodes: int | None = option(None, "episodes per cell and ablation, overriding the suite's")
+    seed: int | None = option(None, "seed of the first episode, overriding the suite's; episode i uses seed + i")
+    workers: int = option(1, "worker processes per cell (each runs a slice of the seeds)")
+    greedy: bool = option(True, "greedy actions (--no-greedy samples, seeded per episode)")
+
+    def __post_init__(self):
+        if not self.suite:
+            raise ValueError("give --suite FILE, e.g. configs/eval/transfer.yaml")
+        if self.episodes is not None and self.episodes <= 0:
+            raise ValueError(f"--episodes must be positive, got {self.episodes}: a cell with no episodes has no success rate")
+        if self.workers <= 0:
+            raise ValueError("--workers must be at least 1")
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    agent: str
+    games: tuple[str, ...]  # the games it was trained on (empty for the reference agents)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    game: str
+    split: str
+    overrides: dict[str, Any]  # corpus / episodes / seed / sequences, passed to EvalConfig
+
+
+@dataclass(frozen=True)
+class TransferSuite:
+    name: str
+    rows: tuple[Row, ...]
+    columns: tuple[Column, ...]
+    defaults: dict[str, Any]
+
+
+@dataclass
+class TransferCell:
+    row: str
+    column: str
+    in_training: bool
+    results: dict[str, CellResult]  # ablation -> result, same seeds
+
+    def gap(self, ablation: str) -> tuple[float, tuple[float, float]]:
+        true, other = self.results["true"], self.results[ablation]
+        return difference_interval(true.successes, true.episodes, other.successes, other.episodes)
+
+    def to_json(self) -> dict[str, Any]:
+        true = self.results["true"]
+        data: dict[str, Any] = {"row": self.row, "column": self.column, "agent": true.agent, "game": true.game,
+                                "split": true.split, "corpus": true.corpus, "in_training": self.in_training}
+        data.update({ablation: result.to_json() for ablation, result in self.results.items()})
+        for ablation in ABLATIONS[1:]:
+            value, (low, high) = self.gap(ablation)
+            data[f"gap_{ablation}"] = {"value": value, "ci95": [low, high]}
+        return data
+
+
+def difference_interval(successes_a: int, episodes_a: int, successes_b: int, episodes_b: int) -> tuple[float, tuple[float, float]]:
+    """``p_a - p_b`` and Newcombe's (1998, method 10) 95% interval built from the two Wilson intervals.
+
+    Newcombe's own worked example, 56/70 vs 48/80 (his Table II gives 0.0524 to 0.3339):
+
+    >>> value, (low, high) = difference_interval(56, 70, 48, 80)
+    >>> round(value, 4), round(low, 4), round(high, 4)
+    (0.2, 0.0524, 0.3339)
+    >>> difference_interval(20, 20, 20, 20)[1][0] < 0 < difference_interval(20, 20, 20, 20)[1][1]
+    True
+    """
+    p_a, p_b = successes_a / episodes_a, successes_b / episodes_b
+    low_a, high_a = wilson_interval(successes_a, episodes_a)
+    low_b, high_b = wilson_interval(successes_b, episodes_b)
+    value = p_a - p_b
+    low = value - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    high = value + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return value, (max(-1.0, low), min(1.0, high))
+
+
+# ---- suite file ----------------------------------------------------------------------
+
+def _training_games(agent: str) -> tuple[str, ...]:
+    """The games a saved agent was trained on, from its config.json (none for bot / random)."""
+    if agent in REFERENCE_AGENTS:
+        return ()
+    path = Path(agent) / "config.json"
+    try:
+        return tuple(json.loads(path.read_text(encoding="utf-8")).get("games") or ())
+    except (OSError, ValueError):
+        return ()
+
+
+def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> TransferSuite:
+    """Read and check a suite; ``agent`` replaces its rows with one row for that agent."""
+    path = Path(path)
+
+    def fail(key: str, problem: str, fix: str) -> UserError:
+        return UserError(f"{path}: {key}: {problem}. Fix: {fix}")
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such suite file. Fix: pass a YAML file such as configs/eval/transfer.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
+    if not isinstance(data, dict):
+        raise fail("(top level)", "a transfer suite is a mapping with 'rows' and 'columns'", "see configs/eval/transfer.yaml")
+    unknown = sorted(set(data) - set(SUITE_KEYS))
+    if unknown:
+        raise fail(unknown[0], "unknown key", f"use only {', '.join(SUITE_KEYS)}")
+
+    columns = []
+    for index, item in enumerate(data.get("columns") or []):
+        key = f"columns[{index}]"
+        if not isinstance(item, dict) or "game" not in item:
+            raise fail(key, "needs at least 'game'", "write '- {game: RoleRoom, split: unseen_rules}'")
+        bad = sorted(set(item) - set(COLUMN_KEYS))
+        if bad:
+            raise fail(f"{key}.{bad[0]}", "unknown key", f"use only {', '.join(COLUMN_KEYS)}")
+        spec = find_game(str(item["game"]))  # a one-line error with suggestions for a typo
+        split = item.get("split") or default_split(spec.id)
+        if split not in spec.splits:
+            raise fail(f"{key}.split", f"game {spec.id} has no split {split!r}", f"use one of {', '.join(spec.splits)}")
+        overrides = {k: v for k, v in item.items() if k not in ("label", "game", "split")}
+        label = str(item.get("label") or f"{spec.id} {split}")
+        columns.append(Column(label=label, game=str(item["game"]), split=split, overrides=overrides))
+    if not columns:
+        raise fail("columns", "missing or empty", "list target games like '- {game: RoleRoom, split: unseen_rules}'")
+
+    rows = []
+    if agent is not None:
+        rows.append(Row(label=agent, agent=agent, games=_training_games(agent)))
+    else:
+        for index, item in enumerate(data.get("rows") or []):
+            key = f"rows[{index}]"
+            if not isinstance(item, dict) or "agent" not in item:
+                raise fail(key, "needs 'agent'", "write '- {label: mine, agent: runs/rules/agent}' (or pass --agent)")
+            bad = sorted(set(item) - set(ROW_KEYS))
+            if bad:
+                raise fail(f"{key}.{bad[0]}", "unknown key", f"use only {', '.join(ROW_KEYS)}")
+            games = item.get("games")
+            if games is not None and (not isinstance(games, list) or not all(isinstance(g, str) for g in games)):
+                raise fail(f"{key}.games", "must be a list of game ids", "write 'games: [RoleRoom, WordRoom]'")
+            name = str(item["agent"])
+            rows.append(Row(label=str(item.get("label") or name), agent=name,
+                            games=tuple(games) if games is not None else _training_games(name)))
+        if not rows:
+            raise fail("rows", "missing or empty", "list agents like '- {agent: runs/rules/agent}', or pass --agent")
+    for row in rows:
+        if row.agent not in REFERENCE_AGENTS and not Path(row.agent).is_dir():
+            raise UserError(f"agent {row.agent!r} (row {row.label!r}): not a saved agent directory. Fix: train it "
+                            f"(e.g. instructed-rl train --config configs/rules.yaml --out runs/rules) or pass "
+                            f"--agent DIR|bot|random")
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise fail("rows", "two rows share a label", "give each row its own 'label'")
+    defaults = {k: data[k] for k in ("episodes", "seed") if k in data}
+    return TransferSuite(name=str(data.get("name") or path.stem), rows=tuple(rows), columns=tuple(columns),
+                         defaults=defaults)
+
+
+# ---- running -------------------------------------------------------------------------
+
+def _canonical(game: str) -> str:
+    return find_game(game).id
+
+
+def run_transfer(config: TransferConfig, *, log=print) -> tuple[TransferSuite, list[TransferCell]]:
+    """Every row on every column, each cell under the three description ablations (same seeds)."""
+    suite = load_transfer_suite(config.suite, agent=config.agent)
+    cells = []
+    for row in suite.rows:
+        trained = {_canonical(g) for g in row.games if _safe_game(g)}
+        for column in suite.columns:
+            values: dict[str, Any] = {"seed": DEFAULT_EVAL_SEED, **suite.defaults, **column.overrides}
+            if config.episodes is not None:
+                values["episodes"] = config.episodes
+            if config.seed is not None:
+                values["seed"] = config.seed
+            results = {}
+            for ablation in ABLATIONS:
+                cell_config = EvalConfig(agent=row.agent, game=column.game, split=column.split, workers=config.workers,
+                                         greedy=config.greedy, description=ablation, **values)
+                results[ablation] = run_cell(cell_config)
+            cell = TransferCell(row=row.label, column=column.label, in_training=_canonical(column.game) in trained,
+                                results=results)
+            cells.append(cell)
+            log(format_transfer_cell(cell))
+    return suite, cells
+
+
+def _safe_game(game: str) -> bool:
+    try:
+        find_game(game)
+    except UserError:
+        return False
+    return True
+
+
+# ---- reports -------------------------------------------------------------------------
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _gap_text(cell: TransferCell, ablation: str) -> str:
+    value, (low, high) = cell.gap(ablation)
+    return f"{100 * value:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})"
+
+
+def format_transfer_cell(cell: TransferCell) -> str:
+    r = {a: cell.results[a] for a in ABLATIONS}
+    mark = " (in training)" if cell.in_training else ""
+    return (f"{cell.row} on {cell.column}{mark}: success {_pct(r['true'].success_rate)}% "
+            f"(none {_pct(r['none'].success_rate)}%, shuffled {_pct(r['shuffled'].success_rate)}%), "
+            f"gap true-none {_gap_text(cell, 'none')} points over {r['true'].episodes} episodes")
+
+
+def _matrix(suite: TransferSuite, cells: list[TransferCell]) -> dict[tuple[str, str], TransferCell]:
+    return {(c.row, c.column): c for c in cells}
+
+
+def markdown_report(suite: TransferSuite, cells: list[TransferCell]) -> str:
+    by = _matrix(suite, cells)
+    header = "| agent \\ target | " + " | ".join(c.label for c in suite.columns) + " |"
+    rule = "|---|" + "---:|" * len(suite.columns)
+
+    def table(fill) -> list[str]:
+        lines = [header, rule]
+        for row in suite.rows:
+            lines.append(f"| {row.label} | " + " | ".join(fill(by[(row.label, c.label)]) for c in suite.columns) + " |")
+        return lines
+
+    def success(cell: TransferCell) -> str:
+        r = cell.results["true"]
+        return f"{'**' if cell.in_training else ''}{_pct(r.success_rate)}{'**' if cell.in_training else ''} " \
+               f"({_pct(r.ci95[0])}-{_pct(r.ci95[1])})"
+
+    lines = [f"# Transfer matrix: {suite.name}", "",
+             "Success % with the true description (95% Wilson CI). **Bold**: the target game is in the "
+             "row's training set; every other cell is transfer.", ""]
+    lines += table(success)
+    lines += ["", "## Description gap: success with the true description minus with none",
+              "", "Percentage points, with Newcombe's 95% interval for two independent proportions (it errs wide "
+              "here: both runs use the same seeds). Near 0: the agent does not use the description.", ""]
+    lines += table(lambda cell: _gap_text(cell, "none"))
+    lines += ["", "## Every cell", "",
+              "| agent | target | game | split | episodes | true % | none % | shuffled % | gap true-none | "
+              "gap true-shuffled | path ratio |",
+              "|---|---|---|---|---:|---:|---:|---:|---|---|---:|"]
+    for cell in cells:
+        r = cell.results
+        ratio = "n/a" if r["true"].path_ratio is None else f"{r['true'].path_ratio:.2f}"
+        lines.append(f"| {cell.row} | {cell.column}{' (trained)' if cell.in_training else ''} | {r['true'].game} | "
+                     f"{r['true'].split} | {r['true'].episodes} | {_pct(r['true'].success_rate)} | "
+                     f"{_pct(r['none'].success_rate)} | {_pct(r['shuffled'].success_rate)} | "
+                     f"{_gap_text(cell, 'none')} | {_gap_text(cell, 'shuffled')} | {ratio} |")
+    return "\n".join(lines)
+
+
+def heatmap(suite: TransferSuite, cells: list[TransferCell], path: Path) -> None:
+    """Two panels: success with the true description, and the gap true - none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    by = _matrix(suite, cells)
+    rows, columns = suite.rows, suite.columns
+    success = np.array([[100 * by[(r.label, c.label)].results["true"].success_rate for c in columns] for r in rows])
+    gap = np.array([[100 * by[(r.label, c.label)].gap("none")[0] for c in columns] for r in rows])
+    panel_height = 0.45 * len(rows) + 1.0
+    figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.95 * len(columns) + 2.5), 2 * panel_height + 2.6),
+                                squeeze=False, layout="constrained")
+    panels = ((axes[0][0], success, "success % (true description)", "viridis", 0, 100, "{:.0f}"),
+              (axes[1][0], gap, "gap true - none (points)", "RdBu", -100, 100, "{:+.0f}"))
+    for ax, values, title, cmap, vmin, vmax, fmt in panels:
+        image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        bottom = ax is panels[-1][0]
+        ax.set_xticks(range(len(columns)), [c.label for c in columns] if bottom else [], rotation=35, ha="right", fontsize=8)
+        ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        for i, row in enumerate(rows):
+            for j, column in enumerate(columns):
+                text = fmt.format(values[i, j]) + ("*" if by[(row.label, column.label)].in_training else "")
+                shade = (values[i, j] - vmin) / (vmax - vmin)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="white" if (cmap == "viridis" and shade < 0.5) or (cmap == "RdBu" and abs(gap[i, j]) > 60)
+                        else "black")
+        figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    figure.suptitle(f"transfer: {suite.name}  (* = game in the agent's training set)", fontsize=10)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_transfer_report(suite: TransferSuite, cells: list[TransferCell], *, out: Path) -> str:
+    """report.json, report.md and report.png in ``out``; returns the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    by = _matrix(suite, cells)
+    report = {
+        "suite": suite.name,
+        "ablations": list(ABLATIONS),
+        "rows": [dataclasses.asdict(r) for r in suite.rows],
+        "columns": [{"label": c.label, "game": c.game, "split": c.split, **c.overrides} for c in suite.columns],
+        "matrix": {
+            "success": [[by[(r.label, c.label)].results["true"].success_rate for c in suite.columns] for r in suite.rows],
+            "gap_none": [[by[(r.label, c.label)].gap("none")[0] for c in suite.columns] for r in suite.rows],
+        },
+        "cells": [cell.to_json() for cell in cells],
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = markdown_report(suite, cells)
+    (out / "report.md").write_text(markdown + "\n")
+    heatmap(suite, cells, out / "report.png")
+    return markdown
