@@ -43,29 +43,56 @@ def row_raw_env(seconds: float, game: str) -> dict:
     return {"frames": steps, "seconds": time.perf_counter() - started}
 
 
-def row_ours_imitation(seconds: float, game: str) -> dict:
+def _timed_run(values: dict, seconds: float, *, probe_frames: int) -> dict:
+    """Train for about ``seconds``: a short probe run measures frames/s, then the timed run."""
     import tempfile
     from pathlib import Path
 
-    from instructed_rl.commands.train import load_yaml
+    from instructed_rl.commands.train import algorithms
     from instructed_rl.config import from_mapping
-    from instructed_rl.train.imitation import ImitationConfig, train_imitation
+
+    cls = algorithms()[values["algorithm"]]
+    if values["algorithm"] == "imitation":
+        from instructed_rl.train.imitation import train_imitation as train
+    else:
+        from instructed_rl.train.ppo import train_ppo as train
+    quiet = lambda *_: None  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        train(from_mapping(cls, {**values, "frames": probe_frames}), Path(tmp) / "probe", log=quiet)
+        probe = json.loads((Path(tmp) / "probe" / "training_record.json").read_text())
+        fps = probe["frames"] / max(1e-9, probe["wall_seconds"])
+        train(from_mapping(cls, {**values, "frames": max(probe_frames, int(fps * seconds))}), Path(tmp) / "run", log=quiet)
+        record = json.loads((Path(tmp) / "run" / "training_record.json").read_text())
+    return {"frames": record["frames"], "seconds": record["wall_seconds"]}
+
+
+def row_ours_imitation(seconds: float, game: str) -> dict:
+    from instructed_rl.commands.train import load_yaml
 
     values = load_yaml("configs/default.yaml")
-    values.update(games=[game], eval_every=0, eval_episodes=1, frames=10**9, checkpoint_every=10**6)
-    config = from_mapping(ImitationConfig, values)
-    # Run for a time budget: frames is set by a first timed pass.
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = from_mapping(ImitationConfig, {**values, "frames": 3000})
-        train_imitation(probe, Path(tmp) / "probe", log=lambda *_: None)
-        rows = [json.loads(line) for line in (Path(tmp) / "probe" / "metrics.jsonl").read_text().splitlines()]
-        fps = rows[-1]["fps"]
-        config = from_mapping(ImitationConfig, {**values, "frames": max(3000, int(fps * seconds))})
-        started = time.perf_counter()
-        train_imitation(config, Path(tmp) / "run", log=lambda *_: None)
-        record = json.loads((Path(tmp) / "run" / "training_record.json").read_text())
-    return {"frames": record["frames"], "seconds": record["wall_seconds"],
-            "total_seconds": time.perf_counter() - started}
+    values.update(games=[game], eval_every=0, eval_episodes=1, checkpoint_every=10**6)
+    return _timed_run(values, seconds, probe_frames=3000)
+
+
+# torch-ac's hyper-parameters (rl-starter-files): 16 envs x 128 steps, recurrence 4, 4 epochs, batch 256.
+PPO_AS_TORCH_AC = {"algorithm": "ppo", "corpus": "babyai", "envs": 16, "steps": 128, "recurrence": 4, "epochs": 4,
+                   "minibatches": 8, "lr": 0.001, "eval_every": 0, "eval_episodes": 1, "checkpoint_every": 10**6}
+
+
+def row_ours_ppo_small(seconds: float, game: str) -> dict:
+    """Our PPO with a network about the size of torch-ac's model (no FiLM stack, no attention)."""
+    agent = {"text": {"dim": 64}, "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1,
+                                             "goal_attention": False, "memory_dim": 64, "head_dim": 64}}
+    return _timed_run({**PPO_AS_TORCH_AC, "games": [game], "encoder": "gru", "agent": agent}, seconds, probe_frames=4096)
+
+
+def row_ours_ppo_default(seconds: float, game: str) -> dict:
+    """Our PPO with the shipped agent's network (configs/default.yaml)."""
+    from instructed_rl.commands.train import load_yaml
+
+    default = load_yaml("configs/default.yaml")
+    return _timed_run({**PPO_AS_TORCH_AC, "games": [game], "encoder": default["encoder"], "agent": default["agent"]},
+                      seconds, probe_frames=4096)
 
 
 def row_torch_ac(seconds: float, game: str, procs: int = 16) -> dict:
@@ -140,7 +167,9 @@ def row_torch_ac(seconds: float, game: str, procs: int = 16) -> dict:
 ROWS = {
     "raw env (1 env, random actions)": row_raw_env,
     "torch-ac PPO (16 procs, rl-starter-files model)": row_torch_ac,
-    "ours: imitation (bot-labelled, configs/default.yaml model)": row_ours_imitation,
+    "ours: PPO, network the size of torch-ac's": row_ours_ppo_small,
+    "ours: PPO, configs/default.yaml network": row_ours_ppo_default,
+    "ours: imitation (bot-labelled), configs/default.yaml": row_ours_imitation,
 }
 
 

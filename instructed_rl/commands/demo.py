@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from instructed_rl.config import option
 from instructed_rl.play import DEFAULT_AGENT, PlayConfig, Session
@@ -39,6 +40,8 @@ class DemoConfig:
 
 def run(config: DemoConfig) -> int:
     fps = config.fps if config.fps is not None else (12.0 if sys.stdout.isatty() else 0.0)
+    if config.record:
+        Path(config.record).parent.mkdir(parents=True, exist_ok=True)
     rows = []
     recorder = None
     started = time.perf_counter()

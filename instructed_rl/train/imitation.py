@@ -50,6 +50,7 @@ class ImitationConfig:
     corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
     agent: dict = option(None, "AgentConfig overrides, e.g. {text: {encoder: gru}, policy: {channels: 64}}")
     encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
+    init_agent: str | None = option(None, "start from this saved agent directory (keeps its vocabulary) instead of a new one")
     frames: int = option(200_000, "environment steps to collect in total")
     envs: int = option(32, "episodes in flight at once (batched through the policy)")
     episodes_per_iteration: int = option(64, "episodes collected per iteration")
@@ -148,6 +149,10 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     resumed = has_checkpoint(out)
     if resumed:
         agent = Agent.from_pretrained(out / "checkpoint" / "agent")
+    elif config.init_agent:
+        agent = Agent.from_pretrained(config.init_agent)
+        agent.config.corpus = load_corpus(config.corpus).name
+        agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
     else:
         agent = distributed.share_agent(
             lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
