@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -147,10 +148,13 @@ def test_ctrl_c_stops_a_run_then_clears_the_line_then_quits(never_done):
     child.expect(r"verdict: ([^\r\n]*)")
     assert child.match.group(1).startswith("stopped by Ctrl-C after")
     child.expect_exact("instruction> ")
+    time.sleep(1.0)  # let readline take the terminal before typing (a loaded machine is slow here)
     child.send("half typed")
+    time.sleep(0.5)
     child.sendintr()
     child.expect_exact("Ctrl-C again, or Ctrl-D, to quit")
     child.expect_exact("instruction> ")
+    time.sleep(1.0)
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
