@@ -73,11 +73,15 @@ def load_suite(path: str | Path) -> Suite:
 
 def run_suite(config: EvalConfig, *, log=print) -> list[tuple[str, CellResult]]:
     suite = load_suite(config.suite)
+    # Flags given on the command line (those that differ from the defaults) win over the file.
+    defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
+    explicit = {k: v for k, v in dataclasses.asdict(config).items() if k in ("episodes", "seed") and v != defaults[k]}
     results = []
     for cell in suite.cells:
         values = dataclasses.asdict(config)
         values.update(suite.defaults)
         values.update(cell.overrides)
+        values.update(explicit)
         values.update(suite=None, json=None, out=None)
         cell_config = EvalConfig(**values)
         result = run_cell(cell_config)
