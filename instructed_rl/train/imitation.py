@@ -15,7 +15,6 @@ buffer and gradients are averaged (``distributed.py``); one process runs exactly
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.agent import Agent
 from instructed_rl.config import option
-from instructed_rl.corpus import load_corpus, sample_instructions
-from instructed_rl.games.env import InstructedEnv
 from instructed_rl.policy import GoalFeatures
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -39,12 +36,12 @@ from instructed_rl.train.collect import (
     episodes_from_arrays,
     episodes_to_arrays,
 )
-from instructed_rl.train.runs import StopFlag, check_same_run, evaluate, finish_run
+from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
 @dataclass
-class ImitationConfig:
+class ImitationConfig(AgentSource):
     algorithm: Literal["imitation"] = option("imitation", "which trainer this config is for")
     games: list[str] = option(None, "games to mix in training (train split of each)")
     corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
@@ -71,11 +68,7 @@ class ImitationConfig:
     track: bool = option(False, "log to wandb (offline when there is no network)")
 
     def __post_init__(self):
-        if not self.games:
-            raise ValueError("games: list at least one game to train on, e.g. [SkillRoom]")
-        if isinstance(self.games, str):
-            self.games = [g.strip() for g in self.games.split(",") if g.strip()]
-        self.agent = dict(self.agent or {})
+        self.normalize_agent_fields()
         for name in ("frames", "envs", "episodes_per_iteration", "updates_per_iteration", "batch_episodes",
                      "buffer_episodes", "checkpoint_every", "threads"):
             if getattr(self, name) <= 0:
@@ -87,25 +80,9 @@ class ImitationConfig:
         progress = min(1.0, frames / max(1, self.beta_frames))
         return self.beta_start + (self.beta_end - self.beta_start) * progress
 
-    def agent_config(self) -> AgentConfig:
-        values = json.loads(json.dumps(self.agent))
-        values.setdefault("text", {}).setdefault("encoder", self.encoder)
-        values.update(corpus=load_corpus(self.corpus).name, games=list(self.games))
-        return AgentConfig.from_dict(values)
-
 
 # Keys that may change between a run and its resumption (budget and bookkeeping only).
 RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track")
-
-
-def vocabulary_texts(config: ImitationConfig) -> list[str]:
-    """Training instructions of the corpus plus descriptions of the training worlds."""
-    corpus = load_corpus(config.corpus)
-    texts = sample_instructions(corpus, count=4000, seed=config.seed)
-    for game in config.games:
-        env = InstructedEnv(game, split="train", corpus=corpus)
-        texts.extend(env.reset(seed=10_000 + s)[0]["description"] for s in range(50))
-    return texts
 
 
 def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
@@ -147,15 +124,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
     distributed.barrier(ctx)
     resumed = has_checkpoint(out)
-    if resumed:
-        agent = Agent.from_pretrained(out / "checkpoint" / "agent")
-    elif config.init_agent:
-        agent = Agent.from_pretrained(config.init_agent)
-        agent.config.corpus = load_corpus(config.corpus).name
-        agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
-    else:
-        agent = distributed.share_agent(
-            lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
+    agent = make_agent(config, out, ctx, resumed=resumed)
     distributed.broadcast_parameters(agent, ctx)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)

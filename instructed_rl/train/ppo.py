@@ -29,7 +29,6 @@ slice of the envs; both give the same numbers.
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
 import signal
 import time
@@ -42,22 +41,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.agent import Agent
 from instructed_rl.config import option
-from instructed_rl.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.games.spec import find_game
 from instructed_rl.policy import preprocess_obs
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.imitation import vocabulary_texts
-from instructed_rl.train.runs import StopFlag, check_same_run, evaluate, finish_run
+from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(AgentSource):
     algorithm: Literal["ppo"] = option("ppo", "which trainer this config is for")
     games: list[str] = option(None, "games to mix in training (train split of each); envs cycle through them")
     corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
@@ -92,13 +89,7 @@ class PPOConfig:
     track: bool = option(False, "log to wandb (offline when there is no network)")
 
     def __post_init__(self):
-        if not self.games:
-            raise ValueError("games: list at least one game to train on, e.g. [GoToRoom]")
-        if isinstance(self.games, str):
-            self.games = [g.strip() for g in self.games.split(",") if g.strip()]
-        self.agent = dict(self.agent or {})
-        if self.init_agent in ("", "none", "null"):
-            self.init_agent = None
+        self.normalize_agent_fields()
         for name in ("frames", "envs", "workers", "steps", "recurrence", "epochs", "minibatches",
                      "checkpoint_every", "threads", "eval_episodes"):
             if getattr(self, name) <= 0:
@@ -118,12 +109,6 @@ class PPOConfig:
     def frames_per_iteration(self) -> int:
         """Steps one rank takes per iteration (all ranks: times the world size)."""
         return self.envs * self.steps
-
-    def agent_config(self) -> AgentConfig:
-        values = json.loads(json.dumps(self.agent))
-        values.setdefault("text", {}).setdefault("encoder", self.encoder)
-        values.update(corpus=load_corpus(self.corpus).name, games=list(self.games))
-        return AgentConfig.from_dict(values)
 
     def distill_coef_at(self, frames: int) -> float:
         return 0.0
@@ -612,15 +597,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     resumed = has_checkpoint(out)
 
     # ---- agent, optimizer, counters
-    if resumed:
-        agent = Agent.from_pretrained(out / "checkpoint" / "agent")
-    elif config.init_agent:
-        agent = Agent.from_pretrained(config.init_agent)
-        agent.config.corpus = load_corpus(config.corpus).name
-        agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
-    else:
-        agent = distributed.share_agent(
-            lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
+    agent = make_agent(config, out, ctx, resumed=resumed)
     agent.to(device)
     distributed.broadcast_parameters(agent, ctx)
     teacher = None

@@ -16,9 +16,56 @@ from typing import Any
 import numpy as np
 import torch
 
+from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
 from instructed_rl.train.tracking import plot_curve
+
+
+class AgentSource:
+    """What every trainer config shares about its agent (fields ``games``, ``corpus``, ``agent``,
+    ``encoder``, ``init_agent``, ``seed``): a new agent built from the corpus, or a saved one."""
+
+    def normalize_agent_fields(self) -> None:
+        if not self.games:
+            raise ValueError("games: list at least one game to train on, e.g. [SkillRoom]")
+        if isinstance(self.games, str):
+            self.games = [g.strip() for g in self.games.split(",") if g.strip()]
+        self.agent = dict(self.agent or {})
+        if self.init_agent in ("", "none", "null"):
+            self.init_agent = None
+
+    def agent_config(self) -> AgentConfig:
+        values = json.loads(json.dumps(self.agent))
+        values.setdefault("text", {}).setdefault("encoder", self.encoder)
+        values.update(corpus=load_corpus(self.corpus).name, games=list(self.games))
+        return AgentConfig.from_dict(values)
+
+
+def vocabulary_texts(config: AgentSource) -> list[str]:
+    """Training instructions of the corpus plus descriptions of the training worlds."""
+    from instructed_rl.games.env import InstructedEnv
+
+    corpus = load_corpus(config.corpus)
+    texts = sample_instructions(corpus, count=4000, seed=config.seed)
+    for game in config.games:
+        env = InstructedEnv(game, split="train", corpus=corpus)
+        texts.extend(env.reset(seed=10_000 + s)[0]["description"] for s in range(50))
+    return texts
+
+
+def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
+    """The run's agent: from its checkpoint, from ``init_agent`` (keeping its vocabulary), or new."""
+    if resumed:
+        return Agent.from_pretrained(out / "checkpoint" / "agent")
+    if config.init_agent:
+        agent = Agent.from_pretrained(config.init_agent)
+        agent.config.corpus = load_corpus(config.corpus).name
+        agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
+        return agent
+    return distributed.share_agent(
+        lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
 
 
 def check_same_run(config, out: Path, *, resumable: tuple[str, ...]) -> None:
