@@ -25,6 +25,20 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(_command() + list(args), capture_output=True, text=True, timeout=120)
 
 
+def interrupt_after_first_checkpoint(args: list[str], run_dir: Path) -> tuple[int, str, str]:
+    """Start ``instructed-rl ARGS``, send Ctrl-C once ``run_dir`` has a checkpoint; (exit code, stdout, stderr)."""
+    import signal
+    import time
+
+    process = subprocess.Popen(_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run_dir / "checkpoint" / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    return process.returncode, stdout, stderr
+
+
 def test_envs_lists_every_game_with_skills_and_splits():
     result = run_cli("envs")
     assert result.returncode == 0, result.stderr

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,17 +25,7 @@ from instructed_rl.train.demos import (
     load_demos,
 )
 
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "instructed-rl"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("instructed-rl")
-    return [found] if found else [sys.executable, "-m", "instructed_rl.cli"]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command() + list(args), capture_output=True, text=True, timeout=120)
+from tests.test_cli import _command, run_cli  # noqa: E402
 
 
 def make(out, **overrides) -> DemosConfig:

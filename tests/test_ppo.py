@@ -4,9 +4,7 @@ bookkeeping, tiny learning runs with thresholds, exact resume, and config errors
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +28,7 @@ from instructed_rl.train.ppo import (
 )
 from instructed_rl.train.tracking import MetricsLog
 
-from tests.test_cli import _command
+from tests.test_cli import _command, interrupt_after_first_checkpoint
 
 PPO_TINY = "configs/ppo_tiny.yaml"
 KICKSTART_TINY = "configs/kickstart_tiny.yaml"
@@ -230,16 +228,11 @@ def test_interrupted_ppo_run_resumes_to_the_same_curve(tmp_path):
 
     # The interrupted run steps its envs in two worker processes: same numbers, and workers may change on resume.
     interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen(_command() + args + ["--out", str(interrupted), "--workers", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (interrupted / "checkpoint" / "state.json").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=300)
-    if process.returncode == 0:
+    code, stdout, stderr = interrupt_after_first_checkpoint(
+        args + ["--out", str(interrupted), "--workers", "2"], interrupted)
+    if code == 0:
         pytest.skip("the run finished before it could be interrupted")
-    assert process.returncode == 130, stderr
+    assert code == 130, stderr
     assert "checkpoint saved" in stdout and "Traceback" not in stderr
     state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
     assert 0 < state["frames"] < 3000

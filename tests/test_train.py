@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from instructed_rl.eval.actors import AgentActor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.train.tracking import MetricsLog
 
-from tests.test_cli import _command
+from tests.test_cli import _command, interrupt_after_first_checkpoint
 
 TINY = "configs/tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
@@ -64,17 +62,11 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     assert result.returncode == 0, result.stderr
 
     interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen(_command() + args + ["--out", str(interrupted)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (interrupted / "checkpoint" / "state.json").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=300)
-    if process.returncode == 0:
+    code, stdout, stderr = interrupt_after_first_checkpoint(args + ["--out", str(interrupted)], interrupted)
+    if code == 0:
         pytest.skip("the run finished before it could be interrupted")
-    assert process.returncode == 130, stderr
-    assert "checkpoint saved" in stderr + _ and "Traceback" not in stderr
+    assert code == 130, stderr
+    assert "checkpoint saved" in stderr + stdout and "Traceback" not in stderr
     state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
     assert 0 < state["frames"] < 2500
 
