@@ -74,6 +74,23 @@ def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = "command
         raise UserError(f"{source}: {error}") from None
 
 
+def read_yaml_mapping(path, *, what: str, example: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a preset, a suite), or a one-line UserError."""
+    import yaml
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{path}: no such {what} file. Fix: pass a YAML file such as {example}")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a {what} must be a mapping of keys. Fix: see {example}")
+    return data
+
+
 def from_args(cls: type[C], args: argparse.Namespace) -> C:
     names = {f.name for f in dataclasses.fields(cls)}
     return from_mapping(cls, {k: v for k, v in vars(args).items() if k in names})

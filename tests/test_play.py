@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,13 +23,7 @@ pexpect = pytest.importorskip("pexpect")
 TEXTS = ["go to the red ball", "go to the purple box", "pick up a key", "open the blue door",
          "put the grey key next to the green box", "A single room with no doors. It holds a grey ball."]
 
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "instructed-rl"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("instructed-rl")
-    return [found] if found else [sys.executable, "-m", "instructed_rl.cli"]
+from tests.test_cli import _command  # noqa: E402
 
 
 def run_play(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from typing import Any, get_args, get_origin
 
 import yaml
 
-from instructed_rl.config import from_mapping
+from instructed_rl.config import from_mapping, read_yaml_mapping
 from instructed_rl.errors import UserError
 
 
@@ -29,16 +29,7 @@ def algorithms() -> dict[str, type]:
 
 
 def load_yaml(path: str) -> dict[str, Any]:
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"--config {path}: no such file. Fix: pass a YAML preset such as configs/default.yaml")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a training config must be a mapping of keys. Fix: see configs/default.yaml")
-    return data
+    return read_yaml_mapping(path, what="training config", example="configs/default.yaml")
 
 
 def _convert(value: str, kind, key: str):

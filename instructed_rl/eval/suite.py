@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult, EvalConfig, format_cell, run_cell
 
@@ -43,14 +43,7 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such suite file. Fix: pass a YAML file such as configs/eval/zero_shot.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a suite must be a mapping with 'name' and 'cells'. Fix: see configs/eval/zero_shot.yaml")
+    data = read_yaml_mapping(path, what="suite", example="configs/eval/zero_shot.yaml")
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
         raise UserError(f"{path}: {unknown[0]}: unknown key. Fix: use only {', '.join(SUITE_KEYS)}")

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from instructed_rl.config import option
+from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
 from instructed_rl.eval.actors import REFERENCE_AGENTS
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
@@ -152,14 +152,7 @@ def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> Transf
     def fail(key: str, problem: str, fix: str) -> UserError:
         return UserError(f"{path}: {key}: {problem}. Fix: {fix}")
 
-    if not path.is_file():
-        raise UserError(f"{path}: no such suite file. Fix: pass a YAML file such as configs/eval/transfer.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]}). Fix: check indentation and quotes") from None
-    if not isinstance(data, dict):
-        raise fail("(top level)", "a transfer suite is a mapping with 'rows' and 'columns'", "see configs/eval/transfer.yaml")
+    data = read_yaml_mapping(path, what="transfer suite", example="configs/eval/transfer.yaml")
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
         raise fail(unknown[0], "unknown key", f"use only {', '.join(SUITE_KEYS)}")

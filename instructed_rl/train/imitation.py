@@ -43,11 +43,6 @@ from instructed_rl.train.tracking import MetricsLog, Progress
 @dataclass
 class ImitationConfig(AgentSource):
     algorithm: Literal["imitation"] = option("imitation", "which trainer this config is for")
-    games: list[str] = option(None, "games to mix in training (train split of each)")
-    corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
-    agent: dict = option(None, "AgentConfig overrides, e.g. {text: {encoder: gru}, policy: {channels: 64}}")
-    encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
-    init_agent: str | None = option(None, "start from this saved agent directory (keeps its vocabulary) instead of a new one")
     frames: int = option(200_000, "environment steps to collect in total")
     envs: int = option(32, "episodes in flight at once (batched through the policy)")
     episodes_per_iteration: int = option(64, "episodes collected per iteration")
@@ -60,12 +55,8 @@ class ImitationConfig(AgentSource):
     lr: float = option(1e-3, "Adam learning rate")
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
-    seed: int = option(0, "seed of everything random in the run")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
-    eval_episodes: int = option(30, "greedy test episodes per game at each evaluation")
-    threads: int = option(2, "torch threads")
-    track: bool = option(False, "log to wandb (offline when there is no network)")
 
     def __post_init__(self):
         self.normalize_agent_fields()

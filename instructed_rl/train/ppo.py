@@ -56,11 +56,6 @@ from instructed_rl.train.tracking import MetricsLog, Progress
 @dataclass
 class PPOConfig(AgentSource):
     algorithm: Literal["ppo"] = option("ppo", "which trainer this config is for")
-    games: list[str] = option(None, "games to mix in training (train split of each); envs cycle through them")
-    corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
-    agent: dict = option(None, "AgentConfig overrides of a new agent, e.g. {text: {encoder: gru}}")
-    encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
-    init_agent: str | None = option(None, "start from this saved agent directory (fine-tune) instead of a new one")
     frames: int = option(1_000_000, "environment steps to take in total (all ranks together)")
     envs: int = option(16, "envs stepped together, batched through the policy (per rank under torchrun)")
     workers: int = option(1, "processes that step the envs (1 = this process; N > 1 = N spawned workers)")
@@ -81,12 +76,8 @@ class PPOConfig(AgentSource):
     reward_scale: float = option(1.0, "multiplies the env's reward (BabyAI used 20)")
     max_grad_norm: float = option(0.5, "gradient clipping")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
-    seed: int = option(0, "seed of everything random in the run")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
-    eval_episodes: int = option(30, "greedy test episodes per game at each evaluation")
-    threads: int = option(2, "torch threads")
-    track: bool = option(False, "log to wandb (offline when there is no network)")
 
     def __post_init__(self):
         self.normalize_agent_fields()

@@ -11,21 +11,33 @@ import json
 import platform
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.config import option
 from instructed_rl.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
 from instructed_rl.train.tracking import plot_curve
 
 
+@dataclasses.dataclass
 class AgentSource:
-    """What every trainer config shares about its agent (fields ``games``, ``corpus``, ``agent``,
-    ``encoder``, ``init_agent``, ``seed``): a new agent built from the corpus, or a saved one."""
+    """The fields every trainer config shares: what it trains on, how its agent is made (new from
+    the corpus, or a saved one), seeding, evaluation size, threads and tracking."""
+
+    games: list[str] = option(None, "games to mix in training (train split of each)")
+    corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
+    agent: dict = option(None, "AgentConfig overrides of a new agent, e.g. {text: {encoder: gru}, policy: {channels: 64}}")
+    encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
+    init_agent: str | None = option(None, "start from this saved agent directory (keeps its vocabulary) instead of a new one")
+    seed: int = option(0, "seed of everything random in the run")
+    eval_episodes: int = option(30, "greedy test episodes per game at each evaluation")
+    threads: int = option(2, "torch threads")
+    track: bool = option(False, "log to wandb (offline when there is no network)")
 
     def normalize_agent_fields(self) -> None:
         if not self.games:
