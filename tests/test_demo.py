@@ -11,6 +11,7 @@ from instructed_rl.agent import Agent, AgentConfig
 from tests.test_cli import run_cli
 
 SHIPPED = Path("data/agents/default")
+SHIPPED_AGENTS = sorted(p for p in Path("data/agents").glob("*") if (p / "config.json").exists())
 
 
 def test_demo_runs_every_case_prints_a_table_and_writes_a_gif(tmp_path):
@@ -27,11 +28,16 @@ def test_demo_runs_every_case_prints_a_table_and_writes_a_gif(tmp_path):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
-@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped agent in this checkout")
-def test_the_shipped_agent_loads_and_carries_its_record():
-    agent = Agent.from_pretrained(SHIPPED)
+@pytest.mark.parametrize("shipped", SHIPPED_AGENTS, ids=lambda p: p.name)
+def test_each_shipped_agent_loads_and_carries_its_record(shipped):
+    agent = Agent.from_pretrained(shipped)
     assert agent.config.games and agent.config.corpus
-    record = json.loads((SHIPPED / "training_record.json").read_text())
+    record = json.loads((shipped / "training_record.json").read_text())
     assert record["frames"] > 0 and "final_eval" in record
-    size = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert (shipped / "curve.png").exists() and (shipped / "metrics.jsonl").exists()
+    size = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
     assert size < 25 * 1024 * 1024
+
+
+def test_the_default_agent_is_shipped():
+    assert SHIPPED in SHIPPED_AGENTS
