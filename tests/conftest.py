@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "disabled")  # tracking is never on in tests
+
+# A shell that starts the suite in the background (`pytest &`, nohup) ignores SIGINT, and an
+# ignored signal stays ignored in every child it execs: the Ctrl-C tests would test nothing.
+# A Python-level handler here is reset to the default in children, so they get Ctrl-C back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_configure(config):
