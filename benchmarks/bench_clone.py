@@ -1,6 +1,7 @@
 """How well can our network clone the BabyAI bot? A ceiling check for imitation learning.
 
     python benchmarks/bench_clone.py --game GoToRoom --episodes 3000 12000 --minutes 3
+    python benchmarks/bench_clone.py --game GoToRoom --episodes 3000 --labels single sets
 
 For each dataset size: collect that many pure bot episodes (train split), train a fresh
 default-shaped agent by behaviour cloning for a fixed wall-clock budget, and report the
@@ -12,6 +13,9 @@ accuracy plateau is the network's limit, not noise in the labels.
 Measured on 2 CPU cores (2026-11-25, issue #4's note): the first action is deterministic
 (0 conflicts over 6,000 worlds), yet held-out accuracy plateaus near 80% within two minutes
 at 3,000 and 12,000 episodes alike, and greedy success on GoToRoom stays at 55-78%.
+``--labels sets`` trains on optimal-action sets instead (``action_sets`` in the imitation
+config): from the same 3,000 episodes and 3 minutes, greedy success 73% -> 84% (200 worlds,
+measured with an earlier draft of this script).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.agent import Agent
 from instructed_rl.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.parse import parse_instruction
@@ -53,7 +57,7 @@ def first_action_conflicts(game: str, corpus: str, worlds: int) -> tuple[int, in
 
 
 def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, float]:
-    """Held-out action accuracy where a target-matching object is / is not in view."""
+    """Held-out accuracy (argmax is the label, or in its optimal set) with a target-matching object in / out of view."""
     parsed_corpus = load_corpus(corpus)
     hits = {"in view": [0, 0], "out of view": [0, 0]}
     length = max(len(e) for e in episodes)
@@ -79,17 +83,18 @@ def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, flo
             if target is not None and target.color:
                 match &= episode.image[t][..., 1] == COLOR_TO_IDX[target.color]
             bucket = hits["in view" if match.any() else "out of view"]
-            bucket[0] += int(predicted[row, t] == label)
+            bucket[0] += int(episode.optimal_mask()[t] >> predicted[row, t] & 1)  # the label, or any equally short move
             bucket[1] += 1
     return {name: right / max(1, total) for name, (right, total) in hits.items()}
 
 
-def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, seed: int) -> dict[str, float]:
+def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, seed: int,
+          action_sets: bool) -> dict[str, float]:
     source = AgentSource(games=[game], corpus=corpus, encoder="gru", agent={"text": {"dim": 64}, "policy": DEFAULT_POLICY},
                          seed=seed)
     agent = Agent.create(source.agent_config(), texts=vocabulary_texts(source), seed=seed)
     pool = EnvPool(corpus)
-    collect = dict(games=[game], pool=pool, base_seed=seed + 1, beta=1.0, slots=64,
+    collect = dict(games=[game], pool=pool, base_seed=seed + 1, beta=1.0, slots=64, action_sets=action_sets,
                    rng=np.random.default_rng(seed), generator=torch.Generator().manual_seed(seed))
     data, _ = collect_episodes(agent, list(range(episodes)), **collect)
     held, _ = collect_episodes(agent, list(range(10**7, 10**7 + 200)), **collect)
@@ -108,7 +113,7 @@ def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, see
     agent.eval()
     with torch.no_grad():
         _, held_metrics = imitation_loss(agent, held, done_coef=0.5)
-    success = evaluate(agent, [game], corpus=corpus, episodes=100, seed=999)[f"eval/{game}"]
+    success = evaluate(agent, [game], corpus=corpus, episodes=200, seed=999)[f"eval/{game}"]
     by_view = accuracy_by_visibility(agent, held, corpus)
     return {"frames": sum(len(e) for e in data), "steps": steps, "accuracy": held_metrics["accuracy"],
             "in_view": by_view["in view"], "out_of_view": by_view["out of view"],
@@ -121,6 +126,8 @@ def main() -> None:
     parser.add_argument("--corpus", default="babyai")
     parser.add_argument("--episodes", type=int, nargs="+", default=[3000, 12000], help="dataset sizes to compare")
     parser.add_argument("--minutes", type=float, default=3.0, help="training wall-clock per dataset size")
+    parser.add_argument("--labels", nargs="+", choices=("single", "sets"), default=["single"],
+                        help="the bot's action alone, or every equally short move (optimal-action sets)")
     parser.add_argument("--batch", type=int, default=16, help="episodes per gradient step")
     parser.add_argument("--worlds", type=int, default=6000, help="worlds for the first-action determinism check")
     parser.add_argument("--threads", type=int, default=2)
@@ -131,15 +138,16 @@ def main() -> None:
     repeats, conflicts = first_action_conflicts(args.game, args.corpus, args.worlds)
     print(f"| {args.game} worlds | repeated first views | with another bot action |\n|---:|---:|---:|\n"
           f"| {args.worlds} | {repeats} | {conflicts} |\n")
-    print(f"| bot episodes | frames | grad steps ({args.minutes:g} min) | held-out accuracy | target in view "
-          "| target out of view | done loss | greedy success (100) | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for count in args.episodes:
-        row = clone(args.game, args.corpus, count, args.minutes, args.batch, args.seed)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"| {count} | {row['frames']} | {row['steps']} | {row['accuracy']:.3f} | {row['in_view']:.3f} "
-              f"| {row['out_of_view']:.3f} | {row['done_loss']:.3f} | {100 * row['success']:.0f}% | {peak:.0f} |",
-              flush=True)
+    print(f"| labels | bot episodes | frames | grad steps ({args.minutes:g} min) | held-out accuracy | target in view "
+          "| target out of view | done loss | greedy success (200) | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for labels in args.labels:
+        for count in args.episodes:
+            row = clone(args.game, args.corpus, count, args.minutes, args.batch, args.seed, labels == "sets")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"| {labels} | {count} | {row['frames']} | {row['steps']} | {row['accuracy']:.3f} | {row['in_view']:.3f} "
+                  f"| {row['out_of_view']:.3f} | {row['done_loss']:.3f} | {100 * row['success']:.0f}% | {peak:.0f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

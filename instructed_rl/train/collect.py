@@ -4,12 +4,21 @@ With probability ``beta`` a step executes the bot's action, otherwise the agent'
 ``beta = 1`` this is behaviour cloning on bot trajectories, below it DAgger (the bot replans
 from wherever the agent's mistakes lead, so the agent learns to recover from them).
 
+With ``action_sets`` every movement label also records which other movement actions are
+just as good: the bot is rolled out (on a copy of the world and of its own plan) after each
+of left / right / forward, and every action whose rollout finishes in the fewest steps counts
+as optimal. The bot breaks ties between equally short paths by search order in absolute
+coordinates; a policy cloned on one tie-break half-learns it and dithers (turn left, turn
+right, ...). Trained on the whole set it may pick any optimal action, and each optimal
+action shortens the bot's remaining path by one step, so greedy play cannot loop.
+
 Episodes run to the end inside one call, so the trainer's state between calls is just
 counters and a buffer: that is what makes resuming exact.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +42,13 @@ class Episode:
     action: np.ndarray  # (L,) int16 bot label, -1 where none
     done: np.ndarray  # (L,) uint8 termination target
     success: bool
+    optimal: np.ndarray | None = None  # (L,) uint8 bitmask of equally good actions (bit a = action a); None: the label alone
+
+    def optimal_mask(self) -> np.ndarray:
+        """(L,) bitmask of the actions counted right: the recorded set, else just the label."""
+        if self.optimal is not None:
+            return self.optimal
+        return np.where(self.action >= 0, np.left_shift(1, np.maximum(self.action, 0)), 0).astype(np.uint8)
 
     def __len__(self) -> int:
         return len(self.action)
@@ -60,6 +76,38 @@ class _Slot:
     last_action: int | None = None
 
 
+MOVES = (0, 1, 2)  # left, right, forward: the actions whose ties the bot breaks arbitrarily
+ROLLOUT_LIMIT = 64
+
+
+def _rollout_steps(bot: BabyAIBot, level, first: int) -> int:
+    """Steps to success if ``first`` is taken and the bot drives from there (on copies)."""
+    bot, level = copy.deepcopy((bot, level))  # together, so the copied bot plans on the copied world
+    try:
+        _, reward, terminated, truncated, _ = level.step(first)
+        steps, last = 1, first
+        while not (terminated or truncated) and steps < ROLLOUT_LIMIT:
+            last = int(bot.replan(last))
+            _, reward, terminated, truncated, _ = level.step(last)
+            steps += 1
+    except Exception:  # the bot cannot finish from there: not an optimal action
+        return ROLLOUT_LIMIT + 1
+    return steps if terminated and reward > 0 else ROLLOUT_LIMIT + 1
+
+
+def optimal_moves(bot: BabyAIBot, level, label: int) -> int:
+    """Bitmask of the actions as good as the bot's ``label``; call after ``bot.replan``."""
+    if label not in MOVES:
+        return 1 << label
+    cost = {move: _rollout_steps(bot, level, move) for move in MOVES}
+    best = min(cost.values())
+    mask = 1 << label
+    for move, steps in cost.items():
+        if steps == best:
+            mask |= 1 << move
+    return mask
+
+
 class EnvPool:
     """One env per (slot, game), created on first use."""
 
@@ -81,7 +129,7 @@ def episode_seed(base_seed: int, episode_id: int) -> int:
 
 def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: EnvPool, base_seed: int,
                      beta: float, slots: int, rng: np.random.Generator, generator: torch.Generator,
-                     sample: bool = True) -> tuple[list[Episode], CollectStats]:
+                     sample: bool = True, action_sets: bool = False) -> tuple[list[Episode], CollectStats]:
     """Run the given episodes (game ``games[id % len]``, seed from id) with ``slots`` in flight."""
     stats = CollectStats()
     queue = list(episode_ids)
@@ -133,9 +181,10 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
                     active[i] = _reset_slot(memory, i, start)
                     dirty = True
                     continue
+                optimal = optimal_moves(slot.bot, slot.env.level, label) if action_sets else 1 << label
                 taken = label if rng.random() < beta else int(agent_actions[i])
                 stats.agree += int(agent_actions[i] == label)
-                slot.rows.append((slot.obs["image"], slot.obs["direction"], label, 0))
+                slot.rows.append((slot.obs["image"], slot.obs["direction"], label, 0, optimal))
                 slot.last_action = taken
                 obs, _, terminated, truncated, info = slot.env.step(taken)
                 stats.frames += 1
@@ -143,7 +192,7 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
                 if terminated or truncated:
                     success = bool(info["success"])
                     if success:
-                        slot.rows.append((obs["image"], obs["direction"], -1, 1))
+                        slot.rows.append((obs["image"], obs["direction"], -1, 1, 0))
                     finished[slot.episode_id] = _episode(slot, success)
                     game = slot.env.spec_game.id
                     record = stats.per_game.setdefault(game, [0, 0])
@@ -162,11 +211,12 @@ def _reset_slot(memory: torch.Tensor, index: int, start) -> _Slot | None:
 
 
 def _episode(slot: _Slot, success: bool) -> Episode:
-    images, directions, actions, dones = zip(*slot.rows)
+    images, directions, actions, dones, optimal = zip(*slot.rows)
     return Episode(
         game=slot.env.spec_game.id, instruction=slot.instruction, description=slot.description,
         image=np.stack(images).astype(np.uint8), direction=np.asarray(directions, dtype=np.uint8),
         action=np.asarray(actions, dtype=np.int16), done=np.asarray(dones, dtype=np.uint8), success=success,
+        optimal=np.asarray(optimal, dtype=np.uint8),
     )
 
 
@@ -184,6 +234,7 @@ def episodes_to_arrays(episodes: list[Episode]) -> dict[str, np.ndarray]:
         "direction": np.concatenate([e.direction for e in episodes]),
         "action": np.concatenate([e.action for e in episodes]),
         "done": np.concatenate([e.done for e in episodes]),
+        "optimal": np.concatenate([e.optimal_mask() for e in episodes]),
         "success": np.array([e.success for e in episodes], dtype=np.uint8),
         "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
         "text_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
@@ -201,10 +252,12 @@ def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
         texts.append(raw[offset:offset + int(size)].decode("utf-8"))
         offset += int(size)
     bounds = np.concatenate([[0], np.cumsum(lengths)])
+    optimal = arrays.get("optimal")  # absent in checkpoints from before action sets
     return [
         Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
                 image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
                 action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
-                success=bool(arrays["success"][i]))
+                success=bool(arrays["success"][i]),
+                optimal=None if optimal is None else optimal[bounds[i]:bounds[i + 1]])
         for i in range(count)
     ]

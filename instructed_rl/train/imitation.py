@@ -55,6 +55,8 @@ class ImitationConfig(AgentSource):
     lr: float = option(1e-3, "Adam learning rate")
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
+    action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
+                                      "no tie-break to imitate, so greedy play dithers less)")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
 
@@ -77,28 +79,34 @@ RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes"
 
 
 def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy to the bot's actions + termination BCE, unrolled from zero memory."""
+    """Cross-entropy to the bot's actions (to the set of equally good actions where the episode
+    has one: minus the log of their summed probability) + termination BCE, from zero memory."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
     image = np.zeros((batch, length, 7, 7, 3), np.int64)
     direction = np.zeros((batch, length), np.int64)
     action = np.full((batch, length), -1, np.int64)
+    optimal = np.zeros((batch, length), np.int64)
     done = np.zeros((batch, length), np.float32)
     valid = np.zeros((batch, length), bool)
     for row, episode in enumerate(episodes):
         n = len(episode)
         image[row, :n], direction[row, :n] = episode.image, episode.direction
         action[row, :n], done[row, :n], valid[row, :n] = episode.action, episode.done, True
+        optimal[row, :n] = episode.optimal_mask()
     image_t, direction_t = torch.from_numpy(image), torch.from_numpy(direction)
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
     out = agent.forward_sequence(image_t, direction_t, goal, agent.initial_memory(batch), torch.from_numpy(valid))
     logits_t, done_t = out.logits, out.done_logit
-    action_t, labelled = torch.from_numpy(action), torch.from_numpy(action >= 0)
+    labelled = torch.from_numpy(action >= 0)
     valid_t = torch.from_numpy(valid)
-    action_loss = F.cross_entropy(logits_t[labelled], action_t[labelled])
+    bits = torch.arange(logits_t.shape[-1])
+    in_set = (torch.from_numpy(optimal)[labelled].unsqueeze(-1) >> bits) & 1 == 1  # (N, A); always holds the label
+    log_probs = torch.log_softmax(logits_t[labelled], dim=-1)
+    action_loss = -torch.logsumexp(log_probs.masked_fill(~in_set, float("-inf")), dim=-1).mean()
     done_loss = F.binary_cross_entropy_with_logits(done_t[valid_t], torch.from_numpy(done)[valid_t])
     with torch.no_grad():
-        accuracy = (logits_t[labelled].argmax(-1) == action_t[labelled]).float().mean().item()
+        accuracy = in_set.gather(1, logits_t[labelled].argmax(-1, keepdim=True)).float().mean().item()
     loss = action_loss + done_coef * done_loss
     return loss, {"loss": loss.item(), "action_loss": action_loss.item(), "done_loss": done_loss.item(),
                   "accuracy": accuracy}
@@ -144,7 +152,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             ids = list(range(mine, mine + config.episodes_per_iteration))
             agent.eval()
             episodes, stats = collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=config.seed,
-                                               beta=beta, slots=config.envs, rng=rng, generator=generator)
+                                               beta=beta, slots=config.envs, rng=rng, generator=generator,
+                                               action_sets=config.action_sets)
             buffer.extend(episodes)
             del buffer[:-config.buffer_episodes]
             agent.train()
