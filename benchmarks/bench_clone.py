@@ -12,7 +12,7 @@ accuracy plateau is the network's limit, not noise in the labels.
 
 Measured on 2 CPU cores (2026-11-25, issue #4's note): the first action is deterministic
 (0 conflicts over 6,000 worlds), yet held-out accuracy plateaus near 80% within two minutes
-at 3,000 and 12,000 episodes alike, and greedy success on GoToRoom stays at 55-78%.
+at 3,000 and 12,000 episodes alike, and greedy success on GoToRoom stays at 52-78%.
 ``--labels sets`` trains on optimal-action sets instead (``action_sets`` in the imitation
 config): from the same 3,000 episodes and 3 minutes, greedy success 73% -> 84% (200 worlds,
 measured with an earlier draft of this script).
