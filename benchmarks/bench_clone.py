@@ -14,8 +14,9 @@ Measured on 2 CPU cores (2026-11-25, issue #4's note): the first action is deter
 (0 conflicts over 6,000 worlds), yet held-out accuracy plateaus near 80% within two minutes
 at 3,000 and 12,000 episodes alike, and greedy success on GoToRoom stays at 52-78%.
 ``--labels sets`` trains on optimal-action sets instead (``action_sets`` in the imitation
-config): from the same 3,000 episodes and 3 minutes, greedy success 73% -> 84% (200 worlds,
-measured with an earlier draft of this script).
+config). Same 3,000 episodes, 3 minutes each: single 61%, sets 60% greedy success (200
+worlds; held-out accuracy 0.788 vs 0.800). An earlier draft measured 73% vs 84%: the gain
+does not survive a rerun.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ With ``action_sets`` every movement label also records which other movement acti
 just as good: the bot is rolled out (on a copy of the world and of its own plan) after each
 of left / right / forward, and every action whose rollout finishes in the fewest steps counts
 as optimal. The bot breaks ties between equally short paths by search order in absolute
-coordinates; a policy cloned on one tie-break half-learns it and dithers (turn left, turn
-right, ...). Trained on the whole set it may pick any optimal action, and each optimal
-action shortens the bot's remaining path by one step, so greedy play cannot loop.
+coordinates; a policy cloned on one tie-break may half-learn it and dither (turn left, turn
+right, ...): our greedy failures are such loops. Trained on the set it may pick any optimal
+action, and each optimal action shortens the bot's remaining path by one step. (A measurable
+gain in success is not shown yet: see benchmarks/bench_clone.py.)
 
 Episodes run to the end inside one call, so the trainer's state between calls is just
 counters and a buffer: that is what makes resuming exact.

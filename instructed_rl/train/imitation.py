@@ -56,7 +56,7 @@ class ImitationConfig(AgentSource):
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
-                                      "no tie-break to imitate, so greedy play dithers less)")
+                                      "no tie-break to imitate; no measured gain yet)")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
 
