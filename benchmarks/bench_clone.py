@@ -35,7 +35,7 @@ from instructed_rl.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.parse import parse_instruction
 from instructed_rl.train.collect import EnvPool, collect_episodes
-from instructed_rl.train.imitation import imitation_loss
+from instructed_rl.train.imitation import imitation_loss, unroll
 from instructed_rl.train.runs import AgentSource, evaluate, vocabulary_texts
 
 DEFAULT_POLICY = {"embed_dim": 64, "channels": 64, "film_layers": 2, "goal_attention": True, "attention_heads": 2}
@@ -61,17 +61,8 @@ def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, flo
     """Held-out accuracy (argmax is the label, or in its optimal set) with a target-matching object in / out of view."""
     parsed_corpus = load_corpus(corpus)
     hits = {"in view": [0, 0], "out of view": [0, 0]}
-    length = max(len(e) for e in episodes)
-    image = np.zeros((len(episodes), length, 7, 7, 3), np.int64)
-    direction = np.zeros((len(episodes), length), np.int64)
-    valid = np.zeros((len(episodes), length), bool)
-    for row, episode in enumerate(episodes):
-        n = len(episode)
-        image[row, :n], direction[row, :n], valid[row, :n] = episode.image, episode.direction, True
     with torch.no_grad():
-        goal = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
-        out = agent.forward_sequence(torch.from_numpy(image), torch.from_numpy(direction), goal,
-                                     agent.initial_memory(len(episodes)), torch.from_numpy(valid))
+        out, _ = unroll(agent, episodes)
     predicted = out.logits.argmax(-1).numpy()
     for row, episode in enumerate(episodes):
         target = parse_instruction(episode.instruction, parsed_corpus).steps()[0].obj
@@ -84,7 +75,7 @@ def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, flo
             if target is not None and target.color:
                 match &= episode.image[t][..., 1] == COLOR_TO_IDX[target.color]
             bucket = hits["in view" if match.any() else "out of view"]
-            bucket[0] += int(episode.optimal_mask()[t] >> predicted[row, t] & 1)  # the label, or any equally short move
+            bucket[0] += int(episode.optimal[t] >> predicted[row, t] & 1)  # the label, or any equally short move
             bucket[1] += 1
     return {name: right / max(1, total) for name, (right, total) in hits.items()}
 

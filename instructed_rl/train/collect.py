@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 from instructed_rl.games.env import InstructedEnv
@@ -43,13 +44,7 @@ class Episode:
     action: np.ndarray  # (L,) int16 bot label, -1 where none
     done: np.ndarray  # (L,) uint8 termination target
     success: bool
-    optimal: np.ndarray | None = None  # (L,) uint8 bitmask of equally good actions (bit a = action a); None: the label alone
-
-    def optimal_mask(self) -> np.ndarray:
-        """(L,) bitmask of the actions counted right: the recorded set, else just the label."""
-        if self.optimal is not None:
-            return self.optimal
-        return np.where(self.action >= 0, np.left_shift(1, np.maximum(self.action, 0)), 0).astype(np.uint8)
+    optimal: np.ndarray  # (L,) uint8 bitmask of the actions counted right (bit a = action a): the label, or its set
 
     def __len__(self) -> int:
         return len(self.action)
@@ -77,7 +72,7 @@ class _Slot:
     last_action: int | None = None
 
 
-MOVES = (0, 1, 2)  # left, right, forward: the actions whose ties the bot breaks arbitrarily
+MOVES = (Actions.left, Actions.right, Actions.forward)  # the actions whose ties the bot breaks arbitrarily
 ROLLOUT_LIMIT = 64
 
 
@@ -94,6 +89,11 @@ def _rollout_steps(bot: BabyAIBot, level, first: int) -> int:
     except Exception:  # the bot cannot finish from there: not an optimal action
         return ROLLOUT_LIMIT + 1
     return steps if terminated and reward > 0 else ROLLOUT_LIMIT + 1
+
+
+def label_masks(actions: np.ndarray) -> np.ndarray:
+    """Bitmasks holding just each row's label (0 where a row has none): a set of one."""
+    return np.where(actions >= 0, np.left_shift(1, np.maximum(actions, 0)), 0).astype(np.uint8)
 
 
 def optimal_moves(bot: BabyAIBot, level, label: int) -> int:
@@ -235,7 +235,7 @@ def episodes_to_arrays(episodes: list[Episode]) -> dict[str, np.ndarray]:
         "direction": np.concatenate([e.direction for e in episodes]),
         "action": np.concatenate([e.action for e in episodes]),
         "done": np.concatenate([e.done for e in episodes]),
-        "optimal": np.concatenate([e.optimal_mask() for e in episodes]),
+        "optimal": np.concatenate([e.optimal for e in episodes]),
         "success": np.array([e.success for e in episodes], dtype=np.uint8),
         "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
         "text_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
@@ -253,12 +253,12 @@ def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
         texts.append(raw[offset:offset + int(size)].decode("utf-8"))
         offset += int(size)
     bounds = np.concatenate([[0], np.cumsum(lengths)])
-    optimal = arrays.get("optimal")  # absent in checkpoints from before action sets
+    optimal = arrays["optimal"] if "optimal" in arrays else label_masks(arrays["action"])  # older checkpoints: labels only
     return [
         Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
                 image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
                 action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
                 success=bool(arrays["success"][i]),
-                optimal=None if optimal is None else optimal[bounds[i]:bounds[i + 1]])
+                optimal=optimal[bounds[i]:bounds[i + 1]])
         for i in range(count)
     ]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from instructed_rl.agent import Agent
 from instructed_rl.config import option
-from instructed_rl.policy import GoalFeatures
+from instructed_rl.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.collect import (
@@ -78,25 +78,31 @@ class ImitationConfig(AgentSource):
 RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track")
 
 
-def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy to the bot's actions (to the set of equally good actions where the episode
-    has one: minus the log of their summed probability) + termination BCE, from zero memory."""
+def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray]]:
+    """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...)
+    and the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L)."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
     image = np.zeros((batch, length, 7, 7, 3), np.int64)
     direction = np.zeros((batch, length), np.int64)
-    action = np.full((batch, length), -1, np.int64)
-    optimal = np.zeros((batch, length), np.int64)
-    done = np.zeros((batch, length), np.float32)
-    valid = np.zeros((batch, length), bool)
+    padded = {"action": np.full((batch, length), -1, np.int64), "optimal": np.zeros((batch, length), np.int64),
+              "done": np.zeros((batch, length), np.float32), "valid": np.zeros((batch, length), bool)}
     for row, episode in enumerate(episodes):
         n = len(episode)
         image[row, :n], direction[row, :n] = episode.image, episode.direction
-        action[row, :n], done[row, :n], valid[row, :n] = episode.action, episode.done, True
-        optimal[row, :n] = episode.optimal_mask()
-    image_t, direction_t = torch.from_numpy(image), torch.from_numpy(direction)
+        padded["action"][row, :n], padded["optimal"][row, :n] = episode.action, episode.optimal
+        padded["done"][row, :n], padded["valid"][row, :n] = episode.done, True
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
-    out = agent.forward_sequence(image_t, direction_t, goal, agent.initial_memory(batch), torch.from_numpy(valid))
+    out = agent.forward_sequence(torch.from_numpy(image), torch.from_numpy(direction), goal,
+                                 agent.initial_memory(batch), torch.from_numpy(padded["valid"]))
+    return out, padded
+
+
+def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy to the bot's actions (to the set of equally good actions where the episode
+    has one: minus the log of their summed probability) + termination BCE, from zero memory."""
+    out, padded = unroll(agent, episodes)
+    action, optimal, done, valid = padded["action"], padded["optimal"], padded["done"], padded["valid"]
     logits_t, done_t = out.logits, out.done_logit
     labelled = torch.from_numpy(action >= 0)
     valid_t = torch.from_numpy(valid)
