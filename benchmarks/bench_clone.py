@@ -62,7 +62,7 @@ def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, flo
     parsed_corpus = load_corpus(corpus)
     hits = {"in view": [0, 0], "out of view": [0, 0]}
     with torch.no_grad():
-        out, _ = unroll(agent, episodes)
+        out, _, _ = unroll(agent, episodes)
     predicted = out.logits.argmax(-1).numpy()
     for row, episode in enumerate(episodes):
         target = parse_instruction(episode.instruction, parsed_corpus).steps()[0].obj

@@ -181,6 +181,20 @@ class Agent(nn.Module):
         tokenizer = train_tokenizer(texts, vocab_size=config.text.vocab_size, max_length=config.text.max_length)
         return cls(config, tokenizer, seed=seed)
 
+    def with_policy(self, **changes: Any) -> Agent:
+        """A copy whose policy config has ``changes`` that only add parts (e.g. ``read_description=True``):
+        every tensor of this agent carries over, the new parts start from their initialisation."""
+        policy_config = PolicyConfig(**{**self.config.policy.to_dict(), **changes})
+        config = dataclasses.replace(self.config, policy=policy_config)
+        grown = type(self)(config, self.tokenizer)
+        target, weights = grown.saved_state_dict(), self.saved_state_dict()
+        lost = sorted(k for k in weights if k not in target or target[k].shape != weights[k].shape)
+        if lost:
+            raise ValueError(f"policy change {changes} would drop or reshape {len(lost)} trained tensor(s), e.g. "
+                             f"{lost[0]!r}; with init_agent only add parts (read_description: true), or train a new agent")
+        grown.load_state_dict(weights, strict=False)
+        return grown.to(self.device)
+
     # ---- functional API for trainers -------------------------------------------------------
 
     @property

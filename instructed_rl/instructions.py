@@ -13,6 +13,13 @@ from minigrid.envs.babyai.core.verifier import ObjDesc
 
 from instructed_rl.corpus import SEQUENCE_SLOTS, instruction_kind
 
+# What a reader's target head names (policy.py): (colour, type) of the instruction's object and
+# of put next to's second object. Colour class 6 = "no colour given"; second type class 4 = "none".
+TARGET_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
+TARGET_TYPES = ("ball", "box", "key", "door")
+TARGET_CLASSES = (len(TARGET_COLORS) + 1, len(TARGET_TYPES), len(TARGET_COLORS) + 1, len(TARGET_TYPES) + 1)
+NO_TARGET = -1  # a slot with no label (a sequence, an unknown name): the loss ignores it
+
 
 def describe_object(desc: ObjDesc) -> dict[str, str | None]:
     return {"type": desc.type, "color": desc.color, "loc": desc.loc}
@@ -26,6 +33,25 @@ def instruction_to_dict(instr) -> dict[str, Any]:
     if kind == "putnext":
         return {"kind": kind, "obj": describe_object(instr.desc_move), "obj2": describe_object(instr.desc_fixed)}
     return {"kind": kind, "obj": describe_object(instr.desc)}
+
+
+def instruction_targets(instr) -> tuple[int, int, int, int]:
+    """Class ids of what a single instruction names, for the reader's target head
+    (:data:`TARGET_CLASSES`): (colour, type) of its object, then of put
+    next to's fixed object. A colour left out is its own class; a second object that is not
+    there is the last type class. Sequences and unknown names give :data:`NO_TARGET`."""
+    if instruction_kind(instr) in SEQUENCE_SLOTS:
+        return (NO_TARGET,) * 4
+
+    def classes(desc) -> tuple[int, int]:
+        if desc.type not in TARGET_TYPES or (desc.color is not None and desc.color not in TARGET_COLORS):
+            return NO_TARGET, NO_TARGET
+        color = len(TARGET_COLORS) if desc.color is None else TARGET_COLORS.index(desc.color)
+        return color, TARGET_TYPES.index(desc.type)
+
+    if instruction_kind(instr) == "putnext":
+        return classes(instr.desc_move) + classes(instr.desc_fixed)
+    return classes(instr.desc) + (NO_TARGET, len(TARGET_TYPES))
 
 
 def leaves_in_order(instr) -> list:

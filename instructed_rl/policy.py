@@ -16,6 +16,11 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   means at once, without waiting for memory to catch up.
 - Heads: actor (7 minigrid actions), critic, and termination: one logit for "is the
   current instruction already accomplished?", used to step through instruction sequences.
+- Optionally (``read_description``) a reader runs first: each instruction token attends over
+  the description's tokens and adds what it reads, so "the treasure" can come to mean what
+  "The treasure is the green ball." says before the view or FiLM sees it. A target head
+  names the resolved object(s) from the read instruction; trainers supervise it with the
+  env's structured instruction (an auxiliary loss: see :func:`instruction_targets`).
 
 The forward is batched and functional (memory in, memory out) so PPO and imitation
 trainers use it directly; goal features are computed once per instruction by the text
@@ -32,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from instructed_rl.instructions import TARGET_CLASSES
 from instructed_rl.text.encoders import TextFeatures
 
 MemoryKind = Literal["lstm", "gru", "none"]
@@ -42,6 +48,7 @@ VIEW_SIZE = 7
 # Headroom so a world with a few extra types does not need a new format.
 CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
+READER_HEADS = 2
 
 
 @dataclass
@@ -62,6 +69,10 @@ class PolicyConfig:
     read separately; on CPU four heads cost ~1.5x more (many tiny matmuls, softmax over ~10 tokens)."""
     use_description: bool = True
     """Condition on the environment description's features as well as the instruction's."""
+    read_description: bool = False
+    """Resolve instruction words through the description first (a token-level reader over the
+    description, plus a target head for an auxiliary loss). Needs ``use_description``. For games
+    whose rules live in the description; an agent saved without it loads unchanged."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -76,7 +87,7 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
-        for name in ("goal_attention", "use_description"):
+        for name in ("goal_attention", "use_description", "read_description"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -86,6 +97,8 @@ class PolicyConfig:
                 raise ValueError(f"PolicyConfig.{name}={value!r} must be a positive integer")
         if not isinstance(self.film_layers, int) or isinstance(self.film_layers, bool) or self.film_layers < 0:
             raise ValueError(f"PolicyConfig.film_layers={self.film_layers!r} must be a non-negative integer")
+        if self.read_description and not self.use_description:
+            raise ValueError("PolicyConfig.read_description needs use_description: true (it reads the description)")
         if self.goal_attention and self.channels % self.attention_heads:
             raise ValueError(
                 f"PolicyConfig.channels={self.channels} is not divisible by attention_heads={self.attention_heads}"
@@ -180,6 +193,15 @@ class Policy(nn.Module):
                 config.channels, config.attention_heads, kdim=goal_dim, vdim=goal_dim, batch_first=True
             )
             self.attention_norm = nn.LayerNorm(config.channels)
+        if config.read_description:
+            self.reader_norm = nn.LayerNorm(goal_dim)
+            self.reader = nn.MultiheadAttention(goal_dim, READER_HEADS, batch_first=True)
+            # Reads nothing at first, so a trained agent given a reader behaves as before.
+            nn.init.zeros_(self.reader.out_proj.weight)
+            nn.init.zeros_(self.reader.out_proj.bias)
+            self.read_pool = nn.Linear(goal_dim, goal_dim)
+            nn.init.zeros_(self.read_pool.bias)
+            self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         self.film = nn.ModuleList(FiLMBlock(config.channels, self.cond_dim) for _ in range(config.film_layers))
         self.direction_embed = nn.Embedding(NUM_DIRECTIONS, config.direction_dim)
         core_in = config.channels + config.direction_dim
@@ -212,17 +234,43 @@ class Policy(nn.Module):
         device = self.cell_embed.weight.device if device is None else device
         return torch.zeros(batch_size, self.memory_size, device=device)
 
-    def _conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """FiLM vector (B, cond_dim) and the goal tokens + mask the view attends over."""
-        if not self.config.use_description:
-            return goal.instruction.pooled, goal.instruction.tokens, goal.instruction.mask
+    def read_instruction(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor]:
+        """The instruction as the policy uses it: pooled (B, D) and tokens (B, T, D), each plus
+        what the reader took from the description (unchanged without ``read_description``)."""
+        pooled, tokens = goal.instruction.pooled, goal.instruction.tokens
+        if not self.config.read_description:
+            return pooled, tokens
+        self._require_description(goal)
+        description = goal.description
+        read, _ = self.reader(self.reader_norm(tokens), description.tokens, description.tokens,
+                              key_padding_mask=~description.mask, need_weights=False)
+        weights = goal.instruction.mask.unsqueeze(-1).to(read.dtype)
+        mean_read = (read * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return pooled + self.read_pool(mean_read), tokens + read
+
+    def target_logits(self, goal: GoalFeatures) -> list[torch.Tensor]:
+        """Logits naming the instruction's object(s), one tensor (B, classes) per slot of
+        :data:`TARGET_CLASSES`, from the read instruction (needs ``read_description``)."""
+        if not self.config.read_description:
+            raise ValueError("target_logits needs a policy built with read_description: true")
+        pooled, _ = self.read_instruction(goal)
+        return list(self.target_head(pooled).split(TARGET_CLASSES, dim=-1))
+
+    def _require_description(self, goal: GoalFeatures) -> None:
         if goal.description is None:
             raise ValueError(
                 "this policy is conditioned on the environment description but goal.description is None; "
                 "encode the description too (an empty one is fine)"
             )
-        cond = torch.cat([goal.instruction.pooled, goal.description.pooled], dim=-1)
-        tokens = torch.cat([goal.instruction.tokens, goal.description.tokens], dim=1)
+
+    def _conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """FiLM vector (B, cond_dim) and the goal tokens + mask the view attends over."""
+        pooled, tokens = self.read_instruction(goal)
+        if not self.config.use_description:
+            return pooled, tokens, goal.instruction.mask
+        self._require_description(goal)
+        cond = torch.cat([pooled, goal.description.pooled], dim=-1)
+        tokens = torch.cat([tokens, goal.description.tokens], dim=1)
         mask = torch.cat([goal.instruction.mask, goal.description.mask], dim=1)
         return cond, tokens, mask
 

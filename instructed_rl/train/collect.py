@@ -28,6 +28,7 @@ from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 from instructed_rl.games.env import InstructedEnv
+from instructed_rl.instructions import NO_TARGET, TARGET_CLASSES, instruction_targets
 from instructed_rl.policy import preprocess_obs
 
 
@@ -45,6 +46,7 @@ class Episode:
     done: np.ndarray  # (L,) uint8 termination target
     success: bool
     optimal: np.ndarray  # (L,) uint8 bitmask of the actions counted right (bit a = action a): the label, or its set
+    target: tuple[int, ...] = (NO_TARGET,) * len(TARGET_CLASSES)  # what the instruction names (reader's aux loss)
 
     def __len__(self) -> int:
         return len(self.action)
@@ -68,6 +70,7 @@ class _Slot:
     obs: dict
     instruction: str
     description: str
+    target: tuple[int, ...]
     rows: list = field(default_factory=list)
     last_action: int | None = None
 
@@ -147,7 +150,8 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
             env = pool.get(index, game)
             obs, _ = env.reset(seed=episode_seed(base_seed, episode_id))
             return _Slot(env=env, bot=BabyAIBot(env.level), episode_id=episode_id, obs=obs,
-                         instruction=obs["mission"], description=obs["description"])
+                         instruction=obs["mission"], description=obs["description"],
+                         target=instruction_targets(env.level.instrs))
         return None
 
     for index in range(slots):
@@ -217,7 +221,7 @@ def _episode(slot: _Slot, success: bool) -> Episode:
         game=slot.env.spec_game.id, instruction=slot.instruction, description=slot.description,
         image=np.stack(images).astype(np.uint8), direction=np.asarray(directions, dtype=np.uint8),
         action=np.asarray(actions, dtype=np.int16), done=np.asarray(dones, dtype=np.uint8), success=success,
-        optimal=np.asarray(optimal, dtype=np.uint8),
+        optimal=np.asarray(optimal, dtype=np.uint8), target=slot.target,
     )
 
 
@@ -237,6 +241,7 @@ def episodes_to_arrays(episodes: list[Episode]) -> dict[str, np.ndarray]:
         "done": np.concatenate([e.done for e in episodes]),
         "optimal": np.concatenate([e.optimal for e in episodes]),
         "success": np.array([e.success for e in episodes], dtype=np.uint8),
+        "target": np.array([e.target for e in episodes], dtype=np.int8),
         "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
         "text_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
     }
@@ -254,11 +259,12 @@ def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
         offset += int(size)
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     optimal = arrays["optimal"] if "optimal" in arrays else label_masks(arrays["action"])  # older checkpoints: labels only
+    targets = arrays["target"] if "target" in arrays else np.full((count, len(TARGET_CLASSES)), NO_TARGET)
     return [
         Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
                 image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
                 action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
                 success=bool(arrays["success"][i]),
-                optimal=optimal[bounds[i]:bounds[i + 1]])
+                optimal=optimal[bounds[i]:bounds[i + 1]], target=tuple(int(t) for t in targets[i]))
         for i in range(count)
     ]

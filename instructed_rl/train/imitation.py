@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from instructed_rl.agent import Agent
 from instructed_rl.config import option
+from instructed_rl.errors import UserError
 from instructed_rl.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -36,6 +37,7 @@ from instructed_rl.train.collect import (
     episodes_from_arrays,
     episodes_to_arrays,
 )
+from instructed_rl.train.reading import reading_loss, warm_up_reader
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
@@ -55,6 +57,10 @@ class ImitationConfig(AgentSource):
     lr: float = option(1e-3, "Adam learning rate")
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
+    reading_coef: float = option(0.0, "weight of the reader's auxiliary loss: name the instruction's object(s) from "
+                                       "instruction + description (needs an agent with policy.read_description)")
+    reading_warmup: int = option(0, "text-only steps of the reader's loss before the first episode (resets only, "
+                                    "no bot: ~90 s per 1,500 steps); needs policy.read_description")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
@@ -68,6 +74,8 @@ class ImitationConfig(AgentSource):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
             raise ValueError("beta_start and beta_end must lie in [0, 1]")
+        if self.reading_coef < 0 or self.reading_warmup < 0:
+            raise ValueError(f"reading_coef and reading_warmup must be >= 0, got {self.reading_coef}, {self.reading_warmup}")
 
     def beta(self, frames: int) -> float:
         progress = min(1.0, frames / max(1, self.beta_frames))
@@ -78,9 +86,9 @@ class ImitationConfig(AgentSource):
 RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track")
 
 
-def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray]]:
-    """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...)
-    and the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L)."""
+def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:
+    """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...),
+    the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
     image = np.zeros((batch, length, 7, 7, 3), np.int64)
@@ -95,13 +103,15 @@ def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[st
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
     out = agent.forward_sequence(torch.from_numpy(image), torch.from_numpy(direction), goal,
                                  agent.initial_memory(batch), torch.from_numpy(padded["valid"]))
-    return out, padded
+    return out, padded, goal
 
 
-def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -> tuple[torch.Tensor, dict]:
+def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
+                   reading_coef: float = 0.0) -> tuple[torch.Tensor, dict]:
     """Cross-entropy to the bot's actions (to the set of equally good actions where the episode
-    has one: minus the log of their summed probability) + termination BCE, from zero memory."""
-    out, padded = unroll(agent, episodes)
+    has one: minus the log of their summed probability) + termination BCE, from zero memory,
+    + the reader's target loss when ``reading_coef`` > 0."""
+    out, padded, goal = unroll(agent, episodes)
     action, optimal, done, valid = padded["action"], padded["optimal"], padded["done"], padded["valid"]
     logits_t, done_t = out.logits, out.done_logit
     labelled = torch.from_numpy(action >= 0)
@@ -114,8 +124,12 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float) -
     with torch.no_grad():
         accuracy = in_set.gather(1, logits_t[labelled].argmax(-1, keepdim=True)).float().mean().item()
     loss = action_loss + done_coef * done_loss
-    return loss, {"loss": loss.item(), "action_loss": action_loss.item(), "done_loss": done_loss.item(),
-                  "accuracy": accuracy}
+    values = {"action_loss": action_loss.item(), "done_loss": done_loss.item(), "accuracy": accuracy}
+    if reading_coef > 0:
+        target_loss, target_accuracy = reading_loss(agent, goal, [e.target for e in episodes])
+        loss = loss + reading_coef * target_loss
+        values.update(reading_loss=target_loss.item(), reading_accuracy=target_accuracy)
+    return loss, {"loss": loss.item(), **values}
 
 
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
@@ -130,6 +144,9 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     distributed.barrier(ctx)
     resumed = has_checkpoint(out)
     agent = make_agent(config, out, ctx, resumed=resumed)
+    if (config.reading_coef > 0 or config.reading_warmup > 0) and not agent.config.policy.read_description:
+        raise UserError("reading_coef / reading_warmup need an agent with a reader. Fix: add "
+                        "'agent: {policy: {read_description: true}}' to the config, or set both to 0")
     distributed.broadcast_parameters(agent, ctx)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
@@ -139,6 +156,14 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         state, arrays = load_checkpoint(out, optimizer=optimizer)
         buffer = episodes_from_arrays(distributed.rank_arrays(arrays, ctx))
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
+    if not resumed and config.reading_warmup:
+        warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
+                                seed=config.seed, max_grad_norm=config.max_grad_norm, log=log)
+        distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
+        state["reading_warmup"] = warmup
+        if ctx.is_main:  # so a resumed run does not warm up again
+            save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays={})
+        distributed.barrier(ctx)
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
     pool = EnvPool(config.corpus)
@@ -166,7 +191,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             update_metrics = []
             for _ in range(config.updates_per_iteration):
                 picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
-                loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef)
+                loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef,
+                                              reading_coef=config.reading_coef)
                 optimizer.zero_grad()
                 loss.backward()
                 distributed.average_gradients(parameters, ctx)
@@ -214,5 +240,5 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         agent, out, config=config, ctx=ctx, state=state, last_eval=last_eval, log=log,
         curve_keys=("collect/success", "eval/mean", "train/accuracy", "train/done_loss"),
         record={"algorithm": "imitation", "frames": state["frames"], "demonstration_episodes": state["episodes"],
-                "bot_failures": state["bot_failures"]},
+                "bot_failures": state["bot_failures"], "reading_warmup": state.get("reading_warmup")},
     )

@@ -31,7 +31,8 @@ class AgentSource:
 
     games: list[str] = option(None, "games to mix in training (train split of each)")
     corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
-    agent: dict = option(None, "AgentConfig overrides of a new agent, e.g. {text: {encoder: gru}, policy: {channels: 64}}")
+    agent: dict = option(None, "AgentConfig overrides of a new agent, e.g. {text: {encoder: gru}, policy: {channels: 64}}; "
+                               "with init_agent only policy parts may be added, e.g. {policy: {read_description: true}}")
     encoder: Literal["transformer", "gru", "pretrained"] = option("transformer", "text encoder of a new agent")
     init_agent: str | None = option(None, "start from this saved agent directory (keeps its vocabulary) instead of a new one")
     seed: int = option(0, "seed of everything random in the run")
@@ -73,6 +74,15 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
         return Agent.from_pretrained(out / "checkpoint" / "agent")
     if config.init_agent:
         agent = Agent.from_pretrained(config.init_agent)
+        extra = set(config.agent) - {"policy"}
+        if extra:
+            raise UserError(f"agent.{sorted(extra)[0]} cannot change a saved agent (init_agent={config.init_agent}). "
+                            "Fix: remove it, or drop init_agent to train a new agent")
+        if config.agent.get("policy"):
+            try:
+                agent = agent.with_policy(**config.agent["policy"])
+            except (TypeError, ValueError) as error:
+                raise UserError(f"agent.policy: {error}") from None
         agent.config.corpus = load_corpus(config.corpus).name
         agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
         return agent

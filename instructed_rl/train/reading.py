@@ -1,0 +1,109 @@
+"""The reader's auxiliary loss: name the object(s) an instruction means, read through the description.
+
+A policy built with ``read_description`` lets each instruction token attend over the
+description's tokens (:meth:`instructed_rl.policy.Policy.read_instruction`). Behaviour cloning
+alone teaches that attention slowly: whether "the treasure" meant the green ball shows up only
+as a few better actions many steps later. The env knows the answer (its structured instruction
+names the real object), so a target head is trained to name it: (colour, type) of the object
+and of put next to's second object (:func:`instructed_rl.instructions.instruction_targets`).
+
+Two uses: every imitation update adds ``reading_coef`` times this loss, and ``reading_warmup``
+steps of it run before the first episode is collected. The warm-up needs only env resets
+(instruction + description + answer), no bot and no steps, so it is cheap: ~1,500 steps of
+32 examples take about 90 s on 2 cores. Measured with the shipped default agent plus a
+reader, 2,500 steps on RoleRoom + WordRoom + SkillRoom: held-out bindings (unseen_rules) named
+right 84% (RoleRoom) and 70% (WordRoom), new role words (RoleRoomNew) 33%.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from instructed_rl.instructions import NO_TARGET, instruction_targets
+from instructed_rl.policy import GoalFeatures
+
+WARMUP_BATCH = 32
+WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader memorised them and held-out reading fell
+WARMUP_LR = 1e-3
+WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
+
+
+@dataclass(frozen=True)
+class ReadingExample:
+    instruction: str
+    description: str
+    target: tuple[int, ...]
+
+
+def reading_loss(agent, goal: GoalFeatures, targets: list[tuple[int, ...]]) -> tuple[torch.Tensor, float]:
+    """Cross-entropy of the target head against ``targets`` (one tuple per goal row; slots
+    without a label are skipped), and the fraction of rows whose every labelled slot is right."""
+    labels = torch.tensor(targets, dtype=torch.long, device=agent.device)  # (B, slots)
+    logits = agent.policy.target_logits(goal)
+    losses, right = [], torch.ones(len(targets), dtype=torch.bool, device=agent.device)
+    for slot, slot_logits in enumerate(logits):
+        labelled = labels[:, slot] != NO_TARGET
+        if labelled.any():
+            losses.append(F.cross_entropy(slot_logits[labelled], labels[labelled, slot]))
+            right &= ~labelled | (slot_logits.argmax(-1) == labels[:, slot])
+    loss = torch.stack(losses).sum() if losses else logits[0].sum() * 0.0
+    return loss, right.float().mean().item()
+
+
+def reading_examples(games: list[str], *, corpus: str, split: str, worlds_per_game: int,
+                     seed: int) -> list[ReadingExample]:
+    """(instruction, description, answer) of fresh worlds of each game's ``split``: resets only."""
+    from instructed_rl.games.env import InstructedEnv
+
+    examples = []
+    for game in games:
+        env = InstructedEnv(game, split=split, corpus=corpus)
+        for index in range(worlds_per_game):
+            obs, _ = env.reset(seed=seed + index)
+            examples.append(ReadingExample(obs["mission"], obs["description"],
+                                           instruction_targets(env.unwrapped.level.instrs)))
+    return examples
+
+
+def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = 256) -> float:
+    """Fraction of examples whose every labelled slot the target head names right."""
+    right = 0.0
+    with torch.no_grad():
+        for start in range(0, len(examples), batch):
+            chunk = examples[start:start + batch]
+            goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
+            right += reading_loss(agent, goal, [e.target for e in chunk])[1] * len(chunk)
+    return right / max(1, len(examples))
+
+
+def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: int, max_grad_norm: float,
+                   log=print, worlds_per_game: int = WARMUP_WORLDS_PER_GAME, lr: float = WARMUP_LR) -> dict[str, float]:
+    """``steps`` text-only updates (own Adam, every trainable weight: the encoder must learn to
+    mark which role a description word is bound to) of the reading loss on the games' train
+    split; returns the last batch's loss and the accuracy on 200 fresh train-split worlds per game."""
+    examples = reading_examples(games, corpus=corpus, split="train", worlds_per_game=worlds_per_game,
+                                seed=WARMUP_SEED_OFFSET + seed * WARMUP_WORLDS_PER_GAME * 10)
+    rng = np.random.default_rng([seed, 77])
+    parameters = [p for p in agent.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    agent.train()
+    loss = torch.zeros(())
+    for step in range(steps):
+        chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
+        goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
+        loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+        optimizer.step()
+    agent.eval()
+    fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
+                             seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))
+    result = {"reading/warmup_loss": float(loss.item()), "reading/warmup_accuracy": reading_accuracy(agent, fresh)}
+    log(f"reader warm-up: {steps} steps, loss {result['reading/warmup_loss']:.3f}, "
+        f"fresh train-split worlds named right {100 * result['reading/warmup_accuracy']:.1f}%")
+    return result

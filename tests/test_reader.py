@@ -1,0 +1,105 @@
+"""The description reader: targets from the real envs, growing a saved agent, learning unseen bindings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from minigrid.envs.babyai.core.verifier import BeforeInstr, GoToInstr, ObjDesc, OpenInstr
+
+from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.commands.train import run as train_run
+from instructed_rl.errors import UserError
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.instructions import NO_TARGET, TARGET_COLORS, TARGET_TYPES, instruction_targets
+from instructed_rl.policy import preprocess_obs
+from instructed_rl.train.checkpoint import CHECKPOINT
+from instructed_rl.train.reading import reading_accuracy, reading_examples, warm_up_reader
+from tests.test_train import TINY
+
+READER_AGENT = {"text": {"encoder": "gru", "dim": 32},
+                "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "read_description": True}}
+
+
+def _decode(target: tuple[int, ...], slot: int) -> tuple[str | None, str]:
+    color, kind = target[2 * slot], target[2 * slot + 1]
+    return (None if color == len(TARGET_COLORS) else TARGET_COLORS[color]), TARGET_TYPES[kind]
+
+
+@pytest.mark.parametrize("game", ["RoleRoom", "WordRoom", "HazardRoom", "SkillRoom"])
+def test_targets_name_the_objects_the_verifier_checks(game):
+    env = InstructedEnv(game, split="train", corpus="paraphrase")
+    for seed in range(40):
+        _, info = env.reset(seed=seed)
+        target = instruction_targets(env.unwrapped.level.instrs)
+        structured = info["instruction"]
+        if "obj" not in structured:  # a sequence: nothing to name
+            assert target == (NO_TARGET,) * 4
+            continue
+        assert _decode(target, 0) == (structured["obj"]["color"], structured["obj"]["type"])
+        if structured["kind"] == "putnext":
+            assert _decode(target, 1) == (structured["obj2"]["color"], structured["obj2"]["type"])
+        else:
+            assert target[2:] == (NO_TARGET, len(TARGET_TYPES))
+    sequence = BeforeInstr(GoToInstr(ObjDesc("ball", "red")), OpenInstr(ObjDesc("door")))
+    assert instruction_targets(sequence) == (NO_TARGET,) * 4
+
+
+def _tiny_agent(**policy) -> Agent:
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, **policy}})
+    env = InstructedEnv("RoleRoom", split="train", corpus="paraphrase")
+    texts = [text for seed in range(30) for text in (lambda o: (o["mission"], o["description"]))(env.reset(seed=seed)[0])]
+    return Agent.create(config, texts=texts, seed=0)
+
+
+def test_a_saved_agent_grows_a_reader_without_changing_what_it_does():
+    agent = _tiny_agent()
+    grown = agent.with_policy(read_description=True)
+    assert grown.config.policy.read_description and not agent.config.policy.read_description
+    env = InstructedEnv("RoleRoom", split="train", corpus="paraphrase")
+    obs, _ = env.reset(seed=5)
+    image, direction = preprocess_obs(obs)
+    with torch.no_grad():
+        outputs = [a(image, direction, a.encode_goal([obs["mission"]], [obs["description"]]), a.initial_memory(1))
+                   for a in (agent, grown)]
+    torch.testing.assert_close(outputs[0].logits, outputs[1].logits)  # the reader starts by reading nothing
+    with pytest.raises(ValueError, match="would drop or reshape"):
+        agent.with_policy(channels=32)
+
+
+def test_the_reader_learns_to_name_bindings_it_never_saw():
+    """Text only: RoleRoom's unseen_rules split binds roles as no train episode does."""
+    agent = _tiny_agent(read_description=True)
+    held_out = reading_examples(["RoleRoom"], corpus="paraphrase", split="unseen_rules", worlds_per_game=200, seed=10**6)
+    before = reading_accuracy(agent, held_out)
+    torch.manual_seed(0)
+    warm_up_reader(agent, games=["RoleRoom"], corpus="paraphrase", steps=600, seed=0, max_grad_norm=1.0,
+                   log=lambda *a: None, worlds_per_game=1500, lr=3e-3)  # a new agent takes a higher rate
+    after = reading_accuracy(agent, held_out)
+    assert before < 0.05
+    assert after >= 0.3, f"named {after:.0%} of held-out bindings right after 600 text-only steps"
+
+
+def test_a_tiny_run_with_a_reader_records_reading_and_keeps_targets(tmp_path):
+    config = tmp_path / "reader.yaml"
+    config.write_text(open(TINY).read().replace("agent: {", "reading_warmup: 20\nreading_coef: 1.0\nagent: {")
+                      .replace("goal_attention: false}", "goal_attention: false, read_description: true}"))
+    run = tmp_path / "run"
+    final = train_run(str(config), str(run), ["--games", "RoleRoom", "--corpus", "paraphrase", "--frames", "1500",
+                                              "--threads", "1"])
+    assert Agent.from_pretrained(final).config.policy.read_description
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all("train/reading_accuracy" in row for row in rows)
+    with np.load(run / CHECKPOINT / "arrays.npz", allow_pickle=False) as data:
+        targets = data["target"]
+    assert targets.shape[1] == 4 and (targets[:, 0] >= 0).all()  # every RoleRoom episode names its object
+    record = json.loads((run / "training_record.json").read_text())
+    assert "reading/warmup_accuracy" in record["reading_warmup"]
+
+
+def test_reading_loss_without_a_reader_is_a_one_line_error(tmp_path):
+    with pytest.raises(UserError, match="read_description"):
+        train_run(TINY, str(tmp_path / "run"), ["--games", "RoleRoom", "--reading_coef", "1.0", "--threads", "1"])
