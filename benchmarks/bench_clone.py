@@ -2,6 +2,7 @@
 
     python benchmarks/bench_clone.py --game GoToRoom --episodes 3000 12000 --minutes 3
     python benchmarks/bench_clone.py --game GoToRoom --episodes 3000 --labels single sets
+    python benchmarks/bench_clone.py --game GoToRoom --episodes 3000 --net map plain
 
 For each dataset size: collect that many pure bot episodes (train split), train a fresh
 default-shaped agent by behaviour cloning for a fixed wall-clock budget, and report the
@@ -17,6 +18,11 @@ at 3,000 and 12,000 episodes alike, and greedy success on GoToRoom stays at 52-7
 config). Same 3,000 episodes, 3 minutes each: single 61%, sets 60% greedy success (200
 worlds; held-out accuracy 0.788 vs 0.800). An earlier draft measured 73% vs 84%: the gain
 does not survive a rerun.
+
+``--net map`` adds the target map (``PolicyConfig.target_map``) trained with the grounding loss
+(``grounding_coef 1``): the plateau was the network not finding *which* object the instruction
+names. Same 3,000 episodes, 3 minutes (2026-11-26): held-out accuracy 0.958 (in view 0.968,
+out of view 0.910), done loss 0.020, greedy success 96% on 200 worlds, peak RSS 723 MB.
 """
 
 from __future__ import annotations
@@ -81,8 +87,9 @@ def accuracy_by_visibility(agent: Agent, episodes, corpus: str) -> dict[str, flo
 
 
 def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, seed: int,
-          action_sets: bool) -> dict[str, float]:
-    source = AgentSource(games=[game], corpus=corpus, encoder="gru", agent={"text": {"dim": 64}, "policy": DEFAULT_POLICY},
+          action_sets: bool, target_map: bool = False) -> dict[str, float]:
+    policy = {**DEFAULT_POLICY, "target_map": target_map}
+    source = AgentSource(games=[game], corpus=corpus, encoder="gru", agent={"text": {"dim": 64}, "policy": policy},
                          seed=seed)
     agent = Agent.create(source.agent_config(), texts=vocabulary_texts(source), seed=seed)
     pool = EnvPool(corpus)
@@ -96,7 +103,7 @@ def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, see
     agent.train()
     while time.perf_counter() - started < 60 * minutes:
         picks = rng.choice(len(data), size=min(batch, len(data)), replace=False)
-        loss, _ = imitation_loss(agent, [data[i] for i in picks], done_coef=0.5)
+        loss, _ = imitation_loss(agent, [data[i] for i in picks], done_coef=0.5, grounding_coef=float(target_map))
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), 1.0)
@@ -120,6 +127,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="training wall-clock per dataset size")
     parser.add_argument("--labels", nargs="+", choices=("single", "sets"), default=["single"],
                         help="the bot's action alone, or every equally short move (optimal-action sets)")
+    parser.add_argument("--net", nargs="+", choices=("plain", "map"), default=["plain"],
+                        help="the default network, or with a target map trained by the grounding loss")
     parser.add_argument("--batch", type=int, default=16, help="episodes per gradient step")
     parser.add_argument("--worlds", type=int, default=6000, help="worlds for the first-action determinism check")
     parser.add_argument("--threads", type=int, default=2)
@@ -130,16 +139,17 @@ def main() -> None:
     repeats, conflicts = first_action_conflicts(args.game, args.corpus, args.worlds)
     print(f"| {args.game} worlds | repeated first views | with another bot action |\n|---:|---:|---:|\n"
           f"| {args.worlds} | {repeats} | {conflicts} |\n")
-    print(f"| labels | bot episodes | frames | grad steps ({args.minutes:g} min) | held-out accuracy | target in view "
+    print(f"| net | labels | bot episodes | frames | grad steps ({args.minutes:g} min) | held-out accuracy | target in view "
           "| target out of view | done loss | greedy success (200) | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for labels in args.labels:
-        for count in args.episodes:
-            row = clone(args.game, args.corpus, count, args.minutes, args.batch, args.seed, labels == "sets")
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"| {labels} | {count} | {row['frames']} | {row['steps']} | {row['accuracy']:.3f} | {row['in_view']:.3f} "
-                  f"| {row['out_of_view']:.3f} | {row['done_loss']:.3f} | {100 * row['success']:.0f}% | {peak:.0f} |",
-                  flush=True)
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [(net, labels, count) for net in args.net for labels in args.labels for count in args.episodes]
+    for net, labels, count in runs:
+        row = clone(args.game, args.corpus, count, args.minutes, args.batch, args.seed, labels == "sets",
+                    target_map=net == "map")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"| {net} | {labels} | {count} | {row['frames']} | {row['steps']} | {row['accuracy']:.3f} | {row['in_view']:.3f} "
+              f"| {row['out_of_view']:.3f} | {row['done_loss']:.3f} | {100 * row['success']:.0f}% | {peak:.0f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ VIEW_SIZE = 7
 CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
 READER_HEADS = 2
+TARGET_SLOTS = 2  # the instruction's object, and put next to's fixed object
 
 
 @dataclass
@@ -73,6 +74,12 @@ class PolicyConfig:
     """Resolve instruction words through the description first (a token-level reader over the
     description, plus a target head for an auxiliary loss). Needs ``use_description``. For games
     whose rules live in the description; an agent saved without it loads unchanged."""
+    target_map: bool = False
+    """Add a map of where the instruction's object(s) are: a 1x1 conv on the goal-conditioned trunk
+    scores each view cell (one channel per object slot: the object, put next to's fixed one),
+    and the map goes to the memory cell beside the pooled view. Max-pooling keeps *what* is in
+    view but blurs *where*; this keeps where. Trained with an auxiliary loss (trainers'
+    ``grounding_coef``) from the env's structured instruction."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -87,7 +94,7 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
-        for name in ("goal_attention", "use_description", "read_description"):
+        for name in ("goal_attention", "use_description", "read_description", "target_map"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -131,12 +138,14 @@ class GoalFeatures:
 
 
 class PolicyOutput(NamedTuple):
-    """One step for a batch: ``logits`` (B, A), ``value`` (B,), ``done_logit`` (B,), ``memory`` (B, M)."""
+    """One step for a batch: ``logits`` (B, A), ``value`` (B,), ``done_logit`` (B,), ``memory`` (B, M),
+    and with ``target_map`` its logits (B, TARGET_SLOTS, 7, 7) (None without)."""
 
     logits: torch.Tensor
     value: torch.Tensor
     done_logit: torch.Tensor
     memory: torch.Tensor
+    target_map: torch.Tensor | None = None
 
 
 def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,6 +214,9 @@ class Policy(nn.Module):
         self.film = nn.ModuleList(FiLMBlock(config.channels, self.cond_dim) for _ in range(config.film_layers))
         self.direction_embed = nn.Embedding(NUM_DIRECTIONS, config.direction_dim)
         core_in = config.channels + config.direction_dim
+        if config.target_map:
+            self.target_map_head = nn.Conv2d(config.channels, TARGET_SLOTS, kernel_size=1)
+            core_in += TARGET_SLOTS * VIEW_SIZE * VIEW_SIZE
         if config.memory == "lstm":
             self.memory_cell: nn.Module = nn.LSTMCell(core_in, config.memory_dim)
         elif config.memory == "gru":
@@ -286,8 +298,9 @@ class Policy(nn.Module):
         return cells.permute(0, 3, 1, 2)
 
     def encode_view(self, image: torch.Tensor, direction: torch.Tensor, cond: torch.Tensor,
-                    tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The memory-free part: view + goal -> the recurrent cell's input (B, channels + direction_dim)."""
+                    tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The memory-free part: view + goal -> the recurrent cell's input (B, core_in), and the
+        target map's logits (B, TARGET_SLOTS, 7, 7) or None."""
         x = torch.relu(self.stem(self._embed_view(image)))
         if self.config.goal_attention:
             batch, channels, height, width = x.shape
@@ -298,8 +311,12 @@ class Policy(nn.Module):
             x = (cells + attended).transpose(1, 2).reshape(batch, channels, height, width)
         for block in self.film:
             x = block(x, cond)
-        pooled_view = x.amax(dim=(2, 3))
-        return torch.cat([pooled_view, self.direction_embed(direction.long())], dim=-1)
+        parts = [x.amax(dim=(2, 3)), self.direction_embed(direction.long())]
+        map_logits = None
+        if self.config.target_map:
+            map_logits = self.target_map_head(x)
+            parts.append(torch.sigmoid(map_logits).flatten(1))
+        return torch.cat(parts, dim=-1), map_logits
 
     def _recur(self, core_in: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.config.memory == "lstm":
@@ -310,13 +327,15 @@ class Policy(nn.Module):
             return hidden, hidden
         return self.memory_cell(core_in), memory
 
-    def _heads(self, hidden: torch.Tensor, cond: torch.Tensor, memory: torch.Tensor) -> PolicyOutput:
+    def _heads(self, hidden: torch.Tensor, cond: torch.Tensor, memory: torch.Tensor,
+               target_map: torch.Tensor | None = None) -> PolicyOutput:
         head_in = torch.cat([hidden, cond], dim=-1)
         return PolicyOutput(
             logits=self.actor(head_in),
             value=self.critic(head_in).squeeze(-1),
             done_logit=self.termination(head_in).squeeze(-1),
             memory=memory,
+            target_map=target_map,
         )
 
     def forward(
@@ -328,8 +347,9 @@ class Policy(nn.Module):
     ) -> PolicyOutput:
         """One step for a batch. Zero (or mask) ``memory`` rows yourself where episodes restart."""
         cond, tokens, mask = self._conditioning(goal)
-        hidden, new_memory = self._recur(self.encode_view(image, direction, cond, tokens, mask), memory)
-        return self._heads(hidden, cond, new_memory)
+        core_in, map_logits = self.encode_view(image, direction, cond, tokens, mask)
+        hidden, new_memory = self._recur(core_in, memory)
+        return self._heads(hidden, cond, new_memory, map_logits)
 
     def forward_sequence(
         self,
@@ -352,8 +372,8 @@ class Policy(nn.Module):
             valid = torch.ones(batch, length, dtype=torch.bool, device=direction.device)
         flat_valid = valid.reshape(-1)
         rows = torch.arange(batch, device=direction.device).repeat_interleave(length)[flat_valid]
-        views = self.encode_view(image.reshape(batch * length, *image.shape[2:])[flat_valid],
-                                 direction.reshape(-1)[flat_valid], cond[rows], tokens[rows], mask[rows])
+        views, map_logits = self.encode_view(image.reshape(batch * length, *image.shape[2:])[flat_valid],
+                                             direction.reshape(-1)[flat_valid], cond[rows], tokens[rows], mask[rows])
         core_in = views.new_zeros(batch * length, views.shape[-1])
         core_in[flat_valid] = views
         core_in = core_in.reshape(batch, length, -1)
@@ -363,5 +383,10 @@ class Policy(nn.Module):
             hiddens.append(hidden)
         hidden_all = torch.stack(hiddens, 1).reshape(batch * length, -1)
         out = self._heads(hidden_all, cond.repeat_interleave(length, dim=0), memory)
+        target_map = None
+        if map_logits is not None:  # back to (B, L, ...) with zeros at the padding
+            target_map = map_logits.new_zeros(batch * length, *map_logits.shape[1:])
+            target_map[flat_valid] = map_logits
+            target_map = target_map.reshape(batch, length, *map_logits.shape[1:])
         return PolicyOutput(out.logits.reshape(batch, length, -1), out.value.reshape(batch, length),
-                            out.done_logit.reshape(batch, length), memory)
+                            out.done_logit.reshape(batch, length), memory, target_map)

@@ -37,6 +37,7 @@ from instructed_rl.train.collect import (
     episodes_from_arrays,
     episodes_to_arrays,
 )
+from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.reading import reading_loss, warm_up_reader
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
@@ -59,6 +60,8 @@ class ImitationConfig(AgentSource):
     done_coef: float = option(0.5, "weight of the termination-head loss")
     reading_coef: float = option(0.0, "weight of the reader's auxiliary loss: name the instruction's object(s) from "
                                        "instruction + description (needs an agent with policy.read_description)")
+    grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss: which view cells hold the "
+                                         "instruction's object(s) (needs an agent with policy.target_map)")
     reading_warmup: int = option(0, "text-only steps of the reader's loss before the first episode (resets only, "
                                     "no bot: ~90 s per 1,500 steps); needs policy.read_description")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
@@ -74,8 +77,9 @@ class ImitationConfig(AgentSource):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
             raise ValueError("beta_start and beta_end must lie in [0, 1]")
-        if self.reading_coef < 0 or self.reading_warmup < 0:
-            raise ValueError(f"reading_coef and reading_warmup must be >= 0, got {self.reading_coef}, {self.reading_warmup}")
+        if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
+            raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
+                             f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
 
     def beta(self, frames: int) -> float:
         progress = min(1.0, frames / max(1, self.beta_frames))
@@ -88,7 +92,8 @@ RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes"
 
 def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:
     """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...),
-    the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L), and the goal."""
+    the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L) with the
+    views ``image`` (B, L, 7, 7, 3), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
     image = np.zeros((batch, length, 7, 7, 3), np.int64)
@@ -103,14 +108,15 @@ def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[st
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
     out = agent.forward_sequence(torch.from_numpy(image), torch.from_numpy(direction), goal,
                                  agent.initial_memory(batch), torch.from_numpy(padded["valid"]))
+    padded["image"] = image
     return out, padded, goal
 
 
 def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
-                   reading_coef: float = 0.0) -> tuple[torch.Tensor, dict]:
+                   reading_coef: float = 0.0, grounding_coef: float = 0.0) -> tuple[torch.Tensor, dict]:
     """Cross-entropy to the bot's actions (to the set of equally good actions where the episode
     has one: minus the log of their summed probability) + termination BCE, from zero memory,
-    + the reader's target loss when ``reading_coef`` > 0."""
+    + the reader's target loss when ``reading_coef`` > 0, + the target map's when ``grounding_coef`` > 0."""
     out, padded, goal = unroll(agent, episodes)
     action, optimal, done, valid = padded["action"], padded["optimal"], padded["done"], padded["valid"]
     logits_t, done_t = out.logits, out.done_logit
@@ -129,6 +135,10 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
         target_loss, target_accuracy = reading_loss(agent, goal, [e.target for e in episodes])
         loss = loss + reading_coef * target_loss
         values.update(reading_loss=target_loss.item(), reading_accuracy=target_accuracy)
+    if grounding_coef > 0:
+        map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes])
+        loss = loss + grounding_coef * map_loss
+        values.update(grounding_loss=map_loss.item(), grounding_exact=map_exact)
     return loss, {"loss": loss.item(), **values}
 
 
@@ -164,6 +174,9 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         if ctx.is_main:  # so a resumed run does not warm up again
             save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays={})
         distributed.barrier(ctx)
+    if config.grounding_coef > 0 and not agent.config.policy.target_map:
+        raise UserError("grounding_coef > 0 needs an agent with a target map. Fix: add "
+                        "'agent: {policy: {target_map: true}}' to the config (a new agent), or set grounding_coef: 0")
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
     pool = EnvPool(config.corpus)
@@ -192,7 +205,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             for _ in range(config.updates_per_iteration):
                 picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
                 loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef,
-                                              reading_coef=config.reading_coef)
+                                              reading_coef=config.reading_coef, grounding_coef=config.grounding_coef)
                 optimizer.zero_grad()
                 loss.backward()
                 distributed.average_gradients(parameters, ctx)
