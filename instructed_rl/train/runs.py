@@ -74,13 +74,19 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
         return Agent.from_pretrained(out / "checkpoint" / "agent")
     if config.init_agent:
         agent = Agent.from_pretrained(config.init_agent)
-        extra = set(config.agent) - {"policy"}
-        if extra:
-            raise UserError(f"agent.{sorted(extra)[0]} cannot change a saved agent (init_agent={config.init_agent}). "
+        # A config written for a new agent may restate what the saved one already is: fine. It
+        # may add policy parts (a reader): grown below. Anything else would be silently lost.
+        changes = {part: {k: v for k, v in (config.agent.get(part) or {}).items()
+                          if getattr(getattr(agent.config, part), k, object()) != v}
+                   for part in ("text", "policy")}
+        other = sorted(set(config.agent) - {"text", "policy"})
+        if other or changes["text"]:
+            name = f"agent.{other[0]}" if other else f"agent.text.{sorted(changes['text'])[0]}"
+            raise UserError(f"{name} cannot change a saved agent (init_agent={config.init_agent}). "
                             "Fix: remove it, or drop init_agent to train a new agent")
-        if config.agent.get("policy"):
+        if changes["policy"]:
             try:
-                agent = agent.with_policy(**config.agent["policy"])
+                agent = agent.with_policy(**changes["policy"])
             except (TypeError, ValueError) as error:
                 raise UserError(f"agent.policy: {error}") from None
         agent.config.corpus = load_corpus(config.corpus).name
