@@ -41,7 +41,7 @@ def instruction_targets(instr) -> tuple[int, int, int, int]:
     next to's fixed object. A colour left out is its own class; a second object that is not
     there is the last type class. Sequences and unknown names give :data:`NO_TARGET`."""
     if instruction_kind(instr) in SEQUENCE_SLOTS:
-        return (NO_TARGET,) * 4
+        return (NO_TARGET,) * len(TARGET_CLASSES)
 
     def classes(desc) -> tuple[int, int]:
         if desc.type not in TARGET_TYPES or (desc.color is not None and desc.color not in TARGET_COLORS):

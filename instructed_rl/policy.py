@@ -49,7 +49,7 @@ VIEW_SIZE = 7
 CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
 READER_HEADS = 2
-TARGET_SLOTS = 2  # the instruction's object, and put next to's fixed object
+TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
 
 
 @dataclass

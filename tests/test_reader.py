@@ -19,9 +19,6 @@ from instructed_rl.train.checkpoint import CHECKPOINT
 from instructed_rl.train.reading import reading_accuracy, reading_examples, warm_up_reader
 from tests.test_train import TINY
 
-READER_AGENT = {"text": {"encoder": "gru", "dim": 32},
-                "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "read_description": True}}
-
 
 def _decode(target: tuple[int, ...], slot: int) -> tuple[str | None, str]:
     color, kind = target[2 * slot], target[2 * slot + 1]
@@ -50,8 +47,8 @@ def test_targets_name_the_objects_the_verifier_checks(game):
 def _tiny_agent(**policy) -> Agent:
     config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
                                     "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, **policy}})
-    env = InstructedEnv("RoleRoom", split="train", corpus="paraphrase")
-    texts = [text for seed in range(30) for text in (lambda o: (o["mission"], o["description"]))(env.reset(seed=seed)[0])]
+    examples = reading_examples(["RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=30, seed=0)
+    texts = [text for e in examples for text in (e.instruction, e.description)]
     return Agent.create(config, texts=texts, seed=0)
 
 

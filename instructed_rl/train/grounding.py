@@ -1,7 +1,7 @@
 """The target map's auxiliary loss: which cells of each view hold the object the instruction means.
 
 A policy built with ``target_map`` scores every cell of its 7x7 view for each object slot
-(:data:`instructed_rl.policy.TARGET_SLOTS`) and feeds that map to its memory. Behaviour
+(``instructed_rl.policy.TARGET_SLOTS``) and feeds that map to its memory. Behaviour
 cloning alone hardly teaches it: measured on the shipped default agent, GoToRoom success was
 70% with the true instruction and 66% with another episode's (100 episodes each), i.e. it had
 learned to walk up to objects, rarely which one. Here the answer is given per cell: a cell is
@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 from instructed_rl.instructions import NO_TARGET, TARGET_COLORS, TARGET_TYPES
-from instructed_rl.policy import TARGET_SLOTS
 
 _TYPE_IDS = torch.tensor([OBJECT_TO_IDX[t] for t in TARGET_TYPES] + [-1])  # last: "no object" matches nothing
 _COLOR_IDS = torch.tensor([COLOR_TO_IDX[c] for c in TARGET_COLORS] + [-1])  # last: "any colour"
@@ -54,5 +53,3 @@ def grounding_loss(map_logits: torch.Tensor, image: np.ndarray, valid: np.ndarra
         exact = ((logits > 0) == (labels > 0.5)).flatten(1).all(1).float().mean().item()
     return loss, exact
 
-
-assert TARGET_SLOTS * 2 == 4, "targets hold (colour, type) per slot"

@@ -142,6 +142,17 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
     return loss, {"loss": loss.item(), **values}
 
 
+def _check_auxiliary_parts(config: ImitationConfig, agent: Agent) -> None:
+    """An auxiliary loss needs the policy part it trains; say so before any work is done."""
+    policy = agent.config.policy
+    if (config.reading_coef > 0 or config.reading_warmup > 0) and not policy.read_description:
+        raise UserError("reading_coef / reading_warmup need an agent with a reader. Fix: add "
+                        "'agent: {policy: {read_description: true}}' to the config, or set both to 0")
+    if config.grounding_coef > 0 and not policy.target_map:
+        raise UserError("grounding_coef > 0 needs an agent with a target map. Fix: add "
+                        "'agent: {policy: {target_map: true}}' to the config (a new agent), or set grounding_coef: 0")
+
+
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) in ``out``; returns the path of the final saved agent."""
     torch.set_num_threads(config.threads)
@@ -154,9 +165,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     distributed.barrier(ctx)
     resumed = has_checkpoint(out)
     agent = make_agent(config, out, ctx, resumed=resumed)
-    if (config.reading_coef > 0 or config.reading_warmup > 0) and not agent.config.policy.read_description:
-        raise UserError("reading_coef / reading_warmup need an agent with a reader. Fix: add "
-                        "'agent: {policy: {read_description: true}}' to the config, or set both to 0")
+    _check_auxiliary_parts(config, agent)
     distributed.broadcast_parameters(agent, ctx)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
@@ -174,9 +183,6 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         if ctx.is_main:  # so a resumed run does not warm up again
             save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays={})
         distributed.barrier(ctx)
-    if config.grounding_coef > 0 and not agent.config.policy.target_map:
-        raise UserError("grounding_coef > 0 needs an agent with a target map. Fix: add "
-                        "'agent: {policy: {target_map: true}}' to the config (a new agent), or set grounding_coef: 0")
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
     pool = EnvPool(config.corpus)
