@@ -13,6 +13,7 @@ from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.eval.actors import AgentActor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
+from instructed_rl.train.imitation import ImitationConfig
 from instructed_rl.train.tracking import MetricsLog
 
 from tests.test_cli import _command, interrupt_after_first_checkpoint
@@ -50,13 +51,13 @@ def test_an_agent_learns_an_invented_language_corpus(tmp_path):
 
 
 def _train_rows(run_dir: Path) -> list[dict]:
-    keep = ("iteration", "frames", "episodes", "train/loss", "train/accuracy", "collect/success", "beta")
+    keep = ("iteration", "frames", "episodes", "train/loss", "train/accuracy", "collect/success", "beta", "lr")
     return [{k: r[k] for k in keep} for r in MetricsLog.read(run_dir / "metrics.jsonl")]
 
 
 def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
-            "--checkpoint-every", "2"]
+            "--checkpoint-every", "2", "--lr-end", "0.0002"]  # the annealed rate must resume where it was
     straight = tmp_path / "straight"
     result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
@@ -77,6 +78,14 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     a = Agent.from_pretrained(straight / "agent").saved_state_dict()
     b = Agent.from_pretrained(interrupted / "agent").saved_state_dict()
     assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_learning_rate_anneals_linearly_over_the_run_frames():
+    config = ImitationConfig(games=[GAME], frames=1000, lr=1e-3, lr_end=1e-4)
+    assert [round(config.learning_rate(f), 7) for f in (0, 500, 1000, 5000)] == [1e-3, 5.5e-4, 1e-4, 1e-4]
+    assert ImitationConfig(games=[GAME], lr=1e-3).learning_rate(10**6) == 1e-3  # no lr_end: constant
+    with pytest.raises(ValueError, match="lr_end"):
+        ImitationConfig(games=[GAME], lr_end=0.0)
 
 
 def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):

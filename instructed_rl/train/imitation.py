@@ -56,6 +56,8 @@ class ImitationConfig(AgentSource):
     beta_end: float = option(0.1, "that probability at beta_frames and after (lower = more DAgger)")
     beta_frames: int = option(100_000, "frames over which beta anneals linearly")
     lr: float = option(1e-3, "Adam learning rate")
+    lr_end: float | None = option(None, "if set, the learning rate anneals linearly from lr to this over the run's "
+                                        "frames (None = constant)")
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
     reading_coef: float = option(0.0, "weight of the reader's auxiliary loss: name the instruction's object(s) from "
@@ -77,6 +79,8 @@ class ImitationConfig(AgentSource):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
             raise ValueError("beta_start and beta_end must lie in [0, 1]")
+        if self.lr <= 0 or (self.lr_end is not None and self.lr_end <= 0):
+            raise ValueError(f"lr and lr_end must be positive, got {self.lr} and {self.lr_end}")
         if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
             raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
                              f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
@@ -84,6 +88,12 @@ class ImitationConfig(AgentSource):
     def beta(self, frames: int) -> float:
         progress = min(1.0, frames / max(1, self.beta_frames))
         return self.beta_start + (self.beta_end - self.beta_start) * progress
+
+    def learning_rate(self, frames: int) -> float:
+        if self.lr_end is None:
+            return self.lr
+        progress = min(1.0, frames / max(1, self.frames))
+        return self.lr + (self.lr_end - self.lr) * progress
 
 
 # Keys that may change between a run and its resumption (budget and bookkeeping only).
@@ -197,6 +207,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             generator = torch.Generator().manual_seed(config.seed * 7919 + iteration + 10**12 * ctx.rank)
             torch.manual_seed(config.seed * 104729 + iteration)  # dropout in the encoder
             beta = config.beta(state["frames"])
+            for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
+                group["lr"] = config.learning_rate(state["frames"])
             first = state["episodes"]
             mine = first + ctx.rank * config.episodes_per_iteration  # each rank its own episodes
             ids = list(range(mine, mine + config.episodes_per_iteration))
@@ -228,6 +240,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             row = {
                 "iteration": state["iteration"], "frames": state["frames"], "episodes": state["episodes"],
                 "fps": state["frames"] / max(1e-9, state["wall_seconds"]), "beta": beta,
+                "lr": optimizer.param_groups[0]["lr"],
                 "collect/success": stats.successes / max(1, stats.episodes),
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
