@@ -84,8 +84,9 @@ def test_learning_rate_anneals_linearly_over_the_run_frames():
     config = ImitationConfig(games=[GAME], frames=1000, lr=1e-3, lr_end=1e-4)
     assert [round(config.learning_rate(f), 7) for f in (0, 500, 1000, 5000)] == [1e-3, 5.5e-4, 1e-4, 1e-4]
     assert ImitationConfig(games=[GAME], lr=1e-3).learning_rate(10**6) == 1e-3  # no lr_end: constant
-    with pytest.raises(ValueError, match="lr_end"):
-        ImitationConfig(games=[GAME], lr_end=0.0)
+    for bad in ({"lr_end": 0.0}, {"reading_warmup_lr": -1e-3}):
+        with pytest.raises(ValueError, match="must be positive"):
+            ImitationConfig(games=[GAME], **bad)
 
 
 def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):

@@ -38,7 +38,7 @@ from instructed_rl.train.collect import (
     episodes_to_arrays,
 )
 from instructed_rl.train.grounding import grounding_loss
-from instructed_rl.train.reading import reading_loss, warm_up_reader
+from instructed_rl.train.reading import WARMUP_LR, reading_loss, warm_up_reader
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
@@ -66,6 +66,7 @@ class ImitationConfig(AgentSource):
                                          "instruction's object(s) (needs an agent with policy.target_map)")
     reading_warmup: int = option(0, "text-only steps of the reader's loss before the first episode (resets only, "
                                     "no bot: ~90 s per 1,500 steps); needs policy.read_description")
+    reading_warmup_lr: float = option(WARMUP_LR, "Adam learning rate of the reader warm-up (its own optimizer)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
@@ -79,8 +80,9 @@ class ImitationConfig(AgentSource):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
             raise ValueError("beta_start and beta_end must lie in [0, 1]")
-        if self.lr <= 0 or (self.lr_end is not None and self.lr_end <= 0):
-            raise ValueError(f"lr and lr_end must be positive, got {self.lr} and {self.lr_end}")
+        if self.lr <= 0 or self.reading_warmup_lr <= 0 or (self.lr_end is not None and self.lr_end <= 0):
+            raise ValueError(f"lr, lr_end and reading_warmup_lr must be positive, got {self.lr}, {self.lr_end} "
+                             f"and {self.reading_warmup_lr}")
         if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
             raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
                              f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
@@ -187,7 +189,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     if not resumed and config.reading_warmup:
         warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
-                                seed=config.seed, max_grad_norm=config.max_grad_norm, log=log)
+                                seed=config.seed, max_grad_norm=config.max_grad_norm, log=log,
+                                lr=config.reading_warmup_lr)
         distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
         state["reading_warmup"] = warmup
         if ctx.is_main:  # so a resumed run does not warm up again
