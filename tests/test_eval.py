@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 
 import pytest
 
@@ -92,6 +93,41 @@ def test_suite_writes_json_markdown_and_png(tmp_path):
     assert "| GoToRoom: trained |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| GoToRoom: unseen phrasings |" in result.stdout
+
+
+def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_report(tmp_path, write_yaml):
+    import signal
+    import time
+
+    from tests.test_cli import _command
+
+    # Ctrl-C while the long second cell runs: the first cell's report is written, then kept.
+    path = write_yaml("name: s\nepisodes: 5\ncells:\n  - {label: short, game: GoToRoom}\n"
+                      "  - {label: long, game: PutNextRoom, episodes: 5000}\n", "suite.yaml")
+    args = ["eval", "--agent", "bot", "--suite", str(path), "--out", str(tmp_path)]
+    process = subprocess.Popen(_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "cells.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "stopped after 1 of 2 cells" in stdout and "Traceback" not in stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert not report["complete"] and [c["label"] for c in report["cells"]] == ["short"]
+    assert "Partial" in (tmp_path / "report.md").read_text()
+
+    # The rerun measures only the missing cell (fewer episodes now, so it is quick) ...
+    path.write_text(path.read_text().replace("episodes: 5000", "episodes: 5"))
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert "short: " in result.stdout and "measured before" in result.stdout.split("long: ")[0]
+    assert "measured before" not in result.stdout.split("long: ")[1]
+    assert json.loads((tmp_path / "report.json").read_text())["complete"]
+    # ... and another agent measures everything again.
+    result = run_cli("eval", "--agent", "random", "--suite", str(path), "--out", str(tmp_path))
+    assert result.returncode == 0 and "measured before" not in result.stdout
 
 
 def test_shipped_suite_covers_every_heldout_split():

@@ -18,7 +18,15 @@ def run(config: EvalConfig) -> None:
 
         suite = load_suite(config.suite)
         out = Path(config.out or Path("runs") / "eval" / f"{Path(config.agent).name}-{suite.name}")
-        results = run_suite(config)
+        try:
+            results = run_suite(config, out=out)
+        except KeyboardInterrupt as stop:
+            finished = stop.args[0] if stop.args else []
+            if finished:
+                write_report(finished, config=config, out=out)
+            print(f"stopped after {len(finished)} of {len(suite.cells)} cells; partial report in {out}. "
+                  "Run the same command to measure the rest.")
+            raise SystemExit(130) from None
         print(write_report(results, config=config, out=out))
         print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
         return

@@ -10,15 +10,20 @@ Suite file::
     cells:
       - {label: training instructions, game: SkillRoom, split: test}
       - {label: unseen phrasings, game: SkillRoom, split: unseen_phrasings, corpus: paraphrase}
+
+Each finished cell is appended to ``cells.jsonl`` in the output directory, keyed by its full
+settings and a fingerprint of the agent's files. Rerunning the same command reuses the cells
+measured for the same agent and settings and runs only the rest, so a long suite stopped
+with Ctrl-C (which writes a partial report) continues where it stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
-
 
 from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
@@ -64,11 +69,53 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(name=str(data.get("name") or path.stem), cells=tuple(parsed), defaults=defaults)
 
 
-def run_suite(config: EvalConfig, *, log=print) -> list[tuple[str, CellResult]]:
+MEASURED = "cells.jsonl"
+# Settings that do not change what a cell measures.
+NOT_MEASURED = ("workers", "suite", "json", "out")
+
+
+def agent_fingerprint(agent: str) -> str:
+    """sha256 over a saved agent's files (its name for the reference agents 'bot' and 'random')."""
+    path = Path(agent)
+    if not path.is_dir():
+        return agent
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name in ("config.json", "model.safetensors",
+                                                                                  "tokenizer.model")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _cell_key(label: str, cell_config: EvalConfig, fingerprint: str) -> str:
+    values = {k: v for k, v in dataclasses.asdict(cell_config).items() if k not in NOT_MEASURED}
+    return json.dumps({"label": label, "agent_sha256": fingerprint, **values}, sort_keys=True)
+
+
+def _measured_cells(out: Path | None) -> dict[str, CellResult]:
+    if out is None or not (out / MEASURED).exists():
+        return {}
+    measured = {}
+    for line in (out / MEASURED).read_text().splitlines():
+        try:
+            row = json.loads(line)
+            result = dict(row["result"], ci95=tuple(row["result"]["ci95"]))
+            measured[row["key"]] = CellResult(**result)
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by an interruption: that cell runs again
+    return measured
+
+
+def run_suite(config: EvalConfig, *, out: Path | None = None, log=print) -> list[tuple[str, CellResult]]:
+    """Every cell of ``config.suite``; with ``out``, cells already in ``out/cells.jsonl`` for the
+    same agent files and settings are reused, and each new cell is appended as it finishes.
+    On Ctrl-C the cells finished so far are returned in ``KeyboardInterrupt.args[0]``."""
     suite = load_suite(config.suite)
     # Flags given on the command line (those that differ from the defaults) win over the file.
     defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
     explicit = {k: v for k, v in dataclasses.asdict(config).items() if k in ("episodes", "seed") and v != defaults[k]}
+    fingerprint = agent_fingerprint(config.agent)
+    measured = _measured_cells(out)
     results = []
     for cell in suite.cells:
         values = dataclasses.asdict(config)
@@ -77,8 +124,20 @@ def run_suite(config: EvalConfig, *, log=print) -> list[tuple[str, CellResult]]:
         values.update(explicit)
         values.update(suite=None, json=None, out=None)
         cell_config = EvalConfig(**values)
-        result = run_cell(cell_config)
-        log(f"{cell.label}: {format_cell(result)}")
+        key = _cell_key(cell.label, cell_config, fingerprint)
+        if key in measured:
+            result = measured[key]
+            log(f"{cell.label}: {format_cell(result)} (measured before, from {out / MEASURED})")
+        else:
+            try:
+                result = run_cell(cell_config)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(results) from None
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                with (out / MEASURED).open("a") as f:
+                    f.write(json.dumps({"key": key, "result": result.to_json()}) + "\n")
+            log(f"{cell.label}: {format_cell(result)}")
         results.append((cell.label, result))
     return results
 
@@ -119,10 +178,13 @@ def bar_chart(results: list[tuple[str, CellResult]], path: Path, *, title: str) 
 def write_report(results: list[tuple[str, CellResult]], *, config: EvalConfig, out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     suite = load_suite(config.suite)
-    report = {"suite": suite.name, "agent": config.agent,
+    partial = len(results) < len(suite.cells)
+    report = {"suite": suite.name, "agent": config.agent, "complete": not partial,
               "cells": [dict(label=label, **r.to_json()) for label, r in results]}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown_table(results)
-    (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n\n{table}\n")
+    note = (f"\n**Partial**: {len(results)} of the suite's {len(suite.cells)} cells (stopped); run the same "
+            "command again to measure the rest.\n" if partial else "")
+    (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n{note}\n{table}\n")
     bar_chart(results, out / "report.png", title=f"{suite.name}: {Path(config.agent).name}")
     return table
