@@ -127,6 +127,9 @@ def test_pretrained_cache_is_bounded_and_reused(
     pretrained.encode(["open the door", "go to the key"])
     pretrained.encode(["pick up the box"])
     assert len(pretrained._cache) == 2 and "go to the red ball" not in pretrained._cache
+    # A batch of cached and new texts whose insertion evicts a cached one it still needs.
+    features = pretrained.encode(["open the door", "pick up the box", "go to the purple key"])
+    assert features.batch_size == 3 and len(pretrained._cache) == 2
 
 
 def test_pretrained_cache_filled_in_inference_mode_still_trains(pretrained: PretrainedTextEncoder) -> None:

@@ -248,8 +248,8 @@ class PretrainedTextEncoder(TextEncoder):
         self._cache.clear()
 
     @torch.no_grad()
-    def _run_backbone(self, texts: list[str]) -> None:
-        """Embed ``texts`` (cache misses) with MiniLM and store per-text outputs in the cache."""
+    def _run_backbone(self, texts: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Embed ``texts`` (cache misses) with MiniLM; returns per-text outputs and caches them."""
         batch = self.hf_tokenizer(texts, padding=True, truncation=False, return_tensors="pt")
         for text, n_ids in zip(texts, batch["attention_mask"].sum(1).tolist()):
             check_length(n_ids, text=text, max_length=self.max_length)
@@ -258,11 +258,13 @@ class PretrainedTextEncoder(TextEncoder):
         hidden = self.backbone(**batch).last_hidden_state
         mask = batch["attention_mask"].bool()
         pooled = nn.functional.normalize(_masked_mean(hidden, mask), dim=-1)
+        computed = {}
         for row, text in enumerate(texts):
             n = int(mask[row].sum())
-            self._cache[text] = (pooled[row].clone(), hidden[row, :n].clone())
+            computed[text] = self._cache[text] = (pooled[row].clone(), hidden[row, :n].clone())
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+        return computed
 
     def backbone_features(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         """Frozen MiniLM outputs (pooled is L2-normalised, width 384), through the cache."""
@@ -278,12 +280,15 @@ class PretrainedTextEncoder(TextEncoder):
                 f"{len(missing)} distinct texts in one batch exceed TextConfig.cache_size={self.cache_size}; "
                 "encode fewer at a time or raise cache_size"
             )
-        if missing:
-            self._run_backbone(missing)
-        entries = []
-        for text in texts:
+        # Hits are taken (and marked recent) before the misses are added: adding them may evict
+        # an entry this very batch needs when the batch holds nearly cache_size distinct texts.
+        found = {}
+        for text in dict.fromkeys(t for t in texts if t not in missing):
             self._cache.move_to_end(text)
-            entries.append(self._cache[text])
+            found[text] = self._cache[text]
+        if missing:
+            found.update(self._run_backbone(missing))
+        entries = [found[text] for text in texts]
         device = self._device()
         width = max(tokens.shape[0] for _, tokens in entries)
         hidden = entries[0][1].shape[1]
