@@ -98,6 +98,19 @@ def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):
         train_run(TINY, str(tmp_path), ["--games", GAME])
 
 
+def test_a_run_saved_before_a_config_key_existed_still_resumes(tmp_path):
+    from instructed_rl.train.runs import check_same_run
+
+    config = ImitationConfig(games=[GAME])
+    check_same_run(config, tmp_path, resumable=())
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["lr_end"], saved["reading_warmup_lr"]  # keys a later release added, at their defaults
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    check_same_run(config, tmp_path, resumable=())
+    with pytest.raises(UserError, match="lr_end=None, not 0.0001"):
+        check_same_run(ImitationConfig(games=[GAME], lr_end=1e-4), tmp_path, resumable=())
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     checkpoint = tmp_path / "checkpoint"
     (checkpoint / "agent").mkdir(parents=True)

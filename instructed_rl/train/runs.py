@@ -102,9 +102,14 @@ def check_same_run(config, out: Path, *, resumable: tuple[str, ...]) -> None:
     current = dataclasses.asdict(config)
     if path.exists():
         saved = json.loads(path.read_text())
+        # A key newer than the saved run ran with its default: a run started before the key existed resumes.
+        defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(config)
+                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
         for key, value in current.items():
-            if key not in resumable and saved.get(key) != value:
-                raise UserError(f"{out} holds a run with {key}={saved.get(key)!r}, not {value!r}. "
+            was = saved[key] if key in saved else defaults.get(key)
+            if key not in resumable and was != value:
+                raise UserError(f"{out} holds a run with {key}={was!r}, not {value!r}. "
                                 f"Fix: use the same config to resume, or another --out for a new run")
     path.write_text(json.dumps(current, indent=2) + "\n")
 
