@@ -172,6 +172,8 @@ def run_cell(config: EvalConfig) -> CellResult:
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers) as pool:
             parts = pool.map(_worker, [(asdict(config), split, [int(s) for s in chunk]) for chunk in chunks])
+            pool.close()  # and join: leaving the block alone terminates the workers, which leaks their semaphores
+            pool.join()
         results = [EpisodeResult(**r) for part in parts for r in part]
     wall = time.perf_counter() - started
     return summarize(results, config=config, split=split, corpus=corpus_name, wall_seconds=wall)
