@@ -374,19 +374,19 @@ class Policy(nn.Module):
         rows = torch.arange(batch, device=direction.device).repeat_interleave(length)[flat_valid]
         views, map_logits = self.encode_view(image.reshape(batch * length, *image.shape[2:])[flat_valid],
                                              direction.reshape(-1)[flat_valid], cond[rows], tokens[rows], mask[rows])
-        core_in = views.new_zeros(batch * length, views.shape[-1])
-        core_in[flat_valid] = views
-        core_in = core_in.reshape(batch, length, -1)
+
+        def padded(values: torch.Tensor) -> torch.Tensor:  # valid rows -> (B, L, ...), zeros at the padding
+            full = values.new_zeros(batch * length, *values.shape[1:])
+            full[flat_valid] = values
+            return full.reshape(batch, length, *values.shape[1:])
+
+        core_in = padded(views)
         hiddens = []
         for t in range(length):
             hidden, memory = self._recur(core_in[:, t], memory)
             hiddens.append(hidden)
         hidden_all = torch.stack(hiddens, 1).reshape(batch * length, -1)
         out = self._heads(hidden_all, cond.repeat_interleave(length, dim=0), memory)
-        target_map = None
-        if map_logits is not None:  # back to (B, L, ...) with zeros at the padding
-            target_map = map_logits.new_zeros(batch * length, *map_logits.shape[1:])
-            target_map[flat_valid] = map_logits
-            target_map = target_map.reshape(batch, length, *map_logits.shape[1:])
+        target_map = None if map_logits is None else padded(map_logits)
         return PolicyOutput(out.logits.reshape(batch, length, -1), out.value.reshape(batch, length),
                             out.done_logit.reshape(batch, length), memory, target_map)

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,6 +121,12 @@ class TextEncoder(nn.Module):
     def frozen_prefixes(self) -> tuple[str, ...]:
         """State-dict key prefixes (relative to this module) that are not trained and not saved."""
         return ()
+
+    @contextmanager
+    def holding(self, texts: int) -> Iterator[None]:
+        """While inside, keep the frozen outputs of up to ``texts`` texts (a no-op for an encoder
+        that has nothing frozen to keep): for a loop that draws again and again from one pool."""
+        yield
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
@@ -247,6 +254,18 @@ class PretrainedTextEncoder(TextEncoder):
     def clear_cache(self) -> None:
         self._cache.clear()
 
+    @contextmanager
+    def holding(self, texts: int) -> Iterator[None]:
+        """Raise the cache bound to ``texts`` while inside; afterwards the bound is restored and
+        the cache emptied (its memory returned)."""
+        bound = self.cache_size
+        self.cache_size = max(bound, texts)
+        try:
+            yield
+        finally:
+            self.cache_size = bound
+            self.clear_cache()
+
     @torch.no_grad()
     def _run_backbone(self, texts: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Embed ``texts`` (cache misses) with MiniLM; returns per-text outputs and caches them."""
@@ -282,10 +301,9 @@ class PretrainedTextEncoder(TextEncoder):
             )
         # Hits are taken (and marked recent) before the misses are added: adding them may evict
         # an entry this very batch needs when the batch holds nearly cache_size distinct texts.
-        found = {}
-        for text in dict.fromkeys(t for t in texts if t not in missing):
+        found = {text: self._cache[text] for text in dict.fromkeys(texts) if text in self._cache}
+        for text in found:
             self._cache.move_to_end(text)
-            found[text] = self._cache[text]
         if missing:
             found.update(self._run_backbone(missing))
         entries = [found[text] for text in texts]

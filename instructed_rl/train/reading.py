@@ -92,16 +92,12 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
     rng = np.random.default_rng([seed, 77])
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=lr)
-    # A frozen pretrained encoder caches its outputs per text: hold every warm-up text, so each
-    # is run through the backbone once instead of once per draw (15,000 descriptions overflow
-    # the default cache, and the warm-up then spent most of its time in MiniLM).
-    encoder = agent.encoder
-    cache_size = getattr(encoder, "cache_size", None)
-    if cache_size is not None:
-        encoder.cache_size = max(cache_size, 2 * (len(examples) + ACCURACY_BATCH))  # + the check after
     agent.train()
     loss = torch.zeros(())
-    try:
+    # A frozen pretrained encoder keeps every warm-up text (and the accuracy check's batch), so
+    # each runs through the backbone once instead of once per draw: 15,000 descriptions
+    # overflow its usual cache, and the warm-up then spent most of its time in MiniLM.
+    with agent.encoder.holding(2 * (len(examples) + ACCURACY_BATCH)):
         for step in range(steps):
             chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
             goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
@@ -114,10 +110,6 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
         fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
                                  seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))
         accuracy = reading_accuracy(agent, fresh)
-    finally:
-        if cache_size is not None:
-            encoder.cache_size = cache_size
-            encoder.clear_cache()  # back to its usual bound (and memory)
     result = {"reading/warmup_loss": float(loss.item()), "reading/warmup_accuracy": accuracy}
     log(f"reader warm-up: {steps} steps, loss {result['reading/warmup_loss']:.3f}, "
         f"fresh train-split worlds named right {100 * result['reading/warmup_accuracy']:.1f}%")
