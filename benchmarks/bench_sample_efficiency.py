@@ -1,4 +1,4 @@
-"""Sample efficiency: bot-labelled episodes needed to reach 95% and 99% greedy success.
+"""Sample efficiency: bot-labelled episodes needed to reach 95% and 99% success, greedy and sampled.
 
     python benchmarks/bench_sample_efficiency.py                       # GoToLocal and PickupLoc
     python benchmarks/bench_sample_efficiency.py --games BabyAI-GoToLocal-v0 --stages 20000 40000
@@ -7,10 +7,13 @@ For each game, one imitation run (``configs/sample_efficiency.yaml``: cloning an
 DAgger, the default agent's network) is trained in stages of growing frame budgets. The
 same run directory is resumed at each stage (a larger ``frames`` is a resumable change), so
 stage k continues stage k-1 rather than starting over. After each stage the saved agent is
-evaluated greedily on ``--episodes`` test worlds (seeds 1,000,000 + i, as in the zero-shot
-suite), and the table reports the number of episodes the bot labelled so far. A game stops
-at the first stage whose success reaches 99%; rerunning the command skips the stages
-already measured (``stages.jsonl`` in each run directory) and continues from there.
+evaluated on ``--episodes`` test worlds (seeds 1,000,000 + i, as in the zero-shot suite)
+twice: greedy (argmax, as BabyAI 1.0 evaluates) and with actions sampled from the policy
+(seeded per episode; what the zero-shot suite uses, since greedy argmax can loop). The table
+reports the number of episodes the bot labelled so far. A game stops at the first stage
+whose greedy success reaches 99%; rerunning the command skips the stages already measured
+(``stages.jsonl`` in each run directory; each stage's agent is kept under ``stages/``) and
+continues from there.
 
 What "demonstrations" means here: every training episode is labelled by the BabyAI bot at
 every step, but after the first stages many steps are the *agent's* actions (DAgger), so an
@@ -40,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import time
 from pathlib import Path
 
@@ -56,48 +60,73 @@ def peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
+def _sampled(agent_dir: Path, game: str, *, episodes: int, workers: int) -> dict:
+    cell = run_cell(EvalConfig(agent=str(agent_dir), game=game, episodes=episodes, workers=workers, greedy=False))
+    return {"sampled_success": cell.success_rate, "sampled_ci95": list(cell.ci95)}
+
+
 def measure_game(game: str, *, config: str, stages: list[int], episodes: int, workers: int, out: Path,
                  threads: int) -> list[dict]:
-    """Train ``game`` stage by stage in ``out / game``; one row per stage, stopping at 99%."""
+    """Train ``game`` stage by stage in ``out / game``; one row per stage, stopping at 99% greedy."""
     run_dir = out / game
     done = run_dir / "stages.jsonl"  # measured stages: a rerun skips them and continues the run
     rows = [json.loads(line) for line in done.read_text().splitlines()] if done.exists() else []
+    if rows and "sampled_success" not in rows[-1] and (run_dir / "agent").is_dir():
+        # Measured before sampled evaluation existed: the run's agent is still the last stage's.
+        rows[-1].update(_sampled(run_dir / "agent", game, episodes=episodes, workers=workers))
+        done.write_text("".join(json.dumps(r) + "\n" for r in rows))
     started = time.perf_counter()
     for frames in stages:
         if any(r["stage"] == frames for r in rows) or (rows and rows[-1]["success"] >= TARGETS[-1]):
             continue
         agent_dir = train_run(config, str(run_dir), ["--games", game, "--frames", str(frames),
                                                      "--threads", str(threads)])
+        shutil.copytree(agent_dir, run_dir / "stages" / str(frames), dirs_exist_ok=True)
         record = json.loads((run_dir / "training_record.json").read_text())
         cell = run_cell(EvalConfig(agent=str(agent_dir), game=game, episodes=episodes, workers=workers))
         rows.append({"game": game, "stage": frames, "frames": record["frames"],
                      "episodes": record["demonstration_episodes"], "success": cell.success_rate,
                      "ci95": list(cell.ci95), "eval_episodes": cell.episodes,
+                     **_sampled(agent_dir, game, episodes=episodes, workers=workers),
                      "train_seconds": record["wall_seconds"], "wall_seconds": time.perf_counter() - started})
         with done.open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
         print(f"{game}: {record['demonstration_episodes']:,} episodes ({record['frames']:,} frames) -> "
-              f"{100 * cell.success_rate:.1f}% greedy", flush=True)
+              f"{100 * cell.success_rate:.1f}% greedy, {100 * rows[-1]['sampled_success']:.1f}% sampled", flush=True)
     return rows
 
 
-def first_reaching(rows: list[dict], target: float) -> str:
-    hit = next((r for r in rows if r["success"] >= target), None)
-    return f"{hit['episodes']:,}" if hit else f"not within {rows[-1]['episodes']:,}"
+MODES = (("greedy", "success"), ("sampled", "sampled_success"))
+
+
+def first_reaching(rows: list[dict], target: float, key: str) -> str:
+    hit = next((i for i, r in enumerate(rows) if r.get(key) is not None and r[key] >= target), None)
+    if hit is None:
+        return f"not within {rows[-1]['episodes']:,}"
+    unmeasured_before = any(r.get(key) is None for r in rows[:hit])  # it may have been reached earlier
+    return f"{'at most ' if unmeasured_before else ''}{rows[hit]['episodes']:,}"
+
+
+def _percent(row: dict, key: str, ci_key: str) -> tuple[str, str]:
+    if row.get(key) is None:
+        return "not measured", ""
+    low, high = row[ci_key]
+    return f"{100 * row[key]:.1f}", f"{100 * low:.1f}-{100 * high:.1f}"
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| game | frames | bot-labelled episodes | greedy success % | 95% CI | train s |",
-             "|---|---:|---:|---:|---|---:|"]
+    lines = ["| game | frames | bot-labelled episodes | greedy % | 95% CI | sampled % | 95% CI | train s |",
+             "|---|---:|---:|---:|---|---:|---|---:|"]
     for r in rows:
-        low, high = r["ci95"]
-        lines.append(f"| {r['game']} | {r['frames']:,} | {r['episodes']:,} | {100 * r['success']:.1f} | "
-                     f"{100 * low:.1f}-{100 * high:.1f} | {r['train_seconds']:.0f} |")
-    targets = " | ".join(f"episodes to {100 * t:.0f}%" for t in TARGETS)
-    lines += ["", f"| game | {targets} | BabyAI 1.0 (demos) |", "|---|" + "---:|" * len(TARGETS) + "---|"]
+        greedy = " | ".join(_percent(r, "success", "ci95"))
+        sampled = " | ".join(_percent(r, "sampled_success", "sampled_ci95"))
+        lines.append(f"| {r['game']} | {r['frames']:,} | {r['episodes']:,} | {greedy} | {sampled} | "
+                     f"{r['train_seconds']:.0f} |")
+    targets = " | ".join(f"episodes to {100 * t:.0f}% {mode}" for t in TARGETS for mode, _ in MODES)
+    lines += ["", f"| game | {targets} | BabyAI 1.0 (demos) |", "|---|" + "---:|" * (2 * len(TARGETS)) + "---|"]
     for game in dict.fromkeys(r["game"] for r in rows):
         mine = [r for r in rows if r["game"] == game]
-        reached = " | ".join(first_reaching(mine, t) for t in TARGETS)
+        reached = " | ".join(first_reaching(mine, t, key) for t in TARGETS for _, key in MODES)
         lines.append(f"| {game} | {reached} | {BABYAI_REFERENCE.get(game, 'not quoted here')} |")
     return "\n".join(lines)
 
@@ -108,7 +137,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/sample_efficiency.yaml")
     parser.add_argument("--stages", type=int, nargs="+", default=[15_000, 30_000, 60_000, 120_000, 240_000],
                         help="cumulative frame budgets at which to evaluate")
-    parser.add_argument("--episodes", type=int, default=500, help="greedy evaluation episodes per stage")
+    parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per stage (each mode)")
     parser.add_argument("--workers", type=int, default=2, help="evaluation worker processes")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--out", default="runs/bench_sample_efficiency",

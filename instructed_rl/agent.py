@@ -39,9 +39,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from instructed_rl.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
-from instructed_rl.text.encoders import TextConfig, TextFeatures, build_encoder
+from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
+from instructed_rl.text.rephrase import Rephraser, Rephrasing
 from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
 
 FORMAT_NAME = "instructed-rl-agent"
@@ -94,6 +96,10 @@ class AgentConfig:
     """Name of the instruction corpus the agent was trained with (metadata)."""
     games: list[str] = field(default_factory=list)
     """Games the agent was trained on (metadata)."""
+    rephrase: bool = False
+    """When acting, read an instruction worded in ways ``corpus`` never trained on as its nearest
+    trained wording (:mod:`instructed_rl.text.rephrase`; needs the pretrained extra). Training
+    instructions are unaffected."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -104,6 +110,8 @@ class AgentConfig:
             raise ValueError("AgentConfig.policy must be a PolicyConfig; use AgentConfig.from_dict for plain dicts")
         if not isinstance(self.corpus, str):
             raise ValueError(f"AgentConfig.corpus={self.corpus!r} must be a string")
+        if not isinstance(self.rephrase, bool):
+            raise ValueError(f"AgentConfig.rephrase={self.rephrase!r} must be true or false")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
             raise ValueError(f"AgentConfig.games={self.games!r} must be a list of game ids")
         self.games = list(self.games)
@@ -174,6 +182,7 @@ class Agent(nn.Module):
             self.encoder = build_encoder(config.text, tokenizer)
             self.policy = Policy(config.policy, goal_dim=self.encoder.out_dim)
         self._act_state: _ActState | None = None
+        self._rephraser: Rephraser | None = None
 
     @classmethod
     def create(cls, config: AgentConfig, *, texts: Iterable[str], seed: int = 0) -> Agent:
@@ -248,6 +257,25 @@ class Agent(nn.Module):
 
     # ---- acting API -----------------------------------------------------------------------
 
+    def rephrase(self, instruction: str) -> Rephrasing:
+        """What the policy will read for ``instruction``: itself, or with ``config.rephrase`` its
+        nearest trained wording (see :mod:`instructed_rl.text.rephrase`)."""
+        if not self.config.rephrase:
+            return Rephrasing(instruction, instruction)
+        if self._rephraser is None:
+            self._rephraser = self._build_rephraser()
+        return self._rephraser(instruction)
+
+    def _build_rephraser(self) -> Rephraser:
+        try:
+            corpus = load_corpus(self.config.corpus)
+        except UserError as error:
+            raise UserError(f"this agent rephrases onto its training corpus {self.config.corpus!r}, which cannot be "
+                            f"loaded ({error}). Fix: install that corpus, or set \"rephrase\": false in the agent's "
+                            "config.json") from None
+        encoder = self.encoder if isinstance(self.encoder, PretrainedTextEncoder) else PretrainedTextEncoder(TextConfig())
+        return Rephraser(corpus, lambda texts: encoder.backbone_features(list(texts)).pooled)
+
     def reset(self, instruction: str, description: str = "", *, greedy: bool = True, seed: int | None = None) -> None:
         """Start an episode: encode the instruction once, zero the memory, seed sampling."""
         self.reset_batch([instruction], [description], greedy=greedy, seed=seed)
@@ -270,6 +298,7 @@ class Agent(nn.Module):
             generator.seed()
         else:
             generator.manual_seed(seed)
+        instructions = [self.rephrase(text).text for text in instructions]
         with torch.inference_mode():
             goal = self.encode_goal(instructions, descriptions)
         self._act_state = _ActState(
@@ -291,7 +320,7 @@ class Agent(nn.Module):
         state = self._require_state()
         if not 0 <= index < len(state.instructions):
             raise ValueError(f"index={index} is outside the {len(state.instructions)} envs given to reset")
-        state.instructions[index] = instruction
+        state.instructions[index] = self.rephrase(instruction).text
         if description is not None:
             state.descriptions[index] = description
         with torch.inference_mode():

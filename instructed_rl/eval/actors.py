@@ -86,8 +86,9 @@ class AgentActor:
         return int(self.agent.act(obs).action)
 
 
-def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor") -> Actor:
-    """``bot``, ``random``, or the path of a saved agent directory."""
+def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", rephrase: bool = True) -> Actor:
+    """``bot``, ``random``, or the path of a saved agent directory (``rephrase=False`` turns off
+    the agent's rephraser, if its config enables one)."""
     if spec == "bot":
         return BotActor()
     if spec == "random":
@@ -97,4 +98,6 @@ def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor") -
                         f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
     from instructed_rl.agent import Agent
 
-    return AgentActor(Agent.from_pretrained(spec), name=spec, greedy=greedy, sequences=sequences)
+    agent = Agent.from_pretrained(spec)
+    agent.config.rephrase = agent.config.rephrase and rephrase
+    return AgentActor(agent, name=spec, greedy=greedy, sequences=sequences)

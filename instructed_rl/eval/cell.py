@@ -46,6 +46,8 @@ class EvalConfig:
     instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
     sequences: Literal["executor", "whole"] = option(
         "executor", "multi-part instructions: planned and run part by part, or the whole text to the policy")
+    rephrase: bool = option(True, "let an agent that rephrases read unseen wordings as its nearest trained one "
+                                  "(--no-rephrase: the policy reads the raw words; the ablation)")
     json: str | None = option(None, "write the result as JSON to this file")
     suite: str | None = option(None, "run a suite of cells from this YAML file instead of one cell")
     out: str | None = option(None, "directory for a suite's report.json / report.md / report.png")
@@ -87,6 +89,8 @@ class CellResult:
     instruction: str
     sequences: str
     wall_seconds: float
+    rephrase: bool = True
+    greedy: bool = True
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -130,7 +134,8 @@ def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tu
 def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None) -> list[EpisodeResult]:
     """Run the agent (and the bot, for the path ratio) on the given seeds, in this process."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
-    actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences)
+    actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
+                                rephrase=config.rephrase)
     bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
     results = []
@@ -193,7 +198,8 @@ def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, c
         path_ratio=float(np.mean(ratios)) if ratios else None,
         failures=sum(not r.success for r in results),
         description=config.description, instruction=config.instruction, sequences=config.sequences,
-        wall_seconds=round(wall_seconds, 2),
+        wall_seconds=round(wall_seconds, 2), rephrase=config.rephrase,
+        greedy=config.greedy,
     )
 
 

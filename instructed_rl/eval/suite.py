@@ -7,6 +7,7 @@ Suite file::
     name: zero_shot
     episodes: 200            # default per cell
     seed: 1000000
+    greedy: false            # default per cell: sample actions (seeded per episode)
     cells:
       - {label: training instructions, game: SkillRoom, split: test}
       - {label: unseen phrasings, game: SkillRoom, split: unseen_phrasings, corpus: paraphrase}
@@ -29,8 +30,9 @@ from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult, EvalConfig, format_cell, run_cell
 
-SUITE_KEYS = ("name", "description", "episodes", "seed", "cells")
-CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "description", "instruction", "sequences")
+SUITE_KEYS = ("name", "description", "episodes", "seed", "greedy", "rephrase", "cells")
+CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "greedy", "rephrase", "description", "instruction",
+             "sequences")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +67,11 @@ def load_suite(path: str | Path) -> Suite:
         overrides = {k: v for k, v in cell.items() if k != "label"}
         label = str(cell.get("label") or f"{cell['game']} {cell.get('split', '')}".strip())
         parsed.append(SuiteCell(label=label, overrides=overrides))
-    defaults = {k: data[k] for k in ("episodes", "seed") if k in data}
+    for key in ("greedy", "rephrase"):
+        for where, value in [("", data.get(key, True))] + [(f"cells[{i}].", c.get(key, True)) for i, c in enumerate(cells)]:
+            if not isinstance(value, bool):
+                raise UserError(f"{path}: {where}{key}: must be true or false, got {value!r}. Fix: write '{key}: false'")
+    defaults = {k: data[k] for k in ("episodes", "seed", "greedy", "rephrase") if k in data}
     return Suite(name=str(data.get("name") or path.stem), cells=tuple(parsed), defaults=defaults)
 
 
@@ -149,6 +155,7 @@ def markdown_table(results: list[tuple[str, CellResult]]) -> str:
         ratio = "n/a" if r.path_ratio is None else f"{r.path_ratio:.2f}"
         ablation = "" if r.description == "true" and r.instruction == "true" else \
             f" (description {r.description}, instruction {r.instruction})"
+        ablation += "" if r.rephrase else " (raw words, no rephrasing)"
         lines.append(f"| {label}{ablation} | {r.game} | {r.split} | {r.corpus} | {100 * r.success_rate:.1f} | "
                      f"{100 * r.ci95[0]:.1f}-{100 * r.ci95[1]:.1f} | {r.episodes} | {r.mean_steps:.1f} | {ratio} |")
     return "\n".join(lines)
@@ -185,6 +192,7 @@ def write_report(results: list[tuple[str, CellResult]], *, config: EvalConfig, o
     table = markdown_table(results)
     note = (f"\n**Partial**: {len(results)} of the suite's {len(suite.cells)} cells (stopped); run the same "
             "command again to measure the rest.\n" if partial else "")
-    (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n{note}\n{table}\n")
+    modes = sorted({"greedy" if r.greedy else "sampled (seeded per episode)" for _, r in results})
+    (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n{note}\nActions: {', '.join(modes)}.\n\n{table}\n")
     bar_chart(results, out / "report.png", title=f"{suite.name}: {Path(config.agent).name}")
     return table

@@ -58,6 +58,8 @@ class ImitationConfig(AgentSource):
     lr: float = option(1e-3, "Adam learning rate")
     lr_end: float | None = option(None, "if set, the learning rate anneals linearly from lr to this over the run's "
                                         "frames (None = constant)")
+    lr_end_frames: int | None = option(None, "frames by which the learning rate reaches lr_end and then stays "
+                                             "(None = the run's frames)")
     max_grad_norm: float = option(1.0, "gradient clipping")
     done_coef: float = option(0.5, "weight of the termination-head loss")
     reading_coef: float = option(0.0, "weight of the reader's auxiliary loss: name the instruction's object(s) from "
@@ -83,6 +85,8 @@ class ImitationConfig(AgentSource):
         if self.lr <= 0 or self.reading_warmup_lr <= 0 or (self.lr_end is not None and self.lr_end <= 0):
             raise ValueError(f"lr, lr_end and reading_warmup_lr must be positive, got {self.lr}, {self.lr_end} "
                              f"and {self.reading_warmup_lr}")
+        if self.lr_end_frames is not None and self.lr_end_frames <= 0:
+            raise ValueError(f"lr_end_frames must be positive, got {self.lr_end_frames}")
         if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
             raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
                              f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
@@ -94,7 +98,7 @@ class ImitationConfig(AgentSource):
     def learning_rate(self, frames: int) -> float:
         if self.lr_end is None:
             return self.lr
-        progress = min(1.0, frames / max(1, self.frames))
+        progress = min(1.0, frames / max(1, self.lr_end_frames or self.frames))
         return self.lr + (self.lr_end - self.lr) * progress
 
 

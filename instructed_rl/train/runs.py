@@ -71,7 +71,9 @@ def vocabulary_texts(config: AgentSource) -> list[str]:
 def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
     """The run's agent: from its checkpoint, from ``init_agent`` (keeping its vocabulary), or new."""
     if resumed:
-        return Agent.from_pretrained(out / "checkpoint" / "agent")
+        agent = Agent.from_pretrained(out / "checkpoint" / "agent")
+        agent.config.rephrase = bool(config.agent.get("rephrase", agent.config.rephrase))  # acting only: the config's say
+        return agent
     if config.init_agent:
         agent = Agent.from_pretrained(config.init_agent)
         # A config written for a new agent may restate what the saved one already is: fine. It
@@ -79,7 +81,9 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
         changes = {part: {k: v for k, v in (config.agent.get(part) or {}).items()
                           if getattr(getattr(agent.config, part), k, object()) != v}
                    for part in ("text", "policy")}
-        other = sorted(set(config.agent) - {"text", "policy"})
+        if "rephrase" in config.agent:  # how it reads when acting, not what it is: may change
+            agent.config.rephrase = bool(config.agent["rephrase"])
+        other = sorted(set(config.agent) - {"text", "policy", "rephrase"})
         if other or changes["text"]:
             name = f"agent.{other[0]}" if other else f"agent.text.{sorted(changes['text'])[0]}"
             raise UserError(f"{name} cannot change a saved agent (init_agent={config.init_agent}). "
