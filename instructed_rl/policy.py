@@ -294,7 +294,14 @@ class Policy(nn.Module):
                 f"image has symbolic values outside {CHANNEL_SIZES} per channel; pass minigrid's symbolic view "
                 "(object, colour, state), not RGB pixels"
             )
-        cells = self.cell_embed(image.long() + self.channel_offsets).sum(dim=3)  # (B, H, W, E)
+        index = image.long() + self.channel_offsets
+        if torch.is_grad_enabled():
+            # The same sum of three rows, as a multi-hot matmul: its backward is a matmul, 2.5-3x
+            # faster than the embedding's scatter-add backward on CPU (batch 256).
+            multi_hot = torch.zeros(*index.shape[:3], self.cell_embed.num_embeddings, device=index.device)
+            cells = multi_hot.scatter_(-1, index, 1.0) @ self.cell_embed.weight
+        else:
+            cells = self.cell_embed(index).sum(dim=3)  # (B, H, W, E)
         return cells.permute(0, 3, 1, 2)
 
     def encode_view(self, image: torch.Tensor, direction: torch.Tensor, cond: torch.Tensor,

@@ -137,3 +137,13 @@ def test_forward_sequence_equals_step_by_step():
             assert torch.allclose(step.logits, whole.logits[:, t], atol=1e-5)
             assert torch.allclose(step.done_logit, whole.done_logit[:, t], atol=1e-5)
         assert torch.allclose(memory, whole.memory, atol=1e-5)
+
+
+def test_view_embedding_is_the_same_with_and_without_gradients():
+    # Training takes a multi-hot matmul (faster backward), acting the embedding lookup.
+    policy = Policy(PolicyConfig(embed_dim=16, channels=32), goal_dim=8)
+    image = torch.randint(0, 4, (5, 7, 7, 3))
+    with torch.no_grad():
+        looked_up = policy._embed_view(image)
+    multi_hot = policy._embed_view(image)
+    assert multi_hot.requires_grad and torch.allclose(looked_up, multi_hot, atol=1e-6)

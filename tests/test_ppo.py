@@ -185,6 +185,29 @@ def test_tiny_ppo_run_learns(ppo_run):
     assert (ppo_run / "curve.png").exists()
 
 
+def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
+    # The next rollout is collected in another process during the update (one update of policy lag).
+    args = ["train", "--config", PPO_TINY, "--threads", "2", "--overlap", "true", "--checkpoint-every", "3",
+            "--eval-episodes", "5"]
+    straight = tmp_path / "straight"
+    result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    success = _success(straight / "agent", greedy=False)
+    assert success >= 0.6, f"sampled success {success:.2f} after 12k overlapped PPO frames (random is ~0.26)"
+
+    interrupted = tmp_path / "interrupted"
+    code, stdout, stderr = interrupt_after_first_checkpoint(args + ["--out", str(interrupted)], interrupted)
+    if code == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    assert code == 130 and "checkpoint saved" in stdout, stderr
+    with np.load(interrupted / "checkpoint" / "arrays.npz") as saved:
+        assert any(name.startswith("behaviour/") for name in saved.files)  # the in-flight rollout's weights
+    result = subprocess.run(_command() + args + ["--out", str(interrupted)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "resuming" in result.stdout, result.stderr
+    assert _train_rows(interrupted) == _train_rows(straight)
+
+
 def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     final = train_run(KICKSTART_TINY, str(tmp_path / "run"), ["--threads", "1", "--frames", "6000"])
     success = _success(final, greedy=True)
@@ -273,5 +296,7 @@ def test_unknown_and_invalid_keys_are_one_line_errors(tmp_path, write_yaml):
         train_run(str(config), str(tmp_path), [])
     with pytest.raises(UserError, match="minibatches=32 exceeds envs=16"):
         train_run(PPO_TINY, str(tmp_path), ["--minibatches", "32"])
+    with pytest.raises(UserError, match="overlap: true steps the envs in its own rollout process; set workers: 1"):
+        train_run(PPO_TINY, str(tmp_path), ["--overlap", "true", "--workers", "2"])
     with pytest.raises(UserError, match="unknown game"):
         train_run(PPO_TINY, str(tmp_path / "x"), ["--games", "GoToRom"])

@@ -226,7 +226,9 @@ class PretrainedTextEncoder(TextEncoder):
     def __init__(self, config: TextConfig) -> None:
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar per agent load buries demo and eval output
         model_dir = pretrained_model_dir()
         self.hf_tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.backbone = AutoModel.from_pretrained(model_dir, local_files_only=True)

@@ -23,7 +23,9 @@ visited state (the bot replans in the env's own process), ``teacher: DIR`` is KL
 agent's action distribution to the student's.
 
 Envs step in this process (``workers: 1``) or in ``workers`` spawned processes, each owning a
-slice of the envs; both give the same numbers.
+slice of the envs; both give the same numbers. With ``overlap: true`` one spawned process
+collects the next rollout while this one updates (a one-update policy lag; see
+:mod:`instructed_rl.train.overlap`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from instructed_rl.policy import preprocess_obs
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.gae import compute_gae
+from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
@@ -59,6 +62,8 @@ class PPOConfig(AgentSource):
     frames: int = option(1_000_000, "environment steps to take in total (all ranks together)")
     envs: int = option(16, "envs stepped together, batched through the policy (per rank under torchrun)")
     workers: int = option(1, "processes that step the envs (1 = this process; N > 1 = N spawned workers)")
+    overlap: bool = option(False, "collect the next rollout in a spawned process during the update on this one "
+                                  "(the behaviour policy lags one update; see instructed_rl/train/overlap.py)")
     steps: int = option(128, "steps per env per iteration (longer than most episodes: ones still running are cut)")
     recurrence: int = option(16, "BPTT length: training replays episode pieces of at most this many steps")
     epochs: int = option(4, "passes over each rollout")
@@ -85,6 +90,8 @@ class PPOConfig(AgentSource):
                      "checkpoint_every", "threads", "eval_episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.overlap and self.workers != 1:
+            raise ValueError(f"overlap: true steps the envs in its own rollout process; set workers: 1, not {self.workers}")
         if self.workers > self.envs:
             raise ValueError(f"workers={self.workers} exceeds envs={self.envs}; each worker needs at least one env")
         if self.minibatches > self.envs:
@@ -570,7 +577,8 @@ def ppo_loss(agent: Agent, mb: Minibatch, *, config: PPOConfig, distill_coef: fl
 
 def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) PPO / kickstarting in ``out``; returns the path of the final saved agent."""
-    torch.set_num_threads(config.threads)
+    # Overlapped, the rollout process takes one core and the update the rest.
+    torch.set_num_threads(max(1, config.threads - 1) if config.overlap else config.threads)
     use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
         raise UserError("device: cuda, but torch sees no GPU. Fix: --device cpu (or auto)")
@@ -599,14 +607,32 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, eps=config.adam_eps)
     state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
+    arrays: dict[str, np.ndarray] = {}
     if resumed:
-        state, _ = load_checkpoint(out, optimizer=optimizer)
+        state, arrays = load_checkpoint(out, optimizer=optimizer)
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
     progress = Progress(config.frames, enabled=ctx.is_main)
-    envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.workers)
+    env_kwargs = dict(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
+                      count=config.envs, workers=config.workers)
+    frames_per_iteration = config.frames_per_iteration * ctx.world_size
+    rollouts, envs, behaviour = None, None, None
+    if config.overlap:
+        rollouts = RolloutProcess(agent, envs=env_kwargs, teacher=config.teacher if teacher_kind == "agent" else None,
+                                  seed=config.seed, rank=ctx.rank)
+        # The weights the next rollout is collected with: saved with each checkpoint.
+        behaviour = weights_from_arrays(arrays) or weights_of(agent)
+    else:
+        envs = EnvVector(**env_kwargs)
+
+    def submit(iteration: int, frames: int, weights: dict[str, torch.Tensor]) -> None:
+        coef = config.distill_coef_at(frames)
+        rollouts.submit(iteration=iteration, weights=weights, steps=config.steps,
+                        labels=teacher_kind == "bot" and coef > 0, use_teacher=teacher_kind == "agent" and coef > 0)
+
+    if rollouts is not None and state["frames"] < config.frames:
+        submit(state["iteration"], state["frames"], behaviour)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
     try:
@@ -620,11 +646,17 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 distill_coef = config.distill_coef_at(state["frames"])
 
                 # ---- rollout
-                agent.eval()
-                rollout, stats = collect_rollout(
-                    agent, envs, iteration=iteration, steps=config.steps, generator=generator,
-                    labels=teacher_kind == "bot" and distill_coef > 0,
-                    teacher=teacher if distill_coef > 0 else None)
+                if rollouts is not None:
+                    rollout, stats = rollouts.result()
+                    behaviour = weights_of(agent)  # before this update: what the next rollout acts with
+                    if state["frames"] + frames_per_iteration < config.frames:
+                        submit(iteration + 1, state["frames"] + frames_per_iteration, behaviour)
+                else:
+                    agent.eval()
+                    rollout, stats = collect_rollout(
+                        agent, envs, iteration=iteration, steps=config.steps, generator=generator,
+                        labels=teacher_kind == "bot" and distill_coef > 0,
+                        teacher=teacher if distill_coef > 0 else None)
                 advantages, returns = compute_gae(rollout.reward * config.reward_scale, rollout.value, rollout.ended,
                                                   rollout.bootstrap, gamma=config.gamma, lam=config.gae_lambda)
 
@@ -650,8 +682,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 episodes, successes, length_sum, bot_failures, return_sum, *per_game = distributed.all_reduce_sum(
                     [stats.episodes, stats.successes, stats.length_sum, stats.bot_failures, stats.return_sum,
                      *per_game], ctx)
-                frames = config.frames_per_iteration * ctx.world_size
-                state.update(iteration=iteration + 1, frames=state["frames"] + frames,
+                state.update(iteration=iteration + 1, frames=state["frames"] + frames_per_iteration,
                              episodes=state["episodes"] + episodes, bot_failures=state["bot_failures"] + bot_failures,
                              wall_seconds=time.perf_counter() - started)
                 row = {
@@ -682,7 +713,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
                     distributed.barrier(ctx)
                     if ctx.is_main:
-                        save_checkpoint(out, agent=agent, optimizer=optimizer, state=state)
+                        save_checkpoint(out, agent=agent, optimizer=optimizer, state=state,
+                                        arrays=weights_to_arrays(behaviour) if behaviour is not None else None)
                     distributed.barrier(ctx)
                 if stopping:
                     progress.close()
@@ -690,7 +722,9 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                     log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
                     raise KeyboardInterrupt
     finally:
-        envs.close()
+        for resource in (envs, rollouts):
+            if resource is not None:
+                resource.close()
     progress.close()
     metrics.close()
     return finish_run(

@@ -1,0 +1,114 @@
+"""Collect the next PPO rollout in another process while the trainer updates on this one.
+
+Synchronous PPO leaves a core idle: the envs step while the learner waits, then the learner
+updates while the envs wait. With ``overlap: true`` a spawned process owns the envs and a
+copy of the agent; while the trainer runs the update on rollout k, it collects rollout k+1
+with the weights from *before* that update. The behaviour policy therefore lags the learner
+by one update; PPO's probability ratio is taken against the behaviour policy's own
+log-probabilities, which the rollout stores, so the clipped objective stays what it is
+(asynchronous PPO, as in Sample Factory's APPO, with a lag of exactly one).
+
+The schedule is fixed (rollout k+1 always uses the weights before update k), so a run is
+deterministic, and a checkpoint holds those behaviour weights beside the learner's: a
+resumed run retraces an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+from typing import Any
+
+import numpy as np
+import torch
+
+BEHAVIOUR_PREFIX = "behaviour/"  # checkpoint arrays holding the in-flight rollout's weights
+
+
+def weights_of(agent) -> dict[str, torch.Tensor]:
+    """The agent's trainable weights (a frozen backbone comes from its package in either process)."""
+    return {name: tensor.detach().cpu().clone() for name, tensor in agent.saved_state_dict().items()}
+
+
+def weights_to_arrays(weights: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {BEHAVIOUR_PREFIX + name: tensor.numpy() for name, tensor in weights.items()}
+
+
+def weights_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor] | None:
+    found = {name[len(BEHAVIOUR_PREFIX):]: torch.from_numpy(np.array(value))
+             for name, value in arrays.items() if name.startswith(BEHAVIOUR_PREFIX)}
+    return found or None
+
+
+def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer handles it
+    torch.set_num_threads(1)
+    try:
+        from instructed_rl.agent import Agent, AgentConfig
+        from instructed_rl.text.tokenizer import Tokenizer
+        from instructed_rl.train.ppo import EnvVector, collect_rollout
+
+        config = AgentConfig.from_dict(agent_config)
+        agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+        teacher_agent = Agent.from_pretrained(teacher).eval() if teacher else None
+        vector = EnvVector(**envs)
+        seed, rank = seed_rank
+        while True:
+            command, argument = conn.recv()
+            if command != "collect":
+                break
+            iteration, weights, steps, labels, use_teacher = argument
+            agent.load_state_dict(weights, strict=False)
+            generator = torch.Generator().manual_seed(seed * 7919 + iteration + 10**12 * rank)
+            result = collect_rollout(agent, vector, iteration=iteration, steps=steps, generator=generator,
+                                     labels=labels, teacher=teacher_agent if use_teacher else None)
+            conn.send(("ok", result))
+    except (EOFError, BrokenPipeError):
+        pass
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class RolloutProcess:
+    """A spawned process that collects rollouts on request: ``submit`` returns at once, ``result`` waits."""
+
+    def __init__(self, agent, *, envs: dict[str, Any], teacher: str | None, seed: int, rank: int):
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_worker, daemon=True,
+            args=(child, agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, teacher, (seed, rank)))
+        self._process.start()
+        child.close()
+        self.pending = False
+
+    def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
+               use_teacher: bool) -> None:
+        self._pipe.send(("collect", (iteration, weights, steps, labels, use_teacher)))
+        self.pending = True
+
+    def result(self):
+        while not self._pipe.poll(1.0):  # a process that died before it could answer must not hang us
+            if not self._process.is_alive():
+                raise RuntimeError(f"the rollout process exited (code {self._process.exitcode}) without a rollout; "
+                                   "see its error above")
+        try:
+            status, value = self._pipe.recv()
+        except EOFError:
+            raise RuntimeError("the rollout process died; see its error above") from None
+        self.pending = False
+        if status != "ok":
+            raise RuntimeError(f"the rollout process failed:\n{value}")
+        return value
+
+    def close(self) -> None:
+        try:
+            self._pipe.send(("close", None))
+        except (BrokenPipeError, OSError):
+            pass
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
