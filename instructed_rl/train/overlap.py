@@ -16,12 +16,12 @@ resumed run retraces an uninterrupted one exactly.
 from __future__ import annotations
 
 import multiprocessing
-import signal
-import traceback
 from typing import Any
 
 import numpy as np
 import torch
+
+from instructed_rl.train.serve import serve
 
 BEHAVIOUR_PREFIX = "behaviour/"  # checkpoint arrays holding the in-flight rollout's weights
 
@@ -42,9 +42,7 @@ def weights_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor
 
 
 def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer handles it
-    torch.set_num_threads(1)
-    try:
+    def setup():
         from instructed_rl.agent import Agent, AgentConfig
         from instructed_rl.text.tokenizer import Tokenizer
         from instructed_rl.train.ppo import EnvVector, collect_rollout
@@ -54,22 +52,17 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
         teacher_agent = Agent.from_pretrained(teacher).eval() if teacher else None
         vector = EnvVector(**envs)
         seed, rank = seed_rank
-        while True:
-            command, argument = conn.recv()
-            if command != "collect":
-                break
+
+        def collect(argument):
             iteration, weights, steps, labels, use_teacher = argument
             agent.load_state_dict(weights, strict=False)
             generator = torch.Generator().manual_seed(seed * 7919 + iteration + 10**12 * rank)
-            result = collect_rollout(agent, vector, iteration=iteration, steps=steps, generator=generator,
-                                     labels=labels, teacher=teacher_agent if use_teacher else None)
-            conn.send(("ok", result))
-    except (EOFError, BrokenPipeError):
-        pass
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+            return collect_rollout(agent, vector, iteration=iteration, steps=steps, generator=generator,
+                                   labels=labels, teacher=teacher_agent if use_teacher else None)
+
+        return {"collect": collect}
+
+    serve(conn, setup)
 
 
 class RolloutProcess:

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import signal
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -53,6 +51,7 @@ from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
+from instructed_rl.train.serve import serve
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -234,24 +233,11 @@ class EnvSlice:
 
 
 def _worker(conn, kwargs: dict) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the trainer handles it
-    torch.set_num_threads(1)
-    try:
+    def setup():
         envs = EnvSlice(**kwargs)
-        while True:
-            command, argument = conn.recv()
-            if command == "start":
-                conn.send(("ok", envs.start(*argument)))
-            elif command == "step":
-                conn.send(("ok", envs.step(argument)))
-            else:
-                break
-    except (EOFError, BrokenPipeError):
-        pass
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+        return {"start": lambda argument: envs.start(*argument), "step": envs.step}
+
+    serve(conn, setup)
 
 
 class EnvVector:
