@@ -15,8 +15,9 @@ What it can do: new verbs and prepositions around BabyAI's objects ("fetch", "cr
 object words the corpus does not know ("sphere" for ball), more than two objects, or wordings
 that reverse the objects' roles ("next to Y, put X": objects are matched to slots in order of
 appearance). An instruction that already parses with the trained templates, or where no object
-phrase is found, is returned unchanged. Sequences are planned first (see
-:mod:`instructed_rl.sequences`); each part is rephrased on its own.
+phrase is found, is returned unchanged, and so is a sequence (any connective of the corpus,
+held-out ones included): the executor plans sequences first (see :mod:`instructed_rl.sequences`)
+and each part is rephrased on its own.
 
 Only held-out evaluation is affected: every training instruction parses, so is left as is.
 ``instructed-rl eval --no-rephrase`` measures the policy on the raw words (the ablation).
@@ -85,6 +86,7 @@ class Rephraser:
     def __init__(self, corpus: Corpus, embed: Embed):
         self.trained = dataclasses.replace(corpus, heldout_skills={}, heldout_sequences={})
         self.parser = InstructionParser(self.trained)
+        self.connectives = InstructionParser(corpus)  # every connective, held-out ones too: a sequence is left whole
         self.embed = embed
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
@@ -115,7 +117,7 @@ class Rephraser:
 
     def __call__(self, text: str) -> Rephrasing:
         normalized = normalize(text)
-        if self.parser.parse(normalized) is not None:
+        if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
             return Rephrasing(text, text)
         spans = self.find_objects(normalized)
         if not 0 < len(spans) <= len(NEUTRAL_OBJECTS):
