@@ -148,9 +148,12 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     rows = []
-    for game in args.games:
-        rows += measure_game(game, config=args.config, stages=sorted(args.stages), episodes=args.episodes,
-                             workers=args.workers, out=out, threads=args.threads)
+    try:
+        for game in args.games:
+            rows += measure_game(game, config=args.config, stages=sorted(args.stages), episodes=args.episodes,
+                                 workers=args.workers, out=out, threads=args.threads)
+    except KeyboardInterrupt:
+        raise SystemExit("stopped; the run checkpointed. Run the same command again to continue.") from None
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     print()
     print(markdown(rows))
