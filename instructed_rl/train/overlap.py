@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from instructed_rl.train.serve import serve
+from instructed_rl.train.serve import reply, serve
 
 BEHAVIOUR_PREFIX = "behaviour/"  # checkpoint arrays holding the in-flight rollout's weights
 
@@ -45,7 +45,7 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
     def setup():
         from instructed_rl.agent import Agent, AgentConfig
         from instructed_rl.text.tokenizer import Tokenizer
-        from instructed_rl.train.ppo import EnvVector, collect_rollout
+        from instructed_rl.train.ppo import EnvVector, collect_rollout, rollout_generator
 
         config = AgentConfig.from_dict(agent_config)
         agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
@@ -56,8 +56,8 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
         def collect(argument):
             iteration, weights, steps, labels, use_teacher = argument
             agent.load_state_dict(weights, strict=False)
-            generator = torch.Generator().manual_seed(seed * 7919 + iteration + 10**12 * rank)
-            return collect_rollout(agent, vector, iteration=iteration, steps=steps, generator=generator,
+            return collect_rollout(agent, vector, iteration=iteration, steps=steps,
+                                   generator=rollout_generator(seed, iteration, rank),
                                    labels=labels, teacher=teacher_agent if use_teacher else None)
 
         return {"collect": collect}
@@ -76,26 +76,17 @@ class RolloutProcess:
             args=(child, agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, teacher, (seed, rank)))
         self._process.start()
         child.close()
-        self.pending = False
 
     def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
                use_teacher: bool) -> None:
         self._pipe.send(("collect", (iteration, weights, steps, labels, use_teacher)))
-        self.pending = True
 
     def result(self):
         while not self._pipe.poll(1.0):  # a process that died before it could answer must not hang us
             if not self._process.is_alive():
                 raise RuntimeError(f"the rollout process exited (code {self._process.exitcode}) without a rollout; "
                                    "see its error above")
-        try:
-            status, value = self._pipe.recv()
-        except EOFError:
-            raise RuntimeError("the rollout process died; see its error above") from None
-        self.pending = False
-        if status != "ok":
-            raise RuntimeError(f"the rollout process failed:\n{value}")
-        return value
+        return reply(self._pipe, "the rollout process")
 
     def close(self) -> None:
         try:

@@ -51,7 +51,7 @@ from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
-from instructed_rl.train.serve import serve
+from instructed_rl.train.serve import reply, serve
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -274,16 +274,7 @@ class EnvVector:
     def _ask(self, messages: list) -> StepBatch:
         for (pipe, _, _), message in zip(self._pipes, messages):
             pipe.send(message)
-        parts = []
-        for pipe, _, _ in self._pipes:
-            try:
-                status, value = pipe.recv()
-            except EOFError:
-                raise RuntimeError("an env worker died; see its error above") from None
-            if status != "ok":
-                raise RuntimeError(f"an env worker failed:\n{value}")
-            parts.append(value)
-        return StepBatch.concat(parts)
+        return StepBatch.concat([reply(pipe, "an env worker") for pipe, _, _ in self._pipes])
 
     def close(self) -> None:
         for pipe, _, _ in self._pipes:
@@ -329,6 +320,11 @@ class RolloutStats:
     length_sum: int = 0
     bot_failures: int = 0
     per_game: dict[str, list[int]] = field(default_factory=dict)  # game -> [successes, episodes]
+
+
+def rollout_generator(seed: int, iteration: int, rank: int) -> torch.Generator:
+    """The action-sampling generator of one iteration's rollout (the same in either process)."""
+    return torch.Generator().manual_seed(seed * 7919 + iteration + 10**12 * rank)
 
 
 def _sample(logits: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -586,7 +582,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     agent.to(device)
     distributed.broadcast_parameters(agent, ctx)
     teacher = None
-    if teacher_kind == "agent":
+    if teacher_kind == "agent" and not config.overlap:  # overlapped, the rollout process loads it
         teacher = Agent.from_pretrained(config.teacher, device=device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -627,7 +623,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 iteration = state["iteration"]
                 # All randomness of this iteration comes from (seed, iteration[, rank]): resuming is exact.
                 rng = np.random.default_rng([config.seed, iteration, *ctx.seed_key])
-                generator = torch.Generator().manual_seed(config.seed * 7919 + iteration + 10**12 * ctx.rank)
+                generator = rollout_generator(config.seed, iteration, ctx.rank)
                 torch.manual_seed(config.seed * 104729 + iteration)  # any dropout a network may have
                 distill_coef = config.distill_coef_at(state["frames"])
 

@@ -30,3 +30,14 @@ def serve(conn, setup: Callable[[], Handlers]) -> None:
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
+
+
+def reply(conn, who: str):
+    """The answer to a request sent to a process running :func:`serve`, or a one-line RuntimeError."""
+    try:
+        status, value = conn.recv()
+    except EOFError:
+        raise RuntimeError(f"{who} died; see its error above") from None
+    if status != "ok":
+        raise RuntimeError(f"{who} failed:\n{value}")
+    return value
