@@ -124,3 +124,24 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (checkpoint / "state.json").write_text("{}")
     with pytest.raises(UserError):
         train_run(TINY, str(tmp_path), ["--games", GAME])
+
+
+def test_a_game_listed_twice_gets_twice_the_episodes_and_is_evaluated_once():
+    from collections import Counter
+
+    import numpy as np
+    import torch
+
+    from instructed_rl.train.collect import EnvPool, collect_episodes
+    from instructed_rl.train.runs import evaluate
+
+    config = ImitationConfig(games=["GoToRoom", "OpenRoom", "GoToRoom"], encoder="gru",
+                             agent={"text": {"dim": 16}, "policy": {"channels": 8, "embed_dim": 8, "memory_dim": 16}})
+    assert config.agent_config().games == ["GoToRoom", "OpenRoom"]
+    agent = Agent.create(config.agent_config(), texts=["go to the red ball", "open the door"], seed=0)
+    episodes, _ = collect_episodes(agent, list(range(12)), games=config.games, pool=EnvPool("paraphrase"),
+                                   base_seed=0, beta=1.0, slots=4, rng=np.random.default_rng(0),
+                                   generator=torch.Generator().manual_seed(0))
+    assert Counter(e.game for e in episodes) == {"GoToRoom": 8, "OpenRoom": 4}
+    scores = evaluate(agent, config.games, corpus="paraphrase", episodes=1, seed=0)
+    assert sorted(scores) == ["eval/GoToRoom", "eval/OpenRoom", "eval/mean"]

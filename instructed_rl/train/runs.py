@@ -29,7 +29,8 @@ class AgentSource:
     """The fields every trainer config shares: what it trains on, how its agent is made (new from
     the corpus, or a saved one), seeding, evaluation size, threads and tracking."""
 
-    games: list[str] = option(None, "games to mix in training (train split of each)")
+    games: list[str] = option(None, "games to mix in training (train split of each; episodes go round-robin "
+                                    "over the list, so a game listed twice gets twice the episodes)")
     corpus: str = option("paraphrase", "corpus that phrases the training missions (name or YAML path)")
     agent: dict = option(None, "AgentConfig overrides of a new agent, e.g. {text: {encoder: gru}, policy: {channels: 64}}; "
                                "with init_agent only policy parts may be added, e.g. {policy: {read_description: true}}")
@@ -52,7 +53,7 @@ class AgentSource:
     def agent_config(self) -> AgentConfig:
         values = json.loads(json.dumps(self.agent))
         values.setdefault("text", {}).setdefault("encoder", self.encoder)
-        values.update(corpus=load_corpus(self.corpus).name, games=list(self.games))
+        values.update(corpus=load_corpus(self.corpus).name, games=list(dict.fromkeys(self.games)))
         return AgentConfig.from_dict(values)
 
 
@@ -149,7 +150,7 @@ def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) 
 
     actor = AgentActor(agent, greedy=True)
     results = {}
-    for game in games:
+    for game in dict.fromkeys(games):  # a game listed twice (a training weight) is evaluated once
         env = InstructedEnv(game, split="test", corpus=corpus)
         config = EvalConfig(agent="agent", game=game, split="test", corpus=corpus)
         wins = sum(_run_episode(env, actor, seed + i, config)[0] for i in range(episodes))
