@@ -100,16 +100,3 @@ def test_executor_with_the_bot_as_single_skill_policy_solves_sequences(game, spl
         walked_all += parts_seen == set(range(len(parts)))
     assert wins == episodes
     assert walked_all >= episodes // 2  # (a part can also get done in passing while doing another)
-
-
-def test_the_shipped_maze_agent_executes_unseen_sequences_across_rooms():
-    """data/agents/maze never saw a sequence episode: the executor and its termination head
-    carry it through GoToSeqS5R2's multi-part missions (96% on 100 episodes in the report)."""
-    from instructed_rl.eval.actors import make_actor
-    from instructed_rl.eval.cell import EvalConfig, run_seeds
-
-    config = EvalConfig(agent="data/agents/maze", game="GoToSeqSmall", split="unseen_sequences", greedy=False)
-    actor = make_actor(config.agent, greedy=False)
-    results = run_seeds(config, "unseen_sequences", [1_000_000 + i for i in range(20)], actor=actor)
-    success = sum(r.success for r in results) / len(results)
-    assert success >= 0.8, f"maze agent solved {success:.0%} of 20 unseen 2x2-room sequences (96% measured on 100)"

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.eval.actors import AgentActor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
+from instructed_rl.train.collect import EnvPool, collect_episodes
 from instructed_rl.train.imitation import ImitationConfig
+from instructed_rl.train.runs import evaluate
 from instructed_rl.train.tracking import MetricsLog
 
 from tests.test_cli import _command, interrupt_after_first_checkpoint
@@ -23,7 +28,7 @@ GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
 
 
 def _success(agent_dir: Path, game: str, episodes: int, corpus: str | None = None,
-                    greedy: bool = True) -> float:
+             greedy: bool = True) -> float:
     config = EvalConfig(agent="agent", game=game, episodes=episodes, corpus=corpus)
     actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=greedy)
     results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
@@ -127,14 +132,6 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_a_game_listed_twice_gets_twice_the_episodes_and_is_evaluated_once():
-    from collections import Counter
-
-    import numpy as np
-    import torch
-
-    from instructed_rl.train.collect import EnvPool, collect_episodes
-    from instructed_rl.train.runs import evaluate
-
     config = ImitationConfig(games=["GoToRoom", "OpenRoom", "GoToRoom"], encoder="gru",
                              agent={"text": {"dim": 16}, "policy": {"channels": 8, "embed_dim": 8, "memory_dim": 16}})
     assert config.agent_config().games == ["GoToRoom", "OpenRoom"]
