@@ -24,6 +24,7 @@ from gymnasium import spaces
 from instructed_rl.corpus import Corpus, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.spec import SPLITS, GameSpec, find_game
+from instructed_rl.games.view import use_fast_view
 from instructed_rl.games.worlds import WORLDS
 from instructed_rl.instructions import (
     instruction_kind,
@@ -107,6 +108,7 @@ class InstructedEnv(gymnasium.Env):
                                         for_what=f"split unseen_phrasings of {game_id}")
         self.phraser = Phraser(self.corpus, heldout=split == "unseen_phrasings")
         self.level = make_world(self.spec_game, render_mode=render_mode)
+        use_fast_view(self.level)  # the same observations as minigrid's, at about a third of the cost
         self.render_mode = render_mode
         self.action_space = self.level.action_space
         text = spaces.Text(max_length=MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
