@@ -38,6 +38,7 @@ from instructed_rl.train.collect import (
     episodes_to_arrays,
 )
 from instructed_rl.train.grounding import grounding_loss
+from instructed_rl.train.optim import make_adam
 from instructed_rl.train.reading import WARMUP_LR, reading_loss, warm_up_reader
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
@@ -55,6 +56,9 @@ class ImitationConfig(AgentSource):
     beta_start: float = option(1.0, "probability of executing the bot's action at the start (1 = pure cloning)")
     beta_end: float = option(0.1, "that probability at beta_frames and after (lower = more DAgger)")
     beta_frames: int = option(100_000, "frames over which beta anneals linearly")
+    agent_actions: Literal["sampled", "greedy"] = option(
+        "sampled", "the agent's own actions in DAgger steps: sampled from the policy, or its argmax (then the bot "
+        "labels the states where a greedy policy loops, which sampling escapes)")
     lr: float = option(1e-3, "Adam learning rate")
     lr_end: float | None = option(None, "if set, the learning rate anneals linearly from lr to this over the run's "
                                         "frames (None = constant)")
@@ -184,7 +188,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     _check_auxiliary_parts(config, agent)
     distributed.broadcast_parameters(agent, ctx)
     parameters = [p for p in agent.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    optimizer = make_adam(parameters, lr=config.lr)
     state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
     buffer: list[Episode] = []
     if resumed:
@@ -222,7 +226,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             agent.eval()
             episodes, stats = collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=config.seed,
                                                beta=beta, slots=config.envs, rng=rng, generator=generator,
-                                               action_sets=config.action_sets)
+                                               sample=config.agent_actions == "sampled", action_sets=config.action_sets)
             buffer.extend(episodes)
             del buffer[:-config.buffer_episodes]
             agent.train()

@@ -49,6 +49,7 @@ from instructed_rl.policy import preprocess_obs
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.train.gae import compute_gae
+from instructed_rl.train.optim import make_adam
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.serve import reply, serve
@@ -587,7 +588,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
         for p in teacher.parameters():
             p.requires_grad_(False)
     parameters = [p for p in agent.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr, eps=config.adam_eps)
+    optimizer = make_adam(parameters, lr=config.lr, eps=config.adam_eps)
     state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
     arrays: dict[str, np.ndarray] = {}
     if resumed:

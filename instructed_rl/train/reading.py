@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from instructed_rl.instructions import NO_TARGET, instruction_targets
 from instructed_rl.policy import GoalFeatures
+from instructed_rl.train.optim import make_adam
 
 WARMUP_BATCH = 32
 WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader memorised them and held-out reading fell
@@ -91,7 +92,7 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
                                 seed=WARMUP_SEED_OFFSET + seed * WARMUP_WORLDS_PER_GAME * 10)
     rng = np.random.default_rng([seed, 77])
     parameters = [p for p in agent.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=lr)
+    optimizer = make_adam(parameters, lr=lr)
     agent.train()
     loss = torch.zeros(())
     # A frozen pretrained encoder keeps every warm-up text (and the accuracy check's batch), so
