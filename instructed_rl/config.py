@@ -68,6 +68,12 @@ def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = "command
             close = difflib.get_close_matches(key, names, n=2)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise UserError(f"{source}: unknown config key {key!r}{hint}. Fix: use one of {', '.join(names)}")
+    types = _field_types(cls)
+    for key, value in values.items():
+        choices = _literal_choices(types[key])
+        if choices and value not in choices:
+            raise UserError(f"{source}: {key} must be one of {', '.join(map(repr, choices))}, not {value!r}. "
+                            f"Fix: set {key} to one of them")
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:

@@ -142,3 +142,22 @@ def test_a_game_listed_twice_gets_twice_the_episodes_and_is_evaluated_once():
     assert Counter(e.game for e in episodes) == {"GoToRoom": 8, "OpenRoom": 4}
     scores = evaluate(agent, config.games, corpus="paraphrase", episodes=1, seed=0)
     assert sorted(scores) == ["eval/GoToRoom", "eval/OpenRoom", "eval/mean"]
+
+
+def test_greedy_dagger_steps_follow_the_argmax_and_sampled_ones_the_generator(tmp_path):
+    config = ImitationConfig(games=["GoToRoom"], encoder="gru", agent_actions="greedy",
+                             agent={"text": {"dim": 16}, "policy": {"channels": 8, "embed_dim": 8, "memory_dim": 16}})
+    agent = Agent.create(config.agent_config(), texts=["go to the red ball"], seed=0).eval()
+
+    def views(sample: bool, generator_seed: int) -> list[np.ndarray]:
+        episodes, _ = collect_episodes(agent, list(range(4)), games=config.games, pool=EnvPool("babyai"), base_seed=0,
+                                       beta=0.0, slots=4, rng=np.random.default_rng(0), sample=sample,
+                                       generator=torch.Generator().manual_seed(generator_seed))
+        return [e.image for e in episodes]
+
+    greedy_a, greedy_b = views(False, 1), views(False, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(greedy_a, greedy_b))  # no draw from the generator
+    sampled_a, sampled_b = views(True, 1), views(True, 2)
+    assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(sampled_a, sampled_b))
+    with pytest.raises(UserError, match="agent_actions"):
+        train_run(TINY, str(tmp_path / "run"), ["--agent_actions", "argmax"])

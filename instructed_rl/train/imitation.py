@@ -250,6 +250,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                          wall_seconds=time.perf_counter() - started)
             row = {
                 "iteration": state["iteration"], "frames": state["frames"], "episodes": state["episodes"],
+                "wall_seconds": round(state["wall_seconds"], 3),
                 "fps": state["frames"] / max(1e-9, state["wall_seconds"]), "beta": beta,
                 "lr": optimizer.param_groups[0]["lr"],
                 "collect/success": stats.successes / max(1, stats.episodes),

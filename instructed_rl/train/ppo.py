@@ -670,6 +670,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                              wall_seconds=time.perf_counter() - started)
                 row = {
                     "iteration": state["iteration"], "frames": state["frames"], "episodes": state["episodes"],
+                    "wall_seconds": round(state["wall_seconds"], 3),
                     "fps": state["frames"] / max(1e-9, state["wall_seconds"]),
                     "collect/success": successes / max(1, episodes),
                     "collect/return": return_sum / max(1, episodes),
