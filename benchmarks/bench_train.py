@@ -40,12 +40,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def row_raw_env(seconds: float, game: str) -> dict:
-    import gymnasium
-    import minigrid  # noqa: F401
+def _random_steps(env, seconds: float) -> dict:
+    """Step ``env`` with uniformly random actions for ``seconds``, resetting at episode ends."""
     import numpy as np
 
-    env = gymnasium.make(game)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     steps, started = 0, time.perf_counter()
@@ -55,24 +53,21 @@ def row_raw_env(seconds: float, game: str) -> dict:
         if terminated or truncated:
             env.reset()
     return {"frames": steps, "seconds": time.perf_counter() - started}
+
+
+def row_raw_env(seconds: float, game: str) -> dict:
+    """minigrid's own env for the game, as ``gymnasium.make`` gives it."""
+    import gymnasium
+    import minigrid  # noqa: F401
+
+    return _random_steps(gymnasium.make(game), seconds)
 
 
 def row_raw_game(seconds: float, game: str) -> dict:
-    """Our game env over the same level (phrasing, subtask info, the fast view encoder)."""
-    import numpy as np
-
+    """Our game env over the same level (phrasing, subtask info, the direct view encoder)."""
     from instructed_rl.games.env import InstructedEnv
 
-    env = InstructedEnv(game)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    steps, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        _, _, terminated, truncated, _ = env.step(int(rng.integers(7)))
-        steps += 1
-        if terminated or truncated:
-            env.reset()
-    return {"frames": steps, "seconds": time.perf_counter() - started}
+    return _random_steps(InstructedEnv(game), seconds)
 
 
 def _timed_run(values: dict, seconds: float, *, probe_frames: int) -> dict:
