@@ -22,10 +22,27 @@ kinds, which is the fair comparison for the bot's labelling cost. BabyAI 1.0 (Ch
 Boisvert et al., 2019) reports about 150-190k demonstrations for 99% on GoToLocal with its
 imitation baseline.
 
-Measured on 2 CPU cores (2026-11-26, issue #4's note; other jobs shared the cores, so the
-train seconds are loose), ``--stages 15000 30000 60000 120000 240000`` (the last stage with
-``--workers 2 --threads 2``; sampled success was added after the first stages had run, and
-their agents were not kept):
+Measured on 2 CPU cores, 2026-11-26, with ``configs/sample_efficiency.yaml`` as it is now
+(DAgger steps take the agent's argmax, ``agent_actions: greedy``): ``python
+benchmarks/bench_sample_efficiency.py --games BabyAI-GoToLocal-v0 --stages 15000 30000 60000
+120000 240000 --workers 2 --threads 2 --out runs/se_greedy`` (55 min of training in all; tests
+shared the cores at times). 500 test episodes per stage and mode:
+
+| game | frames | bot-labelled episodes | greedy % | 95% CI | sampled % | 95% CI |
+|---|---:|---:|---:|---|---:|---|
+| GoToLocal | 15,035 | 2,624 | 90.6 | 87.7-92.9 | 94.4 | 92.0-96.1 |
+| GoToLocal | 30,096 | 5,312 | 97.6 | 95.9-98.6 | 99.0 | 97.7-99.6 |
+| GoToLocal | 60,094 | 10,496 | 98.4 | 96.9-99.2 | 99.4 | 98.3-99.8 |
+| GoToLocal | 120,272 | 21,504 | 98.6 | 97.1-99.3 | 99.0 | 97.7-99.6 |
+| GoToLocal | 240,277 | 43,584 | **99.4** | 98.3-99.8 | 100.0 | 99.2-100.0 |
+
+GoToLocal: 95% greedy and 99% sampled within 5,312 episodes, 99% greedy within 43,584 (BabyAI
+1.0: about 150-190k demonstrations for 99%, greedy). Peak RSS 1,035 MB. The greedy failures
+left at 21k episodes were all argmax loops (the agent turning left and right in place).
+
+The same runs with DAgger steps *sampled* from the policy (``agent_actions: sampled``, the
+config before; session 6, other jobs sharing the cores; the first stages' sampled success was
+not measured):
 
 | game | frames | bot-labelled episodes | greedy % | 95% CI | sampled % | 95% CI |
 |---|---:|---:|---:|---|---:|---|
@@ -38,10 +55,8 @@ their agents were not kept):
 | PickupLoc | 30,607 | 3,712 | 78.4 | 74.6-81.8 | not measured | |
 | PickupLoc | 60,402 | 7,552 | 91.0 | 88.2-93.2 | 96.8 | 94.9-98.0 |
 
-GoToLocal: 95% greedy within 5,312 episodes, 99% sampled within 10,432 (BabyAI 1.0: about
-150-190k demonstrations for 99%, greedy). Greedy success plateaus at 98.6-98.8% (21k and 43k
-episodes): the remaining failures are argmax loops that sampling escapes, so 99% greedy is not
-reached within 43,136 episodes. Peak RSS 1,395 MB (817 MB for the last stage).
+Sampled DAgger steps never visit the states where the argmax loops, so the bot never labels
+them: greedy success stalled at 98.6-98.8%. PickupLoc has not been rerun with greedy steps.
 """
 
 from __future__ import annotations

@@ -4,20 +4,30 @@
     python benchmarks/bench_train.py --seconds 60    # longer measurement per row
 
 Each row runs in its own subprocess (so its peak memory is its own) for about ``--seconds``
-of work after warm-up, and reports frames/s. Ratios are against torch-ac PPO (the trainer
-behind rl-starter-files, 16 processes, its ACModel with instruction GRU + LSTM memory) and
-against the raw single-env random-action step rate of the same game, measured in this run.
-This machine is noisy: compare ratios from one run, not numbers across runs.
+of work after warm-up, and reports frames/s; our trainers' rates leave out their first
+iteration (spawning the rollout process, the first rollout that nothing overlaps), as torch-ac's
+row leaves out its first. Ratios are against torch-ac PPO (the trainer behind rl-starter-files,
+16 processes, its ACModel with instruction GRU + LSTM memory), against the raw single-env
+random-action step rate of minigrid's env for the game, and against our game env over the
+same level (which encodes the agent's view directly, bit-identical to minigrid's, and so steps
+faster than minigrid's own env), all measured in this run. This machine is noisy: compare
+ratios from one run, not numbers across runs.
 
-Measured on 2 CPU cores, 2026-11-26 (``--seconds 30 --skip imitation default.yaml``; the
-raw env rate drifts between 3.5k and 7k frames/s from session to session):
+Measured on 2 CPU cores, 2026-11-26 (``--seconds 30 --skip imitation default.yaml``; the raw
+env rates drift by a factor of two from run to run, ratios much less):
 
-| row | frames/s | x raw env | x torch-ac | peak RSS MB |
-|---|---:|---:|---:|---:|
-| raw env (1 env, random actions) | 7,042 | 1.000 | 5.62 | 243 |
-| torch-ac PPO (16 procs, rl-starter-files model) | 1,253 | 0.178 | 1.00 | 365 |
-| ours: PPO, network of torch-ac's cost, envs in this process | 2,176 | 0.309 | 1.74 | 435 |
-| ours: PPO, network of torch-ac's cost, overlapped rollouts | 2,997 | 0.426 | 2.39 | 427 |
+| row | frames/s | x raw env | x our game env | x torch-ac | peak RSS MB |
+|---|---:|---:|---:|---:|---:|
+| raw env (1 env, random actions) | 6,100 | 1.000 | 0.593 | 6.70 | 243 |
+| raw env, our game wrapper (1 env, random actions) | 10,288 | 1.686 | 1.000 | 11.30 | 246 |
+| torch-ac PPO (16 procs, rl-starter-files model) | 911 | 0.149 | 0.089 | 1.00 | 365 |
+| ours: PPO, network of torch-ac's cost, envs in this process | 2,064 | 0.338 | 0.201 | 2.27 | 427 |
+| ours: PPO, network of torch-ac's cost, overlapped rollouts | 3,195 | 0.524 | 0.311 | 3.51 | 430 |
+
+In an earlier run the same day our game env stepped 2.28x as fast as minigrid's (14,283 vs
+6,266) and overlapped PPO reached 0.528x minigrid's rate, with the whole run timed (warm-up
+included). Before the direct view encoder and fused Adam (session 5): overlapped 0.43x, sync
+0.31x, 2.39x torch-ac.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
