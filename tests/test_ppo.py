@@ -251,7 +251,7 @@ def test_a_saved_agent_may_change_how_it_reads_but_nothing_else(tmp_path, ppo_ru
 # ---- resume and config errors ---------------------------------------------------------------
 
 def _train_rows(run_dir: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("fps",) and not k.startswith("eval/")}
+    return [{k: v for k, v in r.items() if k not in ("fps", "wall_seconds") and not k.startswith("eval/")}
             for r in MetricsLog.read(run_dir / "metrics.jsonl")]
 
 
