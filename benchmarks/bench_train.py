@@ -107,7 +107,6 @@ def steady_rate(metrics_path) -> dict:
     """Frames and seconds after the first iteration, which is warm-up (a spawned rollout process
     starting, the first rollout that nothing overlaps): torch-ac's row leaves its first out too."""
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines()]
-    rows = [row for row in rows if "wall_seconds" in row]
     first, last = rows[0], rows[-1]
     return {"frames": last["frames"] - first["frames"], "seconds": last["wall_seconds"] - first["wall_seconds"]}
 
@@ -236,6 +235,11 @@ ROWS = {
 }
 
 
+def rate(result: dict) -> float | None:
+    """A row's frames/s, or None for a skipped row."""
+    return result["frames"] / result["seconds"] if "frames" in result else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30)
@@ -259,20 +263,17 @@ def main() -> None:
                               "--game", args.game], capture_output=True, text=True)
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         results[name] = json.loads(lines[-1]) if lines else {"skipped": out.stderr.strip().splitlines()[-1:]}
-    raw = results["raw env (1 env, random actions)"]
-    raw_fps = raw["frames"] / raw["seconds"]
-    tac = results["torch-ac PPO (16 procs, rl-starter-files model)"]
-    tac_fps = tac["frames"] / tac["seconds"] if "frames" in tac else None
-    game = results["raw env, our game wrapper (1 env, random actions)"]
-    game_fps = game["frames"] / game["seconds"] if "frames" in game else None
+    raw_fps = rate(results["raw env (1 env, random actions)"])
+    tac_fps = rate(results["torch-ac PPO (16 procs, rl-starter-files model)"])
+    game_fps = rate(results["raw env, our game wrapper (1 env, random actions)"])
     print(f"game: {args.game}; about {args.seconds:.0f} s per row; 2 torch threads\n")
     print("| row | frames/s | x raw env | x our game env | x torch-ac | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, result in results.items():
-        if "frames" not in result:
+        fps = rate(result)
+        if fps is None:
             print(f"| {name} | skipped: {result.get('skipped')} | | | | |")
             continue
-        fps = result["frames"] / result["seconds"]
         vs_tac = f"{fps / tac_fps:.2f}" if tac_fps else "n/a"
         vs_game = f"{fps / game_fps:.3f}" if game_fps else "n/a"
         print(f"| {name} | {fps:,.0f} | {fps / raw_fps:.3f} | {vs_game} | {vs_tac} | {result['peak_rss_mb']:.0f} |")

@@ -22,6 +22,11 @@ _EMPTY = (OBJECT_TO_IDX["empty"], 0, 0)
 _OUTSIDE = Wall()  # what minigrid's Grid.slice puts beyond the world's edge
 
 
+def agent_cell(size: int) -> int:
+    """The agent's own cell in the flat view: bottom row, middle column."""
+    return (size // 2) * size + size - 1
+
+
 @lru_cache(maxsize=None)
 def view_sources(view_size: int, agent_dir: int) -> tuple[tuple[int, int], ...]:
     """For each view cell ``(i, j)``, flattened as ``i * view_size + j``: its cell in the slice.
@@ -41,7 +46,7 @@ def visible_cells(clear: list[bool], size: int, see_through_walls: bool) -> list
     if see_through_walls:
         return [True] * (size * size)
     mask = [False] * (size * size)
-    mask[(size // 2) * size + size - 1] = True  # the agent's own cell
+    mask[agent_cell(size)] = True
     for j in reversed(range(size)):
         for i in range(size - 1):
             if mask[i * size + j] and clear[i * size + j]:
@@ -71,7 +76,7 @@ def encode_view(level) -> np.ndarray:
     clear = [obj is None or obj.see_behind() for obj in objects]
     mask = visible_cells(clear, size, level.see_through_walls)
     # The agent sees what it carries in its own cell (and never what it stands on).
-    objects[(size // 2) * size + size - 1] = level.carrying
+    objects[agent_cell(size)] = level.carrying
     image = bytearray(size * size * 3)
     for cell, (obj, seen) in enumerate(zip(objects, mask)):
         if seen:
