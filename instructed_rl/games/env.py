@@ -23,6 +23,7 @@ from gymnasium import spaces
 
 from instructed_rl.corpus import Corpus, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
+from instructed_rl.games.descriptions import AUTO, compose
 from instructed_rl.games.spec import SPLITS, GameSpec, find_game
 from instructed_rl.games.view import use_fast_view
 from instructed_rl.games.worlds import WORLDS
@@ -158,13 +159,16 @@ class InstructedEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         level = self.level
+        if hasattr(level, "word_source"):  # fresh invented words: the reserved set only in unseen_words
+            level.word_source = "reserved" if self.split == "unseen_words" else "train"
         with quiet():
             obs, _ = level.reset(seed=seed, options=options)
         for _ in range(MAX_WORLD_TRIES):
             if self._mission_allowed(level.instrs):
                 # Phrasing draws from its own stream, seeded by the world's, so that the
                 # world sequence does not depend on how many templates a corpus has.
-                rng = np.random.default_rng(int(level.np_random.integers(2**63 - 1)))
+                world_seed = int(level.np_random.integers(2**63 - 1))
+                rng = np.random.default_rng(world_seed)
                 phrasing = self.phraser.render(level.instrs, level, rng)
                 if self.split != "unseen_phrasings" or phrasing.uses_heldout:
                     break
@@ -178,8 +182,7 @@ class InstructedEnv(gymnasium.Env):
         self._leaf_texts = phrasing.leaf_texts
         level.mission = self.mission  # shown by minigrid's own renderer
         facts = tuple(getattr(level, "facts", ()))
-        self.description = self.spec_game.description.format(
-            objects=describe_objects(level), rules=" ".join(fact.sentence for fact in facts))
+        self.description = self._describe(level, facts, np.random.default_rng([world_seed, 1]))
         self._plan = tuple(leaves_in_order(level.instrs))
         info = {
             "game": self.spec_game.id,
@@ -195,6 +198,16 @@ class InstructedEnv(gymnasium.Env):
             **self._subtask_info(succeeded=False),
         }
         return self._observation(obs), info
+
+    def _describe(self, level, facts, rng: np.random.Generator) -> str:
+        """This episode's description: the shared template family, or the spec's fixed template
+        (held-out templates in ``unseen_descriptions``, never elsewhere)."""
+        heldout = self.split == "unseen_descriptions"
+        template = self.spec_game.description
+        if template == AUTO or heldout:
+            sentences = [fact.phrase(rng, heldout=heldout) for fact in facts]
+            return compose(level, objects=describe_objects(level), rule_sentences=sentences, rng=rng, heldout=heldout)
+        return template.format(objects=describe_objects(level), rules=" ".join(fact.sentence for fact in facts))
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.level.step(action)

@@ -34,16 +34,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Literal
 
+import numpy as np
+
 from minigrid.core.constants import COLOR_NAMES
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling, RoomGridLevel
 from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, PickupInstr, PutNextInstr
 
 from instructed_rl.corpus import ObjectAlias
+from instructed_rl.games.descriptions import RULES as RULE_TEMPLATES
+from instructed_rl.games.descriptions import fact_slots, phrase
+from instructed_rl.games.fresh_words import WordSource, fresh_words
 
 FAMILIES = ("roles", "words", "hazards")
 RULE_SKILLS = ("goto", "pickup", "putnext")
 OBJECT_TYPES = ("ball", "box", "key")
-RULES_KEYS = ("family", "words", "hazards")
+RULES_KEYS = ("family", "words", "fresh_words", "hazards")
 PATTERN_KEYS = ("word", "color", "type")
 MAX_HAZARDS = 3
 
@@ -65,6 +70,9 @@ class Rules:
     family: Literal["roles", "words", "hazards"]
     words: tuple[str, ...] = ()
     """role words (roles) or invented nouns (words); every episode binds all of them"""
+    fresh_words: int = 0
+    """instead of fixed ``words``: this many invented words drawn afresh every episode
+    (:mod:`instructed_rl.games.fresh_words`), so no binding can be memorised"""
     hazards: int = 1
     """hazards family: how many objects of the target's type are hazards"""
 
@@ -84,15 +92,23 @@ class Rules:
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip().isalpha() for w in words):
             raise fail(f"{key}.words", "must be a list of single words", "write 'words: [treasure, prize, trap]'")
         words = [w.strip().lower() for w in words]
+        fresh = data.get("fresh_words", 0)
+        if not isinstance(fresh, int) or isinstance(fresh, bool) or fresh < 0:
+            raise fail(f"{key}.fresh_words", "must be a non-negative integer", "write 'fresh_words: 3'")
+        if fresh and words:
+            raise fail(f"{key}.fresh_words", "a game has either fixed words or fresh ones", "remove 'words' or 'fresh_words'")
+        if fresh and family == "hazards":
+            raise fail(f"{key}.fresh_words", "a hazards game has no words", "remove 'fresh_words'")
         if len(set(words)) != len(words):
             raise fail(f"{key}.words", "a word is listed twice", "list each word once")
         reserved = set(COLOR_NAMES) | set(OBJECT_TYPES) | {"door", "object"}
         clash = [w for w in words if w in reserved]
         if clash:
             raise fail(f"{key}.words", f"{clash[0]!r} is already a colour or type word", "pick a word the game does not use")
-        if family == "roles" and not 2 <= len(words) <= 4:
+        count = fresh or len(words)
+        if family == "roles" and not 2 <= count <= 4:
             raise fail(f"{key}.words", "a roles game needs 2 to 4 role words", "write 'words: [treasure, prize, trap]'")
-        if family == "words" and not 1 <= len(words) <= len(OBJECT_TYPES):
+        if family == "words" and not 1 <= count <= len(OBJECT_TYPES):
             raise fail(f"{key}.words", f"a words game needs 1 to {len(OBJECT_TYPES)} invented nouns (one per type)",
                        "write 'words: [dax, wug, blicket]'")
         if family == "hazards" and words:
@@ -102,26 +118,35 @@ class Rules:
             raise fail(f"{key}.hazards", "only the hazards family has hazards", "remove 'hazards'")
         if not isinstance(hazards, int) or not 1 <= hazards <= MAX_HAZARDS:
             raise fail(f"{key}.hazards", f"must be an integer from 1 to {MAX_HAZARDS}", "write 'hazards: 1'")
-        return cls(family=family, words=tuple(words), hazards=hazards)
+        return cls(family=family, words=tuple(words), fresh_words=fresh, hazards=hazards)
+
+    @property
+    def word_count(self) -> int:
+        return self.fresh_words or len(self.words)
 
 
 @dataclass(frozen=True)
 class Fact:
     """One rule a description states, and whether the current mission depends on it."""
 
-    kind: Literal["role", "word", "hazard"]
+    kind: Literal["role", "word", "hazard", "color", "category"]
     word: str | None
     color: str | None
     type: str
     used: bool
+    type2: str | None = None
+    """category facts: the second type the word covers"""
+
+    def phrase(self, rng: np.random.Generator | None = None, *, heldout: bool = False) -> str:
+        """The sentence stating this rule: a random template of its kind (``rng``), or the first
+        training template (no ``rng``)."""
+        templates = RULE_TEMPLATES[self.kind]
+        template = templates.train[0] if rng is None else templates.pick(rng, heldout=heldout)
+        return phrase(template, fact_slots(self.word, self.color, self.type, self.type2))
 
     @property
     def sentence(self) -> str:
-        if self.kind == "role":
-            return f"The {self.word} is the {self.color} {self.type}."
-        if self.kind == "word":
-            return f"{_indefinite(self.word).capitalize()} is {_indefinite(self.type)}."
-        return f"Touching the {self.color} {self.type} ends the game."
+        return self.phrase()
 
     def to_dict(self) -> dict[str, Any]:
         return dict(asdict(self), sentence=self.sentence)
@@ -150,16 +175,20 @@ class RulePattern:
         bad = sorted(set(item) - set(PATTERN_KEYS))
         if bad:
             raise fail(f"{key}.{bad[0]}", "unknown key", f"use {', '.join(PATTERN_KEYS)}")
+        if rules.fresh_words and "word" in item:
+            raise fail(f"{key}.word", "this game draws fresh words every episode, so no word can be held out",
+                       "hold out what a word is bound to instead, e.g. '- {color: green, type: ball}'")
         for sub, allowed in (("word", rules.words), ("color", tuple(COLOR_NAMES)), ("type", OBJECT_TYPES)):
             if sub in item and item[sub] not in allowed:
                 what = "this game's words" if sub == "word" else f"the {sub}s"
                 raise fail(f"{key}.{sub}", f"{item[sub]!r} is not one of {what}", f"use one of {', '.join(allowed) or '(none)'}")
         # Every episode states every word, so a pattern must say what the word is bound to:
         # holding out a whole word would leave no train episode to sample.
+        named = "word" in item or rules.fresh_words > 0
         shape, example, valid = {
             "roles": ("word and a color and/or type", "{word: treasure, color: green}",
-                      "word" in item and ("color" in item or "type" in item)),
-            "words": ("word and a type", "{word: dax, type: box}", "word" in item and set(item) == {"word", "type"}),
+                      named and ("color" in item or "type" in item)),
+            "words": ("word and a type", "{word: dax, type: box}", named and set(item) - {"word"} == {"type"}),
             "hazards": ("color and/or type (no word)", "{color: purple, type: ball}", "word" not in item),
         }[rules.family]
         if not valid:
@@ -216,13 +245,14 @@ class RuleRoom(RoomGridLevel):
             raise ValueError(f"RuleRoom skills must be some of {RULE_SKILLS}, got {skills}")
         if sequences:
             raise ValueError("RuleRoom has no instruction sequences; remove 'sequences' from the game spec")
-        if "putnext" in skills and self.rules.family == "roles" and len(self.rules.words) < 2:
+        if "putnext" in skills and self.rules.family == "roles" and self.rules.word_count < 2:
             raise ValueError("put next to in a roles game needs at least two role words")
         self.skills = tuple(skills)
         self.num_objs = num_objs
         self.facts: tuple[Fact, ...] = ()
         self.object_aliases: dict[tuple[str, str | None], ObjectAlias] = {}
         self.hazards: frozenset[tuple[str, str]] = frozenset()  # (color, type)
+        self.word_source: WordSource = "train"  # the env sets "reserved" for its unseen_words split
         super().__init__(num_rows=1, num_cols=1, room_size=room_size, **kwargs)
 
     @property
@@ -257,8 +287,14 @@ class RuleRoom(RoomGridLevel):
     def _shuffled(self, items: list) -> list:
         return self._rand_subset(items, len(items))
 
+    def _episode_words(self) -> tuple[str, ...]:
+        """The spec's fixed words, or fresh ones from this episode's generator."""
+        if not self.rules.fresh_words:
+            return self.rules.words
+        return fresh_words(self.np_random, self.rules.fresh_words, self.word_source)
+
     def _gen_roles(self, skill: str):
-        words = self.rules.words
+        words = self._episode_words()
         pairs = [(c, t) for t in OBJECT_TYPES for c in COLOR_NAMES]
         bound = self._rand_subset(pairs, len(words))  # role i names the only object of bound[i]
         taken = set(bound)
@@ -281,7 +317,7 @@ class RuleRoom(RoomGridLevel):
         return instrs, facts, aliases, ()
 
     def _gen_words(self, skill: str):
-        words = self.rules.words
+        words = self._episode_words()
         meaning = dict(zip(words, self._rand_subset(OBJECT_TYPES, len(words))))
         count = 2 if skill == "putnext" else 1
         named = [self._rand_elem(words) for _ in range(count)]

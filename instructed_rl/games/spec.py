@@ -1,7 +1,8 @@
 """Game specs: declarative YAML files in ``envs/`` that turn a world generator into a game.
 
 A game names its world (a BabyAI level id, or one of ours such as ``instructed_rl:SkillRoom``),
-the environment description shown to the agent, the skills and connectives it samples, the
+the environment description shown to the agent (``auto``, the default: the shared template
+family of :mod:`instructed_rl.games.descriptions`; or a fixed template), the skills and connectives it samples, the
 compositions it holds out, and the splits it offers::
 
     id: GoToRoom
@@ -30,6 +31,7 @@ import yaml
 
 from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
 from instructed_rl.errors import GameSpecError
+from instructed_rl.games.descriptions import AUTO
 from instructed_rl.games.rules import RULE_SKILLS, RulePattern, Rules
 from instructed_rl.resources import games_dir
 
@@ -40,6 +42,8 @@ SPLITS: dict[str, str] = {
     "unseen_phrasings": "held-out templates of the corpus (default corpus: paraphrase)",
     "unseen_sequences": "multi-part missions only; agents are trained without sequences",
     "unseen_rules": "every mission depends on a held-out rule of the description (e.g. a role bound to a new object)",
+    "unseen_words": "fresh invented words from the reserved set, which training never generates",
+    "unseen_descriptions": "every sentence of the description phrased with a held-out template",
 }
 OUR_WORLDS = ("instructed_rl:SkillRoom", "instructed_rl:RuleRoom")
 RULE_WORLD = "instructed_rl:RuleRoom"
@@ -103,6 +107,8 @@ class GameSpec:
         unknown = sorted(set(data) - set(SPEC_KEYS))
         if unknown:
             raise fail(unknown[0], "unknown key", f"use only {', '.join(SPEC_KEYS)}")
+        data = dict(data)
+        data.setdefault("description", AUTO)
         for key in ("id", "world", "description"):
             if not isinstance(data.get(key), str) or not data[key].strip():
                 raise fail(key, "missing or not a string", f"add '{key}: ...'")
@@ -157,7 +163,7 @@ class GameSpec:
             not_rule_skills = [s for s in skills if s not in RULE_SKILLS]
             if not_rule_skills:
                 raise fail("skills", f"{not_rule_skills[0]!r} is not a skill of {RULE_WORLD}", f"use some of {', '.join(RULE_SKILLS)}")
-            if "{rules}" not in data["description"]:
+            if data["description"].strip() != AUTO and "{rules}" not in data["description"]:
                 raise fail("description", "has no {rules} slot, so the rules would be stated nowhere",
                            "write e.g. 'description: \"One room. It holds {objects}. {rules}\"'")
         if not isinstance(data.get("heldout_rules") or [], list):
@@ -166,6 +172,9 @@ class GameSpec:
             if rules is None:
                 raise fail("heldout_rules", "the game has no rules", "add 'rules:' or remove 'heldout_rules'")
             heldout_rules.append(RulePattern.from_dict(item, rules=rules, key=f"heldout_rules[{index}]", fail=fail))
+        if "unseen_words" in splits and not (rules is not None and rules.fresh_words):
+            raise fail("splits", "unseen_words needs fresh words, but the game has none",
+                       "add 'fresh_words: 3' under 'rules', or drop the unseen_words split")
         if "unseen_rules" in splits and not heldout_rules:
             raise fail("heldout_rules", "empty, but the game offers the unseen_rules split",
                        "list held-out rules (e.g. '- {word: treasure, color: green}') or drop that split")
@@ -229,9 +238,9 @@ def adhoc_spec(level_id: str) -> GameSpec:
     """Any registered BabyAI level as a game: canonical skills, no held-out compositions."""
     return GameSpec(
         id=level_id, title=f"BabyAI level {level_id}", world=level_id,
-        description="A BabyAI world. You see {objects}.",
+        description=AUTO,
         skills=tuple(SKILL_SLOTS), sequences=tuple(SEQUENCE_SLOTS),
-        splits=("train", "test", "unseen_phrasings", "unseen_sequences"), source=level_id,
+        splits=("train", "test", "unseen_phrasings", "unseen_sequences", "unseen_descriptions"), source=level_id,
     )
 
 
