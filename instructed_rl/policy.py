@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from instructed_rl.instructions import TARGET_CLASSES
+from instructed_rl.reader import IdentityReader
 from instructed_rl.text.encoders import TextFeatures
 
 MemoryKind = Literal["lstm", "gru", "none"]
@@ -74,6 +75,17 @@ class PolicyConfig:
     """Resolve instruction words through the description first (a token-level reader over the
     description, plus a target head for an auxiliary loss). Needs ``use_description``. For games
     whose rules live in the description; an agent saved without it loads unchanged."""
+    reader: Literal["attention", "identity"] = "attention"
+    """How ``read_description`` reads: ``attention`` (instruction tokens attend over the
+    description's by learned content only) or ``identity`` (:class:`instructed_rl.reader.IdentityReader`:
+    a bonus for the same surface word, and description tokens contextualised within their
+    sentence first; for invented words, whose embeddings mean nothing)."""
+    reader_context_layers: int = 1
+    """Identity reader: transformer layers that contextualise description tokens within their sentence."""
+    description_direct: bool = True
+    """Feed the description's pooled vector to FiLM and its tokens to the view's attention. False:
+    the description reaches the policy only through what the instruction reads from it, so its
+    wording and sentence order cannot matter except through reading (its FiLM inputs are zeros)."""
     target_map: bool = False
     """Add a map of where the instruction's object(s) are: a 1x1 conv on the goal-conditioned trunk
     scores each view cell (one channel per object slot: the object, put next to's fixed one),
@@ -94,7 +106,15 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
-        for name in ("goal_attention", "use_description", "read_description", "target_map"):
+        if self.reader not in ("attention", "identity"):
+            raise ValueError(f"PolicyConfig.reader={self.reader!r} is not one of attention, identity")
+        if not isinstance(self.reader_context_layers, int) or isinstance(self.reader_context_layers, bool) \
+                or self.reader_context_layers < 0:
+            raise ValueError(f"PolicyConfig.reader_context_layers={self.reader_context_layers!r} must be a non-negative integer")
+        if not self.description_direct and not self.read_description:
+            raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
+                             "(otherwise the description would reach the policy nowhere)")
+        for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -202,7 +222,12 @@ class Policy(nn.Module):
                 config.channels, config.attention_heads, kdim=goal_dim, vdim=goal_dim, batch_first=True
             )
             self.attention_norm = nn.LayerNorm(config.channels)
-        if config.read_description:
+        if config.read_description and config.reader == "identity":
+            self.identity_reader = IdentityReader(goal_dim, heads=READER_HEADS, context_layers=config.reader_context_layers)
+            self.read_pool = nn.Linear(goal_dim, goal_dim)
+            nn.init.zeros_(self.read_pool.bias)
+            self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
+        elif config.read_description:
             self.reader_norm = nn.LayerNorm(goal_dim)
             self.reader = nn.MultiheadAttention(goal_dim, READER_HEADS, batch_first=True)
             # Reads nothing at first, so a trained agent given a reader behaves as before.
@@ -254,8 +279,11 @@ class Policy(nn.Module):
             return pooled, tokens
         self._require_description(goal)
         description = goal.description
-        read, _ = self.reader(self.reader_norm(tokens), description.tokens, description.tokens,
-                              key_padding_mask=~description.mask, need_weights=False)
+        if self.config.reader == "identity":
+            read = self.identity_reader(goal.instruction, description)
+        else:
+            read, _ = self.reader(self.reader_norm(tokens), description.tokens, description.tokens,
+                                  key_padding_mask=~description.mask, need_weights=False)
         weights = goal.instruction.mask.unsqueeze(-1).to(read.dtype)
         mean_read = (read * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return pooled + self.read_pool(mean_read), tokens + read
@@ -281,6 +309,8 @@ class Policy(nn.Module):
         if not self.config.use_description:
             return pooled, tokens, goal.instruction.mask
         self._require_description(goal)
+        if not self.config.description_direct:
+            return torch.cat([pooled, torch.zeros_like(pooled)], dim=-1), tokens, goal.instruction.mask
         cond = torch.cat([pooled, goal.description.pooled], dim=-1)
         tokens = torch.cat([tokens, goal.description.tokens], dim=1)
         mask = torch.cat([goal.instruction.mask, goal.description.mask], dim=1)

@@ -9,8 +9,11 @@ import torch
 
 from instructed_rl.agent import Agent, AgentConfig
 from instructed_rl.errors import UserError
+from instructed_rl.eval.cell import CellResult
+from instructed_rl.eval.stats import paired_difference_interval, paired_table
 from instructed_rl.eval.transfer import (
     ABLATIONS,
+    TransferCell,
     TransferConfig,
     difference_interval,
     load_transfer_suite,
@@ -34,15 +37,26 @@ def _check_report(out, *, agent: str, columns: int, episodes: int) -> dict:
     assert len(report["columns"]) == columns and len(report["cells"]) == columns
     assert len(report["matrix"]["success"]) == 1 and len(report["matrix"]["gap_none"][0]) == columns
     for cell in report["cells"]:
+        first = cell["true"]["seed"]
+        assert cell["seeds"] == list(range(first, first + episodes))  # episode i plays seed + i
         for ablation in ABLATIONS:
             assert cell[ablation]["description"] == ablation and cell[ablation]["episodes"] == episodes
-            assert cell[ablation]["seed"] == cell["true"]["seed"]  # the very same worlds under each ablation
-        for gap in ("gap_none", "gap_shuffled"):
-            low, high = cell[gap]["ci95"]
-            assert -1 <= low <= cell[gap]["value"] <= high <= 1
+            assert cell[ablation]["seed"] == first  # the very same worlds under each ablation
+            outcomes = cell[ablation]["outcomes"]  # per seed, in the order of cell["seeds"]
+            assert len(outcomes) == len(cell["seeds"]) and set(outcomes) <= {0, 1}
+            assert sum(outcomes) == cell[ablation]["successes"]
+        for ablation in ABLATIONS[1:]:
+            gap = cell[f"gap_{ablation}"]
+            low, high = gap["ci95"]
+            assert -1 <= low <= gap["value"] <= high <= 1
+            table = paired_table(cell["true"]["outcomes"], cell[ablation]["outcomes"])
+            assert tuple(gap["pairs"].values()) == table and gap["interval"] == "newcombe-paired"
+            value, (paired_low, paired_high) = paired_difference_interval(*table)
+            assert gap["value"] == pytest.approx(value) and [low, high] == pytest.approx([paired_low, paired_high])
         assert cell["gap_none"]["value"] == pytest.approx(cell["true"]["success_rate"] - cell["none"]["success_rate"])
     markdown = (out / "report.md").read_text()
     assert "| agent \\ target |" in markdown and "Description gap" in markdown
+    assert "method 10 for paired proportions" in markdown and "independent" not in markdown
     assert "gap true-none | gap true-shuffled |" in markdown
     assert (out / "report.png").read_bytes()[:8] == PNG
     return report
@@ -108,6 +122,51 @@ def test_difference_interval_matches_newcombe_and_stays_in_bounds():
     for a, b in ((0, 10), (10, 0), (10, 10), (0, 0)):
         value, (low, high) = difference_interval(a, 10, b, 10)
         assert -1 <= low <= value <= high <= 1
+
+
+def _result(description: str, outcomes: list[int], *, seed: int = 100, seeds: list[int] | None = None,
+            keep: bool = True) -> CellResult:
+    n = len(outcomes)
+    return CellResult(game="RoleRoom", split="test", corpus="babyai", agent="mine", seed=seed, episodes=n,
+                      successes=sum(outcomes), success_rate=sum(outcomes) / n, ci95=(0.0, 1.0), mean_steps=1.0,
+                      path_ratio=None, failures=n - sum(outcomes), description=description, instruction="true",
+                      sequences="executor", wall_seconds=0.0,
+                      seeds=(seeds or list(range(seed, seed + n))) if keep else None, outcomes=outcomes if keep else None)
+
+
+def test_a_cells_gaps_are_paired_intervals_from_its_per_seed_outcomes():
+    true = [1] * 30 + [0] * 10 + [1] * 5 + [0] * 5  # against none: 30 both, 10 only true, 5 only none, 5 neither
+    none = [1] * 30 + [1] * 10 + [0] * 5 + [0] * 5
+    cell = TransferCell(row="mine", column="roles", in_training=False,
+                        results={"true": _result("true", true), "none": _result("none", none[:40] + [1] * 5 + [0] * 5),
+                                 "shuffled": _result("shuffled", true)})
+    none = cell.results["none"].outcomes
+    assert cell.pairs("none") == paired_table(true, none)
+    value, (low, high) = cell.gap("none")
+    assert (value, (low, high)) == paired_difference_interval(*paired_table(true, none))
+    # The runs agree on most seeds, so the paired interval is narrower than the independent one.
+    _, (independent_low, independent_high) = difference_interval(sum(true), 50, sum(none), 50)
+    assert independent_low < low and high < independent_high
+    assert cell.gap("shuffled")[0] == 0 and cell.gap("shuffled")[1][0] < 0 < cell.gap("shuffled")[1][1]
+    data = cell.to_json()
+    assert data["seeds"] == list(range(100, 150)) and "seeds" not in data["true"]
+    assert data["none"]["outcomes"] == none and data["gap_none"]["ci95"] == [low, high]
+
+
+def test_a_cell_refuses_runs_on_other_seeds_or_without_per_seed_outcomes():
+    outcomes = [1, 0, 1, 1]
+    with pytest.raises(ValueError, match="'true' and 'none' runs played different seeds"):
+        TransferCell(row="mine", column="roles", in_training=False,
+                     results={"true": _result("true", outcomes), "none": _result("none", outcomes, seed=200),
+                              "shuffled": _result("shuffled", outcomes)})
+    with pytest.raises(ValueError, match="different seeds"):  # same first seed, one seed out of order
+        TransferCell(row="mine", column="roles", in_training=False,
+                     results={"true": _result("true", outcomes), "none": _result("none", outcomes),
+                              "shuffled": _result("shuffled", outcomes, seeds=[100, 102, 101, 103])})
+    with pytest.raises(UserError, match="no per-seed outcomes .* Fix: run the cell again"):
+        TransferCell(row="mine", column="roles", in_training=False,
+                     results={"true": _result("true", outcomes), "none": _result("none", outcomes, keep=False),
+                              "shuffled": _result("shuffled", outcomes)})
 
 
 def test_shipped_suite_covers_every_rule_game_and_split():

@@ -91,6 +91,10 @@ class CellResult:
     wall_seconds: float
     rephrase: bool = True
     greedy: bool = True
+    # Per episode, in seed order: the world seed and 1 (success) or 0, so that two runs on the same
+    # seeds can be compared seed by seed. None in results read back from files older than them.
+    seeds: list[int] | None = None
+    outcomes: list[int] | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -200,6 +204,7 @@ def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, c
         description=config.description, instruction=config.instruction, sequences=config.sequences,
         wall_seconds=round(wall_seconds, 2), rephrase=config.rephrase,
         greedy=config.greedy,
+        seeds=[r.seed for r in results], outcomes=[int(r.success) for r in results],
     )
 
 

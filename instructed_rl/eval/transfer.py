@@ -17,10 +17,11 @@ Suite file::
 
 Every cell runs the same seeded episodes three times, through :func:`run_cell`: with the true
 description, with none (``description=none``) and with another episode's (``shuffled``). The gap
-true - none is how much success the agent owes to reading the description; its 95% interval is
-Newcombe's hybrid score interval for a difference of two proportions, which treats the runs as
-independent and so errs wide here, where both run on the very same worlds. An agent that ignores
-text (the BabyAI bot) has gaps of 0.
+true - none is how much success the agent owes to reading the description. Since the three runs
+play the very same worlds, each gap's 95% interval is a paired one, built from the per-seed outcomes
+that every cell keeps (Newcombe 1998, method 10 for paired proportions:
+:func:`~instructed_rl.eval.stats.paired_difference_interval`). An agent that ignores text (the
+BabyAI bot) has gaps of 0.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
 from instructed_rl.eval.actors import REFERENCE_AGENTS
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
-from instructed_rl.eval.stats import wilson_interval
+from instructed_rl.eval.stats import paired_difference_interval, paired_table, wilson_interval
 from instructed_rl.games.spec import find_game
 
 ABLATIONS = ("true", "none", "shuffled")
@@ -95,25 +96,58 @@ class TransferCell:
     row: str
     column: str
     in_training: bool
-    results: dict[str, CellResult]  # ablation -> result, same seeds
+    results: dict[str, CellResult]  # ablation -> result, same seeds, per-seed outcomes kept
+
+    def __post_init__(self):
+        where = f"transfer cell {self.row!r} on {self.column!r}"
+        for ablation, result in self.results.items():
+            if result.seeds is None or result.outcomes is None:
+                raise UserError(f"{where}: the {ablation!r} run has no per-seed outcomes (a result saved before "
+                                f"they were kept), so its gaps cannot get a paired interval. Fix: run the cell again")
+            if len(result.seeds) != len(result.outcomes) or len(result.outcomes) != result.episodes:
+                raise ValueError(f"{where}: the {ablation!r} run has {len(result.seeds)} seeds and "
+                                 f"{len(result.outcomes)} outcomes for {result.episodes} episodes")
+        seeds = {ablation: result.seeds for ablation, result in self.results.items()}
+        first = next(iter(seeds))
+        for ablation, these in seeds.items():
+            if these != seeds[first]:
+                raise ValueError(f"{where}: the {first!r} and {ablation!r} runs played different seeds, so their "
+                                 f"gap would not be paired")
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.results["true"].seeds)
+
+    def pairs(self, ablation: str) -> tuple[int, int, int, int]:
+        """The seeds on which (both, only true, only ``ablation``, neither) succeeded."""
+        true, other = self.results["true"], self.results[ablation]
+        return paired_table(true.outcomes, other.outcomes, seeds_a=true.seeds, seeds_b=other.seeds)
 
     def gap(self, ablation: str) -> tuple[float, tuple[float, float]]:
-        true, other = self.results["true"], self.results[ablation]
-        return difference_interval(true.successes, true.episodes, other.successes, other.episodes)
+        """Success with the true description minus with ``ablation``, and its paired 95% interval."""
+        return paired_difference_interval(*self.pairs(ablation))
 
     def to_json(self) -> dict[str, Any]:
         true = self.results["true"]
         data: dict[str, Any] = {"row": self.row, "column": self.column, "agent": true.agent, "game": true.game,
-                                "split": true.split, "corpus": true.corpus, "in_training": self.in_training}
-        data.update({ablation: result.to_json() for ablation, result in self.results.items()})
+                                "split": true.split, "corpus": true.corpus, "in_training": self.in_training,
+                                "seeds": self.seeds}
+        for ablation, result in self.results.items():  # each run's "outcomes" follow "seeds" above
+            data[ablation] = {k: v for k, v in result.to_json().items() if k != "seeds"}
         for ablation in ABLATIONS[1:]:
             value, (low, high) = self.gap(ablation)
-            data[f"gap_{ablation}"] = {"value": value, "ci95": [low, high]}
+            both, only_true, only_other, neither = self.pairs(ablation)
+            data[f"gap_{ablation}"] = {"value": value, "ci95": [low, high], "interval": "newcombe-paired",
+                                       "pairs": {"both": both, "only_true": only_true, f"only_{ablation}": only_other,
+                                                 "neither": neither}}
         return data
 
 
 def difference_interval(successes_a: int, episodes_a: int, successes_b: int, episodes_b: int) -> tuple[float, tuple[float, float]]:
-    """``p_a - p_b`` and Newcombe's (1998, method 10) 95% interval built from the two Wilson intervals.
+    """``p_a - p_b`` and Newcombe's (1998, method 10) 95% interval built from the two Wilson intervals,
+    for two independent samples. The transfer gaps are paired (the same seeds), so they use
+    :func:`~instructed_rl.eval.stats.paired_difference_interval` instead, which counts the seed-by-seed
+    agreement of the two runs (and so is narrower when they mostly agree).
 
     Newcombe's own worked example, 56/70 vs 48/80 (his Table II gives 0.0524 to 0.3339):
 
@@ -289,10 +323,13 @@ def markdown_report(suite: TransferSuite, cells: list[TransferCell]) -> str:
              "row's training set; every other cell is transfer.", ""]
     lines += table(success)
     lines += ["", "## Description gap: success with the true description minus with none",
-              "", "Percentage points, with Newcombe's 95% interval for two independent proportions (it errs wide "
-              "here: both runs use the same seeds). Near 0: the agent does not use the description.", ""]
+              "", "Percentage points, with a paired 95% interval: both runs play the same seeds, so the interval "
+              "is Newcombe's (1998) method 10 for paired proportions, from the per-seed outcomes in report.json. "
+              "Near 0: the agent does not use the description.", ""]
     lines += table(lambda cell: _gap_text(cell, "none"))
     lines += ["", "## Every cell", "",
+              "Gaps in percentage points with their paired 95% intervals (the three runs of a cell play the same "
+              "seeds; report.json lists them and each run's per-seed outcomes).", "",
               "| agent | target | game | split | episodes | true % | none % | shuffled % | gap true-none | "
               "gap true-shuffled | path ratio |",
               "|---|---|---|---|---:|---:|---:|---:|---|---|---:|"]

@@ -33,6 +33,8 @@ the pooled vector.
 from __future__ import annotations
 
 import dataclasses
+import re
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -90,23 +92,58 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class TextFeatures:
-    """Encoded texts: ``pooled`` (B, D), ``tokens`` (B, T, D), ``mask`` (B, T) bool, True at real tokens."""
+    """Encoded texts: ``pooled`` (B, D), ``tokens`` (B, T, D), ``mask`` (B, T) bool, True at real tokens.
+
+    ``words`` (B, T) and ``sentences`` (B, T), where the encoder provides them (the pretrained
+    one does): each token's word identity (a hash of the lower-cased word it is part of, 0 for
+    special tokens, punctuation and padding) and the index of the sentence it is in. A reader
+    uses them to match a word by identity (an invented word has no learned meaning to match
+    by) and to read each word within its own sentence; see :mod:`instructed_rl.reader`.
+    """
 
     pooled: torch.Tensor
     tokens: torch.Tensor
     mask: torch.Tensor
+    words: torch.Tensor | None = None
+    sentences: torch.Tensor | None = None
 
     def index(self, idx: torch.Tensor | Sequence[int]) -> TextFeatures:
         """Rows ``idx`` (e.g. one row per env from one row per unique text); T is kept."""
         idx = torch.as_tensor(idx, dtype=torch.long, device=self.pooled.device)
-        return TextFeatures(self.pooled[idx], self.tokens[idx], self.mask[idx])
+        return TextFeatures(self.pooled[idx], self.tokens[idx], self.mask[idx],
+                            None if self.words is None else self.words[idx],
+                            None if self.sentences is None else self.sentences[idx])
 
     def to(self, device: torch.device | str) -> TextFeatures:
-        return TextFeatures(self.pooled.to(device), self.tokens.to(device), self.mask.to(device))
+        return TextFeatures(self.pooled.to(device), self.tokens.to(device), self.mask.to(device),
+                            None if self.words is None else self.words.to(device),
+                            None if self.sentences is None else self.sentences.to(device))
 
     @property
     def batch_size(self) -> int:
         return self.pooled.shape[0]
+
+
+_WORD = re.compile(r"[A-Za-z]+")
+_SENTENCE_END = re.compile(r"[.!?;:]")
+
+
+def word_key(word: str) -> int:
+    """A stable positive id for a word's identity (case-insensitive)."""
+    return zlib.crc32(word.lower().encode("utf-8")) % (2**31 - 1) + 1
+
+
+def token_words(text: str, offsets: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Word identity and sentence index of each token, from its character ``offsets`` in ``text``
+    (a token with an empty span, like [CLS], gets word 0)."""
+    spans = [(m.start(), m.end(), word_key(m.group())) for m in _WORD.finditer(text)]
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    words, sentences = [], []
+    for start, end in offsets:
+        key = next((k for a, b, k in spans if a <= start < b), 0) if end > start else 0
+        words.append(key)
+        sentences.append(sum(1 for e in ends if e < start) if end > start else 0)
+    return words, sentences
 
 
 class TextEncoder(nn.Module):
@@ -240,7 +277,7 @@ class PretrainedTextEncoder(TextEncoder):
         self.cache_size = config.cache_size
         self.pool_proj = nn.Linear(width, config.dim)
         self.token_proj = nn.Linear(width, config.dim)
-        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -271,7 +308,9 @@ class PretrainedTextEncoder(TextEncoder):
     @torch.no_grad()
     def _run_backbone(self, texts: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Embed ``texts`` (cache misses) with MiniLM; returns per-text outputs and caches them."""
-        batch = self.hf_tokenizer(texts, padding=True, truncation=False, return_tensors="pt")
+        batch = self.hf_tokenizer(texts, padding=True, truncation=False, return_tensors="pt",
+                                  return_offsets_mapping=True)
+        offsets = batch.pop("offset_mapping").tolist()
         for text, n_ids in zip(texts, batch["attention_mask"].sum(1).tolist()):
             check_length(n_ids, text=text, max_length=self.max_length)
         device = self._device()
@@ -282,7 +321,9 @@ class PretrainedTextEncoder(TextEncoder):
         computed = {}
         for row, text in enumerate(texts):
             n = int(mask[row].sum())
-            computed[text] = self._cache[text] = (pooled[row].clone(), hidden[row, :n].clone())
+            words, sentences = token_words(text, offsets[row][:n])
+            identity = torch.tensor([words, sentences], dtype=torch.long)  # (2, n)
+            computed[text] = self._cache[text] = (pooled[row].clone(), hidden[row, :n].clone(), identity)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return computed
@@ -310,19 +351,23 @@ class PretrainedTextEncoder(TextEncoder):
             found.update(self._run_backbone(missing))
         entries = [found[text] for text in texts]
         device = self._device()
-        width = max(tokens.shape[0] for _, tokens in entries)
+        width = max(tokens.shape[0] for _, tokens, _ in entries)
         hidden = entries[0][1].shape[1]
         tokens = torch.zeros(len(entries), width, hidden, device=device)
         mask = torch.zeros(len(entries), width, dtype=torch.bool, device=device)
-        for row, (_, tok) in enumerate(entries):
+        identity = torch.zeros(2, len(entries), width, dtype=torch.long)
+        for row, (_, tok, ident) in enumerate(entries):
             tokens[row, : tok.shape[0]] = tok.to(device)
             mask[row, : tok.shape[0]] = True
-        pooled = torch.stack([p.to(device) for p, _ in entries])
-        return TextFeatures(pooled, tokens, mask)
+            identity[:, row, : tok.shape[0]] = ident
+        pooled = torch.stack([p.to(device) for p, _, _ in entries])
+        identity = identity.to(device)
+        return TextFeatures(pooled, tokens, mask, identity[0], identity[1])
 
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         frozen = self.backbone_features(texts, allow_empty=allow_empty)
-        return TextFeatures(self.pool_proj(frozen.pooled), self.token_proj(frozen.tokens), frozen.mask)
+        return TextFeatures(self.pool_proj(frozen.pooled), self.token_proj(frozen.tokens), frozen.mask,
+                            frozen.words, frozen.sentences)
 
 
 def build_encoder(config: TextConfig, tokenizer: Tokenizer) -> TextEncoder:

@@ -39,7 +39,7 @@ from instructed_rl.train.collect import (
 )
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import make_adam
-from instructed_rl.train.reading import WARMUP_LR, reading_loss, warm_up_reader
+from instructed_rl.train.reading import WARMUP_LR, WARMUP_WORLDS_PER_GAME, reading_loss, warm_up_reader
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
@@ -72,6 +72,7 @@ class ImitationConfig(AgentSource):
                                          "instruction's object(s) (needs an agent with policy.target_map)")
     reading_warmup: int = option(0, "text-only steps of the reader's loss before the first episode (resets only, "
                                     "no bot: ~90 s per 1,500 steps); needs policy.read_description")
+    reading_warmup_worlds: int = option(WARMUP_WORLDS_PER_GAME, "distinct worlds per game the reader warm-up draws from")
     reading_warmup_lr: float = option(WARMUP_LR, "Adam learning rate of the reader warm-up (its own optimizer)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
@@ -81,7 +82,7 @@ class ImitationConfig(AgentSource):
     def __post_init__(self):
         self.normalize_agent_fields()
         for name in ("frames", "envs", "episodes_per_iteration", "updates_per_iteration", "batch_episodes",
-                     "buffer_episodes", "checkpoint_every", "threads"):
+                     "buffer_episodes", "checkpoint_every", "threads", "reading_warmup_worlds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
@@ -198,7 +199,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     if not resumed and config.reading_warmup:
         warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
                                 seed=config.seed, max_grad_norm=config.max_grad_norm, log=log,
-                                lr=config.reading_warmup_lr)
+                                lr=config.reading_warmup_lr, worlds_per_game=config.reading_warmup_worlds)
         distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
         state["reading_warmup"] = warmup
         if ctx.is_main:  # so a resumed run does not warm up again
