@@ -379,7 +379,7 @@ class Phraser:
             article = "indefinite" if len(said) > 1 else "definite"
         text = template.format(
             article=word(article),
-            color=word(color),
+            color=alias.color_word if alias.color_word and color else word(color),
             type=alias.noun if alias.noun else word(desc.type or "object"),
             location=word(desc.loc),
         )
@@ -392,10 +392,11 @@ class ObjectAlias:
 
     A world exposes ``object_aliases: {(type, color): ObjectAlias}`` (``(type, None)`` for every
     colour); the structured instruction still names the real object, so the verifier and the
-    BabyAI bot are unchanged, and only the mission text says "the treasure" or "the red dax".
+    BabyAI bot are unchanged, and only the mission text says "the treasure", "the red dax" or
+    "the tapomi ball".
 
     >>> ObjectAlias(noun="treasure", color=False, article="definite")
-    ObjectAlias(noun='treasure', color=False, article='definite')
+    ObjectAlias(noun='treasure', color=False, article='definite', color_word=None)
     """
 
     noun: str | None = None
@@ -404,6 +405,9 @@ class ObjectAlias:
     """False leaves the colour out of the phrase ("a ball" for the green ball)"""
     article: Literal["definite", "indefinite"] | None = None
     """forces the article; None follows BabyAI (indefinite when several objects match the phrase)"""
+    color_word: str | None = None
+    """replaces the colour word ("the tapomi ball" for the red ball); None keeps the corpus's word
+    for the colour. Ignored when ``color`` is False"""
 
 
 def alias_of(desc: ObjDesc, env) -> ObjectAlias | None:

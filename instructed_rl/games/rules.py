@@ -12,6 +12,18 @@ instruction or the view, and it is sampled afresh every episode:
 - ``hazards``: some objects end the episode, as a failure, when touched (moved into, picked up
   or toggled): "Touching the purple ball ends the game." The mission leaves the target's
   colour out ("pick up a ball") and the only other objects of its type are hazards.
+- ``colors``: invented colour words ("Tapomi means red."); a mission says "pick up the tapomi
+  ball" in a room that also holds a ball of another colour and a red object of another type,
+  so neither the colour word nor the type alone is enough. Every word is bound to its own
+  colour; the ones the mission does not use are distractors (bound, where possible, to the
+  colours of other objects in the room). Put next to names each of its two objects with an
+  invented colour word or its real one, at least one of them invented.
+- ``categories``: an invented noun covers a pair of types ("A dobel is a ball or a key."); a
+  mission says "pick up the red dobel": the target is the only red object whose type is in the
+  category, and the room also holds a red object of the third type (the colour alone is not
+  enough) and objects of the category's types in other colours (the noun alone is not
+  enough). Every word covers its own pair; the ones the mission does not use are distractors.
+  Put next to names each object by a category word or by its type, at least one by a word.
 
 The structured instruction (minigrid's verifier tree, ``info["instruction"]``) always names the
 real object, so the verifier and the BabyAI bot work unchanged. The world tells the corpus how
@@ -19,7 +31,8 @@ to name objects in missions through ``object_aliases`` (:class:`instructed_rl.co
 and lists the rules it stated as :class:`Fact` s: the env writes them into the description's
 ``{rules}`` slot and checks them against the game's ``heldout_rules`` for its splits.
 
-A game spec declares the family and its words (``envs/rule_*.yaml``)::
+A game spec declares the family and its words (``envs/rule_*.yaml``): fixed ``words`` or
+``fresh_words: N`` drawn afresh every episode (:mod:`instructed_rl.games.fresh_words`)::
 
     world: instructed_rl:RuleRoom
     description: "One room. It holds {objects}. {rules}"
@@ -27,6 +40,12 @@ A game spec declares the family and its words (``envs/rule_*.yaml``)::
     splits: [train, test, unseen_rules]
     heldout_rules:                 # never stated in train/test; every unseen_rules mission uses one
       - {word: treasure, color: green}
+
+Words per game: roles 2-4, words 1-3 (one per type), colors 2-3 (one per colour), categories
+1-2 (one per pair of types); a hazards game has none. A held-out rule names what a word is
+bound to: roles a colour and/or type, words a type, colors a colour, categories a pair of types
+(``{type: box, type2: key}``, either order; a lone ``type`` matches a category covering it, which
+only a one-word game can hold out), hazards a colour and/or type.
 """
 
 from __future__ import annotations
@@ -45,11 +64,12 @@ from instructed_rl.games.descriptions import RULES as RULE_TEMPLATES
 from instructed_rl.games.descriptions import fact_slots, phrase
 from instructed_rl.games.fresh_words import WordSource, fresh_words
 
-FAMILIES = ("roles", "words", "hazards")
+FAMILIES = ("roles", "words", "hazards", "colors", "categories")
 RULE_SKILLS = ("goto", "pickup", "putnext")
 OBJECT_TYPES = ("ball", "box", "key")
 RULES_KEYS = ("family", "words", "fresh_words", "hazards")
-PATTERN_KEYS = ("word", "color", "type")
+PATTERN_KEYS = ("word", "color", "type", "type2")
+CATEGORY_PAIRS = (("ball", "box"), ("ball", "key"), ("box", "key"))
 MAX_HAZARDS = 3
 
 Fail = Callable[[str, str, str], Exception]  # (key, problem, fix) -> the error to raise
@@ -67,9 +87,10 @@ def _indefinite(word: str) -> str:
 class Rules:
     """A game's rule family and its words, from the spec's ``rules:`` mapping."""
 
-    family: Literal["roles", "words", "hazards"]
+    family: Literal["roles", "words", "hazards", "colors", "categories"]
     words: tuple[str, ...] = ()
-    """role words (roles) or invented nouns (words); every episode binds all of them"""
+    """role words (roles), invented nouns (words), colour words (colors) or category nouns
+    (categories); every episode binds all of them"""
     fresh_words: int = 0
     """instead of fixed ``words``: this many invented words drawn afresh every episode
     (:mod:`instructed_rl.games.fresh_words`), so no binding can be memorised"""
@@ -111,6 +132,12 @@ class Rules:
         if family == "words" and not 1 <= count <= len(OBJECT_TYPES):
             raise fail(f"{key}.words", f"a words game needs 1 to {len(OBJECT_TYPES)} invented nouns (one per type)",
                        "write 'words: [dax, wug, blicket]'")
+        if family == "colors" and not 2 <= count <= 3:
+            raise fail(f"{key}.words", "a colors game needs 2 to 3 invented colour words (one per colour)",
+                       "write 'fresh_words: 3'")
+        if family == "categories" and not 1 <= count <= 2:
+            raise fail(f"{key}.words", "a categories game needs 1 to 2 category nouns (one per pair of types)",
+                       "write 'fresh_words: 2'")
         if family == "hazards" and words:
             raise fail(f"{key}.words", "a hazards game has no words", "remove 'words' or use family roles/words")
         hazards = data.get("hazards", 1)
@@ -132,7 +159,8 @@ class Fact:
     kind: Literal["role", "word", "hazard", "color", "category"]
     word: str | None
     color: str | None
-    type: str
+    type: str | None
+    """None for colour facts (a colour word names no type)"""
     used: bool
     type2: str | None = None
     """category facts: the second type the word covers"""
@@ -142,7 +170,7 @@ class Fact:
         training template (no ``rng``)."""
         templates = RULE_TEMPLATES[self.kind]
         template = templates.train[0] if rng is None else templates.pick(rng, heldout=heldout)
-        return phrase(template, fact_slots(self.word, self.color, self.type, self.type2))
+        return phrase(template, fact_slots(self.word, self.color, self.type or "", self.type2))
 
     @property
     def sentence(self) -> str:
@@ -154,19 +182,27 @@ class Fact:
 
 @dataclass(frozen=True)
 class RulePattern:
-    """A held-out rule: a word and/or an object colour and type. Unset fields match anything."""
+    """A held-out rule: a word and/or an object colour and type. Unset fields match anything.
+
+    A category fact covers two types: ``type`` alone matches either of them, ``type`` and
+    ``type2`` together match the pair in either order."""
 
     word: str | None = None
     color: str | None = None
     type: str | None = None
+    type2: str | None = None
 
     def matches(self, fact: Fact | dict) -> bool:
-        get = fact.get if isinstance(fact, dict) else lambda name: getattr(fact, name)
-        return all(want is None or want == get(name) for name, want in
-                   (("word", self.word), ("color", self.color), ("type", self.type)))
+        get = fact.get if isinstance(fact, dict) else lambda name: getattr(fact, name, None)
+        if not all(want is None or want == get(name) for name, want in (("word", self.word), ("color", self.color))):
+            return False
+        covered = {get("type"), get("type2")} - {None}
+        if self.type2 is not None:
+            return {self.type, self.type2} == covered
+        return self.type is None or self.type in covered
 
     def __str__(self) -> str:
-        return " ".join(v for v in (self.word, self.color, self.type) if v)
+        return " ".join(v for v in (self.word, self.color, self.type, self.type2) if v)
 
     @classmethod
     def from_dict(cls, item: Any, *, rules: Rules, key: str, fail: Fail = _value_error) -> "RulePattern":
@@ -178,7 +214,10 @@ class RulePattern:
         if rules.fresh_words and "word" in item:
             raise fail(f"{key}.word", "this game draws fresh words every episode, so no word can be held out",
                        "hold out what a word is bound to instead, e.g. '- {color: green, type: ball}'")
-        for sub, allowed in (("word", rules.words), ("color", tuple(COLOR_NAMES)), ("type", OBJECT_TYPES)):
+        if "type2" in item and rules.family != "categories":
+            raise fail(f"{key}.type2", "only a categories pattern names a second type", "remove 'type2'")
+        for sub, allowed in (("word", rules.words), ("color", tuple(COLOR_NAMES)), ("type", OBJECT_TYPES),
+                             ("type2", OBJECT_TYPES)):
             if sub in item and item[sub] not in allowed:
                 what = "this game's words" if sub == "word" else f"the {sub}s"
                 raise fail(f"{key}.{sub}", f"{item[sub]!r} is not one of {what}", f"use one of {', '.join(allowed) or '(none)'}")
@@ -190,9 +229,18 @@ class RulePattern:
                       named and ("color" in item or "type" in item)),
             "words": ("word and a type", "{word: dax, type: box}", named and set(item) - {"word"} == {"type"}),
             "hazards": ("color and/or type (no word)", "{color: purple, type: ball}", "word" not in item),
+            "colors": ("word and a color", "{color: green}", named and set(item) - {"word"} == {"color"}),
+            "categories": ("word and a type pair (type, type2)", "{type: box, type2: key}",
+                           named and set(item) - {"word"} in ({"type"}, {"type", "type2"})),
         }[rules.family]
         if not valid:
             raise fail(key, f"a {rules.family} pattern names a {shape}", f"write e.g. '- {example}'")
+        if rules.family == "categories":
+            if item.get("type") == item.get("type2"):
+                raise fail(f"{key}.type2", "a category covers two different types", "write e.g. '- {type: box, type2: key}'")
+            if "type2" not in item and "word" not in item and rules.word_count > 1:
+                raise fail(key, f"{rules.word_count} category nouns cover every type in every episode, so no train "
+                           "episode would be left", "hold out a pair instead, e.g. '- {type: box, type2: key}'")
         return cls(**item)
 
 
@@ -202,14 +250,18 @@ class RuleRoom(RoomGridLevel):
 
     One room with no doors and a handful of objects. Something the mission depends on is
     stated only in the environment description, freshly sampled each episode: which object
-    a role word names (family ``roles``), which type an invented noun means (``words``), or
-    which objects end the game when touched (``hazards``). See the module docstring.
+    a role word names (family ``roles``), which type an invented noun means (``words``),
+    which objects end the game when touched (``hazards``), which colour an invented colour
+    word means (``colors``) or which pair of types an invented noun covers (``categories``).
+    See the module docstring.
 
     ## Mission Space
 
     "go to {obj}", "pick up {obj}" or "put {obj} next to {obj2}", where an object is named by
-    its role ("the treasure"), by an invented noun ("the red dax"), or without its colour
-    ("a ball") when the other objects of its type are hazards. The corpus phrases it.
+    its role ("the treasure"), by an invented noun ("the red dax"), without its colour
+    ("a ball") when the other objects of its type are hazards, by an invented colour word
+    ("the tapomi ball") or by an invented noun for two types ("the red dobel"). The corpus
+    phrases it; the verifier tree always names the real object.
 
     ## Action Space
 
@@ -264,7 +316,8 @@ class RuleRoom(RoomGridLevel):
     def gen_mission(self):
         self.place_agent(0, 0)  # first, so that no object starts right next to the agent
         skill = self._rand_elem(self.skills)
-        generate = {"roles": self._gen_roles, "words": self._gen_words, "hazards": self._gen_hazards}
+        generate = {"roles": self._gen_roles, "words": self._gen_words, "hazards": self._gen_hazards,
+                    "colors": self._gen_colors, "categories": self._gen_categories}
         instrs, facts, aliases, hazards = generate[self.rules.family](skill)
         self.check_objs_reachable()  # nothing has to be moved out of the way (nor touched)
         self.instrs, self.facts, self.object_aliases, self.hazards = instrs, tuple(facts), aliases, frozenset(hazards)
@@ -348,6 +401,80 @@ class RuleRoom(RoomGridLevel):
             instrs = self._instruction(skill, (color, kind))
         facts = [Fact("hazard", None, c, kind, used=True) for c in hazard_colors]
         return instrs, facts, {(kind, color): ObjectAlias(color=False)}, [(c, kind) for c in hazard_colors]
+
+    def _named(self, skill: str) -> tuple[bool, ...]:
+        """Which of the mission's objects are named through the rule: the one object of go to /
+        pick up; for put next to each of the two, at least one."""
+        if skill != "putnext":
+            return (True,)
+        return self._rand_elem([(True, False), (False, True), (True, True)])
+
+    def _put_unique(self, placed: list, targets: list[tuple[str, str]]) -> None:
+        for color, kind in targets:
+            if any((o.color, o.type) == (color, kind) for o in placed):
+                raise RejectSampling("put next to names the same object twice")
+            placed.append(self._add(kind, color))
+
+    def _gen_colors(self, skill: str):
+        words = self._episode_words()
+        named = self._named(skill)
+        targets = [(self._rand_color(), self._rand_elem(OBJECT_TYPES)) for _ in named]
+        colors = list(dict.fromkeys(c for (c, _), by_word in zip(targets, named) if by_word))
+        placed: list = []
+        self._put_unique(placed, targets)
+        for (color, kind), by_word in zip(targets, named):
+            if not by_word:
+                continue
+            # Another of its type in another colour, another of its colour of another type: neither
+            # the colour word nor the type alone picks the target out.
+            if not any(o.type == kind and o.color != color for o in placed):
+                placed.append(self._add(kind, self._rand_elem([c for c in COLOR_NAMES if c != color])))
+            if not any(o.color == color and o.type != kind for o in placed):
+                placed.append(self._add(self._rand_elem([t for t in OBJECT_TYPES if t != kind]), color))
+        self._fill(placed, [(c, t) for t in OBJECT_TYPES for c in COLOR_NAMES if (c, t) not in targets])
+        # The other words are distractors, bound first to colours that are in the room.
+        present = self._shuffled(list(dict.fromkeys(o.color for o in placed if o.color not in colors)))
+        absent = self._shuffled([c for c in COLOR_NAMES if c not in colors and c not in present])
+        meaning = dict(zip(words, (colors + present + absent)[:len(words)]))
+        word_of = {color: word for word, color in meaning.items()}
+        instrs = self._instruction(skill, *targets)
+        facts = [Fact("color", word, meaning[word], None, used=meaning[word] in colors)
+                 for word in self._shuffled(list(words))]
+        aliases = {(kind, color): ObjectAlias(color_word=word_of[color])
+                   for (color, kind), by_word in zip(targets, named) if by_word}
+        return instrs, facts, aliases, ()
+
+    def _gen_categories(self, skill: str):
+        words = self._episode_words()
+        pairs = self._rand_subset(CATEGORY_PAIRS, len(words))
+        meaning = {word: tuple(self._shuffled(list(pair))) for word, pair in zip(words, pairs)}  # either order
+        chosen = [self._rand_elem(words) if by_word else None for by_word in self._named(skill)]
+        targets = [(self._rand_color(), self._rand_elem(meaning[w] if w else OBJECT_TYPES)) for w in chosen]
+        # A target named "the red dobel" is the only red object of the dobel's types: no other
+        # object may take those (colour, type) pairs, the other target included.
+        banned = {(c, t) for (c, kind), w in zip(targets, chosen) if w for t in meaning[w] if t != kind}
+        if banned & set(targets):
+            raise RejectSampling("put next to's other object has the colour and category of the first")
+        placed: list = []
+        self._put_unique(placed, targets)
+        free = [(c, t) for t in OBJECT_TYPES for c in COLOR_NAMES if (c, t) not in banned and (c, t) not in targets]
+        for (color, kind), word in zip(targets, chosen):
+            if word is None:
+                continue
+            outside = next(t for t in OBJECT_TYPES if t not in meaning[word])
+            if not any((o.color, o.type) == (color, outside) for o in placed):  # the colour alone is not enough
+                if (color, outside) in banned:
+                    raise RejectSampling("the colour's object outside one category is inside the other's")
+                placed.append(self._add(outside, color))
+            for covered in meaning[word]:  # the noun alone is not enough
+                if not any(o.type == covered and o.color != color for o in placed):
+                    placed.append(self._add(covered, self._rand_elem([c for c, t in free if t == covered and c != color])))
+        self._fill(placed, free)
+        instrs = self._instruction(skill, *targets)
+        facts = [Fact("category", word, None, meaning[word][0], used=word in chosen, type2=meaning[word][1])
+                 for word in self._shuffled(list(words))]
+        aliases = {(kind, color): ObjectAlias(noun=word) for (color, kind), word in zip(targets, chosen) if word}
+        return instrs, facts, aliases, ()
 
     # ---- dynamics --------------------------------------------------------------------
     def touches_hazard(self, action) -> bool:

@@ -205,7 +205,9 @@ class TransformerTextEncoder(TextEncoder):
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
         device = self._device()
-        return self(ids.to(device), mask.to(device))
+        features = self(ids.to(device), mask.to(device))
+        words, sentences = self.tokenizer.identity_batch(texts, ids.shape[1])
+        return dataclasses.replace(features, words=words.to(device), sentences=sentences.to(device))
 
 
 class GRUTextEncoder(TextEncoder):
@@ -231,7 +233,9 @@ class GRUTextEncoder(TextEncoder):
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
         device = self._device()
-        return self(ids.to(device), mask.to(device))
+        features = self(ids.to(device), mask.to(device))
+        words, sentences = self.tokenizer.identity_batch(texts, ids.shape[1])
+        return dataclasses.replace(features, words=words.to(device), sentences=sentences.to(device))
 
 
 def pretrained_model_dir() -> str:

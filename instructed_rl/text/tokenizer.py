@@ -117,6 +117,31 @@ class Tokenizer:
             mask[row, : len(e)] = True
         return ids, mask
 
+    def identity_batch(self, texts: Sequence[str], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word identity and sentence index of every id :meth:`encode_batch` gives ``texts``, as two
+        LongTensors (B, ``width``); see :class:`instructed_rl.text.encoders.TextFeatures`."""
+        from instructed_rl.text.encoders import word_key
+
+        words = torch.zeros((len(texts), width), dtype=torch.long)
+        sentences = torch.zeros((len(texts), width), dtype=torch.long)
+        for row, text in enumerate(texts):
+            pieces = self.pieces(text)
+            spans: list[list[int]] = []  # piece indices of each word
+            for index, piece in enumerate(pieces):
+                if piece.startswith("\u2581") or not spans or not any(c.isalpha() for c in piece):
+                    spans.append([index])
+                else:
+                    spans[-1].append(index)
+            sentence = 0
+            for span in spans:
+                letters = "".join(c for i in span for c in pieces[i] if c.isalpha())
+                for i in span:
+                    words[row, 1 + i] = word_key(letters) if letters else 0  # +1: bos comes first
+                    sentences[row, 1 + i] = sentence
+                if any(c in ".!?;:" for i in span for c in pieces[i]):
+                    sentence += 1
+        return words, sentences
+
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` (special ids dropped); unknown pieces come back as ' ⁇ '."""
         return self._sp.decode([int(i) for i in ids if int(i) not in (PAD_ID, BOS_ID, EOS_ID)])
