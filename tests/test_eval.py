@@ -133,8 +133,12 @@ def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_
 def test_shipped_suite_covers_every_heldout_split():
     from instructed_rl.games.spec import shipped_games
 
-    suite = load_suite("configs/eval/zero_shot.yaml")
-    covered = {(c.overrides["game"], c.overrides.get("split")) for c in suite.cells}
+    from instructed_rl.eval.transfer import load_transfer_suite
+
+    covered = {(c.overrides["game"], c.overrides.get("split"))
+               for path in ("configs/eval/zero_shot.yaml", "configs/eval/reading.yaml") for c in load_suite(path).cells}
+    transfer = load_transfer_suite("configs/eval/transfer.yaml", agent="bot")
+    covered |= {(column.game, column.split) for column in transfer.columns}
     for spec in shipped_games().values():
         for split in spec.splits:
             if split.startswith("unseen_") and spec.id not in ("GoToSeq", "SynthSeq", "BossLevel", "BossLevelNoUnlock"):

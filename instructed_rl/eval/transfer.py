@@ -43,6 +43,8 @@ from instructed_rl.eval.stats import paired_difference_interval, paired_table, w
 from instructed_rl.games.spec import find_game
 
 ABLATIONS = ("true", "none", "shuffled")
+SUMMARY_START = "<!-- transfer summary: written by instructed-rl transfer --readme -->"
+SUMMARY_END = "<!-- end of transfer summary -->"
 SUITE_KEYS = ("name", "description", "episodes", "seed", "rows", "columns")
 ROW_KEYS = ("label", "agent", "games")
 COLUMN_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "sequences")
@@ -58,6 +60,8 @@ class TransferConfig:
     seed: int | None = option(None, "seed of the first episode, overriding the suite's; episode i uses seed + i")
     workers: int = option(1, "worker processes per cell (each runs a slice of the seeds)")
     greedy: bool = option(True, "greedy actions (--no-greedy samples, seeded per episode)")
+    readme: str | None = option(None, "also write the summary into this Markdown file, between the lines "
+                                      f"'{SUMMARY_START}' and '{SUMMARY_END}' (e.g. README.md)")
 
     def __post_init__(self):
         if not self.suite:
@@ -298,6 +302,42 @@ def format_transfer_cell(cell: TransferCell) -> str:
             f"gap true-none {_gap_text(cell, 'none')} points over {r['true'].episodes} episodes")
 
 
+def summary_markdown(suite: TransferSuite, cells: list[TransferCell]) -> str:
+    """Per agent: one line per target (success with the true description, with none, with another
+    episode's, the paired gap), then plainly what does not transfer."""
+    by = _matrix(suite, cells)
+    lines: list[str] = []
+    for row in suite.rows:
+        row_cells = [by[(row.label, c.label)] for c in suite.columns]
+        first = row_cells[0].results["true"]
+        mode = "greedy" if first.greedy else "sampled"
+        lines += [f"**{row.label}** ({first.episodes} episodes per cell and arm, {mode} actions, seeds "
+                  f"{first.seed:,}+; **bold**: a game in its training set; gap: paired 95% interval)", "",
+                  "| target | true description | none | another episode's | gap true-none |",
+                  "|---|---:|---:|---:|---|"]
+        for column, cell in zip(suite.columns, row_cells):
+            r = cell.results
+            label = f"**{column.label}**" if cell.in_training else column.label
+            lines.append(f"| {label} | {_pct(r['true'].success_rate)} | {_pct(r['none'].success_rate)} | "
+                         f"{_pct(r['shuffled'].success_rate)} | {_gap_text(cell, 'none')} |")
+        weak = [(column.label, cell) for column, cell in zip(suite.columns, row_cells) if cell.gap("none")[1][0] <= 0]
+        lines += ["", "Does not transfer (the gap's interval reaches 0 or below: no sign that the description is read): "
+                  + ("; ".join(f"{label} ({_gap_text(cell, 'none')})" for label, cell in weak) if weak else "none") + ".",
+                  ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_summary_into(path: Path, summary: str) -> None:
+    """Replace the block between the summary markers of a Markdown file (e.g. the README)."""
+    text = path.read_text(encoding="utf-8")
+    if SUMMARY_START not in text or SUMMARY_END not in text:
+        raise UserError(f"{path} has no '{SUMMARY_START}' ... '{SUMMARY_END}' block. Fix: add those two lines "
+                        "where the transfer summary should go")
+    head, rest = text.split(SUMMARY_START, 1)
+    _, tail = rest.split(SUMMARY_END, 1)
+    path.write_text(f"{head}{SUMMARY_START}\n{summary}{SUMMARY_END}{tail}", encoding="utf-8")
+
+
 def _matrix(suite: TransferSuite, cells: list[TransferCell]) -> dict[tuple[str, str], TransferCell]:
     return {(c.row, c.column): c for c in cells}
 
@@ -322,6 +362,7 @@ def markdown_report(suite: TransferSuite, cells: list[TransferCell]) -> str:
              "Success % with the true description (95% Wilson CI). **Bold**: the target game is in the "
              "row's training set; every other cell is transfer.", ""]
     lines += table(success)
+    lines += ["", "## Summary", "", summary_markdown(suite, cells).rstrip()]
     lines += ["", "## Description gap: success with the true description minus with none",
               "", "Percentage points, with a paired 95% interval: both runs play the same seeds, so the interval "
               "is Newcombe's (1998) method 10 for paired proportions, from the per-seed outcomes in report.json. "
@@ -397,5 +438,6 @@ def write_transfer_report(suite: TransferSuite, cells: list[TransferCell], *, ou
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = markdown_report(suite, cells)
     (out / "report.md").write_text(markdown + "\n")
+    (out / "summary.md").write_text(summary_markdown(suite, cells))
     heatmap(suite, cells, out / "report.png")
     return markdown

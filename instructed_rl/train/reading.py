@@ -32,6 +32,7 @@ WARMUP_BATCH = 32
 WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader memorised them and held-out reading fell
 WARMUP_LR = 1e-3
 ACCURACY_BATCH = 256
+WARMUP_LOG_EVERY = 500
 WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
 
 
@@ -107,6 +108,8 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
             optimizer.step()
+            if (step + 1) % WARMUP_LOG_EVERY == 0:  # minutes of text-only work: say it is moving
+                log(f"reader warm-up: step {step + 1}/{steps}, loss {loss.item():.3f}")
         agent.eval()
         fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
                                  seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))

@@ -1,0 +1,105 @@
+"""Can the agent place every word of an instruction? A check before acting on typed text.
+
+An agent asked to "go to the unicorn" or "asdf qwerty" would still act, and often look as if it
+succeeded. Before ``play`` (or ``demo`` or the web page) runs a typed instruction, this check finds
+the words it cannot place:
+
+- an **object word** (a word of a phrase that starts with an article or a colour: "the
+  unicorn", "a red sphinx", "the tapomi ball") that is neither one of the corpus's object words nor a word the
+  environment description uses ("the tapomi" is fine where the description says "The tapomi
+  is the green ball.");
+- text in which **nothing can be placed at all**: no colour, object type, corpus word or
+  description word ("asdf qwerty zxcv", another language).
+
+Verbs and other words the corpus never used are let through: a new wording of a known skill
+("fetch the red ball") is what the agent is for. The check decides nothing about what a word
+means; it only says that nothing the agent knows names it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from instructed_rl.corpus import Corpus
+
+ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
+COLORS = frozenset({"red", "green", "blue", "purple", "yellow", "grey", "gray"})
+TYPES = frozenset({"ball", "box", "key", "door", "object", "thing", "balls", "boxes", "keys", "doors", "objects"})
+# Words that never name an object: a noun slot holding one of them is empty, not unknown.
+FUNCTION_WORDS = frozenset(
+    "the a an any that this to of on in at by with from into onto next beside near your you it its and or then "
+    "after before first later once when while is are be one".split())
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """Which words of an instruction nothing names (empty ``unplaced``: the agent may try it)."""
+
+    instruction: str
+    unplaced: tuple[str, ...]
+    reason: str = ""
+
+    @property
+    def understood(self) -> bool:
+        return not self.reason
+
+    def message(self) -> str:
+        words = ", ".join(f"'{w}'" for w in self.unplaced)
+        return (f"cannot ground {self.instruction!r}: {self.reason} ({words}). Fix: name objects with colours and "
+                f"the types ball, box, key or door, or words the description defines; --anyway runs it regardless")
+
+
+def corpus_words(corpus: Corpus) -> frozenset[str]:
+    """Every word the corpus can print: its templates (held-out ones too) and its object words."""
+    texts: list[str] = list(corpus.object_templates)
+    for section in (corpus.skills, corpus.sequences, corpus.heldout_skills, corpus.heldout_sequences):
+        for templates in section.values():
+            texts.extend(templates)
+    for options in corpus.words.values():
+        texts.extend(options)
+    words: set[str] = set()
+    for text in texts:
+        words.update(w.lower() for w in _WORD.findall(re.sub(r"\{[^}]*\}", " ", text)))
+    return frozenset(words)
+
+
+def check_instruction(instruction: str, *, corpus: Corpus, description: str = "") -> Understanding:
+    """The words of ``instruction`` that neither the corpus nor ``description`` names; see the module doc."""
+    words = [w.lower() for w in _WORD.findall(instruction)]
+    known = corpus_words(corpus) | COLORS | TYPES | _with_singulars(w.lower() for w in _WORD.findall(description))
+    if not any(w in known and w not in FUNCTION_WORDS for w in words):
+        unplaced = tuple(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or (instruction.strip(),)
+        return Understanding(instruction, unplaced, "no word of it names a skill, colour or object the agent knows")
+    unplaced = tuple(dict.fromkeys(w for w in _object_phrase_words(words) if w not in known))
+    if unplaced:
+        return Understanding(instruction, unplaced, "no object here is called that, and the description defines no such word")
+    return Understanding(instruction, ())
+
+
+def _with_singulars(words) -> frozenset[str]:
+    """The words and their plain singulars ("Lursezons are balls" defines "lursezon")."""
+    out: set[str] = set()
+    for word in words:
+        out.add(word)
+        if word.endswith("es"):
+            out.add(word[:-2])
+        if word.endswith("s"):
+            out.add(word[:-1])
+    return frozenset(out)
+
+
+def _object_phrase_words(words: list[str]) -> list[str]:
+    """The content words of each phrase that opens with an article or a colour, up to the next
+    function word ("the tapomi ball" -> tapomi, ball)."""
+    found = []
+    for index, word in enumerate(words):
+        if word not in ARTICLES and not (word in COLORS and (index == 0 or words[index - 1] not in COLORS | ARTICLES)):
+            continue
+        for follower in words[index + 1:]:
+            if follower in FUNCTION_WORDS or follower in ARTICLES:
+                break
+            if follower not in COLORS:
+                found.append(follower)
+    return found
