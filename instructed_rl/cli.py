@@ -12,46 +12,89 @@ from instructed_rl.config import add_arguments, from_args
 from instructed_rl.errors import UserError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line with the fix (not the whole usage block), and an
+    epilog may be made only when help is shown (``train``'s lists every key: that imports torch)."""
+
+    def __init__(self, *args, epilog_factory=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epilog_factory = epilog_factory
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}. Fix: see '{self.prog} --help'\n")
+
+    def format_help(self) -> str:
+        if self.epilog_factory is not None:
+            self.epilog = "\n\n".join(part for part in (self.epilog, self.epilog_factory()) if part)
+            self.epilog_factory = None
+        return super().format_help()
+
+
+def examples(module: str) -> str:
+    """The ``instructed-rl ...`` lines of a command module's docstring, as a help page's epilog."""
+    import importlib
+
+    doc = importlib.import_module(module).__doc__ or ""
+    lines = [line.strip() for line in doc.splitlines() if line.strip().startswith("instructed-rl ")]
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else ""
+
+
+def _command(commands, name: str, module: str, **kwargs) -> argparse.ArgumentParser:
+    return commands.add_parser(name, epilog=examples(module), formatter_class=argparse.RawDescriptionHelpFormatter,
+                               **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from instructed_rl.commands.envs import EnvsShowConfig
 
-    parser = argparse.ArgumentParser(prog="instructed-rl", description="Language-instructed, zero-shot agents for MiniGrid/BabyAI.")
+    parser = Parser(prog="instructed-rl", description="Language-instructed, zero-shot agents for MiniGrid/BabyAI.",
+                    epilog="'instructed-rl COMMAND --help' shows a command's options, defaults and examples.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    envs = commands.add_parser("envs", help="list the games, or show one world")
+    envs = _command(commands, "envs", "instructed_rl.commands.envs", help="list the games, or show one world")
     envs_commands = envs.add_subparsers(dest="envs_command", metavar="show")
-    show = envs_commands.add_parser("show", help="draw a world, its mission, description and structured instruction")
+    show = _command(envs_commands, "show", "instructed_rl.commands.envs",
+                    help="draw a world, its mission, description and structured instruction")
     add_arguments(show, EnvsShowConfig, positional=("game",))
 
     from instructed_rl.eval.cell import EvalConfig
 
-    evaluate = commands.add_parser("eval", help="evaluate an agent (or the bot / random) on a game split or a suite")
+    evaluate = _command(commands, "eval", "instructed_rl.commands.eval",
+                        help="evaluate an agent (or the bot / random) on a game split or a suite")
     add_arguments(evaluate, EvalConfig)
 
     from instructed_rl.eval.transfer import TransferConfig
 
-    transfer = commands.add_parser("transfer", help="transfer matrix: agents x games outside their training set, "
-                                                    "each cell also without / with a shuffled description")
+    transfer = _command(commands, "transfer", "instructed_rl.commands.transfer",
+                        help="transfer matrix: agents x games outside their training set, "
+                             "each cell also without / with a shuffled description")
     add_arguments(transfer, TransferConfig)
 
     from instructed_rl.train.demos import DemosConfig
 
-    demos = commands.add_parser("demos", help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
+    demos = _command(commands, "demos", "instructed_rl.commands.demos",
+                     help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
     add_arguments(demos, DemosConfig)
 
     from instructed_rl.commands.play import add_play_arguments
 
-    play = commands.add_parser("play", help="type instructions and watch an agent act in a world that persists",
-                               conflict_handler="resolve")  # resolve: --instruction is re-added as repeatable
+    play = _command(commands, "play", "instructed_rl.commands.play",
+                    help="type instructions and watch an agent act in a world that persists",
+                    conflict_handler="resolve")  # resolve: --instruction is re-added as repeatable
     add_play_arguments(play)
 
     from instructed_rl.commands.demo import DemoConfig
 
-    demo = commands.add_parser("demo", help="the shipped agent on a few fresh worlds: watch, table, GIF (< 1 min)")
+    demo = _command(commands, "demo", "instructed_rl.commands.demo",
+                    help="the shipped agent on a few fresh worlds: watch, table, GIF (< 1 min)")
     add_arguments(demo, DemoConfig)
 
-    train = commands.add_parser("train", help="train an agent from a YAML config (+ --key value overrides); resumes")
+    from instructed_rl.commands.train import overrides_help
+
+    train = _command(commands, "train", "instructed_rl.commands.train", epilog_factory=overrides_help,
+                     help="train an agent from a YAML config (+ --key value overrides); resumes")
     train.add_argument("--config", required=True, help="YAML preset, e.g. configs/default.yaml")
-    train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it")
+    train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it, and only "
+                                     "one run may use it at a time")
     return parser
 
 
@@ -98,14 +141,31 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Line by line even into a file or a pipe, so a log shows the work as it goes.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     try:
         return run(argv)
     except UserError as error:
-        print(f"instructed-rl: error: {error}", file=sys.stderr)
+        print(f"instructed-rl: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("instructed-rl: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        if error.filename is None and error.strerror is None:
+            raise  # not about a file or the system: a bug, which a traceback reports best
+        # A disk that filled up, a folder that went read-only mid-run: the system's words, and where.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"instructed-rl: error: {where}{error.strerror or error} (system error {error.errno}). "
+              "Fix: check that path, its permissions and the free disk space, then run the same command again",
+              file=sys.stderr)
+        return 1
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

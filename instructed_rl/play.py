@@ -4,7 +4,8 @@
     instructed-rl play --agent runs/default/agent --game GoToRoom --seed 3 --record session.gif
     instructed-rl play --agent bot --game GoToRoom --seed 1 --fps 0 --instruction "go to the grey box"
 
-At the ``instruction>`` prompt type an instruction, or a command (``:help`` lists them). The
+At the ``instruction>`` prompt type an instruction, or a command (``:help`` lists them; ``quit``
+leaves). Typed text is read (for its verdict) with the agent's own corpus, then the world's. The
 agent acts at ``--fps`` actions a second and stops when its termination head believes the
 instruction is done (done? > 0.5), when the verifier says it succeeded or failed, or at the
 step limit. The world is not reset between instructions, so each typed text gets a fresh
@@ -34,6 +35,7 @@ import numpy as np
 from minigrid.core.actions import Actions
 
 from instructed_rl.config import option
+from instructed_rl.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
 from instructed_rl.games.spec import find_game
@@ -57,8 +59,9 @@ COMMANDS = {
     ":greedy": "greedy actions",
     ":sample": "sampled actions",
     ":show": "draw the world again",
-    ":quit": "leave (also Ctrl-D, or Ctrl-C twice)",
+    ":quit": "leave (also quit, exit, Ctrl-D, or Ctrl-C twice)",
 }
+QUIT_WORDS = ("quit", "exit", "q")
 
 
 @dataclass
@@ -209,7 +212,9 @@ class TerminalView:
         self.color = color
         self.live = live
         self.grid = grid
+        self.every_frame = True  # False: not live, only a run's last frame is written (by end())
         self._drawn = 0  # lines of the frame that the next one overwrites
+        self._held: list[str] = []
 
     def say(self, line: str = "") -> None:
         self._drawn = 0
@@ -223,12 +228,19 @@ class TerminalView:
 
     def frame(self, level, status: list[str]) -> None:
         lines = (render_grid(level, color=self.color).splitlines() if self.grid else []) + status
+        if not self.live and not self.every_frame:
+            self._held = lines
+            return
         up = f"\x1b[{self._drawn}F\x1b[J" if self.live and self._drawn else ""
         self.out.write(up + "\n".join(lines) + "\n")
         self.out.flush()
         self._drawn = len(lines) if self.live else 0
 
     def end(self) -> None:
+        if self._held:
+            self.out.write("\n".join(self._held) + "\n")
+            self.out.flush()
+            self._held = []
         self._drawn = 0
 
 
@@ -258,6 +270,7 @@ class Judge:
     why_not: str = ""  # when source is "none": short, for the verdict
     detail: str = ""  # the whole reason, shown once before the run
     missing: tuple[str, ...] = ()
+    corpus: object | None = None  # the corpus that read the text (the actor plans its parts with it)
 
     def after(self, level, action: int, terminated: bool, info: dict) -> str:
         if self.source == "parse":
@@ -286,6 +299,7 @@ class Session:
         self.view = TerminalView(self.out, color=color and not window, live=self.out.isatty() and not window,
                                  grid=not window)
         self.greedy = config.greedy
+        self._own_corpus = _agent_corpus(self.driver)
         self.env = self._make_env(config.game)
         self.world_seed = config.seed
         self.count = 0  # instructions run, for captions and sampling seeds
@@ -319,12 +333,15 @@ class Session:
         self.new_world(self.world_seed)
 
     def description(self) -> str:
-        return self.env.spec_game.description.format(objects=describe_objects(self.env.level))
+        # The episode's own (the env composes it, from a template family in some games), as eval sees it.
+        return self.env.description or self.env.spec_game.description.format(objects=describe_objects(self.env.level))
 
     def show_world(self) -> None:
         env, say = self.env, self.view.say
         mode = "greedy" if self.greedy else "sampling"
-        say(f"{env.spec_game.id}  seed {self.world_seed}  split {env.split}  corpus {env.corpus.name}  "
+        reads = [c.name for c in self.reading_corpora()]
+        typed = f" (typed text read as {', then '.join(reads)})" if len(reads) > 1 else ""
+        say(f"{env.spec_game.id}  seed {self.world_seed}  split {env.split}  corpus {env.corpus.name}{typed}  "
             f"agent {self.driver.name} ({mode})")
         trained_on = getattr(self.driver, "trained_on", ())
         if trained_on and env.spec_game.id not in trained_on:
@@ -336,20 +353,35 @@ class Session:
         say(f"suggestion:  {env.mission}")
 
     # ---- judging --------------------------------------------------------------------------
+    def reading_corpora(self) -> list:
+        """Corpora that read typed text, first to last: --corpus alone when given; else the agent's own
+        (the shipped agent reads paraphrases, so its verdicts must too), then the world's."""
+        own = self._own_corpus
+        if self.config.corpus is None and own is not None and own.name != self.env.corpus.name:
+            return [own, self.env.corpus]
+        return [self.env.corpus]
+
     def judge(self, text: str) -> Judge:
         env = self.env
-        try:
-            parsed = parse_instruction(text, env.corpus)
-        except ParseError as error:
+        corpora = self.reading_corpora()
+        parsed = error = None
+        for corpus in corpora:
+            try:
+                parsed = parse_instruction(text, corpus)
+                break
+            except ParseError as problem:
+                error = error or problem
+        if parsed is None:
             if self.fresh and text == env.mission:  # the world's own mission, still untouched
-                return Judge(env.level.instrs, "env")
-            return Judge(None, "none", f"the text does not parse under corpus {env.corpus.name}", str(error))
+                return Judge(env.level.instrs, "env", corpus=env.corpus)
+            names = " or ".join(c.name for c in corpora)
+            return Judge(None, "none", f"the text does not parse under corpus {names}", str(error))
         missing = tuple(missing_objects(parsed, env.level))
         if missing:
             return Judge(None, "none", missing=missing)
         verifier = parsed.to_verifier()
         verifier.reset_verifier(env.level)
-        return Judge(verifier, "parse")
+        return Judge(verifier, "parse", corpus=corpus)
 
     # ---- acting ---------------------------------------------------------------------------
     def run(self, text: str) -> Outcome:
@@ -359,10 +391,12 @@ class Session:
         judge = self.judge(text)
         if judge.missing:
             absent = "; ".join(f"there is no {re.sub(r'^(the|a|an) ', '', m)} here" for m in judge.missing)
-            return Outcome(text, "not_run", 0, f"{absent}: not run (rephrase it, or :reset for another world)")
+            return Outcome(text, "not_run", 0, f"{absent}: not run (the world holds {describe_objects(level)}; "
+                                               "rephrase it, or :reset for another world)")
         self.count += 1
         level.mission = text  # what minigrid's window shows
-        refusal = self.driver.start(text=text, description=self.description(), level=level, corpus=env.corpus,
+        refusal = self.driver.start(text=text, description=self.description(), level=level,
+                                    corpus=judge.corpus or env.corpus,
                                     seed=self.world_seed * 1000 + self.count % 1000, greedy=self.greedy)
         if refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
@@ -432,6 +466,8 @@ class Session:
             self.view.say(problem)
             return True
         text = line.strip()
+        if text.lower().rstrip(".!") in QUIT_WORDS:  # what people type to leave; never an instruction
+            return False
         if text.startswith(":"):
             return self.command(text)
         outcome = self.run(text)
@@ -525,6 +561,17 @@ class Session:
             self.view.say(f"wrote {self.recorder.path} ({frames} frames)" if frames
                           else f"nothing was shown, so {self.recorder.path} was not written")
         self.env.close()
+
+
+def _agent_corpus(driver):
+    """The corpus a saved agent was trained on (None for the bot, random, or one this installation lacks)."""
+    name = getattr(getattr(getattr(driver, "agent", None), "config", None), "corpus", "")
+    if not name:
+        return None
+    try:
+        return load_corpus(name)
+    except UserError:
+        return None  # the world's corpus still reads typed text
 
 
 def _steps(n: int) -> str:

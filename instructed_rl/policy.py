@@ -304,7 +304,22 @@ class Policy(nn.Module):
             )
 
     def _conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """FiLM vector (B, cond_dim) and the goal tokens + mask the view attends over."""
+        """FiLM vector (B, cond_dim) and the goal tokens + mask the view attends over.
+
+        When acting (no gradients), the result for the goal of the previous call is reused while
+        the weights are unchanged: actors keep one goal object for many steps, and reading the
+        description every step would cost more than the rest of the step."""
+        if torch.is_grad_enabled():
+            return self._compute_conditioning(goal)
+        versions = tuple(p._version for p in self.parameters())
+        cached = self.__dict__.get("_conditioning_cache")
+        if cached is not None and cached[0] is goal and cached[1] == versions:
+            return cached[2]
+        result = self._compute_conditioning(goal)
+        self.__dict__["_conditioning_cache"] = (goal, versions, result)
+        return result
+
+    def _compute_conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pooled, tokens = self.read_instruction(goal)
         if not self.config.use_description:
             return pooled, tokens, goal.instruction.mask

@@ -177,7 +177,8 @@ def test_untrained_agent_fails_and_says_why(never_done, always_done):
     assert verdicts(result.stdout) == [
         "step limit (5 steps) reached without success",
         "step limit (5 steps) reached; unverifiable: the text does not parse under corpus babyai",
-        "there is no purple ball here: not run (rephrase it, or :reset for another world)",
+        "there is no purple ball here: not run (the world holds a grey ball, a grey box, a purple box, a green key, "
+        "a grey key, a red key and two yellow keys; rephrase it, or :reset for another world)",
         "too long (201 characters, at most 200): type a shorter instruction",
     ]
     assert "note: success cannot be checked: cannot read 'twirl around merrily'" in result.stdout

@@ -106,6 +106,8 @@ def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):
     assert result.returncode == 2
     assert "unknown config key 'lrr' (did you mean lr?)" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     (tmp_path / "config.json").write_text(json.dumps({"lr": 0.5, "games": [GAME]}))
+    (tmp_path / "checkpoint").mkdir()  # a run that got as far as a checkpoint binds its directory
+    (tmp_path / "checkpoint" / "state.json").write_text("{}")
     with pytest.raises(UserError, match="holds a run with"):
         train_run(TINY, str(tmp_path), ["--games", GAME])
 
@@ -115,6 +117,8 @@ def test_a_run_saved_before_a_config_key_existed_still_resumes(tmp_path):
 
     config = ImitationConfig(games=[GAME])
     check_same_run(config, tmp_path, resumable=())
+    (tmp_path / "checkpoint").mkdir()  # only a run with a checkpoint binds its directory
+    (tmp_path / "checkpoint" / "state.json").write_text("{}")
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["lr_end"], saved["reading_warmup_lr"]  # keys a later release added, at their defaults
     (tmp_path / "config.json").write_text(json.dumps(saved))

@@ -11,13 +11,15 @@ and summarised in a table at the end.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Literal
 
 from instructed_rl.config import option
-from instructed_rl.play import DEFAULT_AGENT, PlayConfig, Session
+from instructed_rl.play import DEFAULT_AGENT, MAX_SEED, PlayConfig, Session
+from instructed_rl.render.record import check_writable
 
 # (what it shows, game, split, corpus)
 CASES = (
@@ -35,13 +37,20 @@ class DemoConfig:
     seed: int = option(0, "seed of the worlds (case i uses seed + i)")
     fps: float | None = option(None, "actions per second (default: 12 on a terminal, as fast as possible otherwise)")
     record: str = option("runs/demo/demo.gif", "GIF (or .mp4) of every case")
-    color: str = option("auto", "ANSI colours: auto, always or never")
+    color: Literal["auto", "always", "never"] = option("auto", "ANSI colours: auto means on a terminal")
+
+    def __post_init__(self):
+        if self.fps is not None and (not math.isfinite(self.fps) or self.fps < 0):
+            raise ValueError(f"--fps must be 0 (as fast as possible) or positive, got {self.fps}")
+        if not 0 <= self.seed <= MAX_SEED - len(CASES):
+            raise ValueError(f"--seed must be from 0 to {MAX_SEED - len(CASES)}, got {self.seed}")
 
 
 def run(config: DemoConfig) -> int:
-    fps = config.fps if config.fps is not None else (12.0 if sys.stdout.isatty() else 0.0)
+    live = sys.stdout.isatty()
+    fps = config.fps if config.fps is not None else (12.0 if live else 0.0)
     if config.record:
-        Path(config.record).parent.mkdir(parents=True, exist_ok=True)
+        check_writable(config.record, make_parent=True)  # type, writer and folder, before the agent loads
     rows = []
     recorder = None
     started = time.perf_counter()
@@ -53,6 +62,8 @@ def run(config: DemoConfig) -> int:
             recorder = session.recorder
         else:
             session.recorder = recorder  # one recording for every case
+        # A log gets each case's last frame, not every step's (a thousand lines would bury the table).
+        session.view.every_frame = live
         session.view.say(f"\n=== {index + 1}/{len(CASES)}: {label} ===")
         session.new_world(play_config.seed)
         mission = session.env.mission

@@ -13,13 +13,17 @@ import sys
 import time
 from typing import TextIO
 
+from instructed_rl.errors import UserError
+from instructed_rl.eval.cell import MAX_SEED
+from instructed_rl.paths import check_output_dir
+from instructed_rl.progress import duration
 from instructed_rl.train.demos import DemosConfig, DemosSummary, generate_demos
 
 __all__ = ["DemosConfig", "ProgressLine", "format_summary", "run"]
 
 
 class ProgressLine:
-    """``demos GoToRoom: 120/200 episodes  85.3 ep/s  0 failures`` on one self-overwriting line.
+    """``demos GoToRoom: 120/200 episodes  85.3 ep/s  ETA 1s  0 failures`` on one self-overwriting line.
 
     On a terminal it redraws at most every ``interval`` seconds; elsewhere (a log file, a pipe)
     it prints a plain line every ``log_interval`` seconds. The rate counts this run's episodes only.
@@ -48,7 +52,9 @@ class ProgressLine:
     def text(self) -> str:
         elapsed = max(time.perf_counter() - self.start_time, 1e-9)
         rate = (self.attempted - (self.baseline or 0)) / elapsed
-        return (f"demos {self.label}: {self.attempted}/{self.total} episodes  {rate:.1f} ep/s  "
+        left = self.total - self.attempted
+        eta = f"ETA {duration(left / rate)}  " if rate > 0 and left > 0 else ""
+        return (f"demos {self.label}: {self.attempted}/{self.total} episodes  {rate:.1f} ep/s  {eta}"
                 f"{self.failed} failure{'' if self.failed == 1 else 's'}")
 
     def _draw(self) -> None:
@@ -77,6 +83,9 @@ def format_summary(summary: DemosSummary) -> str:
 
 
 def run(config: DemosConfig) -> DemosSummary:
+    if config.seed > MAX_SEED:
+        raise UserError(f"--seed must be from 0 to {MAX_SEED:,}, got {config.seed}. Fix: --seed 0")
+    check_output_dir(config.out, "--out")  # before the first episode, not at the first shard
     progress = ProgressLine(config.game, config.episodes) if config.progress else None
     try:
         summary = generate_demos(config, on_progress=progress)

@@ -28,6 +28,8 @@ class EnvsShowConfig:
     def __post_init__(self):
         if not self.game:
             raise ValueError("give a game id, e.g. 'instructed-rl envs show GoToRoom'")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be 0 or more (minigrid seeds), got {self.seed}. Fix: --seed 3")
 
     @property
     def use_color(self) -> bool:

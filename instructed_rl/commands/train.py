@@ -2,6 +2,7 @@
 
     instructed-rl train --config configs/default.yaml --out runs/default
     instructed-rl train --config configs/default.yaml --frames 20000 --corpus data/corpora/mine.yaml
+    instructed-rl train --config configs/tiny.yaml --out runs/tiny --threads 1
 
 The YAML names the ``algorithm``; every other key belongs to that algorithm's config
 dataclass, and so does every ``--key value`` on the command line (unknown keys are errors).
@@ -10,7 +11,9 @@ Running the same command again resumes from the run directory's last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import typing
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -19,6 +22,7 @@ import yaml
 
 from instructed_rl.config import from_mapping, read_yaml_mapping
 from instructed_rl.errors import UserError
+from instructed_rl.paths import check_output_dir
 
 
 def algorithms() -> dict[str, type]:
@@ -33,6 +37,7 @@ def load_yaml(path: str) -> dict[str, Any]:
 
 
 def _convert(value: str, kind, key: str):
+    key = key.replace("_", "-")  # as the user typed it
     origin = get_origin(kind)
     args = [a for a in get_args(kind) if a is not type(None)]
     if origin in (list, tuple) or kind is list:
@@ -40,17 +45,29 @@ def _convert(value: str, kind, key: str):
     if kind is dict or origin is dict:
         parsed = yaml.safe_load(value)
         if not isinstance(parsed, dict):
-            raise UserError(f"--{key}: expected a mapping like '{{text: {{encoder: gru}}}}', got {value!r}")
+            raise UserError(f"--{key}: expected a mapping, got {value!r}. Fix: write it in YAML's inline form, "
+                            f"e.g. --{key} '{{policy: {{channels: 64}}}}'")
         return parsed
     if args and origin is not typing.Literal:
         kind = args[0]
     if kind is bool:
-        return value.lower() in ("1", "true", "yes", "on")
+        words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+        if value.lower() not in words:
+            raise UserError(f"--{key}: expected true or false, got {value!r}. Fix: --{key} true, --{key} false, "
+                            f"or --no-{key}")
+        return words[value.lower()]
     if kind in (int, float):
+        text = value.strip().replace("_", "")
         try:
-            return kind(value.replace("_", ""))
+            number = int(text) if kind is int and text.lstrip("+-").isdigit() else float(text)
         except ValueError:
-            raise UserError(f"--{key}: expected a number, got {value!r}") from None
+            raise UserError(f"--{key}: expected a number, got {value!r}. Fix: --{key} 1000 (1e-3 and 200_000 "
+                            "are numbers too)") from None
+        if kind is int and isinstance(number, float):  # 2e5 frames is a whole number; 2.5 is not
+            if not number.is_integer():
+                raise UserError(f"--{key}: expected a whole number, got {value!r}. Fix: round it")
+            number = int(number)
+        return number
     return value
 
 
@@ -83,12 +100,62 @@ def parse_overrides(cls, extra: list[str]) -> dict[str, Any]:
             continue
         if inline is None:
             if index + 1 >= len(extra):
-                raise UserError(f"--{key} needs a value")
+                flag = key.replace("_", "-")
+                raise UserError(f"--{flag} needs a value. Fix: --{flag} VALUE (or drop it)")
             inline = extra[index + 1]
             index += 1
         values[key] = _convert(inline, types[key], key)
         index += 1
     return values
+
+
+def overrides_help() -> str:
+    """The ``--key value`` overrides, for ``train --help``: every key of the imitation trainer."""
+    from instructed_rl.train.imitation import ImitationConfig
+
+    lines = ["overrides: any key of the config's trainer, as --key value (--no-key for false), e.g.",
+             "  --frames 20000 --lr 3e-4 --games SkillRoom,GoToRoom --agent '{policy: {channels: 64}}' --no-track",
+             "keys of 'algorithm: imitation' (ppo / kickstart configs list theirs in an error for an unknown key):"]
+    for field in dataclasses.fields(ImitationConfig):
+        default = "" if field.default in (None, dataclasses.MISSING) else f" (default: {field.default})"
+        lines.append(f"  --{field.name.replace('_', '-'):<24} {field.metadata.get('help', '')}{default}")
+    return "\n".join(lines)
+
+
+def check_before_training(config, config_path: str) -> None:
+    """What would otherwise fail minutes in (after a vocabulary is built): games, corpus, agent settings."""
+    from instructed_rl.corpus import load_corpus
+    from instructed_rl.games.spec import find_game
+
+    for game in config.games:
+        find_game(game)
+    load_corpus(config.corpus)
+    teacher = getattr(config, "teacher", "bot")
+    if teacher != "bot" and not Path(teacher).is_dir():
+        raise UserError(f"{config_path}: teacher {teacher!r} is neither 'bot' nor a saved agent directory. "
+                        "Fix: teacher: bot, or a directory written by 'instructed-rl train'")
+    if config.init_agent:
+        if not Path(config.init_agent).is_dir():
+            raise UserError(f"{config_path}: init_agent {config.init_agent!r} is not a saved agent directory. "
+                            "Fix: pass a directory written by 'instructed-rl train' (e.g. data/agents/default)")
+        return
+    try:
+        config.agent_config()
+    except (TypeError, ValueError, KeyError) as error:
+        if isinstance(error, UserError):
+            raise
+        raise UserError(f"{config_path}: agent: {error}. Fix: correct that setting under 'agent:'") from None
+
+
+def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
+    """What is about to run, printed at once: the first minute of a run builds a vocabulary and shows nothing else."""
+    from instructed_rl.train.runs import DEFAULT_THREADS, free_cores
+
+    cores, load, _ = free_cores()
+    wanted = int(float(asked)) if asked is not None else DEFAULT_THREADS  # as written (a YAML string, even)
+    fewer = f" (of {wanted} asked: load {load:.1f} on {cores} cores)" if config.threads < wanted else ""
+    return (f"train ({algorithm}): {config.frames:,} frames on {', '.join(config.games)} into {run_dir}; "
+            f"{config.threads} torch thread{'s' if config.threads > 1 else ''}{fewer}")
 
 
 def run(config_path: str, out: str | None, extra: list[str]) -> Path:
@@ -99,12 +166,21 @@ def run(config_path: str, out: str | None, extra: list[str]) -> Path:
         raise UserError(f"{config_path}: algorithm {algorithm!r} is not available. Fix: use one of {', '.join(known)}")
     cls = known[algorithm]
     values.update(parse_overrides(cls, extra))
+    asked = values.get("threads")
     config = from_mapping(cls, values, source=config_path)
-    run_dir = Path(out) if out else Path("runs") / Path(config_path).stem
-    if algorithm in ("ppo", "kickstart"):
-        from instructed_rl.train.ppo import train_ppo
+    run_dir = check_output_dir(Path(out) if out else Path("runs") / Path(config_path).stem, "--out")
+    check_before_training(config, config_path)
+    from instructed_rl.train.runs import RunLock
 
-        return train_ppo(config, run_dir)
-    from instructed_rl.train.imitation import train_imitation
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 holds the lock for every rank
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir) if rank == 0 else contextlib.nullcontext():
+        if rank == 0:
+            print(start_line(config, algorithm, run_dir, asked))
+        if algorithm in ("ppo", "kickstart"):
+            from instructed_rl.train.ppo import train_ppo
 
-    return train_imitation(config, run_dir)
+            return train_ppo(config, run_dir)
+        from instructed_rl.train.imitation import train_imitation
+
+        return train_imitation(config, run_dir)

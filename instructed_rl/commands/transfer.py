@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from instructed_rl.errors import UserError
+from instructed_rl.eval.cell import MAX_SEED
 from instructed_rl.eval.transfer import (
     TransferConfig,
     load_transfer_suite,
@@ -24,8 +25,8 @@ def run(config: TransferConfig) -> None:
     import torch
 
     torch.set_num_threads(1)  # one observation at a time: a second thread only waits (workers add cores)
-    if config.seed is not None and config.seed < 0:
-        raise UserError(f"--seed must be 0 or more (minigrid seeds), got {config.seed}. Fix: --seed 1000000")
+    if config.seed is not None and not 0 <= config.seed <= MAX_SEED:
+        raise UserError(f"--seed must be from 0 to {MAX_SEED:,}, got {config.seed}. Fix: --seed 1000000")
     suite = load_transfer_suite(config.suite, agent=config.agent)  # fail fast, before any episode runs
     out = check_output_dir(config.out or Path("runs") / "transfer" / suite.name, "--out")  # before, not after, the work
     if config.readme:  # the file and its markers are checked before the work too

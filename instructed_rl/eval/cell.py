@@ -21,14 +21,17 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.eval.actors import BotActor, make_actor
+from instructed_rl.eval.actors import REFERENCE_AGENTS, BotActor, make_actor
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
+from instructed_rl.progress import Progress
 
 DEFAULT_EVAL_SEED = 1_000_000  # far from the small seeds that demos and training start at
 # A shuffled description or instruction comes from the world of another seed, this far away.
 SHUFFLE_OFFSET = 7_919
+MAX_EPISODES = 1_000_000  # a bound that a typo (an extra zero or five) would otherwise turn into days of work
+MAX_SEED = 2_000_000_000  # with MAX_EPISODES and SHUFFLE_OFFSET, every world seed stays below 2**31
 
 
 @dataclass
@@ -59,6 +62,10 @@ class EvalConfig:
             raise ValueError("give --game GAME (or --suite FILE)")
         if self.episodes <= 0:
             raise ValueError(f"--episodes must be positive, got {self.episodes}: a cell with no episodes has no success rate")
+        if self.episodes > MAX_EPISODES:
+            raise ValueError(f"--episodes must be at most {MAX_EPISODES:,}, got {self.episodes:,}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"--seed must be from 0 to {MAX_SEED:,}, got {self.seed}")
         if self.workers <= 0:
             raise ValueError("--workers must be at least 1")
 
@@ -135,8 +142,10 @@ def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tu
             return bool(info["success"]), steps
 
 
-def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None) -> list[EpisodeResult]:
-    """Run the agent (and the bot, for the path ratio) on the given seeds, in this process."""
+def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
+              on_episode=None) -> list[EpisodeResult]:
+    """Run the agent (and the bot, for the path ratio) on the given seeds, in this process;
+    ``on_episode(n)`` is called with the number done after each."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
                                 rephrase=config.rephrase)
@@ -150,9 +159,14 @@ def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None) -
         else:
             bot_success, bot_steps = _run_episode(bot_env, BotActor(), seed, plain)
         results.append(EpisodeResult(seed=seed, success=success, steps=steps, bot_steps=bot_steps if bot_success else None))
+        if on_episode is not None:
+            on_episode(len(results))
     env.close()
     bot_env.close()
     return results
+
+
+_ACTORS: dict = {}  # per worker process: the actor of each agent, loaded once for all its chunks
 
 
 def _worker(payload: tuple[dict, str, list[int]]) -> list[dict]:
@@ -160,30 +174,53 @@ def _worker(payload: tuple[dict, str, list[int]]) -> list[dict]:
 
     torch.set_num_threads(1)  # one core per worker process
     config_dict, split, seeds = payload
-    return [asdict(r) for r in run_seeds(EvalConfig(**config_dict), split, seeds)]
+    config = EvalConfig(**config_dict)
+    key = (config.agent, config.greedy, config.sequences, config.rephrase)
+    if key not in _ACTORS:
+        _ACTORS[key] = make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
+                                  rephrase=config.rephrase)
+    return [asdict(r) for r in run_seeds(config, split, seeds, actor=_ACTORS[key])]
 
 
-def run_cell(config: EvalConfig) -> CellResult:
+def check_agent(agent: str) -> None:
+    """A saved agent directory or a reference agent, checked before any episode runs."""
+    if agent not in REFERENCE_AGENTS and not Path(agent).is_dir():
+        raise UserError(f"--agent {agent!r}: not a saved agent directory. Fix: pass a directory written by "
+                        f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
+
+
+def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = None) -> CellResult:
+    """``config.episodes`` episodes; with ``progress``, a progress line on stderr while they run."""
     split = config.split or default_split(config.game)
     spec = find_game(config.game)
     if split not in spec.splits:
         raise UserError(f"game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
+    check_agent(config.agent)
     env = InstructedEnv(spec, split=split, corpus=config.corpus)  # validates game/split/corpus up front
     corpus_name = env.corpus.name
     env.close()
     seeds = [config.seed + i for i in range(config.episodes)]
+    meter = Progress(label or f"eval {spec.id} [{split}]", len(seeds), enabled=progress)
     started = time.perf_counter()
     workers = min(config.workers, len(seeds))
-    if workers == 1:
-        results = run_seeds(config, split, seeds)
-    else:
-        chunks = [list(chunk) for chunk in np.array_split(seeds, workers)]
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers) as pool:
-            parts = pool.map(_worker, [(asdict(config), split, [int(s) for s in chunk]) for chunk in chunks])
-            pool.close()  # and join: leaving the block alone terminates the workers, which leaks their semaphores
-            pool.join()
-        results = [EpisodeResult(**r) for part in parts for r in part]
+    try:
+        if workers == 1:
+            results = run_seeds(config, split, seeds, on_episode=meter.update)
+        else:
+            # Small chunks in seed order, so that progress shows; each worker loads its actor once.
+            size = max(1, min(25, -(-len(seeds) // (4 * workers))))
+            chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+            context = multiprocessing.get_context("spawn")
+            parts = []
+            with context.Pool(workers) as pool:
+                for part in pool.imap(_worker, [(asdict(config), split, chunk) for chunk in chunks]):
+                    parts.append(part)
+                    meter.update(sum(map(len, parts)))
+                pool.close()  # and join: leaving the block alone terminates the workers, which leaks their semaphores
+                pool.join()
+            results = [EpisodeResult(**r) for part in parts for r in part]
+    finally:
+        meter.close()
     wall = time.perf_counter() - started
     return summarize(results, config=config, split=split, corpus=corpus_name, wall_seconds=wall)
 

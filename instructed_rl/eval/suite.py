@@ -26,9 +26,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.config import read_yaml_mapping
+from instructed_rl.config import from_mapping, read_yaml_mapping
+from instructed_rl.corpus import load_corpus
 from instructed_rl.errors import UserError
-from instructed_rl.eval.cell import CellResult, EvalConfig, format_cell, run_cell
+from instructed_rl.eval.cell import CellResult, EvalConfig, default_split, format_cell, run_cell
+from instructed_rl.games.spec import find_game
 
 SUITE_KEYS = ("name", "description", "episodes", "seed", "greedy", "rephrase", "cells")
 CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "greedy", "rephrase", "description", "instruction",
@@ -120,23 +122,18 @@ def run_suite(config: EvalConfig, *, out: Path | None = None, log=print) -> list
     # Flags given on the command line (those that differ from the defaults) win over the file.
     defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
     explicit = {k: v for k, v in dataclasses.asdict(config).items() if k in ("episodes", "seed") and v != defaults[k]}
+    cell_configs = [_cell_config(config, suite, index, explicit) for index in range(len(suite.cells))]
     fingerprint = agent_fingerprint(config.agent)
     measured = _measured_cells(out)
     results = []
-    for cell in suite.cells:
-        values = dataclasses.asdict(config)
-        values.update(suite.defaults)
-        values.update(cell.overrides)
-        values.update(explicit)
-        values.update(suite=None, json=None, out=None)
-        cell_config = EvalConfig(**values)
+    for index, (cell, cell_config) in enumerate(zip(suite.cells, cell_configs)):
         key = _cell_key(cell.label, cell_config, fingerprint)
         if key in measured:
             result = measured[key]
             log(f"{cell.label}: {format_cell(result)} (measured before, from {out / MEASURED})")
         else:
             try:
-                result = run_cell(cell_config)
+                result = run_cell(cell_config, label=f"cell {index + 1}/{len(suite.cells)} {cell.label}")
             except KeyboardInterrupt:
                 raise KeyboardInterrupt(results) from None
             if out is not None:
@@ -146,6 +143,23 @@ def run_suite(config: EvalConfig, *, out: Path | None = None, log=print) -> list
             log(f"{cell.label}: {format_cell(result)}")
         results.append((cell.label, result))
     return results
+
+
+def _cell_config(config: EvalConfig, suite: Suite, index: int, explicit: dict[str, Any]) -> EvalConfig:
+    """Cell ``index``'s settings, checked (types, game, split, corpus) before any cell runs:
+    a mistake in the last cell must not wait for the others to finish."""
+    cell = suite.cells[index]
+    values = {**suite.defaults, **cell.overrides, **explicit, "suite": None, "json": None, "out": None}
+    base = {k: v for k, v in dataclasses.asdict(config).items() if k not in values}
+    where = f"{config.suite}: cells[{index}]"
+    cell_config = from_mapping(EvalConfig, {**base, **values}, source=where)
+    split = cell_config.split or default_split(cell_config.game)
+    spec = find_game(cell_config.game)
+    if split not in spec.splits:
+        raise UserError(f"{where}: game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
+    if cell_config.corpus is not None:
+        load_corpus(cell_config.corpus)
+    return cell_config
 
 
 def markdown_table(results: list[tuple[str, CellResult]]) -> str:

@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from instructed_rl.errors import UserError
+from instructed_rl.paths import check_output_file
 
 SUFFIXES = (".gif", ".mp4")
 MAX_SIDE = 320  # pixels of the world's longer side: tiles shrink for big worlds (BossLevel)
@@ -37,8 +38,9 @@ def tile_size(level) -> int:
     return int(np.clip(MAX_SIDE // max(level.width, level.height), 8, 32))
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail early (one line) on a suffix or a missing writer we cannot record with."""
+def check_writable(path: str | os.PathLike[str], *, make_parent: bool = False) -> Path:
+    """Fail early (one line) on a suffix, a missing writer or a place we cannot write to;
+    ``make_parent`` creates a missing folder (otherwise it is an error)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -46,8 +48,11 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     if suffix == ".mp4" and not (importlib.util.find_spec("imageio") and importlib.util.find_spec("imageio_ffmpeg")):
         raise UserError(f"--record {path}: MP4 needs imageio-ffmpeg. Fix: pip install imageio imageio-ffmpeg, "
                         f"or record a GIF: --record {path.with_suffix('.gif')}")
-    if not path.parent.is_dir():
+    if not make_parent and not path.parent.is_dir():
         raise UserError(f"--record {path}: no such directory {path.parent}. Fix: create it or record elsewhere")
+    check_output_file(path, "--record", example="run.gif")  # the file is written at the end: fail now, not then
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 

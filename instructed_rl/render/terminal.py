@@ -1,9 +1,10 @@
 """Draw a minigrid world as text, two characters a cell, with ANSI colours when wanted.
 
-Each object is its colour's initial and a type mark, so the grid reads without colour too::
+Each object is a colour letter and a type mark, so the grid reads without colour too. Every
+colour has its own letter (green and grey share an initial: grey is ``e``)::
 
     ## ## ## ##
-    ## rO    ##     rO: red ball   gK: green key   bX: blue box
+    ## rO    ##     rO: red ball   gK: green key   eX: grey box
     ##    >> ##     yD: closed yellow door, y/: open, yL: locked
     ## ## ## ##     >> v< << ^^: the agent facing right, down, left, up
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 ANSI = {"red": "91", "green": "92", "blue": "94", "purple": "95", "yellow": "93", "grey": "37"}
 TYPE_MARK = {"ball": "O", "box": "X", "key": "K", "goal": "G", "lava": "~"}
 AGENT_MARK = {0: ">>", 1: "vv", 2: "<<", 3: "^^"}
-LEGEND = "legend: O ball, X box, K key, D closed door, / open door, L locked door, ## wall, >> v< agent; first letter = colour"
+# One letter per minigrid colour, all different (initials would draw green and grey alike).
+COLOR_LETTER = {"red": "r", "green": "g", "blue": "b", "purple": "p", "yellow": "y", "grey": "e"}
+LEGEND = ("legend: O ball, X box, K key, D closed door, / open door, L locked door, ## wall, >> vv << ^^ agent; "
+          "colour: " + ", ".join(f"{letter} {name}" for name, letter in COLOR_LETTER.items()))
 
 
 def _cell(obj) -> tuple[str, str | None]:
@@ -24,8 +28,12 @@ def _cell(obj) -> tuple[str, str | None]:
         return "##", "wall"
     if obj.type == "door":
         mark = "L" if obj.is_locked else ("/" if obj.is_open else "D")
-        return obj.color[0] + mark, obj.color
-    return obj.color[0] + TYPE_MARK.get(obj.type, "?"), obj.color
+        return _letter(obj.color) + mark, obj.color
+    return _letter(obj.color) + TYPE_MARK.get(obj.type, "?"), obj.color
+
+
+def _letter(color: str) -> str:
+    return COLOR_LETTER.get(color, color[:1])
 
 
 def _paint(text: str, color: str | None, *, highlight: bool) -> str:

@@ -1,12 +1,13 @@
-"""Training records: metrics as JSONL, a one-line progress bar, a learning-curve PNG, optional wandb."""
+"""Training records: metrics as JSONL, a progress line, a learning-curve PNG, optional wandb."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from instructed_rl.progress import Progress as BaseProgress
 
 
 class MetricsLog:
@@ -56,26 +57,29 @@ def _start_wandb(*, project: str, config: dict, run_dir: Path):
     return wandb.init(project=project, config=config, dir=str(run_dir), resume="allow", id=run_dir.name)
 
 
-class Progress:
-    """``frames 12,345/300,000 | 1,234 fps | success 87.5% | loss 0.41`` on one stderr line."""
+class Progress(BaseProgress):
+    """``train: [####....] 12,345/300,000 frames  1,234 frames/s  ETA 3m50s  success 87.5%  acc 0.41`` on stderr.
 
-    def __init__(self, total: int, *, enabled: bool = True):
-        self.total = total
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.perf_counter()
+    A bar on a terminal; plain lines every few seconds in a log (``progress.py``). The rate is
+    the trainer's own (frames over wall time, earlier sessions of a resumed run included).
+    """
 
-    def update(self, frames: int, fps: float, **values: float) -> None:
-        if not self.enabled:
-            return
-        extra = " | ".join(f"{k} {v:.3g}" if not k.endswith("%") else f"{k[:-1]} {v:.1f}%" for k, v in values.items())
-        bar_width = 20
-        filled = int(bar_width * min(1.0, frames / max(1, self.total)))
-        print(f"\r[{'#' * filled}{'.' * (bar_width - filled)}] frames {frames:,}/{self.total:,} | {fps:,.0f} fps | {extra}   ",
-              end="", file=sys.stderr, flush=True)
+    def __init__(self, total: int, *, enabled: bool = True, stream=None):
+        super().__init__("train", total, unit="frames", enabled=enabled, stream=stream)
+        self._fps = 0.0
+
+    def rate(self) -> float:
+        return self._fps
+
+    def update(self, frames: int, fps: float, **values: float) -> None:  # type: ignore[override]
+        self._fps = fps
+        extra = "  ".join(f"{k} {v:.3g}" if not k.endswith("%") else f"{k[:-1]} {v:.1f}%" for k, v in values.items())
+        super().update(frames, extra, force=self.done == 0 and frames > 0)  # the first iteration shows at once
 
     def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
+        if self.enabled and self.tty and self._shown:
+            self.stream.write("\n")  # keep the last bar: the trainer's summary follows it
+            self.stream.flush()
 
 
 def plot_curve(metrics_path: Path, png_path: Path, *, keys: tuple[str, ...]) -> None:
