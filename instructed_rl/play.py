@@ -36,6 +36,7 @@ from minigrid.core.actions import Actions
 
 from instructed_rl.config import option
 from instructed_rl.corpus import load_corpus
+from instructed_rl.understanding import check_instruction
 from instructed_rl.errors import UserError
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
 from instructed_rl.games.spec import find_game
@@ -78,6 +79,7 @@ class PlayConfig:
     instruction: tuple[str, ...] = option((), "run this instruction without prompting (repeatable: in order, same world)")
     max_steps: int | None = option(None, "step limit per instruction (default: the game's max_steps)")
     greedy: bool = option(True, "greedy actions; --no-greedy samples (:greedy / :sample switch at the prompt)")
+    anyway: bool = option(False, "run instructions even when they name words nothing defines (\"the unicorn\")")
 
     def __post_init__(self):
         self.instruction = tuple(self.instruction)
@@ -388,6 +390,10 @@ class Session:
         """Carry out one instruction on the current world; Ctrl-C stops it (the world stays)."""
         text = " ".join(text.split())
         env, level = self.env, self.env.level
+        if not self.config.anyway:  # words nothing names: refuse instead of acting out a guess
+            known = [check_instruction(text, corpus=c, description=self.description()) for c in self.reading_corpora()]
+            if not any(u.understood for u in known):
+                return Outcome(text, "not_run", 0, known[0].message())
         judge = self.judge(text)
         if judge.missing:
             absent = "; ".join(f"there is no {re.sub(r'^(the|a|an) ', '', m)} here" for m in judge.missing)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,16 @@ def test_the_refusal_names_the_words_and_the_fix():
     result = check_instruction("go to the unicorn", corpus=load_corpus("paraphrase"))
     assert result.unplaced == ("unicorn",)
     assert "'unicorn'" in result.message() and "Fix:" in result.message() and "\n" not in result.message()
+
+
+def test_play_refuses_words_nothing_defines_unless_asked_to_run_anyway():
+    from instructed_rl.play import PlayConfig, Session
+
+    for anyway, refused in ((False, True), (True, False)):
+        config = PlayConfig(agent="random", game="GoToRoom", seed=3, fps=0, color="never", anyway=anyway,
+                            instruction=("go to the unicorn",), max_steps=5)
+        session = Session(config, out=io.StringIO())
+        session.new_world(config.seed)
+        outcome = session.run("go to the unicorn")
+        session.close()
+        assert (outcome.status == "not_run" and "'unicorn'" in outcome.message) == refused, outcome
