@@ -1,6 +1,6 @@
 """``instructed-rl transfer``: agents on games outside their training set, with and without the description.
 
-    instructed-rl transfer --agent runs/rules/agent --suite configs/eval/transfer.yaml --out runs/transfer/rules
+    instructed-rl transfer --agent runs/reader/agent --suite configs/eval/transfer.yaml --out runs/transfer/reader
     instructed-rl transfer --agent bot --suite configs/eval/transfer.yaml --episodes 20
 """
 

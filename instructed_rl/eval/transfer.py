@@ -1,7 +1,7 @@
 """The transfer matrix: agents (rows) on games outside their training set (columns), and how much
 each one owes to the environment description.
 
-    instructed-rl transfer --agent runs/rules/agent --suite configs/eval/transfer.yaml --out runs/transfer
+    instructed-rl transfer --agent runs/reader/agent --suite configs/eval/transfer.yaml --out runs/transfer
     instructed-rl transfer --agent bot --suite configs/eval/transfer.yaml --episodes 20
 
 Suite file::
@@ -10,7 +10,7 @@ Suite file::
     episodes: 100              # default per cell
     seed: 1000000
     rows:                      # agents; --agent replaces them with that one agent
-      - {label: "rules agent", agent: runs/rules/agent}                  # source games read from its config.json
+      - {label: "reader agent", agent: runs/reader/agent}                  # source games read from its config.json
       - {label: "skills agent", agent: runs/default/agent, games: [SkillRoom]}
     columns:                   # target games and splits (corpus, episodes, seed, sequences optional)
       - {label: "RoleRoom: unseen rules", game: RoleRoom, split: unseen_rules}
@@ -220,7 +220,7 @@ def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> Transf
         for index, item in enumerate(data.get("rows") or []):
             key = f"rows[{index}]"
             if not isinstance(item, dict) or "agent" not in item:
-                raise fail(key, "needs 'agent'", "write '- {label: mine, agent: runs/rules/agent}' (or pass --agent)")
+                raise fail(key, "needs 'agent'", "write '- {label: mine, agent: runs/reader/agent}' (or pass --agent)")
             bad = sorted(set(item) - set(ROW_KEYS))
             if bad:
                 raise fail(f"{key}.{bad[0]}", "unknown key", f"use only {', '.join(ROW_KEYS)}")
@@ -231,11 +231,11 @@ def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> Transf
             rows.append(Row(label=str(item.get("label") or name), agent=name,
                             games=tuple(games) if games is not None else _training_games(name)))
         if not rows:
-            raise fail("rows", "missing or empty", "list agents like '- {agent: runs/rules/agent}', or pass --agent")
+            raise fail("rows", "missing or empty", "list agents like '- {agent: runs/reader/agent}', or pass --agent")
     for row in rows:
         if row.agent not in REFERENCE_AGENTS and not Path(row.agent).is_dir():
             raise UserError(f"agent {row.agent!r} (row {row.label!r}): not a saved agent directory. Fix: train it "
-                            f"(e.g. instructed-rl train --config configs/rules.yaml --out runs/rules) or pass "
+                            f"(e.g. instructed-rl train --config configs/reader.yaml --out runs/reader) or pass "
                             f"--agent DIR|bot|random")
     labels = [r.label for r in rows]
     if len(set(labels)) != len(labels):
