@@ -24,6 +24,7 @@ once per episode, then ``agent(image, direction, goal, memory)`` every step.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.metadata
 import json
 import os
@@ -80,7 +81,9 @@ def _dataclass_from_dict(cls: type, data: Any, where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown {where} key(s) {unknown}; known keys: {sorted(known)}")
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known))}"
+        raise ValueError(f"unknown {where} key(s) {unknown}{hint}")
     return cls(**data)
 
 

@@ -124,6 +124,7 @@ CASES = [
     ("play: --instruction without text", PLAY + ["--instruction"], "expected one argument"),
     ("play: zero max steps", PLAY + ["--max-steps", "0"], "--max-steps must be positive"),
     ("play: --greedy with a value", PLAY + ["--greedy=no"], "ignored explicit argument"),
+    ("play: --anyway with a value", PLAY + ["--anyway=yes"], "ignored explicit argument"),
     # demo
     ("demo: missing agent", DEMO + ["--agent", "/no/such/agent"], "not a saved agent directory"),
     ("demo: negative seed", DEMO + ["--seed", "-1"], "--seed must be from 0"),
