@@ -9,63 +9,46 @@ Running the same command again resumes an interrupted run. The format is documen
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import TextIO
 
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import MAX_SEED
 from instructed_rl.paths import check_output_dir
-from instructed_rl.progress import duration
+from instructed_rl.progress import Progress, duration
 from instructed_rl.train.demos import DemosConfig, DemosSummary, generate_demos
 
 __all__ = ["DemosConfig", "ProgressLine", "format_summary", "run"]
 
 
-class ProgressLine:
-    """``demos GoToRoom: 120/200 episodes  85.3 ep/s  ETA 1s  0 failures`` on one self-overwriting line.
+class ProgressLine(Progress):
+    """``demos GoToRoom: 120/200 episodes  85.3 ep/s  ETA 1s  0 failures``: :class:`Progress` with
+    the failure count, called as the demos writer's callback. The rate counts this run's
+    episodes only (the first call says what the directory already held)."""
 
-    On a terminal it redraws at most every ``interval`` seconds; elsewhere (a log file, a pipe)
-    it prints a plain line every ``log_interval`` seconds. The rate counts this run's episodes only.
-    """
-
-    def __init__(self, label: str, total: int, *, stream: TextIO | None = None, interval: float = 0.1,
-                 log_interval: float = 10.0):
-        self.label, self.total = label, total
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.interval = interval if self.tty else log_interval
-        self.start_time = time.perf_counter()
+    def __init__(self, label: str, total: int, *, stream: TextIO | None = None, log_interval: float = 10.0):
+        super().__init__(label, total, stream=stream, log_interval=log_interval)
         self.baseline: int | None = None
-        self.last_draw = 0.0 if self.tty else self.start_time  # a log gets its first line after log_interval
-        self.attempted = self.failed = 0
+        self.failed = 0
 
     def __call__(self, attempted: int, failed: int) -> None:
         if self.baseline is None:
-            self.baseline = attempted  # what the directory already held
-        self.attempted, self.failed = attempted, failed
-        now = time.perf_counter()
-        if now - self.last_draw >= self.interval:
-            self.last_draw = now
-            self._draw()
+            self.baseline = self.start = attempted  # what the directory already held
+        self.failed = failed
+        self.update(attempted)
+
+    @property
+    def attempted(self) -> int:
+        return self.done
 
     def text(self) -> str:
-        elapsed = max(time.perf_counter() - self.start_time, 1e-9)
-        rate = (self.attempted - (self.baseline or 0)) / elapsed
-        left = self.total - self.attempted
+        rate = self.rate()
+        left = self.total - self.done
         eta = f"ETA {duration(left / rate)}  " if rate > 0 and left > 0 else ""
-        return (f"demos {self.label}: {self.attempted}/{self.total} episodes  {rate:.1f} ep/s  {eta}"
+        return (f"demos {self.label}: {self.done}/{self.total} episodes  {rate:.1f} ep/s  {eta}"
                 f"{self.failed} failure{'' if self.failed == 1 else 's'}")
 
-    def _draw(self) -> None:
-        if self.tty:
-            self.stream.write("\r" + self.text() + "\x1b[K")
-        else:
-            self.stream.write(self.text() + "\n")
-        self.stream.flush()
-
     def close(self) -> None:
-        if self.baseline is None or self.attempted == self.baseline:
+        if self.baseline is None or self.done == self.baseline:
             return  # nothing was played: the summary line says so
         self._draw()
         if self.tty:
