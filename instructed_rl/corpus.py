@@ -43,6 +43,7 @@ from minigrid.envs.babyai.core.verifier import (
     PutNextInstr,
 )
 
+from instructed_rl.config import yaml_problem
 from instructed_rl.errors import CorpusError
 from instructed_rl.resources import corpora_dir
 
@@ -269,7 +270,7 @@ def _load_corpus_file(resolved: Path, mtime_ns: int, shown: str) -> Corpus:
     try:
         data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = str(error).strip().splitlines()[0]
+        first = yaml_problem(error)  # line and column, where the YAML parser knows them
         raise CorpusError(f"{shown}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
     return Corpus.from_dict(data, source=shown)
 

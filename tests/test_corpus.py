@@ -132,3 +132,17 @@ def test_heldout_phrasings_never_in_train_but_always_in_unseen_phrasings():
         _, info = heldout.reset(seed=seed)
         assert any(p.match(info["mission"]) for p in patterns), info["mission"]
         assert any(t.startswith("heldout.") for t in info["phrasing"])
+
+
+def test_yaml_syntax_errors_in_corpora_and_game_specs_name_the_line(tmp_path):
+    from instructed_rl.errors import UserError
+    from instructed_rl.games.spec import load_game_spec
+
+    corpus = tmp_path / "c.yaml"
+    corpus.write_text('name: x\nskills:\n  goto: ["go to {obj}"\n  pickup: x: y\n')
+    spec = tmp_path / "g.yaml"
+    spec.write_text("id: G\nworld: BabyAI-GoToLocal-v0\n skills: [goto]\n")
+    for load, path, line in ((load_corpus, corpus, "line 4"), (load_game_spec, spec, "line 3")):
+        with pytest.raises(UserError) as error:
+            load(path)
+        assert line in str(error.value) and "Fix:" in str(error.value) and "\n" not in str(error.value)

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
+from instructed_rl.config import yaml_problem
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO
 from instructed_rl.games.rules import RULE_SKILLS, RulePattern, Rules
@@ -211,7 +212,7 @@ def _load_game_spec_cached(path: Path, mtime_ns: int, shown: str) -> GameSpec:
     except FileNotFoundError:
         raise GameSpecError(f"{path}: no such game spec file. Fix: check the path") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = str(error).strip().splitlines()[0]
+        first = yaml_problem(error)  # line and column, where the YAML parser knows them
         raise GameSpecError(f"{path}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
     return GameSpec.from_dict(data, source=str(path))
 
