@@ -47,8 +47,7 @@ not within 17,600 (97.0% greedy, 98.4% sampled). Peak RSS 1,177 MB. The greedy G
 failures left at 21k episodes were all argmax loops (the agent turning left and right in place).
 
 The same runs with DAgger steps *sampled* from the policy (``agent_actions: sampled``, the
-config before; session 6, other jobs sharing the cores; the first stages' sampled success was
-not measured):
+other jobs sharing the cores; the first stages' sampled success was not measured):
 
 | game | frames | bot-labelled episodes | greedy % | 95% CI | sampled % | 95% CI |
 |---|---:|---:|---:|---|---:|---|

@@ -24,10 +24,7 @@ env rates drift by a factor of two from run to run, ratios much less):
 | ours: PPO, network of torch-ac's cost, envs in this process | 2,064 | 0.338 | 0.201 | 2.27 | 427 |
 | ours: PPO, network of torch-ac's cost, overlapped rollouts | 3,195 | 0.524 | 0.311 | 3.51 | 430 |
 
-In an earlier run the same day our game env stepped 2.28x as fast as minigrid's (14,283 vs
-6,266) and overlapped PPO reached 0.528x minigrid's rate, with the whole run timed (warm-up
-included). Before the direct view encoder and fused Adam (session 5): overlapped 0.43x, sync
-0.31x, 2.39x torch-ac.
+Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM

@@ -10,10 +10,7 @@ and of put next to's second object (:func:`instructed_rl.instructions.instructio
 Two uses: every imitation update adds ``reading_coef`` times this loss, and ``reading_warmup``
 steps of it run before the first episode is collected. The warm-up needs only env resets
 (instruction + description + answer), no bot and no steps, so it is cheap: ~1,500 steps of
-32 examples take about 90 s on 2 cores. Measured with session 2's default agent (before
-the target map) plus a reader, a 2,000-world pool and 2,500 steps on RoleRoom + WordRoom +
-SkillRoom: held-out bindings (unseen_rules) named right 84% (RoleRoom) and 70% (WordRoom),
-new role words (RoleRoomNew) 33%.
+32 examples take about 90 s on 2 cores. What the warm-up reaches is in docs/reading.md.
 """
 
 from __future__ import annotations
