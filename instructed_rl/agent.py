@@ -42,6 +42,7 @@ from torch import nn
 
 from instructed_rl.corpus import load_corpus
 from instructed_rl.errors import UserError
+from instructed_rl.pointer import find_queries, rewrite, score_queries
 from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
 from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.text.rephrase import Rephraser, Rephrasing
@@ -227,15 +228,34 @@ class Agent(nn.Module):
         not use descriptions. Differentiable (except a frozen pretrained backbone).
         """
         instructions = list(instructions)
-        instruction = self._encode_unique(instructions, allow_empty=False)
         if not self.config.policy.use_description:
-            return GoalFeatures(instruction, None)
+            return GoalFeatures(self._encode_unique(instructions, allow_empty=False), None)
         descriptions = [""] * len(instructions) if descriptions is None else list(descriptions)
         if len(descriptions) != len(instructions):
             raise ValueError(
                 f"got {len(instructions)} instructions but {len(descriptions)} descriptions; pass one per episode"
             )
-        return GoalFeatures(instruction, self._encode_unique(descriptions, allow_empty=True))
+        description = self._encode_unique(descriptions, allow_empty=True)
+        if self.config.policy.reader == "pointer" and self.config.policy.read_description:
+            instructions = self._point(instructions, descriptions, description)
+        return GoalFeatures(self._encode_unique(instructions, allow_empty=False), description)
+
+    def read(self, instructions: Sequence[str], descriptions: Sequence[str]) -> list[str]:
+        """The instructions as this agent reads them given their descriptions: with a pointer
+        reader (:mod:`instructed_rl.pointer`), words the description defines are rewritten into
+        the words bound to them; with any other agent, unchanged."""
+        instructions, descriptions = list(instructions), list(descriptions)
+        if not (self.config.policy.reader == "pointer" and self.config.policy.read_description):
+            return instructions
+        return self._point(instructions, descriptions, self._encode_unique(descriptions, allow_empty=True))
+
+    def _point(self, instructions: list[str], descriptions: list[str], description: TextFeatures) -> list[str]:
+        queries = find_queries(instructions, descriptions)
+        if not queries:
+            return instructions
+        with torch.no_grad():
+            scores = score_queries(self.policy.pointer_reader, description, queries)
+        return rewrite(instructions, descriptions, queries, scores)
 
     def _encode_unique(self, texts: list[str], *, allow_empty: bool) -> TextFeatures:
         unique = list(dict.fromkeys(texts))

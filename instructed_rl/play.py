@@ -139,6 +139,7 @@ class ExecutorDriver:
         self.name = name
         self.trained_on = tuple(agent.config.games) if agent is not None else ()
         self.rephrased: list = []  # parts the agent reads as another wording (its rephraser)
+        self.pointed: list[tuple[str, str]] = []  # (part, how the agent read it through the description)
 
     def start(self, *, text, description, level, corpus, seed, greedy) -> str | None:
         policy = self.agent if self.agent is not None else BotSkillPolicy(level, corpus)
@@ -150,6 +151,8 @@ class ExecutorDriver:
         self._parts = len(parts)
         readings = [self.agent.rephrase(part) for part in parts] if self.agent is not None else []
         self.rephrased = [r for r in readings if r.changed]
+        read = self.agent.read(parts, [description] * len(parts)) if self.agent is not None else parts
+        self.pointed = [(part, reading) for part, reading in zip(parts, read) if reading != part]
         return None
 
     def act(self, obs) -> Decision:
@@ -409,6 +412,8 @@ class Session:
         for reading in getattr(self.driver, "rephrased", ()):
             self.view.say(f"read as: {reading.text!r} (the nearest trained wording to {reading.original!r}, "
                           f"similarity {reading.similarity:.2f})")
+        for part, reading in getattr(self.driver, "pointed", ()):
+            self.view.say(f"read as: {reading!r} (words of {part!r} the description defines, replaced by what it binds them to)")
         if judge.source == "none":
             self.view.say(f"note: success cannot be checked: {judge.detail or judge.why_not}")
         limit = self.config.max_steps or level.max_steps

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from instructed_rl.instructions import TARGET_CLASSES
+from instructed_rl.pointer import PointerReader
 from instructed_rl.reader import IdentityReader
 from instructed_rl.text.encoders import TextFeatures
 
@@ -75,13 +76,14 @@ class PolicyConfig:
     """Resolve instruction words through the description first (a token-level reader over the
     description, plus a target head for an auxiliary loss). Needs ``use_description``. For games
     whose rules live in the description; an agent saved without it loads unchanged."""
-    reader: Literal["attention", "identity"] = "attention"
+    reader: Literal["attention", "identity", "pointer"] = "attention"
     """How ``read_description`` reads: ``attention`` (instruction tokens attend over the
     description's by learned content only) or ``identity`` (:class:`instructed_rl.reader.IdentityReader`:
     a bonus for the same surface word, and description tokens contextualised within their
-    sentence first; for invented words, whose embeddings mean nothing)."""
+    sentence first; for invented words, whose embeddings mean nothing) or ``pointer`` (:mod:`instructed_rl.pointer`: such a word is rewritten, as text, into the words
+    bound to it, before the instruction is encoded; the rest of the policy is unchanged)."""
     reader_context_layers: int = 1
-    """Identity reader: transformer layers that contextualise description tokens within their sentence."""
+    """Identity and pointer readers: transformer layers that contextualise description tokens within their sentence."""
     description_direct: bool = True
     """Feed the description's pooled vector to FiLM and its tokens to the view's attention. False:
     the description reaches the policy only through what the instruction reads from it, so its
@@ -106,8 +108,8 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
-        if self.reader not in ("attention", "identity"):
-            raise ValueError(f"PolicyConfig.reader={self.reader!r} is not one of attention, identity")
+        if self.reader not in ("attention", "identity", "pointer"):
+            raise ValueError(f"PolicyConfig.reader={self.reader!r} is not one of attention, identity, pointer")
         if not isinstance(self.reader_context_layers, int) or isinstance(self.reader_context_layers, bool) \
                 or self.reader_context_layers < 0:
             raise ValueError(f"PolicyConfig.reader_context_layers={self.reader_context_layers!r} must be a non-negative integer")
@@ -227,6 +229,9 @@ class Policy(nn.Module):
             self.read_pool = nn.Linear(goal_dim, goal_dim)
             nn.init.zeros_(self.read_pool.bias)
             self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
+        elif config.read_description and config.reader == "pointer":
+            self.pointer_reader = PointerReader(goal_dim, heads=READER_HEADS, layers=max(1, config.reader_context_layers))
+            self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         elif config.read_description:
             self.reader_norm = nn.LayerNorm(goal_dim)
             self.reader = nn.MultiheadAttention(goal_dim, READER_HEADS, batch_first=True)
@@ -279,6 +284,8 @@ class Policy(nn.Module):
             return pooled, tokens
         self._require_description(goal)
         description = goal.description
+        if self.config.reader == "pointer":  # the agent rewrote the instruction before encoding it
+            return pooled, tokens
         if self.config.reader == "identity":
             read = self.identity_reader(goal.instruction, description)
         else:

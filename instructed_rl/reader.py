@@ -95,3 +95,4 @@ class IdentityReader(nn.Module):
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
+

@@ -179,6 +179,7 @@ class InstructedEnv(gymnasium.Env):
                                 f"worlds. Fix: check the game's heldout_compositions and the corpus's heldout templates")
         self.phrasing = phrasing
         self.mission = phrasing.text
+        self.plain_mission = self._plain_mission(level, world_seed)
         self._leaf_texts = phrasing.leaf_texts
         level.mission = self.mission  # shown by minigrid's own renderer
         facts = tuple(getattr(level, "facts", ()))
@@ -190,6 +191,7 @@ class InstructedEnv(gymnasium.Env):
             "corpus": self.corpus.name,
             "mission": self.mission,
             "description": self.description,
+            "plain_mission": self.plain_mission,
             "instruction": instruction_to_dict(level.instrs),
             "phrasing": list(phrasing.templates),
             "rules": [fact.to_dict() for fact in facts],
@@ -198,6 +200,19 @@ class InstructedEnv(gymnasium.Env):
             **self._subtask_info(succeeded=False),
         }
         return self._observation(obs), info
+
+    def _plain_mission(self, level, world_seed: int) -> str:
+        """The mission phrased the same way but with every object named by its own colour and
+        type, not by a word the description defines: what reading should make of the mission.
+        A training target of the reader's losses; the agent is never shown it."""
+        aliases = getattr(level, "object_aliases", None)
+        if not aliases:
+            return self.mission
+        level.object_aliases = {}
+        try:
+            return self.phraser.render(level.instrs, level, np.random.default_rng(world_seed)).text
+        finally:
+            level.object_aliases = aliases
 
     def _describe(self, level, facts, rng: np.random.Generator) -> str:
         """This episode's description: the shared template family, or the spec's fixed template

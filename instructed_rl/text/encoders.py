@@ -133,6 +133,25 @@ def word_key(word: str) -> int:
     return zlib.crc32(word.lower().encode("utf-8")) % (2**31 - 1) + 1
 
 
+@dataclass(frozen=True)
+class Word:
+    """One word of a text: its identity (:func:`word_key`), sentence index, span and surface."""
+
+    key: int
+    sentence: int
+    start: int
+    end: int
+    text: str
+
+
+def text_words(text: str) -> list[Word]:
+    """The words of ``text`` in order, with the same identities and sentence indices that
+    :func:`token_words` gives the tokens inside them."""
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    return [Word(word_key(m.group()), sum(1 for e in ends if e < m.start()), m.start(), m.end(), m.group())
+            for m in _WORD.finditer(text)]
+
+
 def token_words(text: str, offsets: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Word identity and sentence index of each token, from its character ``offsets`` in ``text``
     (a token with an empty span, like [CLS], gets word 0)."""

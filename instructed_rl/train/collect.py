@@ -47,6 +47,7 @@ class Episode:
     success: bool
     optimal: np.ndarray  # (L,) uint8 bitmask of the actions counted right (bit a = action a): the label, or its set
     target: tuple[int, ...] = (NO_TARGET,) * len(TARGET_CLASSES)  # what the instruction names (reader's aux loss)
+    plain: str = ""  # the mission with objects named by colour and type (reader's aux loss); "" = the instruction
 
     def __len__(self) -> int:
         return len(self.action)
@@ -71,6 +72,7 @@ class _Slot:
     instruction: str
     description: str
     target: tuple[int, ...]
+    plain: str
     rows: list = field(default_factory=list)
     last_action: int | None = None
 
@@ -151,7 +153,7 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
             obs, _ = env.reset(seed=episode_seed(base_seed, episode_id))
             return _Slot(env=env, bot=BabyAIBot(env.level), episode_id=episode_id, obs=obs,
                          instruction=obs["mission"], description=obs["description"],
-                         target=instruction_targets(env.level.instrs))
+                         target=instruction_targets(env.level.instrs), plain=env.plain_mission)
         return None
 
     for index in range(slots):
@@ -221,7 +223,7 @@ def _episode(slot: _Slot, success: bool) -> Episode:
         game=slot.env.spec_game.id, instruction=slot.instruction, description=slot.description,
         image=np.stack(images).astype(np.uint8), direction=np.asarray(directions, dtype=np.uint8),
         action=np.asarray(actions, dtype=np.int16), done=np.asarray(dones, dtype=np.uint8), success=success,
-        optimal=np.asarray(optimal, dtype=np.uint8), target=slot.target,
+        optimal=np.asarray(optimal, dtype=np.uint8), target=slot.target, plain=slot.plain,
     )
 
 
@@ -231,7 +233,8 @@ def episodes_to_arrays(episodes: list[Episode]) -> dict[str, np.ndarray]:
     if not episodes:
         return {}
     lengths = np.array([len(e) for e in episodes], dtype=np.int64)
-    texts = [e.instruction for e in episodes] + [e.description for e in episodes] + [e.game for e in episodes]
+    texts = ([e.instruction for e in episodes] + [e.description for e in episodes] + [e.game for e in episodes]
+             + [e.plain for e in episodes])
     encoded = [t.encode("utf-8") for t in texts]
     return {
         "lengths": lengths,
@@ -260,11 +263,13 @@ def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     optimal = arrays["optimal"] if "optimal" in arrays else label_masks(arrays["action"])  # older checkpoints: labels only
     targets = arrays["target"] if "target" in arrays else np.full((count, len(TARGET_CLASSES)), NO_TARGET)
+    plains = texts[3 * count:] if len(texts) == 4 * count else [""] * count  # older checkpoints: none
     return [
         Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
                 image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
                 action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
                 success=bool(arrays["success"][i]),
-                optimal=optimal[bounds[i]:bounds[i + 1]], target=tuple(int(t) for t in targets[i]))
+                optimal=optimal[bounds[i]:bounds[i + 1]], target=tuple(int(t) for t in targets[i]),
+                plain=plains[i])
         for i in range(count)
     ]

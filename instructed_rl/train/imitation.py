@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,7 +40,8 @@ from instructed_rl.train.collect import (
 )
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import make_adam
-from instructed_rl.train.reading import WARMUP_LR, WARMUP_WORLDS_PER_GAME, reading_loss, warm_up_reader
+from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
+                                        reading_loss, warm_up_reader)
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
@@ -156,6 +158,13 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
         target_loss, target_accuracy = reading_loss(agent, goal, [e.target for e in episodes])
         loss = loss + reading_coef * target_loss
         values.update(reading_loss=target_loss.item(), reading_accuracy=target_accuracy)
+        if agent.config.policy.reader == "pointer":  # the pointer keeps learning what to copy
+            # Fillers drawn from the batch itself, so a resumed run computes the same loss.
+            fillers = np.random.default_rng([zlib.crc32(e.instruction.encode()) for e in episodes[:8]])
+            copy_loss, read_exact = pointer_reading_loss(agent, [
+                ReadingExample(e.instruction, e.description, e.target, e.plain) for e in episodes], fillers)
+            loss = loss + reading_coef * copy_loss
+            values.update(pointer_loss=copy_loss.item(), read_exact=read_exact)
     if grounding_coef > 0:
         map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes])
         loss = loss + grounding_coef * map_loss

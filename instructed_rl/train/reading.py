@@ -38,6 +38,7 @@ class ReadingExample:
     instruction: str
     description: str
     target: tuple[int, ...]
+    plain: str = ""
 
 
 def reading_loss(agent, goal: GoalFeatures, targets: list[tuple[int, ...]]) -> tuple[torch.Tensor, float]:
@@ -66,7 +67,7 @@ def reading_examples(games: list[str], *, corpus: str, split: str, worlds_per_ga
         for index in range(worlds_per_game):
             obs, _ = env.reset(seed=seed + index)
             examples.append(ReadingExample(obs["mission"], obs["description"],
-                                           instruction_targets(env.unwrapped.level.instrs)))
+                                           instruction_targets(env.unwrapped.level.instrs), env.plain_mission))
     return examples
 
 
@@ -81,16 +82,44 @@ def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = ACCU
     return right / max(1, len(examples))
 
 
+def pointer_reading_loss(agent, examples: list[ReadingExample],
+                         rng: np.random.Generator | None = None) -> tuple[torch.Tensor, float]:
+    """The pointer reader's loss on ``examples`` and the fraction read exactly as their plain
+    mission. With ``rng`` (training), some descriptions get filler words first
+    (:func:`instructed_rl.pointer.add_fillers`)."""
+    from instructed_rl.pointer import add_fillers, pointer_loss
+
+    plains = [e.plain or e.instruction for e in examples]
+    descriptions = [e.description for e in examples]
+    if rng is not None:
+        descriptions = [add_fillers(d, rng, keep_out={w.lower() for w in (e.instruction + " " + p).split()})
+                        for d, e, p in zip(descriptions, examples, plains)]
+    description = agent._encode_unique(descriptions, allow_empty=True)
+    return pointer_loss(agent.policy.pointer_reader, description, [e.instruction for e in examples],
+                        descriptions, plains)
+
+
+def _warm_up_parameters(agent):
+    """What the warm-up trains: a pointer reader only its own scorer (it learns from the plain
+    missions, not from the target head); other readers every weight (the encoder must learn to
+    mark which role a word is bound to)."""
+    if agent.policy.config.reader == "pointer":
+        return list(agent.policy.pointer_reader.parameters())
+    return list(agent.parameters())
+
+
 def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: int, max_grad_norm: float,
                    log=print, worlds_per_game: int = WARMUP_WORLDS_PER_GAME, lr: float = WARMUP_LR) -> dict[str, float]:
-    """``steps`` text-only updates (own Adam, every trainable weight: the encoder must learn to
-    mark which role a description word is bound to) of the reading loss on the games' train
+    """``steps`` text-only updates (own Adam; which weights: :func:`_warm_up_parameters`) of the reading loss on the games' train
     split; returns the last batch's loss and the accuracy on 200 fresh train-split worlds per game."""
     examples = reading_examples(games, corpus=corpus, split="train", worlds_per_game=worlds_per_game,
                                 seed=WARMUP_SEED_OFFSET + seed * WARMUP_WORLDS_PER_GAME * 10)
     rng = np.random.default_rng([seed, 77])
-    parameters = [p for p in agent.parameters() if p.requires_grad]
+    pointing = agent.policy.config.reader == "pointer"
+    parameters = [p for p in _warm_up_parameters(agent) if p.requires_grad]
     optimizer = make_adam(parameters, lr=lr)
+    # Down to a tenth by the end: at a constant rate the last steps undo good copies as often as they make them.
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.9 * step / max(1, steps))
     agent.train()
     loss = torch.zeros(())
     # A frozen pretrained encoder keeps every warm-up text (and the accuracy check's batch), so
@@ -99,19 +128,29 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
     with agent.encoder.holding(2 * (len(examples) + ACCURACY_BATCH)):
         for step in range(steps):
             chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
-            goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
-            loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
+            if pointing:
+                loss, _ = pointer_reading_loss(agent, chunk, rng)
+            else:
+                goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
+                loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
             optimizer.step()
+            schedule.step()
             if (step + 1) % WARMUP_LOG_EVERY == 0:  # minutes of text-only work: say it is moving
                 log(f"reader warm-up: step {step + 1}/{steps}, loss {loss.item():.3f}")
         agent.eval()
         fresh = reading_examples(games, corpus=corpus, split="train", worlds_per_game=200,
                                  seed=WARMUP_SEED_OFFSET - 1000 * (seed + 1))
-        accuracy = reading_accuracy(agent, fresh)
+        if pointing:
+            with torch.no_grad():
+                accuracy = sum(pointer_reading_loss(agent, fresh[i:i + ACCURACY_BATCH])[1] * len(fresh[i:i + ACCURACY_BATCH])
+                               for i in range(0, len(fresh), ACCURACY_BATCH)) / max(1, len(fresh))
+        else:
+            accuracy = reading_accuracy(agent, fresh)
     result = {"reading/warmup_loss": float(loss.item()), "reading/warmup_accuracy": accuracy}
     log(f"reader warm-up: {steps} steps, loss {result['reading/warmup_loss']:.3f}, "
-        f"fresh train-split worlds named right {100 * result['reading/warmup_accuracy']:.1f}%")
+        f"fresh train-split worlds {'read exactly as their plain mission' if pointing else 'named right'} "
+        f"{100 * result['reading/warmup_accuracy']:.1f}%")
     return result

@@ -1,0 +1,121 @@
+"""The pointer reader: what it may copy, the answers it learns from, and that it learns to read."""
+
+from __future__ import annotations
+
+import torch
+
+from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.pointer import find_queries, pointer_labels, rewrite
+from instructed_rl.text.encoders import text_words, word_key
+from instructed_rl.train.reading import pointer_reading_loss, reading_examples, warm_up_reader
+
+DESCRIPTION = "The red key is the tadostos. You are in a room. In it are a green ball and a red key."
+
+
+def test_only_words_the_description_holds_are_queried_and_only_from_their_sentences():
+    queries = {q.key: q for q in find_queries(["bring the tadostos to the door"], [DESCRIPTION])}
+    assert word_key("bring") not in queries and word_key("door") not in queries
+    tadostos = queries[word_key("tadostos")]
+    assert {word_key("red"), word_key("key")} <= {key for _, key in tadostos.units}
+    assert word_key("green") not in {key for _, key in tadostos.units}  # another sentence
+    assert word_key("tadostos") not in {key for _, key in tadostos.units}  # never itself
+
+
+def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():
+    instruction = "Bring the tadostos to the door"
+    queries = find_queries([instruction], [DESCRIPTION])
+    scores = [torch.tensor([10.0 if key in (word_key("key"), word_key("red")) and q.key == word_key("tadostos")
+                            else -10.0 for _, key in q.units]) for q in queries]
+    assert rewrite([instruction], [DESCRIPTION], queries, scores) == ["Bring the red key to the door"]
+    nothing = [torch.full((len(q.units),), -10.0) for q in queries]
+    assert rewrite([instruction], [DESCRIPTION], queries, nothing) == [instruction]
+
+
+def test_sentence_indices_of_words_agree_with_the_text():
+    words = text_words("A dobel is a ball. Tapomi means red!")
+    assert [(w.text, w.sentence) for w in words][:2] == [("A", 0), ("dobel", 0)]
+    assert [w.sentence for w in words if w.text in ("Tapomi", "red")] == [1, 1]
+
+
+def _labelled_rewrite(example) -> str:
+    queries = find_queries([example.instruction], [example.description])
+    scores = [torch.tensor(pointer_labels(example.instruction, example.description, example.plain, q)) * 20 - 10
+              for q in queries]
+    return rewrite([example.instruction], [example.description], queries, scores)[0]
+
+
+def test_the_labels_rewrite_every_trained_familys_mission_into_its_plain_mission():
+    """The answer the pointer learns from is right: copying exactly the labelled words turns the
+    mission with invented words into the env's plain one, and leaves skill missions alone."""
+    for game in ("RoleRoom", "WordRoom", "PickupRoom", "PutNextRoom"):
+        examples = reading_examples([game], corpus="paraphrase", split="train", worlds_per_game=60, seed=5)
+        for example in examples:
+            assert _labelled_rewrite(example).lower() == example.plain.lower(), (game, example)
+
+
+def test_the_plain_mission_names_objects_by_colour_and_type_without_invented_words():
+    env = InstructedEnv("RoleRoom", split="train", corpus="paraphrase")
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        invented = {fact["word"] for fact in info["rules"]}
+        said = {w.text.lower() for w in text_words(obs["mission"])}
+        assert said & invented, obs["mission"]
+        plain_words = {w.text.lower() for w in text_words(info["plain_mission"])}
+        assert not plain_words & invented
+        assert info["instruction"]["obj"]["type"] in plain_words
+
+
+def _pointer_agent() -> Agent:
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32, "max_length": 256},
+                                    "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1,
+                                               "read_description": True, "reader": "pointer",
+                                               "reader_context_layers": 1}})
+    examples = reading_examples(["RoleRoom", "WordRoom"], corpus="paraphrase", split="train", worlds_per_game=300, seed=0)
+    texts = [text for e in examples for text in (e.instruction, e.description)]
+    return Agent.create(config, texts=texts, seed=0)
+
+
+def test_the_pointer_learns_to_read_words_it_never_saw(tmp_path):
+    """Trained on fresh training-source words only, it rewrites missions whose invented words
+    come from the reserved letters (their pieces never seen) into their plain missions."""
+    torch.manual_seed(0)
+    agent = _pointer_agent()
+    unseen = reading_examples(["RoleRoom", "WordRoom"], corpus="paraphrase", split="unseen_words",
+                              worlds_per_game=60, seed=77)
+    with torch.no_grad():
+        before = pointer_reading_loss(agent, unseen)[1]
+    warm_up_reader(agent, games=["RoleRoom", "WordRoom"], corpus="paraphrase", steps=300, seed=0,
+                   max_grad_norm=1.0, worlds_per_game=400, lr=3e-3, log=lambda _: None)
+    with torch.no_grad():
+        after = pointer_reading_loss(agent, unseen)[1]
+    assert before < 0.1 and after >= 0.6, (before, after)
+    # What it learned is saved with it: a reloaded agent reads the same.
+    agent.save_pretrained(tmp_path / "agent")
+    again = Agent.from_pretrained(tmp_path / "agent")
+    missions, descriptions = [e.instruction for e in unseen[:20]], [e.description for e in unseen[:20]]
+    assert again.read(missions, descriptions) == agent.read(missions, descriptions)
+
+
+def test_fillers_are_ordinary_words_never_the_answer():
+    import numpy as np
+
+    from instructed_rl.pointer import add_fillers, filler_words
+
+    assert len(filler_words()) > 10_000
+    rng = np.random.default_rng(0)
+    example = reading_examples(["RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=1, seed=3)[0]
+    keep_out = set((example.instruction + " " + example.plain).lower().split())
+    changed = 0
+    for _ in range(200):
+        filled = add_fillers(example.description, rng, keep_out=keep_out)
+        added = [w.text for w in text_words(filled)][:]
+        original = [w.text for w in text_words(example.description)]
+        changed += filled != example.description
+        assert len(added) - len(original) <= 3
+        assert all(w in original or w not in keep_out for w in added)
+        # The answer is unchanged: the labelled rewrite still gives the plain mission.
+        queries = find_queries([example.instruction], [filled])
+        scores = [torch.tensor(pointer_labels(example.instruction, filled, example.plain, q)) * 20 - 10 for q in queries]
+        assert rewrite([example.instruction], [filled], queries, scores)[0].lower() == example.plain.lower()
+    assert 60 < changed < 140  # about half the descriptions
