@@ -85,11 +85,11 @@ def test_the_pointer_learns_to_read_words_it_never_saw(tmp_path):
                               worlds_per_game=60, seed=77)
     with torch.no_grad():
         before = pointer_reading_loss(agent, unseen)[1]
-    warm_up_reader(agent, games=["RoleRoom", "WordRoom"], corpus="paraphrase", steps=300, seed=0,
-                   max_grad_norm=1.0, worlds_per_game=400, lr=3e-3, log=lambda _: None)
+    warm_up_reader(agent, games=["RoleRoom", "WordRoom"], corpus="paraphrase", steps=150, seed=0,
+                   max_grad_norm=1.0, worlds_per_game=300, lr=4e-3, log=lambda _: None)
     with torch.no_grad():
         after = pointer_reading_loss(agent, unseen)[1]
-    assert before < 0.1 and after >= 0.6, (before, after)
+    assert before < 0.1 and after >= 0.8, (before, after)  # measured: 0.00 before, 0.99 after
     # What it learned is saved with it: a reloaded agent reads the same.
     agent.save_pretrained(tmp_path / "agent")
     again = Agent.from_pretrained(tmp_path / "agent")
