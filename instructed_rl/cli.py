@@ -122,7 +122,7 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.commands import eval as evaluate
         from instructed_rl.eval.cell import EvalConfig
 
-        evaluate.run(from_args(EvalConfig, args))
+        evaluate.run(from_args(EvalConfig, args), given=frozenset(vars(args)))
     elif args.command == "transfer":
         from instructed_rl.commands import transfer
         from instructed_rl.eval.transfer import TransferConfig

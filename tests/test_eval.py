@@ -169,3 +169,17 @@ def test_no_rephrase_flag_reaches_the_agent_and_the_result(tmp_path):
                      "--corpus", "paraphrase", "--episodes", "2", "--no-rephrase", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["rephrase"] is False
+
+
+def test_a_typed_flag_wins_over_the_suite_even_when_it_equals_its_default(tmp_path, write_yaml):
+    """--seed 1000000 is eval's default; typed on a suite whose file says seed 5, it is used."""
+    from instructed_rl.cli import main
+    from instructed_rl.eval.cell import DEFAULT_EVAL_SEED
+
+    path = write_yaml("name: s\nepisodes: 1\nseed: 5\ncells:\n  - {label: one, game: GoToRoom}\n", "suite.yaml")
+    base = ["eval", "--agent", "bot", "--suite", str(path)]
+    assert main([*base, "--out", str(tmp_path / "file")]) in (0, None)
+    assert main([*base, "--out", str(tmp_path / "typed"), "--seed", str(DEFAULT_EVAL_SEED)]) in (0, None)
+    seed_of = {name: json.loads((tmp_path / name / "report.json").read_text())["cells"][0]["seed"]
+               for name in ("file", "typed")}
+    assert seed_of == {"file": 5, "typed": DEFAULT_EVAL_SEED}

@@ -14,7 +14,8 @@ from instructed_rl.eval.cell import EvalConfig, check_agent, format_cell, run_ce
 from instructed_rl.paths import check_output_dir, check_output_file
 
 
-def run(config: EvalConfig) -> None:
+def run(config: EvalConfig, *, given: frozenset[str] | None = None) -> None:
+    """``given``: the flags typed on the command line (they win over a suite's own settings)."""
     import torch
 
     torch.set_num_threads(1)  # one observation at a time: a second thread only waits (workers add cores)
@@ -29,7 +30,7 @@ def run(config: EvalConfig) -> None:
         out = Path(config.out or Path("runs") / "eval" / f"{Path(config.agent).name}-{suite.name}")
         check_output_dir(out, "--out")  # before the first episode, not after the last
         try:
-            results = run_suite(config, out=out)
+            results = run_suite(config, out=out, given=given)
         except KeyboardInterrupt as stop:
             finished = stop.args[0] if stop.args else []
             if finished:

@@ -114,14 +114,17 @@ def _measured_cells(out: Path | None) -> dict[str, CellResult]:
     return measured
 
 
-def run_suite(config: EvalConfig, *, out: Path | None = None, log=print) -> list[tuple[str, CellResult]]:
+def run_suite(config: EvalConfig, *, out: Path | None = None, log=print,
+              given: frozenset[str] | None = None) -> list[tuple[str, CellResult]]:
     """Every cell of ``config.suite``; with ``out``, cells already in ``out/cells.jsonl`` for the
     same agent files and settings are reused, and each new cell is appended as it finishes.
     On Ctrl-C the cells finished so far are returned in ``KeyboardInterrupt.args[0]``."""
     suite = load_suite(config.suite)
-    # Flags given on the command line (those that differ from the defaults) win over the file.
+    # Flags given on the command line win over the file, even one that equals its default
+    # (--episodes 100 on a 500-episode suite); without ``given``, those that differ from it.
     defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
-    explicit = {k: v for k, v in dataclasses.asdict(config).items() if k in ("episodes", "seed") and v != defaults[k]}
+    explicit = {k: v for k, v in dataclasses.asdict(config).items() if k in ("episodes", "seed")
+                and (k in given if given is not None else v != defaults[k])}
     cell_configs = [_cell_config(config, suite, index, explicit) for index in range(len(suite.cells))]
     fingerprint = agent_fingerprint(config.agent)
     measured = _measured_cells(out)
