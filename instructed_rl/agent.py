@@ -236,7 +236,7 @@ class Agent(nn.Module):
                 f"got {len(instructions)} instructions but {len(descriptions)} descriptions; pass one per episode"
             )
         description = self._encode_unique(descriptions, allow_empty=True)
-        if self.config.policy.reader == "pointer" and self.config.policy.read_description:
+        if self._points:
             instructions = self._point(instructions, descriptions, description)
         return GoalFeatures(self._encode_unique(instructions, allow_empty=False), description)
 
@@ -245,9 +245,13 @@ class Agent(nn.Module):
         reader (:mod:`instructed_rl.pointer`), words the description defines are rewritten into
         the words bound to them; with any other agent, unchanged."""
         instructions, descriptions = list(instructions), list(descriptions)
-        if not (self.config.policy.reader == "pointer" and self.config.policy.read_description):
+        if not self._points:
             return instructions
         return self._point(instructions, descriptions, self._encode_unique(descriptions, allow_empty=True))
+
+    @property
+    def _points(self) -> bool:
+        return self.config.policy.read_description and self.config.policy.reader == "pointer"
 
     def _point(self, instructions: list[str], descriptions: list[str], description: TextFeatures) -> list[str]:
         queries = find_queries(instructions, descriptions)

@@ -149,8 +149,7 @@ def pointer_labels(instruction: str, description: str, plain: str, query: Query)
     mission with every object named by colour and type): where one instruction word became
     several plain words that all stand in one sentence holding it, those are its copy; a word
     that stays, or whose replacement no sentence holds, copies nothing."""
-    said = [w for w in text_words(instruction)]
-    meant = [w for w in text_words(plain)]
+    said, meant = text_words(instruction), text_words(plain)
     matcher = difflib.SequenceMatcher(a=[w.key for w in said], b=[w.key for w in meant], autojunk=False)
     wanted: set[Unit] = set()
     for op, a0, a1, b0, b1 in matcher.get_opcodes():

@@ -88,11 +88,12 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
     mission. With ``rng`` (training), some descriptions get filler words first
     (:func:`instructed_rl.pointer.add_fillers`)."""
     from instructed_rl.pointer import add_fillers, pointer_loss
+    from instructed_rl.text.encoders import text_words
 
     plains = [e.plain or e.instruction for e in examples]
     descriptions = [e.description for e in examples]
     if rng is not None:
-        descriptions = [add_fillers(d, rng, keep_out={w.lower() for w in (e.instruction + " " + p).split()})
+        descriptions = [add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(e.instruction + " " + p)})
                         for d, e, p in zip(descriptions, examples, plains)]
     description = agent._encode_unique(descriptions, allow_empty=True)
     return pointer_loss(agent.policy.pointer_reader, description, [e.instruction for e in examples],
