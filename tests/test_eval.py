@@ -183,3 +183,32 @@ def test_a_typed_flag_wins_over_the_suite_even_when_it_equals_its_default(tmp_pa
     seed_of = {name: json.loads((tmp_path / name / "report.json").read_text())["cells"][0]["seed"]
                for name in ("file", "typed")}
     assert seed_of == {"file": 5, "typed": DEFAULT_EVAL_SEED}
+
+
+def test_a_greedy_agent_in_lockstep_waves_plays_exactly_as_one_episode_at_a_time(monkeypatch):
+    from instructed_rl.eval import cell
+    from instructed_rl.eval.actors import make_actor
+    from instructed_rl.eval.cell import run_seeds
+
+    monkeypatch.setattr(cell, "EVAL_BATCH", 6)  # small waves: the test stays quick and crosses waves
+
+    actor = make_actor("data/agents/default")
+
+    class OneAtATime:  # the same agent, not recognised as batchable
+        greedy = True
+
+        def start(self, *args, **kwargs):
+            actor.start(*args, **kwargs)
+
+        def act(self, obs):
+            return actor.act(obs)
+
+    # A one-room game and a sequence game, whose multi-part episodes leave the wave; the seeds
+    # run past one wave, so a finished slot waits while the others go on.
+    for game, split in (("PickupRoom", "test"), ("SkillRoomSeq", "unseen_sequences")):
+        config = EvalConfig(agent="data/agents/default", game=game, split=split)
+        seeds = [4_000 + i for i in range(10)]
+        batched = run_seeds(config, split, seeds, actor=actor)
+        single = run_seeds(config, split, seeds, actor=OneAtATime())
+        assert [(r.success, r.steps) for r in batched] == [(r.success, r.steps) for r in single]
+        assert len({r.steps for r in batched}) > 1

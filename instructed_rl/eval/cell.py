@@ -3,6 +3,9 @@
     instructed-rl eval --agent bot --game BabyAI-GoToLocal-v0 --episodes 200 --json out.json
 
 Episode ``i`` uses world seed ``seed + i``, so the same command gives the same numbers.
+A saved agent acting greedily plays its single-part episodes in waves of ``EVAL_BATCH``
+worlds stepped in lockstep (one batched forward per step); the waves are fixed blocks of
+seeds, so the numbers do not depend on ``--workers``.
 Episodes that reach the step limit are failures. The path ratio compares the agent's steps
 with the BabyAI bot's on the very same worlds (successful episodes of both).
 """
@@ -21,7 +24,7 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.eval.actors import REFERENCE_AGENTS, BotActor, make_actor
+from instructed_rl.eval.actors import REFERENCE_AGENTS, AgentActor, BotActor, make_actor
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
@@ -32,6 +35,9 @@ DEFAULT_EVAL_SEED = 1_000_000  # far from the small seeds that demos and trainin
 SHUFFLE_OFFSET = 7_919
 MAX_EPISODES = 1_000_000  # a bound that a typo (an extra zero or five) would otherwise turn into days of work
 MAX_SEED = 2_000_000_000  # with MAX_EPISODES and SHUFFLE_OFFSET, every world seed stays below 2**31
+# Worlds a greedy agent plays in lockstep: one forward for the batch costs about what one
+# world's forward costs, so evaluation runs several times faster (benchmarks/bench_eval.py).
+EVAL_BATCH = 32
 
 
 @dataclass
@@ -126,12 +132,17 @@ def _ablated_texts(env: InstructedEnv, seed: int, config: EvalConfig, mission: s
     return mission, description
 
 
-def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tuple[bool, int]:
+def _start_episode(env: InstructedEnv, seed: int, config: EvalConfig) -> tuple[dict, str, str]:
+    """Reset ``env`` to ``seed`` and apply the cell's ablation: (observation, instruction, description)."""
     obs, _ = env.reset(seed=seed)
     instruction, description = _ablated_texts(env, seed, config, obs["mission"], obs["description"])
     if instruction != obs["mission"] or description != obs["description"]:
         obs, _ = env.reset(seed=seed)  # the ablation peeked at another world; come back to this one
-    obs = dict(obs, mission=instruction, description=description)
+    return dict(obs, mission=instruction, description=description), instruction, description
+
+
+def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tuple[bool, int]:
+    obs, instruction, description = _start_episode(env, seed, config)
     actor.start(env, obs, instruction=instruction, description=description, seed=seed)
     steps = 0
     while True:
@@ -140,6 +151,48 @@ def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tu
         steps += 1
         if terminated or truncated:
             return bool(info["success"]), steps
+
+
+def _single_part(env: InstructedEnv, instruction: str, config: EvalConfig) -> str | None:
+    """The one instruction the policy acts on, or None when the executor would split it into parts."""
+    if config.sequences == "whole":
+        return instruction
+    from instructed_rl.parse import plan
+
+    parts = plan(instruction, env.unwrapped.corpus) or [instruction]
+    return parts[0] if len(parts) == 1 else None
+
+
+def _run_wave(envs: list[InstructedEnv], actor: AgentActor, seeds: list[int],
+              config: EvalConfig) -> dict[int, tuple[bool, int]]:
+    """Greedy episodes on ``seeds`` in lockstep, one env each, with one batched forward per step.
+    Episodes whose instruction has several parts are left out (the caller runs them one by one)."""
+    slots = []  # (seed, env, obs)
+    texts = []
+    for seed, env in zip(seeds, envs):
+        obs, instruction, description = _start_episode(env, seed, config)
+        part = _single_part(env, instruction, config)
+        if part is not None:
+            slots.append((seed, env, obs))
+            texts.append((part, description))
+    if not slots:
+        return {}
+    agent = actor.agent
+    agent.reset_batch([t for t, _ in texts], [d for _, d in texts], greedy=True)
+    observations = [obs for _, _, obs in slots]
+    results: dict[int, tuple[bool, int]] = {}
+    steps = 0
+    while len(results) < len(slots):
+        actions = agent.act_batch(observations).actions
+        steps += 1
+        for i, (seed, env, _) in enumerate(slots):
+            if seed in results:
+                continue  # finished: its last observation stands in until the wave ends
+            obs, _, terminated, truncated, info = env.step(int(actions[i]))
+            observations[i] = obs
+            if terminated or truncated:
+                results[seed] = (bool(info["success"]), steps)
+    return results
 
 
 def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
@@ -151,18 +204,27 @@ def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
                                 rephrase=config.rephrase)
     bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
+    batched = isinstance(actor, AgentActor) and actor.greedy
+    wave_envs = [InstructedEnv(config.game, split=split, corpus=config.corpus)
+                 for _ in range(min(EVAL_BATCH, len(seeds)) if batched else 0)]
+    # Waves are blocks of EVAL_BATCH consecutive seeds counted from a multiple of EVAL_BATCH
+    # past the cell's first seed, so any split of the seeds into worker chunks gives the same waves.
     results = []
-    for seed in seeds:
-        success, steps = _run_episode(env, actor, seed, config)
-        if config.agent == "bot" and config.description == "true" and config.instruction == "true":
-            bot_success, bot_steps = success, steps
-        else:
-            bot_success, bot_steps = _run_episode(bot_env, BotActor(), seed, plain)
-        results.append(EpisodeResult(seed=seed, success=success, steps=steps, bot_steps=bot_steps if bot_success else None))
-        if on_episode is not None:
-            on_episode(len(results))
-    env.close()
-    bot_env.close()
+    for start in range(0, len(seeds), EVAL_BATCH if batched else 1):
+        block = seeds[start:start + EVAL_BATCH] if batched else seeds[start:start + 1]
+        done = _run_wave(wave_envs, actor, block, config) if batched else {}
+        for seed in block:
+            success, steps = done[seed] if seed in done else _run_episode(env, actor, seed, config)
+            if config.agent == "bot" and config.description == "true" and config.instruction == "true":
+                bot_success, bot_steps = success, steps
+            else:
+                bot_success, bot_steps = _run_episode(bot_env, BotActor(), seed, plain)
+            results.append(EpisodeResult(seed=seed, success=success, steps=steps,
+                                         bot_steps=bot_steps if bot_success else None))
+            if on_episode is not None:
+                on_episode(len(results))
+    for e in [env, bot_env, *wave_envs]:
+        e.close()
     return results
 
 
@@ -209,6 +271,8 @@ def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = N
         else:
             # Small chunks in seed order, so that progress shows; each worker loads its actor once.
             size = max(1, min(25, -(-len(seeds) // (4 * workers))))
+            if config.greedy and config.agent not in REFERENCE_AGENTS:
+                size = EVAL_BATCH * -(-size // EVAL_BATCH)  # whole waves, so results do not depend on workers
             chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
             context = multiprocessing.get_context("spawn")
             parts = []
