@@ -10,11 +10,16 @@ How it reads (a copy mechanism, as in pointer networks):
    surface word: an invented word has no learned meaning to match by) is a query.
 2. **Point.** For each query, a small transformer runs over the description's encoder features,
    each token attending within its own sentence, with one learned "this word" vector added to
-   the matched word's tokens. It scores every word of the sentences that hold the matched word,
-   by where it stands and by what it is: copy it or not.
+   the matched word's tokens. Optional cross layers then let each token also attend to every
+   occurrence of its own word in the other sentences (how the description uses that word
+   elsewhere: "a green ball" in a list of objects learns that another sentence says touching
+   the green ball ends the game). It scores every word of the sentences that hold the matched
+   word, the matched word itself included, by where it stands and by what it is: copy it or not.
 3. **Copy.** The query word is replaced by the words scored above one half, in the description's
    order; with none, it stays as it is (a real word the description merely mentions, "the
-   green ball" in "It holds a green ball.", is kept).
+   green ball" in "It holds a green ball.", is kept). Copying the word itself with others
+   narrows it: "go to a ball" becomes "go to a blue ball" when the description says the other
+   balls end the game.
 
 What to copy is learned, from the env's own answer (:func:`pointer_labels`: the mission phrased
 with every object's colour and type). No rule here knows about roles, colours or categories:
@@ -41,6 +46,9 @@ COPY_THRESHOLD = 0.5
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
 MAX_FILLERS = 3
 Unit = tuple[int, int]  # (sentence index, word key): one word of the description that can be copied
+# Articles differ between a mission and its plain form ("a ball", "the blue ball") without
+# changing what is meant: labels and the exact-read score look past them.
+ARTICLES = frozenset({"a", "an", "the"})
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,12 @@ class Query:
 class PointerReader(nn.Module):
     """Scores, for each query, every description token: copy it into the query word or not."""
 
-    def __init__(self, dim: int, *, heads: int = 2, layers: int = 2) -> None:
+    def __init__(self, dim: int, *, heads: int = 2, layers: int = 2, cross_layers: int = 0) -> None:
         super().__init__()
         self.this_word = nn.Parameter(torch.randn(dim) * 0.02)
         self.context = SentenceContext(dim, heads, layers)
+        self.heads = heads
+        self.cross = nn.ModuleList(_quiet_layer(dim, heads) for _ in range(cross_layers))
         self.norm = nn.LayerNorm(dim)
         self.score = nn.Linear(dim, 1)
         # What a word is, apart from where it stands: in training, articles and verbs are never
@@ -75,12 +85,34 @@ class PointerReader(nn.Module):
         tokens = description.tokens[rows].detach()  # the policy's training must not move what the pointer reads
         words, mask = description.words[rows], description.mask[rows]
         marked = (words == keys.unsqueeze(1)) & mask
-        hidden = self.context(tokens + marked.unsqueeze(-1) * self.this_word, mask, description.sentences[rows])
+        sentences = description.sentences[rows]
+        hidden = self.context(tokens + marked.unsqueeze(-1) * self.this_word, mask, sentences)
+        if len(self.cross):
+            # Its own sentence, and its own word wherever else it stands (not padding, not [CLS]).
+            same_word = (words.unsqueeze(1) == words.unsqueeze(2)) & (words != 0).unsqueeze(1)
+            allowed = (same_word | (sentences.unsqueeze(1) == sentences.unsqueeze(2)))
+            allowed = allowed & mask.unsqueeze(1) & mask.unsqueeze(2)
+            allowed = allowed | torch.eye(words.shape[1], dtype=torch.bool, device=words.device)
+            blocked = (~allowed).repeat_interleave(self.heads, dim=0)
+            for layer in self.cross:
+                hidden = layer(hidden, src_mask=blocked)
         return (self.score(self.norm(hidden)) + self.own_score(self.own_norm(tokens))).squeeze(-1)
 
 
+def _quiet_layer(dim: int, heads: int) -> nn.TransformerEncoderLayer:
+    """A pre-norm layer whose residual branches start at zero: added to a trained reader, it
+    changes nothing until it learns something."""
+    layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    for linear in (layer.self_attn.out_proj, layer.linear2):
+        nn.init.zeros_(linear.weight)
+        nn.init.zeros_(linear.bias)
+    return layer
+
+
 def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> list[Query]:
-    """Each distinct instruction word that occurs in its description, with its copy candidates."""
+    """Each distinct instruction word that occurs in its description, with its copy candidates:
+    every word of the sentences that hold it, itself included."""
     queries = []
     for row, (instruction, description) in enumerate(zip(instructions, descriptions)):
         described = text_words(description)
@@ -91,7 +123,7 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
             if key not in sentences_of:
                 continue
             units = tuple(dict.fromkeys((w.sentence, w.key) for w in described
-                                        if w.sentence in sentences_of[key] and w.key != key))
+                                        if w.sentence in sentences_of[key]))
             if units:
                 queries.append(Query(row, key, units))
     return queries
@@ -131,52 +163,99 @@ def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: l
             copies[(query.row, query.key)] = chosen
     out = []
     for row, (instruction, description) in enumerate(zip(instructions, descriptions)):
-        first: dict[Unit, Word] = {}
-        for word in text_words(description):
-            first.setdefault((word.sentence, word.key), word)
+        described = text_words(description)
         text = instruction
         for word in reversed(text_words(instruction)):
             chosen = copies.get((row, word.key))
             if chosen:
-                surfaces = " ".join(w.text.lower() for w in sorted((first[u] for u in chosen), key=lambda w: w.start))
+                surfaces = " ".join(w.text.lower() for w in _copied_words(described, chosen))
                 text = text[:word.start] + surfaces + text[word.end:]
         out.append(text)
     return out
 
 
+def _copied_words(described: list[Word], chosen: list[Unit]) -> list[Word]:
+    """The description's words for the chosen units, in the shortest stretch of each sentence
+    that holds them all ("a green ball, a red ball" copies "red ball", not "ball ... red")."""
+    words = []
+    for sentence in sorted({s for s, _ in chosen}):
+        keys = {k for s, k in chosen if s == sentence}
+        line = [w for w in described if w.sentence == sentence]
+        best: tuple[int, int] | None = None
+        for start in range(len(line)):
+            seen: set[int] = set()
+            for end in range(start, len(line)):
+                if line[end].key in keys:
+                    seen.add(line[end].key)
+                if seen == keys:
+                    if best is None or end - start < best[1] - best[0]:
+                        best = (start, end)
+                    break
+        if best is None:
+            continue
+        taken: set[int] = set()
+        for w in line[best[0]:best[1] + 1]:
+            if w.key in keys and w.key not in taken:
+                taken.add(w.key)
+                words.append(w)
+    return words
+
+
 def pointer_labels(instruction: str, description: str, plain: str, query: Query) -> list[float]:
     """1 for the candidate units the query word should be replaced by, from ``plain`` (the same
-    mission with every object named by colour and type): where one instruction word became
-    several plain words that all stand in one sentence holding it, those are its copy; a word
-    that stays, or whose replacement no sentence holds, copies nothing."""
+    mission with every object named by colour and type), aligned word by word with the mission:
+
+    - one instruction word became several plain words ("tadostos" -> "red key"): those words,
+      where they all stand in one sentence holding it;
+    - a word that stays but gains words before it ("a ball" -> "the blue ball"): the gained words
+      (articles aside) and the word itself, where they all stand in one sentence holding it;
+    - otherwise, or where no sentence holds the answer, nothing."""
     said, meant = text_words(instruction), text_words(plain)
+    if any(w.key == query.key and w.text.lower() in ARTICLES for w in said):
+        return [0.0] * len(query.units)  # an article is never rewritten
     matcher = difflib.SequenceMatcher(a=[w.key for w in said], b=[w.key for w in meant], autojunk=False)
-    wanted: set[Unit] = set()
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op != "replace" or a1 - a0 != 1 or said[a0].key != query.key:
-            continue
-        replacement = {w.key for w in meant[b0:b1]}
+    opcodes = matcher.get_opcodes()
+    answers: list[list[int]] = []
+    for index, (op, a0, a1, b0, b1) in enumerate(opcodes):
+        if op == "replace" and a1 - a0 == 1 and said[a0].key == query.key:
+            answers.append([w.key for w in meant[b0:b1] if w.text.lower() not in ARTICLES])
+        elif op == "equal" and said[a0].key == query.key and index > 0:
+            before, p0, p1, q0, q1 = opcodes[index - 1]
+            # Gained words, unless a replaced word of the mission already accounts for them.
+            if before in ("replace", "insert") and all(w.text.lower() in ARTICLES for w in said[p0:p1]):
+                gained = [w.key for w in meant[q0:q1] if w.text.lower() not in ARTICLES]
+                if gained:
+                    answers.append(gained + [query.key])
+    for replacement in filter(None, answers):
         for sentence in dict.fromkeys(s for s, _ in query.units):
             if all((sentence, key) in query.units for key in replacement):
                 wanted = {(sentence, key) for key in replacement}
-                break
-    return [1.0 if unit in wanted else 0.0 for unit in query.units]
+                return [1.0 if unit in wanted else 0.0 for unit in query.units]
+    return [0.0] * len(query.units)
+
+
+def same_reading(read: str, plain: str) -> bool:
+    """Whether a read instruction says what the plain mission says: the same words, articles aside."""
+    def content(text: str) -> list[str]:
+        return [w.text.lower() for w in text_words(text) if w.text.lower() not in ARTICLES]
+
+    return content(read) == content(plain)
 
 
 def pointer_loss(pointer: PointerReader, description: TextFeatures, instructions: Sequence[str],
                  descriptions: Sequence[str], plains: Sequence[str]) -> tuple[torch.Tensor, float]:
     """Binary cross-entropy of every copy decision against :func:`pointer_labels`, and the
-    fraction of examples whose rewritten instruction equals the plain one (case aside)."""
+    fraction of examples whose rewritten instruction says what the plain one says (:func:`same_reading`)."""
     queries = find_queries(instructions, descriptions)
     scores = score_queries(pointer, description, queries)
     if not scores:
-        return description.tokens.sum() * 0.0, float(all(i.lower() == p.lower() for i, p in zip(instructions, plains)))
+        return description.tokens.sum() * 0.0, float(all(same_reading(i, p) for i, p in zip(instructions, plains)))
     labels = [torch.tensor(pointer_labels(instructions[q.row], descriptions[q.row], plains[q.row], q),
                            device=s.device) for q, s in zip(queries, scores)]
     loss = F.binary_cross_entropy_with_logits(torch.cat(scores), torch.cat(labels))
     with torch.no_grad():
         read = rewrite(instructions, descriptions, queries, [s.detach() for s in scores])
-    exact = sum(r.lower() == p.lower() for r, p in zip(read, plains)) / max(1, len(plains))
+    exact = sum(same_reading(r, p) for r, p in zip(read, plains)) / max(1, len(plains))
     return loss, exact
 
 

@@ -84,6 +84,9 @@ class PolicyConfig:
     bound to it, before the instruction is encoded; the rest of the policy is unchanged)."""
     reader_context_layers: int = 1
     """Identity and pointer readers: transformer layers that contextualise description tokens within their sentence."""
+    reader_cross_layers: int = 0
+    """Pointer reader: layers after those in which each description token also attends to its own
+    word in the other sentences (a list of objects learns what another sentence says of one)."""
     description_direct: bool = True
     """Feed the description's pooled vector to FiLM and its tokens to the view's attention. False:
     the description reaches the policy only through what the instruction reads from it, so its
@@ -110,9 +113,12 @@ class PolicyConfig:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
         if self.reader not in ("attention", "identity", "pointer"):
             raise ValueError(f"PolicyConfig.reader={self.reader!r} is not one of attention, identity, pointer")
-        if not isinstance(self.reader_context_layers, int) or isinstance(self.reader_context_layers, bool) \
-                or self.reader_context_layers < 0:
-            raise ValueError(f"PolicyConfig.reader_context_layers={self.reader_context_layers!r} must be a non-negative integer")
+        for name in ("reader_context_layers", "reader_cross_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"PolicyConfig.{name}={value!r} must be a non-negative integer")
+        if self.reader_cross_layers and self.reader != "pointer":
+            raise ValueError("PolicyConfig.reader_cross_layers is for reader: pointer only")
         if not self.description_direct and not self.read_description:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
@@ -230,7 +236,8 @@ class Policy(nn.Module):
             nn.init.zeros_(self.read_pool.bias)
             self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         elif config.read_description and config.reader == "pointer":
-            self.pointer_reader = PointerReader(goal_dim, heads=READER_HEADS, layers=max(1, config.reader_context_layers))
+            self.pointer_reader = PointerReader(goal_dim, heads=READER_HEADS, layers=max(1, config.reader_context_layers),
+                                                cross_layers=config.reader_cross_layers)
             self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         elif config.read_description:
             self.reader_norm = nn.LayerNorm(goal_dim)

@@ -6,7 +6,7 @@ import torch
 
 from instructed_rl.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.pointer import find_queries, pointer_labels, rewrite
+from instructed_rl.pointer import find_queries, pointer_labels, rewrite, same_reading
 from instructed_rl.text.encoders import text_words, word_key
 from instructed_rl.train.reading import pointer_reading_loss, reading_examples, warm_up_reader
 
@@ -19,7 +19,8 @@ def test_only_words_the_description_holds_are_queried_and_only_from_their_senten
     tadostos = queries[word_key("tadostos")]
     assert {word_key("red"), word_key("key")} <= {key for _, key in tadostos.units}
     assert word_key("green") not in {key for _, key in tadostos.units}  # another sentence
-    assert word_key("tadostos") not in {key for _, key in tadostos.units}  # never itself
+    # Itself too: copied with others it narrows ("a ball" -> "a blue ball"); alone it is a no-op.
+    assert word_key("tadostos") in {key for _, key in tadostos.units}
 
 
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():
@@ -48,10 +49,20 @@ def _labelled_rewrite(example) -> str:
 def test_the_labels_rewrite_every_trained_familys_mission_into_its_plain_mission():
     """The answer the pointer learns from is right: copying exactly the labelled words turns the
     mission with invented words into the env's plain one, and leaves skill missions alone."""
-    for game in ("RoleRoom", "WordRoom", "PickupRoom", "PutNextRoom"):
+    for game in ("RoleRoom", "WordRoom", "HazardRoom", "PickupRoom", "PutNextRoom"):
         examples = reading_examples([game], corpus="paraphrase", split="train", worlds_per_game=60, seed=5)
         for example in examples:
-            assert _labelled_rewrite(example).lower() == example.plain.lower(), (game, example)
+            assert same_reading(_labelled_rewrite(example), example.plain), (game, example)
+
+
+def test_a_hazard_narrows_the_object_to_the_one_that_is_safe():
+    description = ("Touching the green ball ends the game. It holds a green ball, a red ball, a grey box "
+                   "and a blue key.")
+    example = type("Example", (), dict(instruction="go to a ball", description=description,
+                                       plain="go to the red ball"))
+    assert _labelled_rewrite(example) == "go to a red ball"  # "ball ... red" would be out of order
+    assert same_reading("go to a red ball", "go to the red ball")
+    assert not same_reading("go to a green ball", "go to the red ball")
 
 
 def test_the_plain_mission_names_objects_by_colour_and_type_without_invented_words():
