@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
                     conflict_handler="resolve")  # resolve: --instruction is re-added as repeatable
     add_play_arguments(play)
 
+    from instructed_rl.commands.serve import ServeConfig
+
+    serve = _command(commands, "serve", "instructed_rl.commands.serve",
+                     help="a local web page: type an instruction and watch the agent carry it out")
+    add_arguments(serve, ServeConfig)
+
     from instructed_rl.commands.demo import DemoConfig
 
     demo = _command(commands, "demo", "instructed_rl.commands.demo",
@@ -137,6 +143,10 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.play import PlayConfig
 
         return play.run(from_args(PlayConfig, args))
+    elif args.command == "serve":
+        from instructed_rl.commands import serve
+
+        return serve.run(from_args(serve.ServeConfig, args))
     return 0
 
 

@@ -27,7 +27,7 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol, TextIO
 
@@ -139,15 +139,21 @@ class ExecutorDriver:
         self.name = name
         self.trained_on = tuple(agent.config.games) if agent is not None else ()
         self.rephrased: list = []  # parts the agent reads as another wording (its rephraser)
+        self.parts: list[str] = []  # the plan of the instruction under way
         self.pointed: list[tuple[str, str]] = []  # (part, how the agent read it through the description)
 
+    def skill_policy(self, *, level, corpus, greedy: bool):
+        """What the executor drives, part by part: the agent itself, or the bot on ``level``."""
+        return self.agent if self.agent is not None else BotSkillPolicy(level, corpus)
+
     def start(self, *, text, description, level, corpus, seed, greedy) -> str | None:
-        policy = self.agent if self.agent is not None else BotSkillPolicy(level, corpus)
+        policy = self.skill_policy(level=level, corpus=corpus, greedy=greedy)
         self._executor = SequenceExecutor(policy, corpus, greedy=greedy)
         try:
             parts = self._executor.start(text, description, seed=seed)
         except UserError as error:  # only the bot needs every part to parse
             return f"the bot acts only on instructions that parse ({error})"
+        self.parts = list(parts)  # the plan, in the order the parts are done
         self._parts = len(parts)
         readings = [self.agent.rephrase(part) for part in parts] if self.agent is not None else []
         self.rephrased = [r for r in readings if r.changed]
@@ -287,10 +293,30 @@ class Judge:
         return "continue"
 
 
+@dataclass
+class Attempt:
+    """One instruction under way on the current world: :meth:`Session.advance` takes it one step
+    at a time (``play`` in a loop, the web page when the browser asks)."""
+
+    text: str
+    judge: Judge
+    limit: int  # step limit
+    obs: dict
+    steps: int = 0
+    decision: Decision | None = None  # the actor's last
+    trail: list[str] = field(default_factory=list)  # action names so far
+    outcome: Outcome | None = None  # set when it is over
+
+    def finish(self, status: Status) -> Outcome:
+        self.outcome = Outcome(self.text, status, self.steps,
+                               _message(status, self.steps, self.limit, self.decision, self.judge))
+        return self.outcome
+
+
 class Session:
     """A game, a world that persists between instructions, an actor, a view and an optional recording."""
 
-    def __init__(self, config: PlayConfig, *, out: TextIO | None = None) -> None:
+    def __init__(self, config: PlayConfig, *, out: TextIO | None = None, driver: Driver | None = None) -> None:
         self.config = config
         self.out = out or sys.stdout
         window = config.view == "window"
@@ -299,7 +325,7 @@ class Session:
         from instructed_rl.render.record import Recorder
 
         self.recorder = Recorder(config.record, fps=config.fps) if config.record else None
-        self.driver = make_driver(config.agent)
+        self.driver = driver or make_driver(config.agent)  # the web page gives each tab its own
         color = config.color == "always" or (config.color == "auto" and self.out.isatty())
         self.view = TerminalView(self.out, color=color and not window, live=self.out.isatty() and not window,
                                  grid=not window)
@@ -389,8 +415,9 @@ class Session:
         return Judge(verifier, "parse", corpus=corpus)
 
     # ---- acting ---------------------------------------------------------------------------
-    def run(self, text: str) -> Outcome:
-        """Carry out one instruction on the current world; Ctrl-C stops it (the world stays)."""
+    def start(self, text: str) -> Attempt | Outcome:
+        """Check ``text`` and hand it to the actor on the current world: the attempt to step
+        through with :meth:`advance`, or the ``not_run`` outcome saying why it cannot run."""
         text = " ".join(text.split())
         env, level = self.env, self.env.level
         if not self.config.anyway:  # words nothing names: refuse instead of acting out a guess
@@ -409,43 +436,70 @@ class Session:
                                     seed=self.world_seed * 1000 + self.count % 1000, greedy=self.greedy)
         if refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
-        for reading in getattr(self.driver, "rephrased", ()):
-            self.view.say(f"read as: {reading.text!r} (the nearest trained wording to {reading.original!r}, "
-                          f"similarity {reading.similarity:.2f})")
-        for part, reading in getattr(self.driver, "pointed", ()):
-            self.view.say(f"read as: {reading!r} (words of {part!r} the description defines, replaced by what it binds them to)")
-        if judge.source == "none":
-            self.view.say(f"note: success cannot be checked: {judge.detail or judge.why_not}")
-        limit = self.config.max_steps or level.max_steps
         raw = level.gen_obs()
         obs = {"image": raw["image"], "direction": raw["direction"], "mission": text, "description": self.description()}
-        steps, trail, decision = 0, [], None
-        self._show(text, [f"step {0:>3}/{limit}  (ready)"], trail)
-        try:
-            while True:
-                if steps >= limit:
-                    status = "step_limit"
-                    break
-                decision = self.driver.act(obs)
-                if decision.finished:
-                    status = "gave_up" if decision.gave_up else "believed_done"
-                    break
-                if self.config.fps > 0:
-                    time.sleep(1.0 / self.config.fps)
-                obs, _, terminated, _, info = env.step(decision.action)
-                obs = dict(obs, mission=text)
-                steps += 1
+        return Attempt(text, judge, self.config.max_steps or level.max_steps, obs)
+
+    def read_as(self) -> list[str]:
+        """How the actor read the instruction just started, where that differs from the text."""
+        lines = [f"read as: {reading.text!r} (the nearest trained wording to {reading.original!r}, "
+                 f"similarity {reading.similarity:.2f})" for reading in getattr(self.driver, "rephrased", ())]
+        lines += [f"read as: {reading!r} (words of {part!r} the description defines, replaced by what it binds them to)"
+                  for part, reading in getattr(self.driver, "pointed", ())]
+        return lines
+
+    def advance(self, attempt: Attempt, *, before_step=None) -> Outcome | None:
+        """One decision of the actor and, unless it believes the instruction done, one step of the
+        world (``before_step()`` runs between the two: play's pacing). The outcome once it is over."""
+        if attempt.outcome is not None:
+            return attempt.outcome
+        status = None
+        if attempt.steps >= attempt.limit:
+            status = "step_limit"
+        else:
+            decision = attempt.decision = self.driver.act(attempt.obs)
+            if decision.finished:
+                status = "gave_up" if decision.gave_up else "believed_done"
+            else:
+                if before_step is not None:
+                    before_step()
+                obs, _, terminated, _, info = self.env.step(decision.action)
+                attempt.obs = dict(obs, mission=attempt.text)
+                attempt.steps += 1
                 self.fresh = False
-                verdict = judge.after(level, decision.action, terminated, info)
-                trail.append(ACTION_NAMES[decision.action])
-                self._show(text, [self._status(steps, limit, decision)], trail)
+                verdict = attempt.judge.after(self.env.level, decision.action, terminated, info)
+                attempt.trail.append(ACTION_NAMES[decision.action])
                 if verdict in ("success", "failure"):
                     status = "succeeded" if verdict == "success" else "failed"
+        if status is not None:
+            attempt.finish(status)
+        return attempt.outcome
+
+    def run(self, text: str) -> Outcome:
+        """Carry out one instruction on the current world; Ctrl-C stops it (the world stays)."""
+        attempt = self.start(text)
+        if isinstance(attempt, Outcome):
+            return attempt
+        for line in self.read_as():
+            self.view.say(line)
+        judge = attempt.judge
+        if judge.source == "none":
+            self.view.say(f"note: success cannot be checked: {judge.detail or judge.why_not}")
+        pace = (lambda: time.sleep(1.0 / self.config.fps)) if self.config.fps > 0 else None
+        self._show(attempt.text, [f"step {0:>3}/{attempt.limit}  (ready)"], attempt.trail)
+        try:
+            while True:
+                taken = attempt.steps
+                outcome = self.advance(attempt, before_step=pace)
+                if attempt.steps > taken:
+                    self._show(attempt.text, [self._status(attempt.steps, attempt.limit, attempt.decision)],
+                               attempt.trail)
+                if outcome is not None:
                     break
         except KeyboardInterrupt:
-            status = "interrupted"
+            attempt.finish("interrupted")
         self.view.end()
-        return Outcome(text, status, steps, _message(status, steps, limit, decision, judge))
+        return attempt.outcome
 
     @staticmethod
     def _status(steps: int, limit: int, decision: Decision) -> str:
