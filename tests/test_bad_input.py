@@ -30,6 +30,7 @@ EVAL = ["eval", "--agent", "bot", "--game", "GoToRoom", "--episodes", "1"]
 SUITE = ["eval", "--agent", "bot", "--suite", "configs/eval/zero_shot.yaml", "--episodes", "1000000"]
 TRANSFER = ["transfer", "--agent", "bot", "--episodes", "1000000"]
 DEMOS = ["demos", "--game", "GoToRoom", "--out", "{tmp}/demos", "--episodes", "2"]
+SERVE = ["serve", "--agent", "bot", "--port", "0"]
 PLAY = ["play", "--agent", "bot", "--game", "GoToRoom", "--fps", "0", "--instruction", "go to the grey box"]
 DEMO = ["demo", "--agent", "bot", "--fps", "0", "--record", "{tmp}/demo.gif"]
 TRAIN = ["train", "--config", "configs/tiny.yaml", "--out", "{tmp}/run"]
@@ -125,6 +126,19 @@ CASES = [
     ("play: zero max steps", PLAY + ["--max-steps", "0"], "--max-steps must be positive"),
     ("play: --greedy with a value", PLAY + ["--greedy=no"], "ignored explicit argument"),
     ("play: --anyway with a value", PLAY + ["--anyway=yes"], "ignored explicit argument"),
+    # serve: every check runs before the server listens
+    ("serve: missing agent", SERVE + ["--agent", "/no/such/agent"], "not a saved agent directory"),
+    ("serve: empty agent", SERVE + ["--agent", ""], "--agent is empty"),
+    ("serve: misspelt game", SERVE + ["--game", "GoToRom"], "did you mean GoToRoom"),
+    ("serve: negative seed", SERVE + ["--seed", "-1"], "--seed must be from 0"),
+    ("serve: unknown split", SERVE + ["--split", "bogus"], "unknown split 'bogus'"),
+    ("serve: missing corpus", SERVE + ["--corpus", "nope.yaml"], "unknown corpus 'nope.yaml'"),
+    ("serve: port out of range", SERVE + ["--port", "70000"], "--port must be from 0 to 65535"),
+    ("serve: port not a number", SERVE + ["--port", "abc"], "invalid int value"),
+    ("serve: empty host", SERVE + ["--host", ""], "--host is empty"),
+    ("serve: zero max steps", SERVE + ["--max-steps", "0"], "--max-steps must be positive"),
+    ("serve: --greedy with a value", SERVE + ["--greedy=no"], "ignored explicit argument"),
+    ("serve: --anyway with a value", SERVE + ["--anyway=yes"], "ignored explicit argument"),
     # demo
     ("demo: missing agent", DEMO + ["--agent", "/no/such/agent"], "not a saved agent directory"),
     ("demo: negative seed", DEMO + ["--seed", "-1"], "--seed must be from 0"),

@@ -3,6 +3,8 @@ keeps both ranks' weights identical while only rank 0 writes the run directory."
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import socket
@@ -94,6 +96,7 @@ def _check_rank0_wrote_one_run(out: Path, stdout: str) -> dict:
     return record
 
 
+@pytest.mark.slow
 def test_imitation_under_torchrun_keeps_ranks_identical(tmp_path):
     out = tmp_path / "run"
     args = ["--config", "configs/tiny.yaml", "--games", GAME, "--threads", "1", "--out", str(out)]
@@ -112,6 +115,7 @@ def test_imitation_under_torchrun_keeps_ranks_identical(tmp_path):
     _check_rank0_wrote_one_run(out, resumed.stdout)
 
 
+@pytest.mark.slow
 def test_ppo_under_torchrun_keeps_ranks_identical(tmp_path):
     out = tmp_path / "run"
     result = _torchrun("--config", "configs/ppo_tiny.yaml", "--frames", "2048", "--envs", "8", "--threads", "1",

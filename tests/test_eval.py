@@ -95,6 +95,7 @@ def test_suite_writes_json_markdown_and_png(tmp_path):
     assert "| GoToRoom: unseen phrasings |" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_report(tmp_path, write_yaml):
     import signal
     import time

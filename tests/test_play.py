@@ -168,6 +168,7 @@ def test_bot_succeeds_on_the_worlds_mission_then_on_more_typed_on_the_same_world
     assert "\x1b[" not in result.stdout  # not a terminal: plain frames, no colour
 
 
+@pytest.mark.slow
 def test_untrained_agent_fails_and_says_why(never_done, always_done):
     _, mission = world("GoToRoom", 1)
     # --anyway: text nothing grounds still runs (without it, "twirl around merrily" is refused:

@@ -172,6 +172,7 @@ def ppo_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_tiny_ppo_run_learns(ppo_run):
     # Measured: sampled 0.945, greedy 0.535 after 12k frames (untrained: 0.36 / 0.14; random: 0.26).
     # A recurrent policy this young often loops when run greedily, so the threshold is on sampled actions.
@@ -185,6 +186,7 @@ def test_tiny_ppo_run_learns(ppo_run):
     assert (ppo_run / "curve.png").exists()
 
 
+@pytest.mark.slow
 def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     # The next rollout is collected in another process during the update (one update of policy lag).
     args = ["train", "--config", PPO_TINY, "--threads", "2", "--overlap", "true", "--checkpoint-every", "3",
@@ -208,6 +210,7 @@ def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     assert _train_rows(interrupted) == _train_rows(straight)
 
 
+@pytest.mark.slow
 def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     final = train_run(KICKSTART_TINY, str(tmp_path / "run"), ["--threads", "1", "--frames", "6000"])
     success = _success(final, greedy=True)
@@ -217,6 +220,7 @@ def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     assert rows[-1]["train/distill_loss"] < rows[0]["train/distill_loss"]
 
 
+@pytest.mark.slow
 def test_kickstarting_from_a_saved_agent_pulls_the_student_toward_it(tmp_path, ppo_run):
     args = ["--teacher", str(ppo_run / "agent"), "--distill-coef", "5", "--frames", "3000", "--threads", "1",
             "--seed", "1"]
@@ -255,6 +259,7 @@ def _train_rows(run_dir: Path) -> list[dict]:
             for r in MetricsLog.read(run_dir / "metrics.jsonl")]
 
 
+@pytest.mark.slow
 def test_interrupted_ppo_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", PPO_TINY, "--frames", "3000", "--envs", "8", "--threads", "1",
             "--checkpoint-every", "2", "--eval-episodes", "5"]

@@ -35,6 +35,7 @@ def _success(agent_dir: Path, game: str, episodes: int, corpus: str | None = Non
     return sum(r.success for r in results) / episodes
 
 
+@pytest.mark.slow
 def test_tiny_imitation_run_learns(tmp_path):
     final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "6000", "--threads", "1"])
     # Measured: sampled 0.81, greedy 0.58 (random ~0.28). A young policy loops when run greedily,
@@ -48,6 +49,7 @@ def test_tiny_imitation_run_learns(tmp_path):
     assert record["frames"] >= 6000 and record["demonstration_episodes"] > 0
 
 
+@pytest.mark.slow
 def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     """--corpus retrains tokenizer and agent on another wording (object first, made-up words)."""
     # The instruction language is the test: no description (its English wordings vary every
@@ -69,6 +71,7 @@ def _train_rows(run_dir: Path) -> list[dict]:
     return [{k: r[k] for k in keep} for r in MetricsLog.read(run_dir / "metrics.jsonl")]
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
             "--checkpoint-every", "2", "--lr-end", "0.0002"]  # the annealed rate must resume where it was

@@ -138,6 +138,7 @@ def test_every_colour_has_its_own_letter_on_the_map():
         assert any(f"{letter} {color}" in LEGEND for letter in "rgbpye")
 
 
+@pytest.mark.slow
 def test_the_demo_in_a_log_shows_each_cases_last_frame_not_every_step(tmp_path):
     from instructed_rl.agent import Agent, AgentConfig
 
