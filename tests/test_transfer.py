@@ -83,6 +83,15 @@ def test_transfer_with_the_random_agent(tmp_path):
     assert {cell["true"]["seed"] for cell in report["cells"]} == {5}
     assert all(cell["gap_none"]["value"] == 0 for cell in report["cells"])  # seeded actions, text ignored
 
+    # Every run was kept as it finished; the same command again measures nothing new.
+    measured = (tmp_path / "cells.jsonl").read_text().splitlines()
+    assert len(measured) == 3 * len(suite.columns)
+    again = run_cli("transfer", "--agent", "random", "--suite", "configs/eval/transfer.yaml", "--episodes", "2",
+                    "--seed", "5", "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "cells.jsonl").read_text().splitlines() == measured
+    assert json.loads((tmp_path / "report.json").read_text())["cells"] == report["cells"]
+
 
 def _tiny_agent(directory, games):
     env = InstructedEnv("RoleRoom", split="train")

@@ -31,7 +31,7 @@ def run(config: TransferConfig) -> None:
     out = check_output_dir(config.out or Path("runs") / "transfer" / suite.name, "--out")  # before, not after, the work
     if config.readme:  # the file and its markers are checked before the work too
         _check_readme(Path(config.readme))
-    suite, cells = run_transfer(config)
+    suite, cells = run_transfer(config, out=out)  # out/cells.jsonl: a rerun continues where this one stopped
     print(write_transfer_report(suite, cells, out=out))
     print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'summary.md'}, {out / 'report.png'}")
     if config.readme:

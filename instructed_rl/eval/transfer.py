@@ -251,9 +251,18 @@ def _canonical(game: str) -> str:
     return find_game(game).id
 
 
-def run_transfer(config: TransferConfig, *, log=print) -> tuple[TransferSuite, list[TransferCell]]:
-    """Every row on every column, each cell under the three description ablations (same seeds)."""
+def run_transfer(config: TransferConfig, *, out: Path | None = None,
+                 log=print) -> tuple[TransferSuite, list[TransferCell]]:
+    """Every row on every column, each cell under the three description ablations (same seeds).
+
+    With ``out``, each finished run is appended to ``out/cells.jsonl`` (as ``eval --suite``
+    does), and a rerun of the same command reuses the runs measured for the same agent files
+    and settings: a stopped matrix continues where it stopped."""
+    from instructed_rl.eval.suite import MEASURED, _cell_key, _measured_cells, agent_fingerprint
+
     suite = load_transfer_suite(config.suite, agent=config.agent)
+    measured = _measured_cells(out)
+    fingerprints = {row.agent: agent_fingerprint(row.agent) for row in suite.rows}
     cells = []
     for row in suite.rows:
         trained = {_canonical(g) for g in row.games if _safe_game(g)}
@@ -267,7 +276,15 @@ def run_transfer(config: TransferConfig, *, log=print) -> tuple[TransferSuite, l
             for ablation in ABLATIONS:
                 cell_config = EvalConfig(agent=row.agent, game=column.game, split=column.split, workers=config.workers,
                                          greedy=config.greedy, description=ablation, **values)
+                key = _cell_key(f"{row.label} / {column.label}", cell_config, fingerprints[row.agent])
+                if key in measured:
+                    results[ablation] = measured[key]
+                    continue
                 results[ablation] = run_cell(cell_config)
+                if out is not None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    with (out / MEASURED).open("a") as f:
+                        f.write(json.dumps({"key": key, "result": results[ablation].to_json()}) + "\n")
             cell = TransferCell(row=row.label, column=column.label, in_training=_canonical(column.game) in trained,
                                 results=results)
             cells.append(cell)
