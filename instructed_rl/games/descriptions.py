@@ -75,21 +75,28 @@ CONTENTS = Templates(
 RULES: dict[str, Templates] = {
     "role": Templates(
         train=("The {word} is the {color} {type}.", "The {color} {type} is the {word}.",
-               "Call the {color} {type} the {word}.", "The {word} means the {color} {type}."),
+               "Call the {color} {type} the {word}.", "The {word} means the {color} {type}.",
+               "We refer to the {color} {type} as the {word}.", "By the {word} we mean the {color} {type}.",
+               "Your {word} is the {color} {type}.", "The {color} {type} is known as the {word}."),
         heldout=("Whenever you hear {word}, think of the {color} {type}.", "The {color} {type} goes by the name {word}."),
     ),
     "word": Templates(
-        train=("{A_word} is {a_type}.", "{Word} means {type}.", "Every {word} is {a_type}.", "A {type} is called {a_word}."),
+        train=("{A_word} is {a_type}.", "{Word} means {type}.", "Every {word} is {a_type}.", "A {type} is called {a_word}.",
+               "The word {word} names {a_type}.", "{Word} is another word for {type}.",
+               "{A_word} is what we call {a_type}."),
         heldout=("In this world the word {word} stands for {a_type}.", "People here say {word} when they mean {a_type}."),
     ),
     "hazard": Templates(
         train=("Touching the {color} {type} ends the game.", "Do not touch the {color} {type}: it ends the game.",
-               "The {color} {type} is deadly to touch."),
+               "The {color} {type} is deadly to touch.", "Stay away from the {color} {type}: touching it ends the game.",
+               "The {color} {type} is a hazard.", "Avoid the {color} {type} at all costs.",
+               "Never touch the {color} {type}.", "Beware of the {color} {type}.", "The {color} {type} is dangerous."),
         heldout=("If you touch the {color} {type}, you lose.", "Keep clear of the {color} {type}; one touch and the game is over."),
     ),
     "color": Templates(
         train=("{Word} means {color}.", "A {word} thing is {color}.", "The colour {color} is called {word}.",
-               "Things that are {color} are {word}."),
+               "Things that are {color} are {word}.", "{Word} is the word for {color}.",
+               "Here {color} things are called {word}.", "Read {word} as {color}."),
         heldout=("In this world, {word} is the name for {color}.", "When you hear {word}, picture something {color}."),
     ),
     "category": Templates(

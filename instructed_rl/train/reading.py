@@ -85,19 +85,20 @@ def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = ACCU
 def pointer_reading_loss(agent, examples: list[ReadingExample],
                          rng: np.random.Generator | None = None) -> tuple[torch.Tensor, float]:
     """The pointer reader's loss on ``examples`` and the fraction read exactly as their plain
-    mission. With ``rng`` (training), some descriptions get filler words first
+    mission. With ``rng`` (training), some examples get their colour and type names renamed
+    (:func:`instructed_rl.pointer.rename_names`) and some descriptions get filler words
     (:func:`instructed_rl.pointer.add_fillers`)."""
-    from instructed_rl.pointer import add_fillers, pointer_loss
+    from instructed_rl.pointer import add_fillers, pointer_loss, rename_names
     from instructed_rl.text.encoders import text_words
 
-    plains = [e.plain or e.instruction for e in examples]
-    descriptions = [e.description for e in examples]
+    texts = [(e.instruction, e.description, e.plain or e.instruction) for e in examples]
     if rng is not None:
-        descriptions = [add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(e.instruction + " " + p)})
-                        for d, e, p in zip(descriptions, examples, plains)]
+        texts = [tuple(rename_names(t, rng)) for t in texts]
+        texts = [(i, add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(i + " " + p)}), p)
+                 for i, d, p in texts]
+    instructions, descriptions, plains = (list(column) for column in zip(*texts))
     description = agent._encode_unique(descriptions, allow_empty=True)
-    return pointer_loss(agent.policy.pointer_reader, description, [e.instruction for e in examples],
-                        descriptions, plains)
+    return pointer_loss(agent.policy.pointer_reader, description, instructions, descriptions, plains)
 
 
 def _warm_up_parameters(agent):
