@@ -266,6 +266,8 @@ def test_bad_input_is_one_line_with_a_fix(what, argv, phrase, paths, capsys):
     assert phrase in lines[0], f"{what}: {lines[0]!r} lacks {phrase!r}"
     assert "Fix:" in lines[0] or "invalid choice" in lines[0] or "--help" in lines[0], lines[0]
     assert "Traceback" not in err + out
+    if argv[0] == "train":  # refused at start: nothing left behind that would block a corrected rerun
+        assert not (Path(paths["tmp"]) / "run" / "config.json").exists(), f"{what}: left a config.json"
 
 
 def _flags(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], set[str]]:

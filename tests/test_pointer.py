@@ -133,3 +133,39 @@ def test_fillers_are_ordinary_words_never_the_answer():
         scores = [torch.tensor(pointer_labels(example.instruction, filled, example.plain, q)) * 20 - 10 for q in queries]
         assert rewrite([example.instruction], [filled], queries, scores)[0].lower() == example.plain.lower()
     assert 60 < changed < 140  # about half the descriptions
+
+
+def test_renamed_names_are_fresh_words_used_the_same_way_in_all_three_texts():
+    import re
+
+    import numpy as np
+
+    from instructed_rl.games.fresh_words import source_of
+    from instructed_rl.pointer import RENAMEABLE, rename_names
+
+    rng = np.random.default_rng(0)
+    examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=20, seed=5)
+    renamed_examples = 0
+    for example in examples:
+        for _ in range(10):
+            texts = (example.instruction, example.description, example.plain)
+            renamed = rename_names(texts, rng)
+            if renamed == list(texts):
+                continue
+            renamed_examples += 1
+            old = [w.text.lower() for t in texts for w in text_words(t)]
+            new = [w.text.lower() for t in renamed for w in text_words(t)]
+            assert len(old) == len(new)  # word for word
+            mapping: dict[str, str] = {}
+            for before, after in zip(old, new):
+                if before != after:
+                    base = re.sub(r"(es|s)$", "", before) if before not in RENAMEABLE else before
+                    assert base in RENAMEABLE or before in ("boxes", "balls", "keys"), before
+                    assert source_of(after.removesuffix("s")) == "train" or source_of(after) == "train", after
+                    assert mapping.setdefault(before, after) == after  # one new name per old name, everywhere
+            # What was meant is unchanged: the labelled rewrite of the renamed texts is the renamed plain mission.
+            instruction, description, plain = renamed
+            queries = find_queries([instruction], [description])
+            scores = [torch.tensor(pointer_labels(instruction, description, plain, q)) * 20 - 10 for q in queries]
+            assert same_reading(rewrite([instruction], [description], queries, scores)[0], plain)
+    assert 80 < renamed_examples < 160  # RENAME_SHARE (0.3) of 400 draws
