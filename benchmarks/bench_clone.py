@@ -37,9 +37,9 @@ from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 from instructed_rl.agent import Agent
-from instructed_rl.corpus import load_corpus
+from instructed_rl.language.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.parse import parse_instruction
+from instructed_rl.language.parse import parse_instruction
 from instructed_rl.train.collect import EnvPool, collect_episodes
 from instructed_rl.train.imitation import imitation_loss, unroll
 from instructed_rl.train.runs import AgentSource, evaluate, vocabulary_texts

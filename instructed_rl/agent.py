@@ -40,12 +40,12 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from instructed_rl.corpus import load_corpus
+from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.pointer import find_queries, rewrite, score_queries
 from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
 from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
-from instructed_rl.text.rephrase import Rephraser, Rephrasing
+from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
 
 FORMAT_NAME = "instructed-rl-agent"
@@ -102,7 +102,7 @@ class AgentConfig:
     """Games the agent was trained on (metadata)."""
     rephrase: bool = False
     """When acting, read an instruction worded in ways ``corpus`` never trained on as its nearest
-    trained wording (:mod:`instructed_rl.text.rephrase`; needs the pretrained extra). Training
+    trained wording (:mod:`instructed_rl.language.rephrase`; needs the pretrained extra). Training
     instructions are unaffected."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
@@ -286,7 +286,7 @@ class Agent(nn.Module):
 
     def rephrase(self, instruction: str) -> Rephrasing:
         """What the policy will read for ``instruction``: itself, or with ``config.rephrase`` its
-        nearest trained wording (see :mod:`instructed_rl.text.rephrase`)."""
+        nearest trained wording (see :mod:`instructed_rl.language.rephrase`)."""
         if not self.config.rephrase:
             return Rephrasing(instruction, instruction)
         if self._rephraser is None:
@@ -301,7 +301,7 @@ class Agent(nn.Module):
                             f"loaded ({error}). Fix: install that corpus, or set \"rephrase\": false in the agent's "
                             "config.json") from None
         encoder = self.encoder if isinstance(self.encoder, PretrainedTextEncoder) else PretrainedTextEncoder(TextConfig())
-        return Rephraser(corpus, lambda texts: encoder.backbone_features(list(texts)).pooled)
+        return Rephraser(corpus, lambda texts: encoder.backbone_features(list(texts)).pooled.detach().cpu().numpy())
 
     def reset(self, instruction: str, description: str = "", *, greedy: bool = True, seed: int | None = None) -> None:
         """Start an episode: encode the instruction once, zero the memory, seed sampling."""

@@ -9,7 +9,7 @@ leaves). Typed text is read (for its verdict) with the agent's own corpus, then 
 agent acts at ``--fps`` actions a second and stops when its termination head believes the
 instruction is done (done? > 0.5), when the verifier says it succeeded or failed, or at the
 step limit. The world is not reset between instructions, so each typed text gets a fresh
-minigrid verifier, built from its parse (``instructed_rl.parse``) on the world as it is now:
+minigrid verifier, built from its parse (``instructed_rl.language.parse``) on the world as it is now:
 text that does not parse still runs, but its success cannot be checked.
 
 With ``--instruction`` (repeatable) the instructions run in order on the same world and the
@@ -35,12 +35,12 @@ import numpy as np
 from minigrid.core.actions import Actions
 
 from instructed_rl.config import option
-from instructed_rl.corpus import load_corpus
-from instructed_rl.understanding import check_instruction
+from instructed_rl.language.corpus import load_corpus
+from instructed_rl.language.understanding import check_instruction
 from instructed_rl.errors import UserError
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
 from instructed_rl.games.spec import find_game
-from instructed_rl.parse import ParseError, missing_objects, parse_instruction
+from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction
 from instructed_rl.render.terminal import LEGEND, render_grid
 from instructed_rl.resources import PROJECT_ROOT
 from instructed_rl.sequences import BotSkillPolicy, SequenceExecutor

@@ -45,11 +45,6 @@ from instructed_rl.text.encoders import TextFeatures, Word, text_words
 COPY_THRESHOLD = 0.5
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
 MAX_FILLERS = 3
-RENAME_SHARE = 0.3  # of training examples whose colour and type names are renamed
-RENAME_EACH = 0.5  # chance that each name present is renamed, in such an example
-# Names the renaming may replace; a plural is renamed with the same word plus "s".
-RENAMEABLE = ("red", "green", "blue", "purple", "yellow", "grey", "ball", "box", "key")
-_PLURALS = {"box": "boxes"}
 Unit = tuple[int, int]  # (sentence index, word key): one word of the description that can be copied
 # Articles differ between a mission and its plain form ("a ball", "the blue ball") without
 # changing what is meant: labels and the exact-read score look past them.
@@ -298,31 +293,3 @@ def add_fillers(description: str, rng: np.random.Generator, *, keep_out: set[str
         words = text_words(description)
     return description
 
-
-def rename_names(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
-    """``texts`` (an instruction, its description and its plain mission) with some colour and
-    type names replaced, the same way in every text, by fresh invented words.
-
-    The pointer should match a word by what the description says of it, not by which colour it
-    is: a reader that saw only some colours stated as hazards learns those pairings and misses
-    a hazard it never saw stated. Renamed examples say the same things with names it cannot
-    have learned anything about. Only the text-only reading steps see them; the words come from
-    the training source (:mod:`instructed_rl.games.fresh_words`), never the reserved one."""
-    from instructed_rl.games.fresh_words import fresh_words
-
-    if rng.random() >= RENAME_SHARE:
-        return list(texts)
-    present = {w.text.lower() for text in texts for w in text_words(text)}
-    names = [n for n in RENAMEABLE if (n in present or _PLURALS.get(n, n + "s") in present) and rng.random() < RENAME_EACH]
-    if not names:
-        return list(texts)
-    renamed = dict(zip(names, fresh_words(rng, len(names))))
-    surfaces = {name: new for name, new in renamed.items()}
-    surfaces.update({_PLURALS.get(name, name + "s"): new + "s" for name, new in renamed.items()})
-    pattern = re.compile(r"\b(" + "|".join(sorted(surfaces, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-
-    def swap(match: re.Match) -> str:
-        new = surfaces[match.group().lower()]
-        return new.capitalize() if match.group()[0].isupper() else new
-
-    return [pattern.sub(swap, text) for text in texts]

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from instructed_rl.instructions import TARGET_CLASSES
+from instructed_rl.language.instructions import TARGET_CLASSES
 from instructed_rl.pointer import PointerReader
 from instructed_rl.reader import IdentityReader
 from instructed_rl.text.encoders import TextFeatures

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.corpus import Corpus
-from instructed_rl.parse import parse_instruction, plan
+from instructed_rl.language.corpus import Corpus
+from instructed_rl.language.parse import parse_instruction, plan
 
 
 class SkillPolicy(Protocol):

@@ -9,7 +9,7 @@ import minigrid  # noqa: F401
 import numpy as np
 import pytest
 
-from instructed_rl.corpus import Phraser, load_corpus, shipped_corpora
+from instructed_rl.language.corpus import Phraser, load_corpus, shipped_corpora
 from instructed_rl.errors import CorpusError
 from instructed_rl.games.env import InstructedEnv, quiet
 from instructed_rl.games.spec import adhoc_spec

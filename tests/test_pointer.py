@@ -141,7 +141,7 @@ def test_renamed_names_are_fresh_words_used_the_same_way_in_all_three_texts():
     import numpy as np
 
     from instructed_rl.games.fresh_words import source_of
-    from instructed_rl.pointer import RENAMEABLE, rename_names
+    from instructed_rl.train.reading import RENAMEABLE, rename_names
 
     rng = np.random.default_rng(0)
     examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=20, seed=5)

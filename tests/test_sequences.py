@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from instructed_rl.corpus import Corpus, load_corpus
+from instructed_rl.language.corpus import Corpus, load_corpus
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.parse import ParseError, missing_objects, parse_instruction, plan
+from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction, plan
 from instructed_rl.sequences import BotSkillPolicy, SequenceExecutor
 
 BABYAI = load_corpus("babyai")

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 
-from instructed_rl.corpus import load_corpus
+from instructed_rl.language.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.understanding import check_instruction
+from instructed_rl.language.understanding import check_instruction
 
 # Invented for this test: objects no game has, other languages, keyboard noise.
 UNKNOWN_NOUNS = ("unicorn", "dragon", "teapot", "sofa", "lamp", "banana", "bicycle", "cloud", "hammer", "violin")

@@ -55,7 +55,7 @@ class ServeConfig:
 
 def load_shared(config: ServeConfig):
     """Load the agent once (every tab shares it) and check that a first world can be made."""
-    from instructed_rl.corpus import shipped_corpora
+    from instructed_rl.language.corpus import shipped_corpora
     from instructed_rl.games.spec import shipped_games
     from instructed_rl.play import make_driver
     from instructed_rl.web.session import PageSession, Shared

@@ -124,7 +124,7 @@ def overrides_help() -> str:
 
 def check_before_training(config, config_path: str) -> None:
     """What would otherwise fail minutes in (after a vocabulary is built): games, corpus, agent settings."""
-    from instructed_rl.corpus import load_corpus
+    from instructed_rl.language.corpus import load_corpus
     from instructed_rl.games.spec import find_game
 
     for game in config.games:

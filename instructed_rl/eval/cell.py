@@ -157,7 +157,7 @@ def _single_part(env: InstructedEnv, instruction: str, config: EvalConfig) -> st
     """The one instruction the policy acts on, or None when the executor would split it into parts."""
     if config.sequences == "whole":
         return instruction
-    from instructed_rl.parse import plan
+    from instructed_rl.language.parse import plan
 
     parts = plan(instruction, env.unwrapped.corpus) or [instruction]
     return parts[0] if len(parts) == 1 else None

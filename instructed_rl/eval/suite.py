@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from instructed_rl.config import from_mapping, read_yaml_mapping
-from instructed_rl.corpus import load_corpus
+from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult, EvalConfig, default_split, format_cell, run_cell
 from instructed_rl.games.spec import find_game

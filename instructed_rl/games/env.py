@@ -21,13 +21,13 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from instructed_rl.corpus import Corpus, Phraser, load_corpus
+from instructed_rl.language.corpus import Corpus, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO, compose
 from instructed_rl.games.spec import SPLITS, GameSpec, find_game
 from instructed_rl.games.view import use_fast_view
 from instructed_rl.games.worlds import WORLDS
-from instructed_rl.instructions import (
+from instructed_rl.language.instructions import (
     instruction_kind,
     instruction_to_dict,
     is_sequence,

@@ -27,7 +27,7 @@ instruction or the view, and it is sampled afresh every episode:
 
 The structured instruction (minigrid's verifier tree, ``info["instruction"]``) always names the
 real object, so the verifier and the BabyAI bot work unchanged. The world tells the corpus how
-to name objects in missions through ``object_aliases`` (:class:`instructed_rl.corpus.ObjectAlias`)
+to name objects in missions through ``object_aliases`` (:class:`instructed_rl.language.corpus.ObjectAlias`)
 and lists the rules it stated as :class:`Fact` s: the env writes them into the description's
 ``{rules}`` slot and checks them against the game's ``heldout_rules`` for its splits.
 
@@ -59,7 +59,7 @@ from minigrid.core.constants import COLOR_NAMES
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling, RoomGridLevel
 from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, PickupInstr, PutNextInstr
 
-from instructed_rl.corpus import ObjectAlias
+from instructed_rl.language.corpus import ObjectAlias
 from instructed_rl.games.descriptions import RULES as RULE_TEMPLATES
 from instructed_rl.games.descriptions import fact_slots, phrase
 from instructed_rl.games.fresh_words import WordSource, fresh_words

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
+from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
 from instructed_rl.config import yaml_problem
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO

@@ -28,7 +28,7 @@ from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.instructions import NO_TARGET, TARGET_CLASSES, instruction_targets
+from instructed_rl.language.instructions import NO_TARGET, TARGET_CLASSES, instruction_targets
 from instructed_rl.policy import preprocess_obs
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
-from instructed_rl.instructions import NO_TARGET, TARGET_COLORS, TARGET_TYPES
+from instructed_rl.language.instructions import NO_TARGET, TARGET_COLORS, TARGET_TYPES
 
 _TYPE_IDS = torch.tensor([OBJECT_TO_IDX[t] for t in TARGET_TYPES] + [-1])  # last: "no object" matches nothing
 _COLOR_IDS = torch.tensor([COLOR_TO_IDX[c] for c in TARGET_COLORS] + [-1])  # last: "any colour"

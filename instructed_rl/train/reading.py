@@ -5,7 +5,7 @@ description's tokens (:meth:`instructed_rl.policy.Policy.read_instruction`). Beh
 alone teaches that attention slowly: whether "the treasure" meant the green ball shows up only
 as a few better actions many steps later. The env knows the answer (its structured instruction
 names the real object), so a target head is trained to name it: (colour, type) of the object
-and of put next to's second object (:func:`instructed_rl.instructions.instruction_targets`).
+and of put next to's second object (:func:`instructed_rl.language.instructions.instruction_targets`).
 
 Two uses: every imitation update adds ``reading_coef`` times this loss, and ``reading_warmup``
 steps of it run before the first episode is collected. The warm-up needs only env resets
@@ -15,14 +15,19 @@ steps of it run before the first episode is collected. The warm-up needs only en
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instructed_rl.instructions import NO_TARGET, instruction_targets
+from instructed_rl.games.fresh_words import fresh_words
+from instructed_rl.language.instructions import NO_TARGET, instruction_targets
+from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
 from instructed_rl.policy import GoalFeatures
+from instructed_rl.text.encoders import text_words
 from instructed_rl.train.optim import make_adam
 
 WARMUP_BATCH = 32
@@ -30,6 +35,11 @@ WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader m
 WARMUP_LR = 1e-3
 ACCURACY_BATCH = 256
 WARMUP_LOG_EVERY = 500
+RENAME_SHARE = 0.3  # of training examples whose colour and type names are renamed
+RENAME_EACH = 0.5  # chance that each name present is renamed, in such an example
+# Names the renaming may replace; a plural is renamed with the same word plus "s".
+RENAMEABLE = COLORS + CARRIABLE_TYPES
+_PLURALS = {"box": "boxes"}
 WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
 
 
@@ -82,14 +92,40 @@ def reading_accuracy(agent, examples: list[ReadingExample], *, batch: int = ACCU
     return right / max(1, len(examples))
 
 
+def rename_names(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
+    """``texts`` (an instruction, its description and its plain mission) with some colour and
+    type names replaced, the same way in every text, by fresh invented words.
+
+    The pointer should match a word by what the description says of it, not by which colour it
+    is: a reader that saw only some colours stated as hazards learns those pairings and misses
+    a hazard it never saw stated. Renamed examples say the same things with names it cannot
+    have learned anything about. Only the text-only reading steps see them; the words come from
+    the training source (:mod:`instructed_rl.games.fresh_words`), never the reserved one."""
+    if rng.random() >= RENAME_SHARE:
+        return list(texts)
+    present = {w.text.lower() for text in texts for w in text_words(text)}
+    names = [n for n in RENAMEABLE if (n in present or _PLURALS.get(n, n + "s") in present) and rng.random() < RENAME_EACH]
+    if not names:
+        return list(texts)
+    renamed = dict(zip(names, fresh_words(rng, len(names))))
+    surfaces = {name: new for name, new in renamed.items()}
+    surfaces.update({_PLURALS.get(name, name + "s"): new + "s" for name, new in renamed.items()})
+    pattern = re.compile(r"\b(" + "|".join(sorted(surfaces, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+    def swap(match: re.Match) -> str:
+        new = surfaces[match.group().lower()]
+        return new.capitalize() if match.group()[0].isupper() else new
+
+    return [pattern.sub(swap, text) for text in texts]
+
+
 def pointer_reading_loss(agent, examples: list[ReadingExample],
                          rng: np.random.Generator | None = None) -> tuple[torch.Tensor, float]:
     """The pointer reader's loss on ``examples`` and the fraction read exactly as their plain
     mission. With ``rng`` (training), some examples get their colour and type names renamed
-    (:func:`instructed_rl.pointer.rename_names`) and some descriptions get filler words
+    (:func:`rename_names`) and some descriptions get filler words
     (:func:`instructed_rl.pointer.add_fillers`)."""
-    from instructed_rl.pointer import add_fillers, pointer_loss, rename_names
-    from instructed_rl.text.encoders import text_words
+    from instructed_rl.pointer import add_fillers, pointer_loss
 
     texts = [(e.instruction, e.description, e.plain or e.instruction) for e in examples]
     if rng is not None:

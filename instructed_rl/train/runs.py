@@ -20,7 +20,7 @@ import torch
 
 from instructed_rl.agent import Agent, AgentConfig
 from instructed_rl.config import option
-from instructed_rl.corpus import load_corpus, sample_instructions
+from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint

@@ -320,7 +320,7 @@ class PageSession:
 
     def _is_putnext(self, part: str) -> bool:
         """Whether ``part``, as the agent reads it (its rephrasing), is a "put ... next to ..."."""
-        from instructed_rl.parse import ParseError, parse_instruction
+        from instructed_rl.language.parse import ParseError, parse_instruction
 
         read = {r.original: r.text for r in getattr(self.driver, "rephrased", ())}.get(part, part)
         for corpus in self.play.reading_corpora():

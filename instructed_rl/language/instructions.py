@@ -11,12 +11,13 @@ from typing import Any, Iterator
 
 from minigrid.envs.babyai.core.verifier import ObjDesc
 
-from instructed_rl.corpus import SEQUENCE_SLOTS, instruction_kind
+from instructed_rl.language.corpus import SEQUENCE_SLOTS, instruction_kind
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
 # What a reader's target head names (policy.py): (colour, type) of the instruction's object and
 # of put next to's second object. Colour class 6 = "no colour given"; second type class 4 = "none".
-TARGET_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
-TARGET_TYPES = ("ball", "box", "key", "door")
+TARGET_COLORS = COLORS
+TARGET_TYPES = OBJECT_TYPES
 TARGET_CLASSES = (len(TARGET_COLORS) + 1, len(TARGET_TYPES), len(TARGET_COLORS) + 1, len(TARGET_TYPES) + 1)
 NO_TARGET = -1  # a slot with no label (a sequence, an unknown name): the loss ignores it
 

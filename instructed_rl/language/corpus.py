@@ -45,6 +45,7 @@ from minigrid.envs.babyai.core.verifier import (
 
 from instructed_rl.config import yaml_problem
 from instructed_rl.errors import CorpusError
+from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
 from instructed_rl.resources import corpora_dir
 
 SKILL_SLOTS: dict[str, frozenset[str]] = {
@@ -421,8 +422,8 @@ def alias_of(desc: ObjDesc, env) -> ObjectAlias | None:
 
 # ---- text for building a vocabulary ------------------------------------------------
 
-_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
-_TYPES = ("ball", "box", "key")
+_COLORS = COLORS
+_TYPES = CARRIABLE_TYPES
 _LOCATIONS = ("front", "behind", "left", "right")
 
 

@@ -12,7 +12,7 @@ words the corpus does not contain, and more than one level of before/after nesti
 sequence executor, :func:`plan` falls back to splitting on connectives alone when the parts are
 phrased in words the corpus does not know (the policy may still understand them).
 
-    >>> from instructed_rl.corpus import load_corpus
+    >>> from instructed_rl.language.corpus import load_corpus
     >>> parsed = parse_instruction("open the red door after you pick up a ball", load_corpus("babyai"))
     >>> [step.text for step in parsed.steps()]
     ['pick up a ball', 'open the red door']
@@ -36,11 +36,12 @@ from minigrid.envs.babyai.core.verifier import (
     PutNextInstr,
 )
 
-from instructed_rl.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.errors import UserError
+from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
-_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
-_TYPES = ("ball", "box", "key", "door", "object")
+_COLORS = COLORS
+_TYPES = OBJECT_TYPES + ("object",)
 _LOCATIONS = ("front", "behind", "left", "right")
 _ARTICLES = ("definite", "indefinite")
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from instructed_rl.corpus import Corpus
+from instructed_rl.language import vocabulary
+from instructed_rl.language.corpus import Corpus
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
-COLORS = frozenset({"red", "green", "blue", "purple", "yellow", "grey", "gray"})
+COLORS = frozenset(vocabulary.COLORS) | {"gray"}
 TYPES = frozenset({"ball", "box", "key", "door", "object", "thing", "balls", "boxes", "keys", "doors", "objects"})
 # Words that never name an object: a noun slot holding one of them is empty, not unknown.
 FUNCTION_WORDS = frozenset(

@@ -30,16 +30,16 @@ import string
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import torch
+import numpy as np
 
-from instructed_rl.corpus import SKILL_SLOTS, Corpus
-from instructed_rl.parse import InstructionParser, ObjectRef, normalize
+from instructed_rl.language.corpus import SKILL_SLOTS, Corpus
+from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
 # around the objects, not which objects they are.
 NEUTRAL_OBJECTS = ("something", "something else")
 
-Embed = Callable[[Sequence[str]], torch.Tensor]
+Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 
 
 @dataclass(frozen=True)

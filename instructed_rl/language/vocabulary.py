@@ -1,0 +1,11 @@
+"""The closed vocabulary of the worlds, defined once, from minigrid's own constants."""
+
+from __future__ import annotations
+
+from minigrid.core.constants import COLOR_TO_IDX
+
+# red, green, blue, purple, yellow, grey: minigrid's index order. The reader's target head numbers
+# its colour classes in this order, so saved agents depend on it.
+COLORS: tuple[str, ...] = tuple(sorted(COLOR_TO_IDX, key=COLOR_TO_IDX.get))
+OBJECT_TYPES: tuple[str, ...] = ("ball", "box", "key", "door")  # what an instruction can name
+CARRIABLE_TYPES: tuple[str, ...] = ("ball", "box", "key")

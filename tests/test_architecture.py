@@ -1,0 +1,78 @@
+"""The import rules of docs/architecture.md, checked on the source: every import counts, the
+ones inside functions too, so a rule cannot be dodged by importing late."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "instructed_rl"
+BASE = {"errors", "config", "resources", "paths", "progress", "__version__"}
+MODEL = {"text", "reader", "pointer", "policy", "agent"}
+FRONTS = {"play", "web", "commands", "cli"}
+# part -> the parts it must never import (docs/architecture.md draws the same arrows).
+NEVER = {
+    "language": "everything but the base",
+    "games": MODEL | {"sequences", "eval", "train", "render"} | FRONTS,
+    **{part: {"games", "sequences", "eval", "train"} | FRONTS for part in MODEL},
+    "sequences": {"games", "eval", "train"} | FRONTS,
+    "eval": {"train"} | FRONTS,
+    "train": FRONTS,
+    "render": "everything but the base",
+    "play": {"train", "web", "commands", "cli"},
+    "web": {"train", "commands", "cli"},
+    "commands": {"cli"},
+}
+
+
+def part_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def imports() -> list[tuple[str, str, str]]:
+    """(importing file, its part, imported part) for every import of the package by itself."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                if name.startswith("instructed_rl.") and part_of(name) != part_of(module):
+                    found.append((str(path.relative_to(PACKAGE.parent)), part_of(module), part_of(name)))
+    return found
+
+
+def test_no_part_imports_what_the_architecture_forbids():
+    broken = []
+    for path, part, imported in imports():
+        rule = NEVER.get(part)
+        if rule is None:
+            continue
+        if isinstance(rule, str):  # only the base
+            forbidden = imported not in BASE
+        else:
+            forbidden = imported in rule
+        if forbidden:
+            broken.append(f"{path} ({part}) imports {imported}")
+    assert not broken, "\n".join(sorted(set(broken)))
+
+
+def test_the_rules_see_real_imports():
+    """The checker finds the arrows that do exist (a checker that sees nothing passes anything)."""
+    arrows = {(part, imported) for _, part, imported in imports()}
+    assert {("agent", "policy"), ("eval", "agent"), ("train", "agent"), ("games", "language")} <= arrows
+
+
+def test_the_language_and_the_games_load_without_torch():
+    code = ("import sys, instructed_rl.language.corpus, instructed_rl.language.parse, instructed_rl.language.rephrase, "
+            "instructed_rl.language.understanding, instructed_rl.language.instructions, instructed_rl.games.env; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
