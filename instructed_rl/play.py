@@ -29,11 +29,11 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol, TextIO
+from typing import Literal, TextIO
 
-import numpy as np
 from minigrid.core.actions import Actions
 
+from instructed_rl.acting.actors import REFERENCE_AGENTS, Actor, Decision, make_actor
 from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.language.understanding import check_instruction
@@ -43,7 +43,6 @@ from instructed_rl.games.spec import find_game
 from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction
 from instructed_rl.render.terminal import LEGEND, render_grid
 from instructed_rl.resources import PROJECT_ROOT
-from instructed_rl.sequences import BotSkillPolicy, SequenceExecutor
 
 DEFAULT_AGENT = "data/agents/default"
 DEFAULT_GAME = "SkillRoom"
@@ -106,84 +105,6 @@ def check_text(line: str) -> str | None:
 
 # ---- who acts -------------------------------------------------------------------------------
 
-class Decision(NamedTuple):
-    """What the actor wants now. ``finished``: it believes the instruction is done (no action taken)."""
-
-    action: int
-    done_prob: float | None = None
-    part: int = 0
-    part_text: str = ""
-    parts: int = 1
-    finished: bool = False
-    gave_up: bool = False
-
-
-class Driver(Protocol):
-    name: str
-
-    def start(self, *, text: str, description: str, level, corpus, seed: int, greedy: bool) -> str | None:
-        """Begin an instruction; a one-line reason when this actor cannot act on it."""
-
-    def act(self, obs) -> Decision: ...
-
-
-class ExecutorDriver:
-    """A saved agent, or the BabyAI bot, run part by part by the sequence executor.
-
-    A plain instruction is one part. The agent moves to the next part when its termination
-    head says done; the bot (a reference, it reads the live world) when the part's verifier does.
-    """
-
-    def __init__(self, agent=None, *, name: str) -> None:
-        self.agent = agent
-        self.name = name
-        self.trained_on = tuple(agent.config.games) if agent is not None else ()
-        self.rephrased: list = []  # parts the agent reads as another wording (its rephraser)
-        self.parts: list[str] = []  # the plan of the instruction under way
-        self.pointed: list[tuple[str, str]] = []  # (part, how the agent read it through the description)
-
-    def skill_policy(self, *, level, corpus, greedy: bool):
-        """What the executor drives, part by part: the agent itself, or the bot on ``level``."""
-        return self.agent if self.agent is not None else BotSkillPolicy(level, corpus)
-
-    def start(self, *, text, description, level, corpus, seed, greedy) -> str | None:
-        policy = self.skill_policy(level=level, corpus=corpus, greedy=greedy)
-        self._executor = SequenceExecutor(policy, corpus, greedy=greedy)
-        try:
-            parts = self._executor.start(text, description, seed=seed)
-        except UserError as error:  # only the bot needs every part to parse
-            return f"the bot acts only on instructions that parse ({error})"
-        self.parts = list(parts)  # the plan, in the order the parts are done
-        self._parts = len(parts)
-        readings = [self.agent.rephrase(part) for part in parts] if self.agent is not None else []
-        self.rephrased = [r for r in readings if r.changed]
-        read = self.agent.read(parts, [description] * len(parts)) if self.agent is not None else parts
-        self.pointed = [(part, reading) for part, reading in zip(parts, read) if reading != part]
-        return None
-
-    def act(self, obs) -> Decision:
-        try:
-            step = self._executor.act(obs)
-        except Exception:
-            if self.agent is not None:
-                raise
-            # The bot gives up on rare worlds (e.g. a box it opened vanished).
-            return Decision(int(Actions.done), finished=True, gave_up=True)
-        done_prob = float(step.done_prob) if self.agent is not None else None
-        return Decision(int(step.action), done_prob, step.part_index, step.part_text, self._parts, bool(step.finished))
-
-
-class RandomDriver:
-    name = "random"
-
-    def start(self, *, text, description, level, corpus, seed, greedy) -> str | None:
-        self._rng = np.random.default_rng(seed)
-        return None
-
-    def act(self, obs) -> Decision:
-        return Decision(int(self._rng.integers(len(ACTION_NAMES))))
-
-
 def resolve_agent(spec: str) -> Path:
     path = Path(spec)
     if path.is_dir():
@@ -198,19 +119,16 @@ def resolve_agent(spec: str) -> Path:
                     f"'instructed-rl train' (e.g. {DEFAULT_AGENT}), bot or random")
 
 
-def make_driver(spec: str) -> Driver:
-    if spec == "bot":
-        return ExecutorDriver(name="bot")
-    if spec == "random":
-        return RandomDriver()
+def make_driver(spec: str) -> Actor:
+    """The actor ``play`` runs: a saved agent or the bot (part by part, through the executor), or random."""
+    if spec in REFERENCE_AGENTS:
+        return make_actor(spec, bot="parts")
     path = resolve_agent(spec)
     import torch
 
-    from instructed_rl.agent import Agent
-
     # One observation at a time: more threads only add overhead (and starve a training run).
     torch.set_num_threads(1)
-    return ExecutorDriver(Agent.from_pretrained(path), name=spec)
+    return make_actor(str(path))
 
 
 # ---- what is shown --------------------------------------------------------------------------
@@ -316,7 +234,7 @@ class Attempt:
 class Session:
     """A game, a world that persists between instructions, an actor, a view and an optional recording."""
 
-    def __init__(self, config: PlayConfig, *, out: TextIO | None = None, driver: Driver | None = None) -> None:
+    def __init__(self, config: PlayConfig, *, out: TextIO | None = None, driver: Actor | None = None) -> None:
         self.config = config
         self.out = out or sys.stdout
         window = config.view == "window"
@@ -431,10 +349,11 @@ class Session:
                                                "rephrase it, or :reset for another world)")
         self.count += 1
         level.mission = text  # what minigrid's window shows
-        refusal = self.driver.start(text=text, description=self.description(), level=level,
-                                    corpus=judge.corpus or env.corpus,
-                                    seed=self.world_seed * 1000 + self.count % 1000, greedy=self.greedy)
-        if refusal:
+        self.driver.greedy = self.greedy
+        try:
+            self.driver.start(env, instruction=text, description=self.description(), corpus=judge.corpus or env.corpus,
+                              seed=self.world_seed * 1000 + self.count % 1000)
+        except UserError as refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
         raw = level.gen_obs()
         obs = {"image": raw["image"], "direction": raw["direction"], "mission": text, "description": self.description()}

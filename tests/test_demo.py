@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from instructed_rl.agent import Agent, AgentConfig
-from instructed_rl.eval.actors import make_actor
+from instructed_rl.acting.actors import make_actor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from tests.test_cli import run_cli
 

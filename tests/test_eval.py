@@ -188,7 +188,7 @@ def test_a_typed_flag_wins_over_the_suite_even_when_it_equals_its_default(tmp_pa
 
 def test_a_greedy_agent_in_lockstep_waves_plays_exactly_as_one_episode_at_a_time(monkeypatch):
     from instructed_rl.eval import cell
-    from instructed_rl.eval.actors import make_actor
+    from instructed_rl.acting.actors import make_actor
     from instructed_rl.eval.cell import run_seeds
 
     monkeypatch.setattr(cell, "EVAL_BATCH", 6)  # small waves: the test stays quick and crosses waves

@@ -14,7 +14,7 @@ import torch
 from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
-from instructed_rl.eval.actors import AgentActor
+from instructed_rl.acting.actors import AgentActor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.ppo import (

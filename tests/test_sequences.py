@@ -7,7 +7,8 @@ import pytest
 from instructed_rl.language.corpus import Corpus, load_corpus
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction, plan
-from instructed_rl.sequences import BotSkillPolicy, SequenceExecutor
+from instructed_rl.acting.bot import BotSkill
+from instructed_rl.acting.executor import SequenceExecutor
 
 BABYAI = load_corpus("babyai")
 PARAPHRASE = load_corpus("paraphrase")
@@ -87,13 +88,14 @@ def test_executor_with_the_bot_as_single_skill_policy_solves_sequences(game, spl
     wins = walked_all = 0
     for seed in range(episodes):
         obs, info = env.reset(seed=seed)
-        executor = SequenceExecutor(BotSkillPolicy(env.level, env.corpus), env.corpus)
+        executor = SequenceExecutor(BotSkill(env.level, env.corpus), env.corpus)
         parts = executor.start(obs["mission"], obs["description"])
         assert parts == info["subtasks"]
         parts_seen, done = set(), False
         while not done:
             step = executor.act(obs)
             parts_seen.add(step.part_index)
+            assert step.action is not None, f"the bot gave up on seed {seed}"
             obs, _, terminated, truncated, info = env.step(step.action)
             done = terminated or truncated
         wins += info["success"]

@@ -19,7 +19,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -233,8 +232,9 @@ def test_the_page_needs_nothing_from_the_network():
 # ---- one tab's session, without a browser ----------------------------------------------------
 
 def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
-    """The page's per-tab acting state (MappedSkillPolicy) gives play's actions and verdict."""
-    from instructed_rl.play import ExecutorDriver, Outcome, Session
+    """A tab's own actor, sharing the loaded agent, gives play's actions and verdict."""
+    from instructed_rl.acting.actors import AgentActor
+    from instructed_rl.play import Outcome, Session
     from instructed_rl.web.session import PageSession
 
     for game, seed, text in (("GoToRoom", 3, None), ("SkillRoom", 1, "go to the yellow key and then pick up the yellow key")):
@@ -252,7 +252,7 @@ def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
                 assert all(cell[3] == 0.0 for cell in reply["target"])  # no "put next to" object here
 
         config = dataclasses.replace(shared.base, game=game, seed=seed)
-        play = Session(config, out=io.StringIO(), driver=ExecutorDriver(shared.agent, name="agent"))
+        play = Session(config, out=io.StringIO(), driver=AgentActor(shared.agent, name="agent"))
         play.new_world(seed)
         attempt = play.start(text or world["mission"])
         outcome = None

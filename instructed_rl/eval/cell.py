@@ -24,7 +24,7 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.eval.actors import REFERENCE_AGENTS, AgentActor, BotActor, make_actor
+from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, make_actor
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
@@ -132,21 +132,26 @@ def _ablated_texts(env: InstructedEnv, seed: int, config: EvalConfig, mission: s
     return mission, description
 
 
-def _start_episode(env: InstructedEnv, seed: int, config: EvalConfig) -> tuple[dict, str, str]:
-    """Reset ``env`` to ``seed`` and apply the cell's ablation: (observation, instruction, description)."""
+def _start_episode(env: InstructedEnv, seed: int, config: EvalConfig | None) -> tuple[dict, str, str]:
+    """Reset ``env`` to ``seed`` and apply the cell's ablation, if any: (observation, instruction, description)."""
     obs, _ = env.reset(seed=seed)
+    if config is None:
+        return obs, obs["mission"], obs["description"]
     instruction, description = _ablated_texts(env, seed, config, obs["mission"], obs["description"])
     if instruction != obs["mission"] or description != obs["description"]:
         obs, _ = env.reset(seed=seed)  # the ablation peeked at another world; come back to this one
     return dict(obs, mission=instruction, description=description), instruction, description
 
 
-def _run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig) -> tuple[bool, int]:
+def run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig | None = None) -> tuple[bool, int]:
+    """One episode of ``actor`` on ``env``'s world ``seed``, on the env's own mission and description
+    (or the ablated ones of a cell's ``config``): (success, steps). The one episode loop of eval
+    and of training's evaluation."""
     obs, instruction, description = _start_episode(env, seed, config)
-    actor.start(env, obs, instruction=instruction, description=description, seed=seed)
+    actor.start(env, instruction=instruction, description=description, seed=seed)
     steps = 0
     while True:
-        obs, _, terminated, truncated, info = env.step(actor.act(obs))
+        obs, _, terminated, truncated, info = env.step(actor.act(obs).action)
         obs = dict(obs, mission=instruction, description=description)
         steps += 1
         if terminated or truncated:
@@ -214,11 +219,11 @@ def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
         block = seeds[start:start + EVAL_BATCH] if batched else seeds[start:start + 1]
         done = _run_wave(wave_envs, actor, block, config) if batched else {}
         for seed in block:
-            success, steps = done[seed] if seed in done else _run_episode(env, actor, seed, config)
+            success, steps = done[seed] if seed in done else run_episode(env, actor, seed, config)
             if config.agent == "bot" and config.description == "true" and config.instruction == "true":
                 bot_success, bot_steps = success, steps
             else:
-                bot_success, bot_steps = _run_episode(bot_env, BotActor(), seed, plain)
+                bot_success, bot_steps = run_episode(bot_env, BotActor(), seed, plain)
             results.append(EpisodeResult(seed=seed, success=success, steps=steps,
                                          bot_steps=bot_steps if bot_success else None))
             if on_episode is not None:

@@ -37,7 +37,7 @@ from typing import Any
 from instructed_rl.config import option
 from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
-from instructed_rl.eval.actors import REFERENCE_AGENTS
+from instructed_rl.acting.actors import REFERENCE_AGENTS
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
 from instructed_rl.eval.stats import paired_difference_interval, paired_table, wilson_interval
 from instructed_rl.games.spec import find_game

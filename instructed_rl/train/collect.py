@@ -27,6 +27,7 @@ import torch
 from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
+from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.instructions import NO_TARGET, TARGET_CLASSES, instruction_targets
 from instructed_rl.policy import preprocess_obs
@@ -66,7 +67,7 @@ class CollectStats:
 @dataclass
 class _Slot:
     env: InstructedEnv
-    bot: BabyAIBot
+    bot: Bot
     episode_id: int
     obs: dict
     instruction: str
@@ -151,7 +152,7 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
             game = games[episode_id % len(games)]
             env = pool.get(index, game)
             obs, _ = env.reset(seed=episode_seed(base_seed, episode_id))
-            return _Slot(env=env, bot=BabyAIBot(env.level), episode_id=episode_id, obs=obs,
+            return _Slot(env=env, bot=Bot(env.level), episode_id=episode_id, obs=obs,
                          instruction=obs["mission"], description=obs["description"],
                          target=instruction_targets(env.level.instrs), plain=env.plain_mission)
         return None
@@ -181,14 +182,13 @@ def collect_episodes(agent, episode_ids: list[int], *, games: list[str], pool: E
             agent_actions = agent_actions.tolist()
             for i in live:
                 slot = active[i]
-                try:
-                    label = int(slot.bot.replan(slot.last_action))
-                except Exception:  # the bot cannot solve this world from here: drop the episode
+                label = slot.bot.next_action(slot.last_action)
+                if label is None:  # the bot cannot solve this world from here: drop the episode
                     stats.bot_failures += 1
                     active[i] = _reset_slot(memory, i, start)
                     dirty = True
                     continue
-                optimal = optimal_moves(slot.bot, slot.env.level, label) if action_sets else 1 << label
+                optimal = optimal_moves(slot.bot.bot, slot.env.level, label) if action_sets else 1 << label
                 taken = label if rng.random() < beta else int(agent_actions[i])
                 stats.agree += int(agent_actions[i] == label)
                 slot.rows.append((slot.obs["image"], slot.obs["direction"], label, 0, optimal))

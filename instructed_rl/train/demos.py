@@ -154,30 +154,24 @@ class DemosSummary:
 
 
 # ---- one episode ---------------------------------------------------------------------------
-def _failure_reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
-
-
 def bot_episode(env: InstructedEnv, seed: int) -> tuple[dict | None, str | None]:
     """Let the BabyAI bot play the world of ``seed``: ``(episode, None)`` or ``(None, failure reason)``.
 
     ``episode`` holds the per-step arrays of :data:`STEP_ARRAYS` and the episode's texts.
     """
-    from minigrid.utils.baby_ai_bot import BabyAIBot
+    from instructed_rl.acting.bot import Bot
 
     obs, info = env.reset(seed=seed)
-    bot = BabyAIBot(env.level)  # a fresh bot per world: it caches the map it has seen
+    bot = Bot(env.level)  # a fresh bot per world: it caches the map it has seen
     columns: dict[str, list] = {name: [] for name in STEP_ARRAYS}
     done_count = sum(info["subtasks_done"])
     active = info["active_subtask"]
     action = None
     success = False
     while True:
-        try:
-            action = bot.replan(action)
-        except Exception as error:  # the bot's own give-ups (DisappearedBoxError, AssertionError, ...)
-            return None, _failure_reason(error)
+        action = bot.next_action(action)
+        if action is None:  # the bot's own give-ups (DisappearedBoxError, AssertionError, ...)
+            return None, bot.gave_up
         next_obs, _, terminated, truncated, step_info = env.step(action)
         done_after = sum(step_info["subtasks_done"])
         success = bool(step_info["success"])

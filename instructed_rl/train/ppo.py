@@ -210,7 +210,7 @@ class EnvSlice:
                          label=np.full(n, -1, np.int16))
 
     def _new_episode(self, i: int, batch: StepBatch) -> None:
-        from minigrid.utils.baby_ai_bot import BabyAIBot
+        from instructed_rl.acting.bot import Bot
 
         self.episode[i] += 1
         env_index = self.first + i
@@ -219,18 +219,18 @@ class EnvSlice:
         obs, _ = env.reset(seed=episode_seed(self.seed, self.iteration, env_index, self.episode[i]))
         batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
         batch.texts[i] = (env.spec_game.id, obs["mission"], obs["description"])
-        self.bots[i] = BabyAIBot(env.level) if self.labels else None
+        self.bots[i] = Bot(env.level) if self.labels else None
         batch.label[i] = self._label(i, None, batch)
 
     def _label(self, i: int, last_action: int | None, batch: StepBatch) -> int:
         if self.bots[i] is None:
             return -1
-        try:
-            return int(self.bots[i].replan(last_action))
-        except Exception:  # the bot cannot solve this world from here: no labels for the rest of it
+        label = self.bots[i].next_action(last_action)
+        if label is None:  # the bot cannot solve this world from here: no labels for the rest of it
             self.bots[i] = None
             batch.bot_failures += 1
             return -1
+        return label
 
 
 def _worker(conn, kwargs: dict) -> None:

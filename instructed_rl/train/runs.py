@@ -212,16 +212,15 @@ class StopFlag:
 
 def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
     """Greedy success on each game's test split (fresh seeds, the run's corpus)."""
-    from instructed_rl.eval.actors import AgentActor
-    from instructed_rl.eval.cell import EvalConfig, _run_episode
+    from instructed_rl.acting.actors import AgentActor
+    from instructed_rl.eval.cell import run_episode
     from instructed_rl.games.env import InstructedEnv
 
     actor = AgentActor(agent, greedy=True)
     results = {}
     for game in dict.fromkeys(games):  # a game listed twice (a training weight) is evaluated once
         env = InstructedEnv(game, split="test", corpus=corpus)
-        config = EvalConfig(agent="agent", game=game, split="test", corpus=corpus)
-        wins = sum(_run_episode(env, actor, seed + i, config)[0] for i in range(episodes))
+        wins = sum(run_episode(env, actor, seed + i)[0] for i in range(episodes))
         results[f"eval/{game}"] = wins / episodes
     results["eval/mean"] = float(np.mean(list(results.values())))
     return results

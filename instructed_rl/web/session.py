@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instructed_rl.acting.actors import AgentActor, make_actor
 from instructed_rl.errors import UserError
-from instructed_rl.play import (
-    MAX_SEED, Attempt, ExecutorDriver, Outcome, PlayConfig, RandomDriver, Session, check_text,
-)
+from instructed_rl.play import MAX_SEED, Attempt, Outcome, PlayConfig, Session, check_text
 from instructed_rl.render.record import caption, tile_size
 
 MAX_GIF_FRAMES = 2000  # ~8 minutes at 4 fps; each frame is kept as its PNG (a few kB)
@@ -40,69 +39,6 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-class MappedSkillPolicy:
-    """The agent as the sequence executor's skill policy, with acting state of its own.
-
-    ``Agent.reset``/``act`` keep one episode's state on the agent, which every tab shares; this
-    keeps it here instead (goal features, memory, sampling generator) and calls the agent's
-    functional pieces, so tabs never mix. It also keeps the target map of its last step:
-    per view cell, the probability that the instruction's object (slot 0) and, for "put next
-    to", the fixed object (slot 1) are there.
-    """
-
-    def __init__(self, agent, *, greedy: bool) -> None:
-        self.agent = agent
-        self.greedy = greedy
-        self.target_map: np.ndarray | None = None  # (slots, 7, 7), indexed [slot, view x, view y]
-
-    def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None:
-        import torch
-
-        text = self.agent.rephrase(instruction).text
-        with torch.inference_mode():
-            self.goal = self.agent.encode_goal([text], [description])
-        self.memory = self.agent.initial_memory(1)  # a new part starts with fresh memory, as in eval
-        if first:
-            self.generator = torch.Generator()
-            if seed is None:
-                self.generator.seed()
-            else:
-                self.generator.manual_seed(seed)
-        self.target_map = None
-
-    def step(self, obs) -> tuple[int, float]:
-        import torch
-
-        from instructed_rl.policy import preprocess_obs
-
-        with torch.inference_mode():
-            image, direction = preprocess_obs(obs, device=self.agent.device)
-            out = self.agent(image, direction, self.goal, self.memory)
-            self.memory = out.memory
-            logits = out.logits.float().cpu()
-            if self.greedy:
-                action = int(logits.argmax(dim=-1)[0])
-            else:
-                action = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=self.generator)[0, 0])
-            if out.target_map is not None:
-                self.target_map = torch.sigmoid(out.target_map[0].float()).cpu().numpy()
-            return action, float(torch.sigmoid(out.done_logit[0].float()))
-
-
-class PageDriver(ExecutorDriver):
-    """play's executor driver for a saved agent shared between tabs: each tab's driver acts
-    through its own :class:`MappedSkillPolicy`."""
-
-    def skill_policy(self, *, level, corpus, greedy: bool):
-        self.policy = MappedSkillPolicy(self.agent, greedy=greedy)
-        return self.policy
-
-    @property
-    def target_map(self) -> np.ndarray | None:
-        policy = getattr(self, "policy", None)
-        return None if policy is None else policy.target_map
-
-
 @dataclass(frozen=True)
 class Shared:
     """What every tab shares: the loaded agent (None for bot / random) and the server's settings.
@@ -114,11 +50,10 @@ class Shared:
     corpora: tuple[str, ...]
 
     def driver(self):
+        """A tab's own actor: acting state is the actor's, so tabs sharing the agent never mix."""
         if self.agent is not None:
-            return PageDriver(self.agent, name=self.base.agent)
-        if self.base.agent == "random":
-            return RandomDriver()
-        return ExecutorDriver(name="bot")
+            return AgentActor(self.agent, name=self.base.agent)
+        return make_actor(self.base.agent, bot="parts")
 
 
 class FrameRenderer:

@@ -1,0 +1,122 @@
+"""Execute multi-part instructions zero-shot with a single-skill policy.
+
+"pick up the red ball, then open the door after you go to the key" is planned into parts in
+the order to do them (``parse.plan``, driven by the corpus's own sequence templates), and
+the policy runs on one part at a time. The executor moves on when the policy's own
+termination head says the current part is done (probability above ``threshold``), never on
+the environment's subtask signal: that signal is for training and diagnostics only.
+
+    executor = SequenceExecutor(AgentSkill(agent), corpus)
+    executor.start(obs["mission"], obs["description"], seed=0)
+    step = executor.act(obs)   # ExecStep(action, done_prob, part_index, part_text, finished)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from instructed_rl.language.corpus import Corpus
+from instructed_rl.language.parse import plan
+
+
+class SkillPolicy(Protocol):
+    """What the executor drives: :class:`AgentSkill`, or the bot (:class:`~instructed_rl.acting.bot.BotSkill`)."""
+
+    def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None: ...
+
+    def step(self, obs) -> tuple[int | None, float]: ...  # (action or None: gave up, P(part already done))
+
+
+class AgentSkill:
+    """A saved agent as a skill policy, with acting state of its own (goal features, memory,
+    sampling generator), so any number of them can share one loaded agent. A new part starts
+    with fresh memory; the generator runs on across parts. It keeps the target map of its
+    last step, where the policy has a target head: per view cell, the probability that the
+    instruction's object (slot 0) and, for "put next to", the fixed object (slot 1) are there.
+
+    It computes what :meth:`instructed_rl.agent.Agent.reset` and ``act`` compute, action for
+    action (tested)."""
+
+    def __init__(self, agent, *, greedy: bool = True) -> None:
+        self.agent = agent
+        self.greedy = greedy
+        self.target_map: np.ndarray | None = None  # (slots, 7, 7), indexed [slot, view x, view y]
+
+    def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None:
+        import torch
+
+        text = self.agent.rephrase(instruction).text
+        with torch.inference_mode():
+            self.goal = self.agent.encode_goal([text], [description])
+        self.memory = self.agent.initial_memory(1)
+        if first:
+            self.generator = torch.Generator()
+            if seed is None:
+                self.generator.seed()
+            else:
+                self.generator.manual_seed(seed)
+        self.target_map = None
+
+    def step(self, obs) -> tuple[int, float]:
+        import torch
+
+        from instructed_rl.policy import preprocess_obs
+
+        with torch.inference_mode():
+            image, direction = preprocess_obs(obs, device=self.agent.device)
+            out = self.agent(image, direction, self.goal, self.memory)
+            self.memory = out.memory
+            logits = out.logits.float().cpu()
+            if self.greedy:
+                action = int(logits.argmax(dim=-1)[0])
+            else:
+                action = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=self.generator)[0, 0])
+            if out.target_map is not None:
+                self.target_map = torch.sigmoid(out.target_map[0].float()).cpu().numpy()
+            return action, float(torch.sigmoid(out.done_logit[0].float()))
+
+
+@dataclass
+class ExecStep:
+    action: int | None  # None: the skill policy gave up (only the bot does)
+    done_prob: float
+    part_index: int
+    part_text: str
+    finished: bool  # the policy believes every part is done
+
+
+class SequenceExecutor:
+    """Runs ``policy`` on the parts of an instruction in turn. ``split=False`` hands the whole
+    text to the policy as one part (the ablation of ``eval --sequences whole``)."""
+
+    def __init__(self, policy: SkillPolicy, corpus: Corpus, *, threshold: float = 0.5, split: bool = True):
+        self.policy = policy
+        self.corpus = corpus
+        self.threshold = threshold
+        self.split = split
+        self.parts: list[str] = []
+        self.index = 0
+        self.description = ""
+
+    def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
+        self.parts = (plan(instruction, self.corpus) if self.split else None) or [instruction]
+        self.index = 0
+        if hasattr(self.policy, "prepare"):  # the bot resolves every part's objects at the start
+            self.policy.prepare(self.parts)
+        self.description = description
+        self.policy.begin(self.parts[0], description, seed=seed, first=True)
+        return self.parts
+
+    def act(self, obs) -> ExecStep:
+        action, done_prob = self.policy.step(obs)
+        # A part the policy believes done hands over to the next one on the same view; several
+        # parts can be done at once (e.g. "go to the ball, then pick up the ball" next to it).
+        while done_prob > self.threshold and self.index + 1 < len(self.parts):
+            self.index += 1
+            self.policy.begin(self.parts[self.index], self.description, seed=None, first=False)
+            action, done_prob = self.policy.step(obs)
+        finished = self.index + 1 == len(self.parts) and done_prob > self.threshold
+        return ExecStep(action, done_prob, self.index, self.parts[self.index], finished)
