@@ -17,15 +17,8 @@ from instructed_rl.errors import UserError
 from instructed_rl.acting.actors import AgentActor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.ppo import (
-    EnvVector,
-    Rollout,
-    clipped_policy_loss,
-    clipped_value_loss,
-    collect_rollout,
-    make_minibatch,
-    segments,
-)
+from instructed_rl.train.ppo import clipped_policy_loss, clipped_value_loss, make_minibatch, segments
+from instructed_rl.train.rollout import EnvVector, Rollout, collect_rollout
 from instructed_rl.train.tracking import MetricsLog
 
 from tests.test_cli import _command, interrupt_after_first_checkpoint

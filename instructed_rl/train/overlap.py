@@ -45,7 +45,7 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
     def setup():
         from instructed_rl.agent import Agent, AgentConfig
         from instructed_rl.text.tokenizer import Tokenizer
-        from instructed_rl.train.ppo import EnvVector, collect_rollout, rollout_generator
+        from instructed_rl.train.rollout import EnvVector, collect_rollout, rollout_generator
 
         config = AgentConfig.from_dict(agent_config)
         agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
