@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,25 @@ def shipped_games() -> dict[str, GameSpec]:
     return specs
 
 
+_ID_LINE = re.compile(r"^id:\s*[\"']?([A-Za-z0-9_]+)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+def shipped_game_ids() -> dict[str, Path]:
+    """Id -> file of every spec in ``envs/``, read from each file's ``id:`` line without parsing
+    the YAML: registration at import stays cheap, and a broken file fails only when it is named."""
+    ids: dict[str, Path] = {}
+    for path in sorted(games_dir().glob("*.yaml")):
+        match = _ID_LINE.search(path.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            ids.setdefault(match.group(1), path)
+    return ids
+
+
+def is_game_file(name: str) -> bool:
+    """A game named by its spec file (``--game path/to/game.yaml``) rather than by an id."""
+    return name.strip().lower().endswith((".yaml", ".yml"))
+
+
 def babyai_level_ids() -> list[str]:
     import gymnasium
     import minigrid  # noqa: F401  (registers the BabyAI levels)
@@ -246,16 +266,24 @@ def adhoc_spec(level_id: str) -> GameSpec:
 
 
 def find_game(name: str) -> GameSpec:
-    """A shipped game by id (``GoToRoom``), env id (``InstructedRL/GoToRoom-v0``) or any BabyAI level id."""
-    games = shipped_games()
+    """A game by spec file (``my_game.yaml``), shipped id (``GoToRoom``), env id
+    (``InstructedRL/GoToRoom-v0``) or any BabyAI level id. Only the named spec is parsed."""
     wanted = name.strip()
-    for spec in games.values():
-        if wanted.lower() in (spec.id.lower(), spec.env_id.lower()):
-            return spec
+    if is_game_file(wanted):
+        return load_game_spec(wanted)
+    files = shipped_game_ids()
+    for game_id, path in files.items():
+        if wanted.lower() in (game_id.lower(), f"{NAMESPACE}/{game_id}-v0".lower()):
+            spec = load_game_spec(path)
+            if spec.id == game_id:
+                return spec
+            # an id line that is not the parsed id (odd quoting): parse them all
+            return next(s for s in shipped_games().values() if wanted.lower() in (s.id.lower(), s.env_id.lower()))
     levels = babyai_level_ids()
     if wanted in levels:
         return adhoc_spec(wanted)
-    candidates = list(games) + [s.env_id for s in games.values()] + levels
+    candidates = list(files) + [f"{NAMESPACE}/{g}-v0" for g in files] + levels
     close = difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
-    raise GameSpecError(f"unknown game {wanted!r}: {hint}Fix: run 'instructed-rl envs' to list games, or pass a BabyAI level id")
+    raise GameSpecError(f"unknown game {wanted!r}: {hint}Fix: run 'instructed-rl envs' to list games, "
+                        "pass a BabyAI level id, or the path of your own game spec (my_game.yaml)")
