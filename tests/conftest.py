@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +36,51 @@ def write_yaml(tmp_path):
         return path
 
     return write
+
+
+def cli_command() -> list[str]:
+    """How to run the installed ``instructed-rl`` command (its script, or ``python -m``)."""
+    script = Path(sys.executable).parent / "instructed-rl"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("instructed-rl")
+    return [found] if found else [sys.executable, "-m", "instructed_rl.cli"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cli_command() + list(args), capture_output=True, text=True, timeout=120)
+
+
+def interrupt_after_first_checkpoint(args: list[str], run_dir: Path) -> tuple[int, str, str]:
+    """Start ``instructed-rl ARGS``, send Ctrl-C once ``run_dir`` has a checkpoint; (exit code, stdout, stderr)."""
+    import signal
+    import time
+
+    process = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run_dir / "checkpoint" / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    return process.returncode, stdout, stderr
+
+
+def success_rate(agent_dir, game: str, episodes: int, *, corpus: str | None = None, greedy: bool = True) -> float:
+    """Success of a saved agent on ``game``'s test split, seeds 1,000,000+ (the tests' learning bar)."""
+    from instructed_rl.acting.actors import AgentActor
+    from instructed_rl.agent import Agent
+    from instructed_rl.eval.cell import EvalConfig, run_seeds
+
+    config = EvalConfig(agent="agent", game=game, episodes=episodes, corpus=corpus)
+    actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=greedy)
+    results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
+    return sum(r.success for r in results) / episodes
+
+
+def same_weights(first_dir, second_dir) -> bool:
+    """Whether two saved agents hold identical weights."""
+    from instructed_rl.agent import Agent
+
+    a = Agent.from_pretrained(first_dir).saved_state_dict()
+    b = Agent.from_pretrained(second_dir).saved_state_dict()
+    return a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

@@ -20,7 +20,8 @@ from instructed_rl.train.collect import (
     optimal_moves,
 )
 from instructed_rl.train.imitation import imitation_loss
-from tests.test_train import GAME, TINY, _success
+from tests.conftest import success_rate
+from tests.test_train import GAME, TINY
 
 
 def _first_states(game: str, seeds: range):
@@ -73,7 +74,7 @@ def test_set_loss_is_minus_log_of_the_sets_probability():
 def test_a_tiny_run_with_action_sets_learns_and_keeps_the_sets_in_its_checkpoint(tmp_path):
     final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "4000", "--threads", "1",
                                                      "--action_sets", "true"])
-    success = _success(final, GAME, 100)
+    success = success_rate(final, GAME, 100)
     assert success >= 0.42, f"greedy success {success:.2f} after 4k frames with action sets (random is ~0.28)"
     with np.load(tmp_path / "run" / CHECKPOINT / "arrays.npz", allow_pickle=False) as data:  # the replay buffer
         arrays = {key: data[key] for key in data.files}

@@ -21,7 +21,7 @@ from typing import Literal, get_args, get_origin
 import pytest
 
 from instructed_rl.cli import build_parser, main
-from tests.test_cli import run_cli
+from tests.conftest import run_cli
 
 UNWRITABLE = "/sys/instructed-rl-test"  # /sys refuses new files, even to root (a chmod'ed folder does not)
 NEEDS_SYS = pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a folder nobody may write in")

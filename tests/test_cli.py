@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import shipped_games
 
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "instructed-rl"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("instructed-rl")
-    return [found] if found else [sys.executable, "-m", "instructed_rl.cli"]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command() + list(args), capture_output=True, text=True, timeout=120)
-
-
-def interrupt_after_first_checkpoint(args: list[str], run_dir: Path) -> tuple[int, str, str]:
-    """Start ``instructed-rl ARGS``, send Ctrl-C once ``run_dir`` has a checkpoint; (exit code, stdout, stderr)."""
-    import signal
-    import time
-
-    process = subprocess.Popen(_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (run_dir / "checkpoint" / "state.json").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=300)
-    return process.returncode, stdout, stderr
+from tests.conftest import run_cli
 
 
 def test_envs_lists_every_game_with_skills_and_splits():

@@ -10,7 +10,7 @@ import pytest
 from instructed_rl.agent import Agent, AgentConfig
 from instructed_rl.acting.actors import make_actor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
-from tests.test_cli import run_cli
+from tests.conftest import run_cli
 
 SHIPPED = Path("data/agents/default")
 SHIPPED_AGENTS = sorted(p for p in Path("data/agents").glob("*") if (p / "config.json").exists())

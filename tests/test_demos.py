@@ -25,7 +25,7 @@ from instructed_rl.train.demos import (
     load_demos,
 )
 
-from tests.test_cli import _command, run_cli  # noqa: E402
+from tests.conftest import cli_command, run_cli  # noqa: E402
 
 
 def make(out, **overrides) -> DemosConfig:
@@ -261,7 +261,7 @@ def test_cli_writes_demos_and_prints_a_summary(tmp_path):
 
 def test_ctrl_c_keeps_finished_shards_and_the_same_command_resumes(tmp_path):
     args = ["demos", "--game", "GoToRoom", "--episodes", "400", "--shard-size", "20", "--out", str(tmp_path / "run")]
-    process = subprocess.Popen(_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = tmp_path / "run" / MANIFEST
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:

@@ -14,7 +14,7 @@ from instructed_rl.eval.cell import EvalConfig, run_cell, summarize, EpisodeResu
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.eval.suite import load_suite
 
-from tests.test_cli import run_cli
+from tests.conftest import run_cli
 
 
 def test_bot_through_the_harness_is_near_perfect_on_gotolocal():
@@ -100,13 +100,13 @@ def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_
     import signal
     import time
 
-    from tests.test_cli import _command
+    from tests.conftest import cli_command
 
     # Ctrl-C while the long second cell runs: the first cell's report is written, then kept.
     path = write_yaml("name: s\nepisodes: 5\ncells:\n  - {label: short, game: GoToRoom}\n"
                       "  - {label: long, game: PutNextRoom, episodes: 5000}\n", "suite.yaml")
     args = ["eval", "--agent", "bot", "--suite", str(path), "--out", str(tmp_path)]
-    process = subprocess.Popen(_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "cells.jsonl").exists() and time.time() < deadline:
         time.sleep(0.1)

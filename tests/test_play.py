@@ -23,11 +23,11 @@ pexpect = pytest.importorskip("pexpect")
 TEXTS = ["go to the red ball", "go to the purple box", "pick up a key", "open the blue door",
          "put the grey key next to the green box", "A single room with no doors. It holds a grey ball."]
 
-from tests.test_cli import _command  # noqa: E402
+from tests.conftest import cli_command  # noqa: E402
 
 
 def run_play(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(_command() + ["play", *args], capture_output=True, text=True, timeout=120, input=stdin,
+    return subprocess.run(cli_command() + ["play", *args], capture_output=True, text=True, timeout=120, input=stdin,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
@@ -79,7 +79,7 @@ def verdicts(out: str) -> list[str]:
 # ---- the prompt, through a pseudo-terminal --------------------------------------------------
 
 def spawn(*args: str):
-    child = pexpect.spawn(_command()[0], _command()[1:] + ["play", *args], encoding="utf-8", timeout=90,
+    child = pexpect.spawn(cli_command()[0], cli_command()[1:] + ["play", *args], encoding="utf-8", timeout=90,
                           dimensions=(60, 160), env={**os.environ, "OMP_NUM_THREADS": "1"})
     child.expect_exact("instruction> ")
     return child
@@ -276,7 +276,7 @@ def test_check_text():
 def test_window_view_runs_headless():
     pytest.importorskip("pygame")
     _, mission = world("GoToRoom", 1)
-    result = subprocess.run(_command() + ["play", "--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+    result = subprocess.run(cli_command() + ["play", "--agent", "bot", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
                                           "--view", "window", "--instruction", mission],
                             capture_output=True, text=True, timeout=120, env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
     assert result.returncode == 0, result.stderr

@@ -14,25 +14,16 @@ import torch
 from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import AgentActor
-from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.ppo import clipped_policy_loss, clipped_value_loss, make_minibatch, segments
 from instructed_rl.train.rollout import EnvVector, Rollout, collect_rollout
 from instructed_rl.train.tracking import MetricsLog
 
-from tests.test_cli import _command, interrupt_after_first_checkpoint
+from tests.conftest import cli_command, interrupt_after_first_checkpoint, same_weights, success_rate
 
 PPO_TINY = "configs/ppo_tiny.yaml"
 KICKSTART_TINY = "configs/kickstart_tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # `instructed-rl eval --agent random`: 25.7% over 300 episodes
-
-
-def _success(agent_dir: Path, *, greedy: bool, episodes: int = 200) -> float:
-    config = EvalConfig(agent="agent", game=GAME, episodes=episodes)
-    actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=greedy)
-    results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
-    return sum(r.success for r in results) / episodes
 
 
 # ---- GAE and losses on hand-computed values -------------------------------------------------
@@ -169,7 +160,7 @@ def ppo_run(tmp_path_factory) -> Path:
 def test_tiny_ppo_run_learns(ppo_run):
     # Measured: sampled 0.945, greedy 0.535 after 12k frames (untrained: 0.36 / 0.14; random: 0.26).
     # A recurrent policy this young often loops when run greedily, so the threshold is on sampled actions.
-    success = _success(ppo_run / "agent", greedy=False)
+    success = success_rate(ppo_run / "agent", GAME, 200, greedy=False)
     assert success >= 0.6, f"sampled success {success:.2f} after 12k PPO frames (random is ~0.26)"
     rows = MetricsLog.read(ppo_run / "metrics.jsonl")
     assert rows[-1]["collect/success"] > rows[0]["collect/success"] + 0.2
@@ -185,9 +176,9 @@ def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", PPO_TINY, "--threads", "2", "--overlap", "true", "--checkpoint-every", "3",
             "--eval-episodes", "5"]
     straight = tmp_path / "straight"
-    result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cli_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    success = _success(straight / "agent", greedy=False)
+    success = success_rate(straight / "agent", GAME, 200, greedy=False)
     assert success >= 0.6, f"sampled success {success:.2f} after 12k overlapped PPO frames (random is ~0.26)"
 
     interrupted = tmp_path / "interrupted"
@@ -197,7 +188,7 @@ def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     assert code == 130 and "checkpoint saved" in stdout, stderr
     with np.load(interrupted / "checkpoint" / "arrays.npz") as saved:
         assert any(name.startswith("behaviour/") for name in saved.files)  # the in-flight rollout's weights
-    result = subprocess.run(_command() + args + ["--out", str(interrupted)], capture_output=True, text=True,
+    result = subprocess.run(cli_command() + args + ["--out", str(interrupted)], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0 and "resuming" in result.stdout, result.stderr
     assert _train_rows(interrupted) == _train_rows(straight)
@@ -206,7 +197,7 @@ def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
 @pytest.mark.slow
 def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     final = train_run(KICKSTART_TINY, str(tmp_path / "run"), ["--threads", "1", "--frames", "6000"])
-    success = _success(final, greedy=True)
+    success = success_rate(final, GAME, 200, greedy=True)
     assert success >= 0.6, f"greedy success {success:.2f} after 6k kickstarted frames (random is ~0.26)"
     rows = MetricsLog.read(tmp_path / "run" / "metrics.jsonl")
     assert rows[0]["distill_coef"] == 1.0 and 0 < rows[-1]["distill_coef"] < rows[0]["distill_coef"]
@@ -257,7 +248,7 @@ def test_interrupted_ppo_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", PPO_TINY, "--frames", "3000", "--envs", "8", "--threads", "1",
             "--checkpoint-every", "2", "--eval-episodes", "5"]
     straight = tmp_path / "straight"
-    result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cli_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
 
     # The interrupted run steps its envs in two worker processes: same numbers, and workers may change on resume.
@@ -271,18 +262,16 @@ def test_interrupted_ppo_run_resumes_to_the_same_curve(tmp_path):
     state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
     assert 0 < state["frames"] < 3000
 
-    result = subprocess.run(_command() + args + ["--out", str(interrupted)], capture_output=True, text=True,
+    result = subprocess.run(cli_command() + args + ["--out", str(interrupted)], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stdout
     assert _train_rows(interrupted) == _train_rows(straight)
-    a = Agent.from_pretrained(straight / "agent").saved_state_dict()
-    b = Agent.from_pretrained(interrupted / "agent").saved_state_dict()
-    assert all((a[k] == b[k]).all() for k in a)
+    assert same_weights(straight / "agent", interrupted / "agent")
 
 
 def test_unknown_and_invalid_keys_are_one_line_errors(tmp_path, write_yaml):
-    result = subprocess.run(_command() + ["train", "--config", PPO_TINY, "--entropy-coeff", "0.1"],
+    result = subprocess.run(cli_command() + ["train", "--config", PPO_TINY, "--entropy-coeff", "0.1"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "unknown config key 'entropy_coeff' (did you mean entropy_coef?)" in result.stderr

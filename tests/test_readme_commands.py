@@ -19,7 +19,7 @@ import subprocess
 import pytest
 
 from instructed_rl.resources import PROJECT_ROOT
-from tests.test_cli import _command
+from tests.conftest import cli_command
 
 README = PROJECT_ROOT / "README.md"
 TESTED_ELSEWHERE = ("play", "serve", "demo")
@@ -73,7 +73,7 @@ def test_the_readme_has_commands_of_every_kind():
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_readme_command_runs(command, tmp_path):
     args = scaled(command, tmp_path)
-    result = subprocess.run(_command() + args, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
+    result = subprocess.run(cli_command() + args, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
     assert result.returncode == 0, f"{' '.join(args)}\n{result.stderr[-2000:]}"
     if args[0] == "train":
         assert (tmp_path / args[args.index("--out") + 1].rsplit("/", 1)[-1] / "agent" / "config.json").exists()

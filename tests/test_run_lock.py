@@ -15,7 +15,7 @@ import pytest
 from instructed_rl.errors import UserError
 from instructed_rl.train.imitation import ImitationConfig
 from instructed_rl.train.runs import LOCK, RunLock, check_same_run
-from tests.test_cli import run_cli
+from tests.conftest import run_cli
 
 GAME = "GoToRoom"
 HOLD = """

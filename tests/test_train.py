@@ -14,25 +14,15 @@ import torch
 from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import AgentActor
-from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.train.collect import EnvPool, collect_episodes
 from instructed_rl.train.imitation import ImitationConfig
 from instructed_rl.train.runs import evaluate
 from instructed_rl.train.tracking import MetricsLog
 
-from tests.test_cli import _command, interrupt_after_first_checkpoint
+from tests.conftest import cli_command, interrupt_after_first_checkpoint, same_weights, success_rate
 
 TINY = "configs/tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
-
-
-def _success(agent_dir: Path, game: str, episodes: int, corpus: str | None = None,
-             greedy: bool = True) -> float:
-    config = EvalConfig(agent="agent", game=game, episodes=episodes, corpus=corpus)
-    actor = AgentActor(Agent.from_pretrained(agent_dir), greedy=greedy)
-    results = run_seeds(config, "test", [1_000_000 + i for i in range(episodes)], actor=actor)
-    return sum(r.success for r in results) / episodes
 
 
 @pytest.mark.slow
@@ -40,9 +30,9 @@ def test_tiny_imitation_run_learns(tmp_path):
     final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "6000", "--threads", "1"])
     # Measured: sampled 0.81, greedy 0.58 (random ~0.28). A young policy loops when run greedily,
     # so the learning threshold is on sampled actions, as in the shipped suites.
-    sampled = _success(final, GAME, 100, greedy=False)
+    sampled = success_rate(final, GAME, 100, greedy=False)
     assert sampled >= 0.7, f"sampled success {sampled:.2f} after 6k frames (random is ~0.28)"
-    greedy = _success(final, GAME, 100)
+    greedy = success_rate(final, GAME, 100)
     assert greedy >= 0.45, f"greedy success {greedy:.2f} after 6k frames (random is ~0.28)"
     assert (tmp_path / "run" / "curve.png").exists()
     record = json.loads((tmp_path / "run" / "training_record.json").read_text())
@@ -62,7 +52,7 @@ def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     assert agent.config.corpus == "zorblax"
     assert agent.tokenizer.pieces("blorb rrub zu-vek") == ["▁blorb", "▁rrub", "▁zu", "-", "vek"] or \
         len(agent.tokenizer.pieces("blorb rrub")) == 2  # the invented words are whole pieces of its vocabulary
-    success = _success(final, GAME, 100, corpus="data/corpora/zorblax.yaml")
+    success = success_rate(final, GAME, 100, corpus="data/corpora/zorblax.yaml")
     assert success >= 0.6, f"greedy success {success:.2f} following zorblax instructions (random is ~0.28)"
 
 
@@ -76,7 +66,7 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
             "--checkpoint-every", "2", "--lr-end", "0.0002"]  # the annealed rate must resume where it was
     straight = tmp_path / "straight"
-    result = subprocess.run(_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(cli_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
 
     interrupted = tmp_path / "interrupted"
@@ -88,13 +78,11 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
     assert 0 < state["frames"] < 2500
 
-    result = subprocess.run(_command() + args + ["--out", str(interrupted)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(cli_command() + args + ["--out", str(interrupted)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stdout
     assert _train_rows(interrupted) == _train_rows(straight)
-    a = Agent.from_pretrained(straight / "agent").saved_state_dict()
-    b = Agent.from_pretrained(interrupted / "agent").saved_state_dict()
-    assert all((a[k] == b[k]).all() for k in a)
+    assert same_weights(straight / "agent", interrupted / "agent")
 
 
 def test_learning_rate_anneals_linearly_over_the_run_frames():
@@ -109,7 +97,7 @@ def test_learning_rate_anneals_linearly_over_the_run_frames():
 
 
 def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):
-    result = subprocess.run(_command() + ["train", "--config", TINY, "--lrr", "0.1"], capture_output=True, text=True)
+    result = subprocess.run(cli_command() + ["train", "--config", TINY, "--lrr", "0.1"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown config key 'lrr' (did you mean lr?)" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     (tmp_path / "config.json").write_text(json.dumps({"lr": 0.5, "games": [GAME]}))

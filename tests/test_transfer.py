@@ -25,7 +25,7 @@ from instructed_rl.games.spec import shipped_games
 from instructed_rl.policy import PolicyConfig
 from instructed_rl.text import TextConfig
 
-from tests.test_cli import run_cli
+from tests.conftest import run_cli
 
 torch.set_num_threads(1)
 PNG = b"\x89PNG\r\n\x1a\n"

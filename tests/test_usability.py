@@ -19,7 +19,7 @@ from instructed_rl.games.env import InstructedEnv
 from instructed_rl.progress import Progress, duration
 from instructed_rl.render.terminal import LEGEND, render_grid
 from instructed_rl.train.runs import DEFAULT_THREADS, choose_threads, free_cores
-from tests.test_cli import _command, run_cli
+from tests.conftest import cli_command, run_cli
 
 
 class Terminal(io.StringIO):
@@ -92,7 +92,7 @@ def test_train_output_reaches_a_log_file_while_it_runs(tmp_path):
     there at once, not when the run ends."""
     log = tmp_path / "train.log"
     with open(log, "w") as handle:
-        process = subprocess.Popen(_command() + ["train", "--config", "configs/tiny.yaml", "--out", str(tmp_path / "run"),
+        process = subprocess.Popen(cli_command() + ["train", "--config", "configs/tiny.yaml", "--out", str(tmp_path / "run"),
                                                  "--threads", "1"], stdout=handle, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 120
