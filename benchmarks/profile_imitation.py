@@ -1,0 +1,161 @@
+"""Where a frame of imitation goes: the shipped network's trainer, taken apart.
+
+    python benchmarks/profile_imitation.py                       # configs/default.yaml, 4 iterations
+    python benchmarks/profile_imitation.py --config configs/default.yaml --iterations 6 --threads 2
+
+Runs the real pieces of ``train_imitation`` (``collect_episodes`` with the BabyAI bot labelling
+every state, then ``updates_per_iteration`` gradient steps of ``imitation_loss``) on a new agent
+of the config's network, and times each part by wrapping the methods that do it:
+
+- env steps and resets (our game env: minigrid's level plus the view encoder),
+- bot labels (``Bot.next_action``: the BabyAI bot replans),
+- text encoding (``Agent.encode_goal`` when acting; the frozen MiniLM backbone and the trainable head),
+- the policy's forward when acting (batched over the episodes in flight),
+- learning: ``imitation_loss`` (unroll forward) and ``backward``, and the optimizer step,
+- what is left of the wall time (Python bookkeeping, episode assembly, overheads).
+
+The first iteration is left out of the table (lazy env creation, first-use costs). Numbers are
+per collected frame. This machine is noisy: say whether it was quiet when quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import resource
+import time
+
+import numpy as np
+import torch
+
+TIMERS: dict[str, float] = collections.defaultdict(float)
+
+
+def timed(owner, name: str, label: str) -> None:
+    """Wrap ``owner.name`` so its calls add their wall time to TIMERS[label] (outermost call only)."""
+    original = getattr(owner, name)
+    depth = {"n": 0}
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        if depth["n"]:
+            return original(*args, **kwargs)
+        depth["n"] += 1
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            TIMERS[label] += time.perf_counter() - start
+            depth["n"] -= 1
+
+    setattr(owner, name, wrapper)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--iterations", type=int, default=4, help="timed iterations (after one warm-up iteration)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beta", type=float, default=0.5, help="share of bot actions taken (DAgger mix)")
+    args = parser.parse_args()
+
+    from instructed_rl.acting.bot import Bot
+    from instructed_rl.agent import Agent
+    from instructed_rl.commands.train import algorithms, load_yaml
+    from instructed_rl.config import from_mapping
+    from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.train import collect
+    from instructed_rl.train.imitation import imitation_loss
+    from instructed_rl.train.optim import make_adam
+    from instructed_rl.train import distributed
+    from instructed_rl.train.runs import make_agent
+
+    torch.set_num_threads(args.threads)
+    data = load_yaml(args.config)
+    data.pop("algorithm", None)
+    config = from_mapping(algorithms()["imitation"], data, source=args.config)
+    agent = make_agent(config, None, distributed.init_distributed(), resumed=False)
+    parameters = [p for p in agent.parameters() if p.requires_grad]
+    optimizer = make_adam(parameters, lr=config.lr)
+
+    timed(InstructedEnv, "step", "env step")
+    timed(InstructedEnv, "reset", "env reset")
+    timed(Bot, "next_action", "bot label")
+    timed(Bot, "__init__", "bot setup")
+    timed(collect, "optimal_moves", "bot action sets")
+    timed(Agent, "encode_goal", "text encoding (acting)")
+    timed(type(agent.policy), "forward", "policy forward (acting)")
+
+    pool = collect.EnvPool(config.corpus)
+    buffer: list = []
+    totals: dict[str, float] = collections.defaultdict(float)
+    frames = wall = 0
+    for iteration in range(args.iterations + 1):
+        TIMERS.clear()
+        rng = np.random.default_rng([0, iteration])
+        generator = torch.Generator().manual_seed(iteration)
+        started = time.perf_counter()
+        agent.eval()
+        ids = list(range(iteration * config.episodes_per_iteration, (iteration + 1) * config.episodes_per_iteration))
+        episodes, stats = collect.collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=0,
+                                                   beta=args.beta, slots=config.envs, rng=rng, generator=generator,
+                                                   sample=config.agent_actions == "sampled",
+                                                   action_sets=config.action_sets)
+        collected = time.perf_counter()
+        acting = dict(TIMERS)  # the acting-side wrappers also fire inside the loss below: keep collection's only
+        buffer.extend(episodes)
+        agent.train()
+        learn = {"loss forward (unroll)": 0.0, "backward": 0.0, "optimizer": 0.0}
+        for _ in range(config.updates_per_iteration):
+            picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
+            t0 = time.perf_counter()
+            loss, _ = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef,
+                                     reading_coef=config.reading_coef, grounding_coef=config.grounding_coef)
+            t1 = time.perf_counter()
+            optimizer.zero_grad()
+            loss.backward()
+            t2 = time.perf_counter()
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+            optimizer.step()
+            t3 = time.perf_counter()
+            learn["loss forward (unroll)"] += t1 - t0
+            learn["backward"] += t2 - t1
+            learn["optimizer"] += t3 - t2
+        ended = time.perf_counter()
+        if iteration == 0:
+            continue  # warm-up: lazy env creation and first-use costs
+        for name, seconds in acting.items():
+            totals[name] += seconds
+        for name, seconds in learn.items():
+            totals[name] += seconds
+        totals["_collect"] += collected - started
+        totals["_learn"] += ended - collected
+        frames += stats.frames
+        wall += ended - started
+
+    acting_parts = ["env step", "env reset", "bot setup", "bot label", "bot action sets", "text encoding (acting)",
+                    "policy forward (acting)"]
+    rows = []
+    collect_known = 0.0
+    for name in acting_parts:
+        seconds = totals.get(name, 0.0)
+        rows.append((name, seconds))
+        collect_known += seconds
+    rows.append(("collection: the rest (episode assembly, bookkeeping)", totals["_collect"] - collect_known))
+    for name in ("loss forward (unroll)", "backward", "optimizer"):
+        rows.append((name, totals[name]))
+    rows.append(("learning: the rest (batch assembly)",
+                 totals["_learn"] - sum(totals[n] for n in ("loss forward (unroll)", "backward", "optimizer"))))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{args.config}: {args.iterations} iterations after one warm-up, {frames:,} frames, "
+          f"{frames / wall:,.0f} frames/s, {args.threads} torch threads, peak RSS {peak:,.0f} MiB\n")
+    print("| part | ms per frame | share of wall |")
+    print("|---|---:|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {1000 * seconds / max(1, frames):.3f} | {100 * seconds / wall:.1f}% |")
+    print(f"| **total** | {1000 * wall / max(1, frames):.3f} | 100% |")
+
+
+if __name__ == "__main__":
+    main()
