@@ -11,7 +11,7 @@ format is refused with :class:`AgentLoadError`, a one-line message naming the fi
 
 Acting, step by step (eval, play, demo)::
 
-    agent = Agent.from_pretrained("data/agents/default")
+    agent = Agent.from_pretrained("default")   # or a directory, or a Hub repo id
     obs, _ = env.reset(seed=0)
     agent.reset(obs["mission"], greedy=True)
     result = agent.act(obs)          # ActResult(action, done_prob, value)
@@ -41,7 +41,9 @@ import torch
 from torch import nn
 
 from instructed_rl.language.corpus import load_corpus
+from instructed_rl.card import write_card
 from instructed_rl.errors import UserError
+from instructed_rl.hub import resolve_agent
 from instructed_rl.pointer import find_queries, rewrite, score_queries
 from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
 from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
@@ -406,7 +408,8 @@ class Agent(nn.Module):
 
         Files are written to a temporary directory beside it, then renamed: a new directory
         appears whole; in an existing one each file is replaced atomically (config.json last)
-        and any other files (e.g. a trainer's resume state) are left alone.
+        and any other files (e.g. a trainer's resume state) are left alone. A model card
+        (README.md, :mod:`instructed_rl.card`) follows, unless a person wrote one there.
         """
         target = Path(directory)
         if target.exists() and not target.is_dir():
@@ -432,12 +435,15 @@ class Agent(nn.Module):
                     os.replace(tmp / name, target / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        write_card(target)
         return target
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> Agent:
-        """Load an agent directory written by :meth:`save_pretrained`; refuses anything else with AgentLoadError."""
-        root = Path(directory)
+        """Load an agent written by :meth:`save_pretrained`: its directory, a shipped name (``default``)
+        or a Hugging Face Hub repo id (:func:`instructed_rl.hub.resolve_agent`); refuses anything
+        else with AgentLoadError."""
+        root = resolve_agent(directory)
         hint = "pass a directory written by Agent.save_pretrained"
         if not root.exists():
             raise AgentLoadError(f"no agent at {root}: the path does not exist; {hint}")

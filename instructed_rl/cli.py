@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the shipped agent on a few fresh worlds: watch, table, GIF (< 1 min)")
     add_arguments(demo, DemoConfig)
 
+    from instructed_rl.commands.push import add_push_arguments
+
+    push = _command(commands, "push", "instructed_rl.commands.push",
+                    help="upload a saved agent and its model card to the Hugging Face Hub")
+    add_push_arguments(push)
+
     from instructed_rl.commands.train import overrides_help
 
     train = _command(commands, "train", "instructed_rl.commands.train", epilog_factory=overrides_help,
@@ -143,6 +149,10 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.play import PlayConfig
 
         return play.run(from_args(PlayConfig, args))
+    elif args.command == "push":
+        from instructed_rl.commands import push
+
+        return push.run(args)
     elif args.command == "serve":
         from instructed_rl.commands import serve
 

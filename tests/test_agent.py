@@ -100,7 +100,8 @@ def test_save_reload_gives_identical_actions(kind: str, saved: dict[str, tuple[A
 
 def test_saved_directory_is_readable(saved: dict[str, tuple[Agent, Path]]) -> None:
     _, path = saved["transformer"]
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.model"]
+    assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "model.safetensors", "tokenizer.model"]
+    assert "library_name: instructed-rl" in (path / "README.md").read_text()  # the model card
     document = json.loads((path / "config.json").read_text())
     assert document["format"] == "instructed-rl-agent" and document["format_version"] == 1
     assert document["instructed_rl_version"] and document["text"]["encoder"] == "transformer"

@@ -146,6 +146,39 @@ CASES = [
     ("demo: unknown video type", DEMO + ["--record", "{tmp}/demo.avi"], "end the name in .gif or .mp4"),
     ("demo: record unwritable", DEMO + ["--record", UNWRITABLE + "/demo.gif"], "cannot write in"),
     ("demo: free-text colour", DEMO + ["--color", "pink"], "invalid choice"),
+    # eval: the other forms of --agent (shipped name, Hub id, python:MODULE:FACTORY)
+    ("eval: Hub id not in the cache (offline)", EVAL[:1] + ["--agent", "nobody/no-such-agent"] + EVAL[3:],
+     "not in the Hugging Face Hub cache"),
+    ("eval: python agent without a factory", EVAL[:1] + ["--agent", "python:json"] + EVAL[3:],
+     "needs a module and a factory"),
+    ("eval: python agent module missing", EVAL[:1] + ["--agent", "python:no_such_module_xyz:make"] + EVAL[3:],
+     "cannot import no_such_module_xyz"),
+    ("eval: python agent file missing", EVAL[:1] + ["--agent", "python:{tmp}/nope.py:make"] + EVAL[3:],
+     "no such file"),
+    ("eval: python agent factory missing", EVAL[:1] + ["--agent", "python:json:no_such_factory"] + EVAL[3:],
+     "has no callable no_such_factory"),
+    ("eval: python agent's object cannot act", EVAL[:1] + ["--agent", "python:json:JSONDecoder"] + EVAL[3:],
+     "has no start() method"),
+    ("eval: python agent's bad action", EVAL[:1] + ["--agent", "python:{bad_policy}:make"] + EVAL[3:],
+     "act() returned 'left'"),
+    # push: every check runs before anything is uploaded
+    ("push: no agent", ["push", "--repo", "someone/agent"], "required: agent"),
+    ("push: empty agent", ["push", "", "--repo", "someone/agent"], "the agent is empty"),
+    ("push: missing agent", ["push", "/no/such/agent", "--repo", "someone/agent"], "not a saved agent directory"),
+    ("push: a folder that is no agent", ["push", "{tmp}", "--repo", "someone/agent"], "not a saved agent"),
+    ("push: no repo", ["push", "default"], "required: --repo"),
+    ("push: repo not owner/name", ["push", "default", "--repo", "just-a-name"], "not a Hub repo id"),
+    ("push: repo with a revision", ["push", "default", "--repo", "someone/agent@v1"], "not a Hub repo id"),
+    ("push: report missing", ["push", "default", "--repo", "someone/agent", "--report", "{tmp}/nope.json"],
+     "no such file"),
+    ("push: report of the wrong kind", ["push", "default", "--repo", "someone/agent", "--report", "{list_yaml}"],
+     "not valid JSON"),
+    ("push: --private with a value", ["push", "default", "--repo", "someone/agent", "--private=yes"],
+     "ignored explicit argument"),
+    ("push: empty message", ["push", "default", "--repo", "someone/agent", "--message", ""], "--message is empty"),
+    ("push: --out is a file", ["push", "default", "--repo", "someone/agent", "--out", "{file}"],
+     "is a file, not a directory"),
+    ("push: --out unwritable", ["push", "default", "--repo", "someone/agent", "--out", UNWRITABLE], "cannot write in"),
     # train: the command's own flags and the shape of its overrides
     ("train: no config", ["train"], "required: --config"),
     ("train: missing config", ["train", "--config", "nope.yaml"], "no such training config file"),
@@ -216,6 +249,15 @@ def override_cases() -> list[tuple[str, list[str], str]]:
 ALL_CASES = CASES + override_cases()
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """A Hub id is looked up in an empty cache with the network off: no case may reach the Hub."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+
+
 @pytest.fixture
 def paths(tmp_path):
     file = tmp_path / "a-file"
@@ -229,7 +271,9 @@ def paths(tmp_path):
         "bad_cell": "name: s\ncells:\n  - {game: GoToRoom, episodes: 1}\n  - {game: GoToRoom, episodes: many}\n",
         "bad_split": "name: s\ncells:\n  - {game: GoToRoom, episodes: 1}\n  - {game: GoToRoom, split: unseen_sequences}\n",
     }
-    values = {"tmp": str(tmp_path), "file": str(file)}
+    (tmp_path / "bad_policy.py").write_text("class P:\n    def start(self, env, **kw): pass\n"
+                                            "    def act(self, obs): return 'left'\n\ndef make(): return P()\n")
+    values = {"tmp": str(tmp_path), "file": str(file), "bad_policy": str(tmp_path / "bad_policy.py")}
     for name, text in yamls.items():
         (tmp_path / f"{name}.yaml").write_text(text)
         values[name] = str(tmp_path / f"{name}.yaml")

@@ -146,16 +146,25 @@ class AgentActor(ExecutorActor):
 
 def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", rephrase: bool = True,
                bot: str = "whole") -> Actor:
-    """``bot``, ``random``, or the path of a saved agent directory (``rephrase=False`` turns off
-    the agent's rephraser, if its config enables one). ``bot="parts"`` runs the bot part by part
-    through the executor (as ``play`` does) instead of on the whole mission (eval's reference)."""
+    """``bot``, ``random``, a saved agent (its directory, a shipped name such as ``default``, or a
+    Hugging Face Hub repo id), or ``python:MODULE:FACTORY``, anyone's policy
+    (:mod:`instructed_rl.acting.foreign`). ``rephrase=False`` turns off the agent's rephraser, if
+    its config enables one. ``bot="parts"`` runs the bot part by part through the executor (as
+    ``play`` does) instead of on the whole mission (eval's reference)."""
     if spec == "bot":
         return BotActor() if bot == "whole" else ExecutorActor(name="bot")
     if spec == "random":
         return RandomActor()
-    if not Path(spec).is_dir():
+    from instructed_rl.acting.foreign import is_python_agent, make_python_actor
+
+    if is_python_agent(spec):
+        return make_python_actor(spec)
+    from instructed_rl.hub import resolve_agent
+
+    if not resolve_agent(spec).is_dir():
         raise UserError(f"--agent {spec!r}: not a saved agent directory. Fix: pass a directory written by "
-                        f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
+                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
+                        f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
     from instructed_rl.agent import Agent
 
     agent = Agent.from_pretrained(spec)

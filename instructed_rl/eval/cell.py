@@ -25,9 +25,11 @@ import numpy as np
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, make_actor
+from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
+from instructed_rl.hub import resolve_agent
 from instructed_rl.progress import Progress
 
 DEFAULT_EVAL_SEED = 1_000_000  # far from the small seeds that demos and training start at
@@ -42,7 +44,9 @@ EVAL_BATCH = 32
 
 @dataclass
 class EvalConfig:
-    agent: str = option("", "saved agent directory, or 'bot' / 'random' as reference agents")
+    agent: str = option("", "saved agent: a directory, a shipped name (default, maze, reader) or a Hugging Face "
+                            "Hub repo id (owner/name); python:MODULE:FACTORY for anyone's policy; or 'bot' / "
+                            "'random' as reference agents")
     game: str = option("", "game id (instructed-rl envs) or any BabyAI level id")
     split: str | None = option(None, "split to evaluate (default: test when the game has it, else its first split)")
     corpus: str | None = option(None, "corpus name or YAML file that phrases every mission (default: the game's)")
@@ -250,10 +254,17 @@ def _worker(payload: tuple[dict, str, list[int]]) -> list[dict]:
 
 
 def check_agent(agent: str) -> None:
-    """A saved agent directory or a reference agent, checked before any episode runs."""
-    if agent not in REFERENCE_AGENTS and not Path(agent).is_dir():
+    """A saved agent (directory, shipped name or Hub repo id), a ``python:`` policy or a reference
+    agent, checked before any episode runs."""
+    if agent in REFERENCE_AGENTS:
+        return
+    if is_python_agent(agent):
+        load_factory(agent)
+        return
+    if not resolve_agent(agent).is_dir():
         raise UserError(f"--agent {agent!r}: not a saved agent directory. Fix: pass a directory written by "
-                        f"'instructed-rl train' (e.g. data/agents/default), or one of {', '.join(REFERENCE_AGENTS)}")
+                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
+                        f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
 
 
 def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = None) -> CellResult:

