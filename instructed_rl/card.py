@@ -101,7 +101,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                notes: list[str] = ()) -> str:
     """The card of the agent in ``directory`` (a string; :func:`write_card` saves it)."""
     directory = Path(directory)
-    name = name or directory.name
+    name = name or str(directory)  # what --agent takes: the path as given, or a repo id or shipped name
     config = _json(directory / "config.json")
     # A run directory keeps its record beside agent/; a shipped or pushed agent, inside.
     record = _json(directory / "training_record.json") or _json(directory.parent / "training_record.json")
