@@ -111,6 +111,8 @@ CASES = [
     # play
     ("play: missing agent", PLAY + ["--agent", "/no/such/agent"], "not a saved agent directory"),
     ("play: empty agent", PLAY + ["--agent", ""], "--agent is empty"),
+    ("play: Hub id not in the cache (offline)", PLAY + ["--agent", "nobody/no-such-agent"],
+     "not in the Hugging Face Hub cache"),
     ("play: misspelt game", PLAY + ["--game", "GoToRom"], "did you mean GoToRoom"),
     ("play: negative seed", PLAY + ["--seed", "-3"], "--seed must be from 0"),
     ("play: unknown split", PLAY + ["--split", "bogus"], "unknown split 'bogus'"),

@@ -140,3 +140,10 @@ def test_push_out_stages_the_agent_and_a_card_with_the_reports_numbers(tiny_agen
     assert card.data.model_name == "someone/tiny-agent"
     assert len(card.data.eval_results) == len(json.loads(report.read_text())["cells"])
     assert Agent.from_pretrained(staged).config.text.encoder == "gru"
+
+
+def test_play_takes_a_shipped_name(capsys):
+    code = main(["play", "--agent", "maze", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+                 "--instruction", "go to the grey box"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1) and "verdict:" in out and not err.strip(), err

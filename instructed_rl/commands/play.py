@@ -1,12 +1,14 @@
 """``instructed-rl play``: type instructions and watch an agent act (see :mod:`instructed_rl.play`).
 
     instructed-rl play --agent runs/default/agent --game GoToRoom --seed 3
+    instructed-rl play --agent reader --game RoleRoom --seed 2
     instructed-rl play --agent bot --game GoToRoom --seed 1 --instruction "go to the grey box" --record run.gif
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from instructed_rl.config import add_arguments
 from instructed_rl.play import PlayConfig, play
@@ -21,4 +23,7 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(config: PlayConfig) -> int:
-    return play(config)
+    from instructed_rl.hub import resolve_agent
+
+    # play loads directories: a shipped name or a Hub id becomes the directory it names
+    return play(dataclasses.replace(config, agent=str(resolve_agent(config.agent))) if config.agent else config)
