@@ -52,7 +52,7 @@ def download_agent(repo_id: str, revision: str | None = None, *, flag: str = "--
     """A Hub repo's agent files, from huggingface_hub's cache (fetched first when the Hub answers)."""
     try:
         from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+        from huggingface_hub.errors import LocalEntryNotFoundError
     except ImportError:
         raise UserError(f"{flag} {repo_id}: reading an agent from the Hugging Face Hub needs huggingface_hub. "
                         "Fix: pip install huggingface_hub") from None
@@ -64,7 +64,7 @@ def download_agent(repo_id: str, revision: str | None = None, *, flag: str = "--
         raise UserError(f"{flag} {named}: no such directory, not a shipped agent ({', '.join(SHIPPED_AGENTS)}), "
                         "and not in the Hugging Face Hub cache (the Hub could not be reached). Fix: pass a saved "
                         "agent directory or a shipped name, or fetch the repo once while online") from None
-    except (HfHubHTTPError, OSError, ValueError) as error:
+    except Exception as error:  # HfHubHTTPError, a proxy's refusal, a bad revision: all the Hub's answer
         reason = " ".join(str(error).split())[:160] or type(error).__name__
         raise UserError(f"{flag} {named}: no such directory, not a shipped agent ({', '.join(SHIPPED_AGENTS)}), "
                         f"and the Hugging Face Hub refused it ({reason}). Fix: check the repo id (owner/name), "

@@ -106,7 +106,8 @@ def upload(folder: Path, *, repo: str, private: bool, message: str) -> str:
         reason = " ".join(str(error).split())[:160]
         raise UserError(f"push --repo {repo}: the Hub refused it ({reason}). Fix: log in with 'hf auth login' "
                         "(a token that may write to that owner), then run the same command again") from None
-    except OSError as error:  # no network
-        raise UserError(f"push --repo {repo}: cannot reach the Hub ({type(error).__name__}). "
+    except Exception as error:  # no network: the HTTP client's own errors, which are not OSErrors
+        raise UserError(f"push --repo {repo}: cannot reach the Hub ({type(error).__name__}: "
+                        f"{' '.join(str(error).split())[:100]}). "
                         "Fix: check the network, or stage the files with --out DIR and upload them later") from None
     return getattr(commit, "commit_url", None) or f"https://huggingface.co/{repo}"
