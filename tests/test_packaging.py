@@ -47,6 +47,10 @@ def test_a_game_spec_file_works_wherever_a_game_is_named(tmp_path, capsys):
     suite.write_text(f"name: mine\ncells:\n  - {{game: {path}, episodes: 2}}\n")
     assert main(["eval", "--agent", "bot", "--suite", str(suite), "--out", str(tmp_path / "report")]) in (0, None)
     assert json.loads((tmp_path / "report" / "report.json").read_text())["cells"][0]["game"] == "MyRoom"
+    matrix = tmp_path / "transfer.yaml"
+    matrix.write_text(f"name: t\nrows: [{{agent: bot, games: [GoToRoom]}}]\ncolumns: [{{game: {path}}}]\n")
+    assert main(["transfer", "--suite", str(matrix), "--episodes", "1", "--out", str(tmp_path / "t")]) in (0, None)
+    assert "MyRoom" in (tmp_path / "t" / "report.md").read_text()
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: Broken\nworld: BabyAI-Nope\n")
     assert main(["eval", "--agent", "bot", "--game", str(broken)]) == 2

@@ -265,12 +265,19 @@ def adhoc_spec(level_id: str) -> GameSpec:
     )
 
 
+# Id -> spec file named earlier in this process: once a file is named, its id finds it too (a suite
+# or report that goes on by id). Shipped ids come first.
+_NAMED_FILES: dict[str, Path] = {}
+
+
 def find_game(name: str) -> GameSpec:
     """A game by spec file (``my_game.yaml``), shipped id (``GoToRoom``), env id
     (``InstructedRL/GoToRoom-v0``) or any BabyAI level id. Only the named spec is parsed."""
     wanted = name.strip()
     if is_game_file(wanted):
-        return load_game_spec(wanted)
+        spec = load_game_spec(wanted)
+        _NAMED_FILES.setdefault(spec.id.lower(), Path(wanted).resolve())
+        return spec
     files = shipped_game_ids()
     for game_id, path in files.items():
         if wanted.lower() in (game_id.lower(), f"{NAMESPACE}/{game_id}-v0".lower()):
@@ -279,6 +286,9 @@ def find_game(name: str) -> GameSpec:
                 return spec
             # an id line that is not the parsed id (odd quoting): parse them all
             return next(s for s in shipped_games().values() if wanted.lower() in (s.id.lower(), s.env_id.lower()))
+    named = _NAMED_FILES.get(wanted.lower().removeprefix(f"{NAMESPACE}/".lower()).removesuffix("-v0"))
+    if named is not None:
+        return load_game_spec(named)
     levels = babyai_level_ids()
     if wanted in levels:
         return adhoc_spec(wanted)
