@@ -14,14 +14,16 @@ import numpy as np
 import pytest
 from minigrid.core.constants import COLOR_NAMES, DIR_TO_VEC
 from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, PickupInstr, PutNextInstr
-from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.language.corpus import ObjectAlias, Phraser, load_corpus
+from instructed_rl.acting.actors import Decision
+from instructed_rl.acting.bot import DONE_ACTION, Bot
 from instructed_rl.errors import GameSpecError
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.fresh_words import source_of
 from instructed_rl.games.spec import SPLITS, find_game, load_game_spec, shipped_games
+from instructed_rl.language.corpus import ObjectAlias, Phraser, load_corpus
+
 from tests.test_descriptions import read_rules
 
 RULE_GAMES = [spec.id for spec in shipped_games().values() if spec.rules is not None]
@@ -100,23 +102,19 @@ class Reader:
 
     name = "reader"
 
-    def start(self, env, obs, *, instruction: str, description: str, seed: int) -> None:
+    def start(self, env, *, instruction: str, description: str, seed: int, corpus=None) -> None:
         level = env.unwrapped.level
         guess = read_instruction(instruction, description, level, np.random.default_rng(seed))
         guess.reset_verifier(level)  # resolves its objects, as the bot expects
         real, level.instrs = level.instrs, guess
         try:
-            self._bot = BabyAIBot(level)  # plans from level.instrs once, here
+            self._bot = Bot(level)  # plans from level.instrs once, here
         finally:
             level.instrs = real
-        self._last = None
 
-    def act(self, obs) -> int:
-        try:
-            action = self._bot.replan(self._last)
-        except Exception:  # the bot gives up on rare worlds
-            action = 6
-        return int(action)
+    def act(self, obs) -> Decision:
+        action = self._bot.next_action()
+        return Decision(DONE_ACTION if action is None else action)
 
 
 # ---- the games ----------------------------------------------------------------------------
