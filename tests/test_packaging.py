@@ -21,9 +21,9 @@ from instructed_rl.games.registry import register_game_file
 from instructed_rl.games.spec import find_game
 from instructed_rl.resources import CHECKOUT_ROOT, SHIPPED_AGENTS
 
-# What a build never needs: a copy without them is small and cannot pick up a stray build/.
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "runs", "build", "dist", "wandb", "tmp", "__pycache__",
-                                    "*.egg-info", ".pytest_cache", "docs")
+# What a build reads: the copy holds only these, so a stray build/ or a big runs/ cannot leak in.
+BUILD_SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "instructed_rl", "envs", "data")
+NOT_BUILT = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 
 def my_game(tmp_path: Path) -> Path:
@@ -75,7 +75,12 @@ def _run(args: list[str], *, venv: Path, cwd: Path, timeout: int = 600) -> subpr
 @pytest.mark.slow
 def test_the_wheel_installs_into_a_fresh_venv_and_runs_outside_the_checkout(tmp_path):
     source = tmp_path / "source"
-    shutil.copytree(CHECKOUT_ROOT, source, ignore=NOT_SOURCE)
+    source.mkdir()
+    for name in BUILD_SOURCES:
+        if (CHECKOUT_ROOT / name).is_dir():
+            shutil.copytree(CHECKOUT_ROOT / name, source / name, ignore=NOT_BUILT)
+        else:
+            shutil.copy(CHECKOUT_ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
                     "--no-index", "-q", "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=300)
     wheel = next((tmp_path / "dist").glob("instructed_rl-*.whl"))
