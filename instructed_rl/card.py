@@ -68,6 +68,13 @@ def load_report(path: str | Path) -> dict[str, Any]:
     return {"path": str(path), **data}
 
 
+def _report_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        return load_report(path)
+    except UserError:
+        return None
+
+
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}"
 
@@ -206,10 +213,13 @@ def is_generated(path: Path) -> bool:
 
 def write_card(directory: str | Path, *, name: str | None = None, reports: list[dict] = (),
                notes: list[str] = ()) -> Path | None:
-    """Write ``directory/README.md`` unless a person wrote one there; returns it, or None when kept."""
+    """Write ``directory/README.md`` unless a person wrote one there; returns it, or None when kept.
+    With no ``reports``, the suite reports kept in the directory (``*report*.json``) are used."""
     path = Path(directory) / CARD_FILE
     if not is_generated(path):
         return None
+    if not reports:
+        reports = [found for found in map(_report_or_none, sorted(Path(directory).glob("*report*.json"))) if found]
     path.write_text(model_card(directory, name=name, reports=reports, notes=notes), encoding="utf-8")
     return path
 

@@ -119,8 +119,16 @@ def test_every_shipped_agent_has_a_model_card_that_names_its_numbers():
 
 def test_save_pretrained_writes_a_card_but_keeps_a_persons(tiny_agent, tmp_path):
     card = (tiny_agent / "README.md").read_text()
-    assert MARKER in card and "## Numbers" in card and "gru" in card
+    assert MARKER in card and "No evaluation report" in card and "gru" in card
     agent = Agent.from_pretrained(tiny_agent)
+    kept = tmp_path / "with-report"
+    kept.mkdir()
+    report = CHECKOUT_ROOT / "docs" / "reports" / "sequences" / "report.json"
+    (kept / "sequences_report.json").write_bytes(report.read_bytes())
+    agent.save_pretrained(kept)
+    first = load_report(report)["cells"][0]
+    assert f"| {first['label']} | {first['game']} | {first['split']} | {100 * first['success_rate']:.1f} |" in \
+        (kept / "README.md").read_text()  # a report kept beside the weights reaches the card
     target = tmp_path / "agent"
     target.mkdir()
     (target / "README.md").write_text("# my own card\n")

@@ -14,8 +14,8 @@
 the same protocol as our own actors (:mod:`instructed_rl.acting.actors`), so a peer's agent gets
 the same games, splits, seeds and intervals. ``env`` is there for bookkeeping; reading its
 hidden state (as the bot does) makes a reference, not a peer. The episode ends when the world
-says so (success, failure or the step limit); returning ``Decision(..., finished=True)`` is a
-no-op action that says "done".
+says so (success, failure or the step limit); minigrid's ``done`` action (6) changes nothing in
+the world, so a policy that believes it is finished can say so with it.
 """
 
 from __future__ import annotations
@@ -93,16 +93,20 @@ class ForeignActor:
 
     def act(self, obs) -> Decision:
         answer = self.policy.act(obs)
-        decision = answer if isinstance(answer, Decision) else None
-        if decision is None:
-            try:
-                decision = Decision(int(answer))
-            except (TypeError, ValueError):
-                decision = Decision(-1)
-        if not 0 <= decision.action < NUM_ACTIONS or (not isinstance(answer, Decision) and answer != decision.action):
+        action = _action(answer.action if isinstance(answer, Decision) else answer)
+        if action is None:
             raise UserError(f"--agent {self.name!r}: act() returned {answer!r}. "
                             f"Fix: return an action from 0 to {NUM_ACTIONS - 1} (or a Decision)")
-        return decision
+        return answer if isinstance(answer, Decision) else Decision(action)
+
+
+def _action(value) -> int | None:
+    """The action ``value`` names (an int, numpy's too, from 0 to 6), or None."""
+    try:
+        action = int(value)
+    except (TypeError, ValueError):
+        return None
+    return action if action == value and 0 <= action < NUM_ACTIONS else None
 
 
 def make_python_actor(spec: str) -> ForeignActor:

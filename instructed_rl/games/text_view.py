@@ -45,13 +45,13 @@ def where(x: int, y: int) -> str:
 
 
 def _name(cell: np.ndarray) -> str:
+    """``red ball``, ``locked purple door``; a goal or lava has one colour, so none is said."""
     kind, color, state = (int(v) for v in cell)
-    name = f"{IDX_TO_COLOR.get(color, '')} {IDX_TO_OBJECT[kind]}".strip() if kind != 8 else "goal"
-    if IDX_TO_OBJECT[kind] == "door":
-        name = f"{IDX_TO_STATE.get(state, 'closed')} {name}"
-    if kind == 9:
-        name = "lava"
-    return name
+    thing = IDX_TO_OBJECT[kind]
+    if thing in ("goal", "lava"):
+        return thing
+    name = f"{IDX_TO_COLOR[color]} {thing}"
+    return f"{IDX_TO_STATE[state]} {name}" if thing == "door" else name
 
 
 def describe_view(image: np.ndarray) -> list[str]:
