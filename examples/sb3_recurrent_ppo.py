@@ -8,8 +8,8 @@
 The game's mission and description reach the policy as token ids of the default agent's frozen
 vocabulary (``instructed_rl.interop.TokenIds``), so the training split stays the training
 split and the held-out ``unseen_compositions`` worlds stay unseen. After training it plays
-``--eval-episodes`` greedy episodes on that split, seeds 1,000,000 + i, as ``instructed-rl
-eval`` does, and prints the success rate.
+``--eval-episodes`` episodes on that split, seeds 1,000,000 + i, greedy (as ``instructed-rl
+eval`` does) and sampled, and prints both success rates with the last training episodes'.
 """
 
 from __future__ import annotations
@@ -55,14 +55,15 @@ def make_env(game: str, split: str) -> gymnasium.Env:
     return TokenIds(gymnasium.make(f"InstructedRL/{game}-v0", split=split))
 
 
-def evaluate(model: RecurrentPPO, game: str, split: str, episodes: int) -> float:
+def evaluate(model: RecurrentPPO, game: str, split: str, episodes: int, *, greedy: bool = True) -> float:
     env = make_env(game, split)
+    torch.manual_seed(EVAL_SEED)  # sampled actions come from torch's generator: the same run, the same numbers
     wins = 0
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
         state, start = None, np.ones((1,), dtype=bool)
         while True:
-            action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+            action, state = model.predict(obs, state=state, episode_start=start, deterministic=greedy)
             obs, _, terminated, truncated, info = env.step(int(action))
             start = np.zeros((1,), dtype=bool)
             if terminated or truncated:
@@ -92,9 +93,12 @@ def main() -> None:
                          policy_kwargs={"features_extractor_class": ViewAndWords, "lstm_hidden_size": 128,
                                         "normalize_images": False})
     model.learn(total_timesteps=args.timesteps)
-    rate = evaluate(model, args.game, args.eval_split, args.eval_episodes)
-    print(f"RecurrentPPO, {args.timesteps:,} steps on {args.game} [train]: success {100 * rate:.1f}% over "
-          f"{args.eval_episodes} greedy episodes of {args.eval_split} (seeds {EVAL_SEED:,}+)")
+    trained = [info["r"] > 0 for info in model.ep_info_buffer]  # the last 100 training episodes (sampled)
+    greedy = evaluate(model, args.game, args.eval_split, args.eval_episodes)
+    sampled = evaluate(model, args.game, args.eval_split, args.eval_episodes, greedy=False)
+    print(f"RecurrentPPO, {args.timesteps:,} steps on {args.game} [train]: success {100 * np.mean(trained or [0]):.1f}% "
+          f"in its last {len(trained)} training episodes; on {args.eval_split} (seeds {EVAL_SEED:,}+, "
+          f"{args.eval_episodes} episodes) {100 * greedy:.1f}% greedy, {100 * sampled:.1f}% sampled")
 
 
 if __name__ == "__main__":

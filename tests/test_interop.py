@@ -123,3 +123,4 @@ def test_the_sb3_example_trains_recurrent_ppo_for_a_moment(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RecurrentPPO, 128 steps on GoToRoom [train]: success" in result.stdout
+    assert "on unseen_compositions (seeds 1,000,000+, 1 episodes)" in result.stdout
