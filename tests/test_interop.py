@@ -117,6 +117,17 @@ def test_eval_scores_anyones_policy_like_its_own_episodes():
     assert result.outcomes == by_hand
 
 
+def test_a_text_only_agent_reads_the_view_well_enough_to_beat_random():
+    """examples/text_reader.py sees only the instruction and the view's sentences (a stand-in for a
+    language-model agent); eval scores it through python: on the same seeds as random actions."""
+    reader = run_cell(EvalConfig(agent=f"python:{CHECKOUT_ROOT / 'examples' / 'text_reader.py'}:make_policy",
+                                 game="GoToRoom", split="unseen_compositions", episodes=30), progress=False)
+    random = run_cell(EvalConfig(agent="random", game="GoToRoom", split="unseen_compositions", episodes=30),
+                      progress=False)
+    assert reader.seeds == random.seeds
+    assert reader.success_rate >= 0.6 and reader.success_rate > random.success_rate + 0.2, (reader, random)
+
+
 def test_the_sb3_example_trains_recurrent_ppo_for_a_moment(tmp_path):
     result = subprocess.run([sys.executable, str(CHECKOUT_ROOT / "examples" / "sb3_recurrent_ppo.py"),
                              "--timesteps", "128", "--eval-episodes", "1"],
