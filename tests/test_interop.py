@@ -59,6 +59,16 @@ def test_token_ids_are_the_agents_frozen_vocabulary_cut_and_padded(vocabulary):
     assert long[-1] == vocabulary.eos_id and env.truncated_texts == int(cut) + 2
 
 
+def test_token_ids_batch_in_gymnasiums_vector_envs_as_cleanrl_uses_them(vocabulary):
+    envs = gymnasium.vector.SyncVectorEnv([lambda: TokenIds(make("GoToRoom"), vocabulary) for _ in range(3)])
+    obs, _ = envs.reset(seed=[5, 6, 7])
+    assert obs["mission"].shape == (3, 64) and obs["description"].shape == (3, 192) and obs["image"].shape == (3, 7, 7, 3)
+    assert obs["mission"].dtype == np.int64 and len({tuple(row) for row in obs["description"]}) == 3  # three worlds
+    obs, reward, terminated, truncated, _ = envs.step(np.array([2, 1, 0]))
+    assert reward.shape == (3,) and envs.single_observation_space["mission"].contains(obs["mission"][0])
+    envs.close()
+
+
 def test_a_corpus_vocabulary_reads_the_invented_language():
     tokens = corpus_vocabulary("zorblax")
     env = TokenIds(gymnasium.make("InstructedRL/GoToRoom-v0", corpus="zorblax"), tokens)
