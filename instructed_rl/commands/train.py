@@ -131,11 +131,13 @@ def check_before_training(config, config_path: str) -> None:
         find_game(game)
     load_corpus(config.corpus)
     teacher = getattr(config, "teacher", "bot")
-    if teacher != "bot" and not Path(teacher).is_dir():
+    from instructed_rl.hub import resolve_agent
+
+    if teacher != "bot" and not resolve_agent(teacher).is_dir():
         raise UserError(f"{config_path}: teacher {teacher!r} is neither 'bot' nor a saved agent directory. "
                         "Fix: teacher: bot, or a directory written by 'instructed-rl train'")
     if config.init_agent:
-        if not Path(config.init_agent).is_dir():
+        if not resolve_agent(config.init_agent).is_dir():
             raise UserError(f"{config_path}: init_agent {config.init_agent!r} is not a saved agent directory. "
                             "Fix: pass a directory written by 'instructed-rl train' (e.g. data/agents/default)")
         return

@@ -84,9 +84,13 @@ NOT_MEASURED = ("workers", "suite", "json", "out")
 
 def agent_fingerprint(agent: str) -> str:
     """sha256 over a saved agent's files (its name for the reference agents 'bot' and 'random')."""
-    path = Path(agent)
-    if not path.is_dir():
+    from instructed_rl.acting.foreign import is_python_agent
+    from instructed_rl.hub import resolve_agent
+
+    path = agent if agent in ("bot", "random") or is_python_agent(agent) else resolve_agent(agent)
+    if not Path(path).is_dir():  # a reference agent or anyone's policy: its name
         return agent
+    path = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name in ("config.json", "model.safetensors",
                                                                                   "tokenizer.model")):

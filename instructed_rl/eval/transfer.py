@@ -38,6 +38,8 @@ from instructed_rl.config import option
 from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
 from instructed_rl.acting.actors import REFERENCE_AGENTS
+from instructed_rl.acting.foreign import is_python_agent
+from instructed_rl.hub import resolve_agent
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
 from instructed_rl.eval.stats import paired_difference_interval, paired_table, wilson_interval
 from instructed_rl.games.spec import find_game
@@ -176,7 +178,9 @@ def _training_games(agent: str) -> tuple[str, ...]:
     """The games a saved agent was trained on, from its config.json (none for bot / random)."""
     if agent in REFERENCE_AGENTS:
         return ()
-    path = Path(agent) / "config.json"
+    from instructed_rl.hub import resolve_agent
+
+    path = resolve_agent(agent) / "config.json"  # a shipped name or Hub id, too
     try:
         return tuple(json.loads(path.read_text(encoding="utf-8")).get("games") or ())
     except (OSError, ValueError):
@@ -233,7 +237,7 @@ def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> Transf
         if not rows:
             raise fail("rows", "missing or empty", "list agents like '- {agent: runs/reader/agent}', or pass --agent")
     for row in rows:
-        if row.agent not in REFERENCE_AGENTS and not Path(row.agent).is_dir():
+        if row.agent not in REFERENCE_AGENTS and not is_python_agent(row.agent) and not resolve_agent(row.agent).is_dir():
             raise UserError(f"agent {row.agent!r} (row {row.label!r}): not a saved agent directory. Fix: train it "
                             f"(e.g. instructed-rl train --config configs/reader.yaml --out runs/reader) or pass "
                             f"--agent DIR|bot|random")

@@ -244,6 +244,9 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
             record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
                                      "parameter_digests": digests}
         (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+        from instructed_rl.card import write_card
+
+        write_card(final)  # again, now that the record it reads (beside agent/) exists
     distributed.barrier(ctx)
     distributed.shutdown(ctx)
     log(f"done: {state['frames']:,} frames in {state['wall_seconds']:.0f}s; agent saved to {final}")
