@@ -16,6 +16,11 @@ of the config's network, and times each part by wrapping the methods that do it:
 
 The first iteration is left out of the table (lazy env creation, first-use costs). Numbers are
 per collected frame. This machine is noisy: say whether it was quiet when quoting them.
+
+Measured on 2 quiet CPU cores, 2026-12-02 (``--iterations 4 --threads 2``): 195 frames/s, 5.1 ms
+a frame, of which learning 56% (backward 37.5%, loss forward 18.5%), the acting forward 16.9%,
+text encoding when acting 12.2%, bot labels 8.9%, env steps and resets 3.2%, the rest 2.7%;
+peak RSS 1.2 GB.
 """
 
 from __future__ import annotations
