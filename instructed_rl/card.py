@@ -90,8 +90,8 @@ def _model_index(name: str, reports: list[dict]) -> list[dict]:
                 "dataset": {"type": str(cell["game"]), "name": f"{cell['game']} [{cell['split']}]",
                             "split": str(cell["split"])},
                 "metrics": [{"type": "success_rate", "value": round(100 * cell["success_rate"], 1),
-                             "name": f"success % ({_label(cell)}: {cell.get('episodes')} "
-                                     f"episodes{interval})"}],
+                             "name": f"success % ({_label(cell)}: {cell.get('episodes')} episodes, "
+                                     f"{'greedy' if cell.get('greedy', True) else 'sampled'} actions{interval})"}],
             })
     return [{"name": name, "results": results}] if results else []
 
@@ -230,7 +230,10 @@ _OLD_WORDING = ("Measured (actions sampled, as the actions column says where not
 SHIPPED_CARDS = {
     "default": (["docs/reports/zero_shot/report.json"], [_OLD_WORDING]),
     "maze": (["docs/reports/sequences/report.json"], [_OLD_WORDING]),
-    "reader": (["docs/reports/reading/reader/report.json"], []),
+    "reader": (["docs/reports/reading/reader/report.json"],
+               ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
+                "families never trained), greedy, 500 episodes per arm with and without the description: the "
+                "project's transfer report, docs/reports/transfer/report.md."]),
 }
 
 

@@ -379,7 +379,8 @@ def markdown_report(suite: TransferSuite, cells: list[TransferCell]) -> str:
         return f"{'**' if cell.in_training else ''}{_pct(r.success_rate)}{'**' if cell.in_training else ''} " \
                f"({_pct(r.ci95[0])}-{_pct(r.ci95[1])})"
 
-    lines = [f"# Transfer matrix: {suite.name}", "",
+    modes = sorted({"greedy" if cell.results["true"].greedy else "sampled" for cell in cells})
+    lines = [f"# Transfer matrix: {suite.name}", "", f"Actions: {', '.join(modes)}.", "",
              "Success % with the true description (95% Wilson CI). **Bold**: the target game is in the "
              "row's training set; every other cell is transfer.", ""]
     lines += table(success)
