@@ -106,7 +106,10 @@ def check_text(line: str) -> str | None:
 # ---- who acts -------------------------------------------------------------------------------
 
 def resolve_agent(spec: str) -> Path:
-    path = Path(spec)
+    """The directory of a saved agent: a path, a shipped name or a Hub id (:func:`instructed_rl.hub.resolve_agent`)."""
+    from instructed_rl.hub import resolve_agent as find_agent
+
+    path = find_agent(spec)
     if path.is_dir():
         return path
     if spec == DEFAULT_AGENT:

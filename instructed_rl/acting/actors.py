@@ -9,7 +9,6 @@ reads its live level, the executor plans with its corpus unless ``corpus`` is gi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -161,12 +160,13 @@ def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", r
         return make_python_actor(spec)
     from instructed_rl.hub import resolve_agent
 
-    if not resolve_agent(spec).is_dir():
+    path = resolve_agent(spec)
+    if not path.is_dir():
         raise UserError(f"--agent {spec!r}: not a saved agent directory. Fix: pass a directory written by "
                         f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
                         f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
     from instructed_rl.agent import Agent
 
-    agent = Agent.from_pretrained(spec)
+    agent = Agent.from_pretrained(path)
     agent.config.rephrase = agent.config.rephrase and rephrase
     return AgentActor(agent, name=spec, greedy=greedy, sequences=sequences)

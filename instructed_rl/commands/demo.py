@@ -47,9 +47,6 @@ class DemoConfig:
 
 
 def run(config: DemoConfig) -> int:
-    from instructed_rl.hub import resolve_agent
-
-    agent = str(resolve_agent(config.agent)) if config.agent else config.agent  # a shipped name or Hub id: its directory
     live = sys.stdout.isatty()
     fps = config.fps if config.fps is not None else (12.0 if live else 0.0)
     if config.record:
@@ -58,7 +55,7 @@ def run(config: DemoConfig) -> int:
     recorder = None
     started = time.perf_counter()
     for index, (label, game, split, corpus) in enumerate(CASES):
-        play_config = PlayConfig(agent=agent, game=game, split=split, corpus=corpus, seed=config.seed + index,
+        play_config = PlayConfig(agent=config.agent, game=game, split=split, corpus=corpus, seed=config.seed + index,
                                  fps=fps, record=config.record if recorder is None else None, color=config.color)
         session = Session(play_config)
         if recorder is None:

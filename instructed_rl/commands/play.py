@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from instructed_rl.config import add_arguments
 from instructed_rl.play import PlayConfig, play
@@ -23,7 +22,4 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(config: PlayConfig) -> int:
-    from instructed_rl.hub import resolve_agent
-
-    # play loads directories: a shipped name or a Hub id becomes the directory it names
-    return play(dataclasses.replace(config, agent=str(resolve_agent(config.agent))) if config.agent else config)
+    return play(config)

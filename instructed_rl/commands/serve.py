@@ -14,8 +14,6 @@ network: the page's script and style come from the package.
 
 from __future__ import annotations
 
-import dataclasses
-
 import socket
 import sys
 from dataclasses import dataclass
@@ -117,9 +115,6 @@ def make_server(config: ServeConfig, sock: socket.socket, shared=None):
 
 
 def run(config: ServeConfig) -> int:
-    from instructed_rl.hub import resolve_agent
-
-    config = dataclasses.replace(config, agent=str(resolve_agent(config.agent)))  # a shipped name or Hub id: its directory
     shared = load_shared(config)  # before listening: a bad --agent or --game fails fast
     sock = listen(config.host, config.port)
     server = make_server(config, sock, shared)
