@@ -20,6 +20,7 @@ the world, so a policy that believes it is finished can say so with it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -67,6 +68,7 @@ def _import(spec: str, module: str):
                         f"{' '.join(str(error).split())[:160]}). {_FIX}") from None
 
 
+@functools.lru_cache(maxsize=None)  # eval checks the spec before it runs it: import a file once
 def load_factory(spec: str):
     """The factory ``python:MODULE:FACTORY`` names; a one-line UserError if it cannot be had."""
     module, name = _split(spec)

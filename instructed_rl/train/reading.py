@@ -108,7 +108,7 @@ def rename_names(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
     if not names:
         return list(texts)
     renamed = dict(zip(names, fresh_words(rng, len(names))))
-    surfaces = {name: new for name, new in renamed.items()}
+    surfaces = dict(renamed)
     surfaces.update({_PLURALS.get(name, name + "s"): new + "s" for name, new in renamed.items()})
     pattern = re.compile(r"\b(" + "|".join(sorted(surfaces, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
