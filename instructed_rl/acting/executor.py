@@ -25,6 +25,8 @@ from instructed_rl.language.parse import plan
 class SkillPolicy(Protocol):
     """What the executor drives: :class:`AgentSkill`, or the bot (:class:`~instructed_rl.acting.bot.BotSkill`)."""
 
+    def prepare(self, parts: list[str]) -> None: ...  # the whole plan, before its first part begins
+
     def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None: ...
 
     def step(self, obs) -> tuple[int | None, float]: ...  # (action or None: gave up, P(part already done))
@@ -44,6 +46,9 @@ class AgentSkill:
         self.agent = agent
         self.greedy = greedy
         self.target_map: np.ndarray | None = None  # (slots, 7, 7), indexed [slot, view x, view y]
+
+    def prepare(self, parts: list[str]) -> None:
+        """Nothing to resolve ahead: the agent reads each part when it begins."""
 
     def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None:
         import torch
@@ -104,8 +109,7 @@ class SequenceExecutor:
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
         self.parts = (plan(instruction, self.corpus) if self.split else None) or [instruction]
         self.index = 0
-        if hasattr(self.policy, "prepare"):  # the bot resolves every part's objects at the start
-            self.policy.prepare(self.parts)
+        self.policy.prepare(self.parts)  # the bot resolves every part's objects at the start
         self.description = description
         self.policy.begin(self.parts[0], description, seed=seed, first=True)
         return self.parts
