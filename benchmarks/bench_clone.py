@@ -40,7 +40,8 @@ from instructed_rl.agent import Agent
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.parse import parse_instruction
-from instructed_rl.train.collect import EnvPool, collect_episodes
+from instructed_rl.rollout.dagger import collect_episodes
+from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.train.imitation import imitation_loss, unroll
 from instructed_rl.train.runs import AgentSource, evaluate, vocabulary_texts
 
@@ -92,11 +93,11 @@ def clone(game: str, corpus: str, episodes: int, minutes: float, batch: int, see
     source = AgentSource(games=[game], corpus=corpus, encoder="gru", agent={"text": {"dim": 64}, "policy": policy},
                          seed=seed)
     agent = Agent.create(source.agent_config(), texts=vocabulary_texts(source), seed=seed)
-    pool = EnvPool(corpus)
-    collect = dict(games=[game], pool=pool, base_seed=seed + 1, beta=1.0, slots=64, action_sets=action_sets,
-                   rng=np.random.default_rng(seed), generator=torch.Generator().manual_seed(seed))
-    data, _ = collect_episodes(agent, list(range(episodes)), **collect)
-    held, _ = collect_episodes(agent, list(range(10**7, 10**7 + 200)), **collect)
+    collect = dict(beta=1.0, action_sets=action_sets, rng=np.random.default_rng(seed),
+                   generator=torch.Generator().manual_seed(seed))
+    with EnvVector(games=[game], corpus=corpus, seed=seed + 1, first=0, count=64) as envs:
+        data, _ = collect_episodes(agent, envs, iteration=0, episodes=episodes, **collect)
+        held, _ = collect_episodes(agent, envs, iteration=1, episodes=200, **collect)  # other worlds: other seeds
     optimizer = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], lr=1e-3)
     rng = np.random.default_rng(seed)
     steps, started = 0, time.perf_counter()

@@ -70,7 +70,8 @@ def main() -> None:
     from instructed_rl.commands.train import algorithms, load_yaml
     from instructed_rl.config import from_mapping
     from instructed_rl.games.env import InstructedEnv
-    from instructed_rl.train import collect
+    from instructed_rl.rollout import envs as rollout_envs
+    from instructed_rl.rollout.dagger import collect_episodes
     from instructed_rl.train.imitation import imitation_loss
     from instructed_rl.train.optim import make_adam
     from instructed_rl.train import distributed
@@ -88,11 +89,11 @@ def main() -> None:
     timed(InstructedEnv, "reset", "env reset")
     timed(Bot, "next_action", "bot label")
     timed(Bot, "__init__", "bot setup")
-    timed(collect, "optimal_moves", "bot action sets")
+    timed(rollout_envs, "optimal_moves", "bot action sets")
     timed(Agent, "encode_goal", "text encoding (acting)")
     timed(type(agent.policy), "forward", "policy forward (acting)")
 
-    pool = collect.EnvPool(config.corpus)
+    envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs)
     buffer: list = []
     totals: dict[str, float] = collections.defaultdict(float)
     frames = wall = 0
@@ -102,11 +103,9 @@ def main() -> None:
         generator = torch.Generator().manual_seed(iteration)
         started = time.perf_counter()
         agent.eval()
-        ids = list(range(iteration * config.episodes_per_iteration, (iteration + 1) * config.episodes_per_iteration))
-        episodes, stats = collect.collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=0,
-                                                   beta=args.beta, slots=config.envs, rng=rng, generator=generator,
-                                                   sample=config.agent_actions == "sampled",
-                                                   action_sets=config.action_sets)
+        episodes, stats = collect_episodes(agent, envs, iteration=iteration, episodes=config.episodes_per_iteration,
+                                           beta=args.beta, rng=rng, generator=generator,
+                                           sample=config.agent_actions == "sampled", action_sets=config.action_sets)
         collected = time.perf_counter()
         acting = dict(TIMERS)  # the acting-side wrappers also fire inside the loss below: keep collection's only
         buffer.extend(episodes)

@@ -45,7 +45,7 @@ from instructed_rl.card import write_card
 from instructed_rl.errors import UserError
 from instructed_rl.hub import resolve_agent
 from instructed_rl.pointer import find_queries, rewrite, score_queries
-from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, preprocess_obs
+from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
@@ -383,11 +383,7 @@ class Agent(nn.Module):
                 )
             out = self.policy(image, direction, state.goal, state.memory)
             state.memory = out.memory
-            logits = out.logits.float().cpu()
-            if state.greedy:
-                actions = logits.argmax(dim=-1)
-            else:
-                actions = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=state.generator).squeeze(-1)
+            actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
             done = torch.sigmoid(out.done_logit.float()).cpu()
             return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
 

@@ -195,6 +195,19 @@ def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu") -
     return image, direction
 
 
+def choose_actions(logits: torch.Tensor, *, greedy: bool = False,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Actions (B,) from logits (B, A): the argmax, or sampled with ``generator``; and their
+    log-probabilities (B,). Computed in float32 on the CPU, so every caller draws the same action."""
+    logits = logits.float().cpu()
+    if greedy:
+        action = logits.argmax(dim=-1)
+    else:
+        action = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+    logp_all = torch.log_softmax(logits, dim=-1)
+    return action, logp_all.gather(1, action[:, None])[:, 0]
+
+
 class FiLMBlock(nn.Module):
     """Residual block: conv -> ReLU -> conv -> FiLM(goal) -> ReLU, added to its input (BabyAI 1.1)."""
 

@@ -11,14 +11,8 @@ from instructed_rl.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.train.checkpoint import CHECKPOINT
-from instructed_rl.train.collect import (
-    MOVES,
-    Episode,
-    _rollout_steps,
-    episodes_from_arrays,
-    episodes_to_arrays,
-    optimal_moves,
-)
+from instructed_rl.rollout.envs import MOVES, _rollout_steps, optimal_moves
+from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.imitation import imitation_loss
 from tests.conftest import success_rate
 from tests.test_train import GAME, TINY

@@ -14,7 +14,8 @@ import torch
 from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
-from instructed_rl.train.collect import EnvPool, collect_episodes
+from instructed_rl.rollout.dagger import collect_episodes
+from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.train.imitation import ImitationConfig
 from instructed_rl.train.runs import evaluate
 from instructed_rl.train.tracking import MetricsLog
@@ -47,13 +48,13 @@ def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     config = tmp_path / "zorblax.yaml"
     config.write_text(open(TINY).read().replace("goal_attention: false}", "goal_attention: false, use_description: false}"))
     final = train_run(str(config), str(tmp_path / "run"), ["--games", GAME, "--corpus", "data/corpora/zorblax.yaml",
-                                                           "--frames", "6000", "--threads", "1"])
+                                                           "--frames", "8000", "--threads", "1"])
     agent = Agent.from_pretrained(final)
     assert agent.config.corpus == "zorblax"
     assert agent.tokenizer.pieces("blorb rrub zu-vek") == ["▁blorb", "▁rrub", "▁zu", "-", "vek"] or \
         len(agent.tokenizer.pieces("blorb rrub")) == 2  # the invented words are whole pieces of its vocabulary
     success = success_rate(final, GAME, 100, corpus="data/corpora/zorblax.yaml")
-    assert success >= 0.6, f"greedy success {success:.2f} following zorblax instructions (random is ~0.28)"
+    assert success >= 0.6, f"greedy success {success:.2f} after 8k frames of zorblax instructions (random is ~0.28)"
 
 
 def _train_rows(run_dir: Path) -> list[dict]:
@@ -135,9 +136,9 @@ def test_a_game_listed_twice_gets_twice_the_episodes_and_is_evaluated_once():
                              agent={"text": {"dim": 16}, "policy": {"channels": 8, "embed_dim": 8, "memory_dim": 16}})
     assert config.agent_config().games == ["GoToRoom", "OpenRoom"]
     agent = Agent.create(config.agent_config(), texts=["go to the red ball", "open the door"], seed=0)
-    episodes, _ = collect_episodes(agent, list(range(12)), games=config.games, pool=EnvPool("paraphrase"),
-                                   base_seed=0, beta=1.0, slots=4, rng=np.random.default_rng(0),
-                                   generator=torch.Generator().manual_seed(0))
+    with EnvVector(games=config.games, corpus="paraphrase", seed=0, first=0, count=4) as envs:
+        episodes, _ = collect_episodes(agent, envs, iteration=0, episodes=12, beta=1.0, rng=np.random.default_rng(0),
+                                       generator=torch.Generator().manual_seed(0))
     assert Counter(e.game for e in episodes) == {"GoToRoom": 8, "OpenRoom": 4}
     scores = evaluate(agent, config.games, corpus="paraphrase", episodes=1, seed=0)
     assert sorted(scores) == ["eval/GoToRoom", "eval/OpenRoom", "eval/mean"]
@@ -149,9 +150,9 @@ def test_greedy_dagger_steps_follow_the_argmax_and_sampled_ones_the_generator(tm
     agent = Agent.create(config.agent_config(), texts=["go to the red ball"], seed=0).eval()
 
     def views(sample: bool, generator_seed: int) -> list[np.ndarray]:
-        episodes, _ = collect_episodes(agent, list(range(4)), games=config.games, pool=EnvPool("babyai"), base_seed=0,
-                                       beta=0.0, slots=4, rng=np.random.default_rng(0), sample=sample,
-                                       generator=torch.Generator().manual_seed(generator_seed))
+        with EnvVector(games=config.games, corpus="babyai", seed=0, first=0, count=4) as envs:
+            episodes, _ = collect_episodes(agent, envs, iteration=0, episodes=4, beta=0.0, rng=np.random.default_rng(0),
+                                           sample=sample, generator=torch.Generator().manual_seed(generator_seed))
         return [e.image for e in episodes]
 
     greedy_a, greedy_b = views(False, 1), views(False, 2)

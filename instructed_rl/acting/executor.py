@@ -68,17 +68,13 @@ class AgentSkill:
     def step(self, obs) -> tuple[int, float]:
         import torch
 
-        from instructed_rl.policy import preprocess_obs
+        from instructed_rl.policy import choose_actions, preprocess_obs
 
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device)
             out = self.agent(image, direction, self.goal, self.memory)
             self.memory = out.memory
-            logits = out.logits.float().cpu()
-            if self.greedy:
-                action = int(logits.argmax(dim=-1)[0])
-            else:
-                action = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=self.generator)[0, 0])
+            action = int(choose_actions(out.logits, greedy=self.greedy, generator=self.generator)[0][0])
             if out.target_map is not None:
                 self.target_map = torch.sigmoid(out.target_map[0].float()).cpu().numpy()
             return action, float(torch.sigmoid(out.done_logit[0].float()))

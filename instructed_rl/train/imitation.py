@@ -4,11 +4,11 @@
     torchrun --nproc_per_node=2 -m instructed_rl.cli train --config configs/default.yaml   # data-parallel
 
 Each iteration collects whole episodes in which the bot labels every visited state
-(``collect.py``), adds them to a replay buffer, and takes a few gradient steps on random
+(:mod:`instructed_rl.rollout.dagger`), adds them to a replay buffer, and takes a few gradient steps on random
 episodes from it: cross-entropy to the bot's action, plus binary cross-entropy for the
 termination head (1 only on the post-success view). Everything random is derived from the
 config's seed and the iteration number, so a resumed run retraces an uninterrupted one.
-Under torchrun each rank collects its own episodes (its own ids, hence seeds) into its own
+Under torchrun each rank collects its own episodes (its own envs, hence seeds) into its own
 buffer and gradients are averaged (``distributed.py``); one process runs exactly as before.
 """
 
@@ -31,13 +31,9 @@ from instructed_rl.errors import UserError
 from instructed_rl.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
-from instructed_rl.train.collect import (
-    EnvPool,
-    Episode,
-    collect_episodes,
-    episodes_from_arrays,
-    episodes_to_arrays,
-)
+from instructed_rl.rollout.dagger import collect_episodes
+from instructed_rl.rollout.envs import EnvVector
+from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
@@ -76,6 +72,8 @@ class ImitationConfig(AgentSource):
                                     "no bot: ~90 s per 1,500 steps); needs policy.read_description")
     reading_warmup_worlds: int = option(WARMUP_WORLDS_PER_GAME, "distinct worlds per game the reader warm-up draws from")
     reading_warmup_lr: float = option(WARMUP_LR, "Adam learning rate of the reader warm-up (its own optimizer)")
+    env_workers: int = option(1, "processes that step the envs and run the bot (1: this process; the bot's "
+                                 "replanning runs beside the policy's forward)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
@@ -84,7 +82,7 @@ class ImitationConfig(AgentSource):
     def __post_init__(self):
         self.normalize_agent_fields()
         for name in ("frames", "envs", "episodes_per_iteration", "updates_per_iteration", "batch_episodes",
-                     "buffer_episodes", "checkpoint_every", "threads", "reading_warmup_worlds"):
+                     "buffer_episodes", "checkpoint_every", "threads", "reading_warmup_worlds", "env_workers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
@@ -110,7 +108,7 @@ class ImitationConfig(AgentSource):
 
 
 # Keys that may change between a run and its resumption (budget and bookkeeping only).
-RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track")
+RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "track", "env_workers")
 
 
 def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:
@@ -216,11 +214,12 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         distributed.barrier(ctx)
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
-    pool = EnvPool(config.corpus)
+    envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
+                     count=config.envs, workers=config.env_workers)
     progress = Progress(config.frames, enabled=ctx.is_main)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
-    with StopFlag() as stop:
+    with StopFlag() as stop, envs:
         while state["frames"] < config.frames:
             iteration = state["iteration"]
             # All randomness of this iteration comes from (seed, iteration): resuming is exact.
@@ -230,12 +229,9 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             beta = config.beta(state["frames"])
             for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
                 group["lr"] = config.learning_rate(state["frames"])
-            first = state["episodes"]
-            mine = first + ctx.rank * config.episodes_per_iteration  # each rank its own episodes
-            ids = list(range(mine, mine + config.episodes_per_iteration))
             agent.eval()
-            episodes, stats = collect_episodes(agent, ids, games=config.games, pool=pool, base_seed=config.seed,
-                                               beta=beta, slots=config.envs, rng=rng, generator=generator,
+            episodes, stats = collect_episodes(agent, envs, iteration=iteration, episodes=config.episodes_per_iteration,
+                                               beta=beta, rng=rng, generator=generator,
                                                sample=config.agent_actions == "sampled", action_sets=config.action_sets)
             buffer.extend(episodes)
             del buffer[:-config.buffer_episodes]
@@ -255,7 +251,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
                 [stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures], ctx)
             state.update(iteration=iteration + 1, frames=state["frames"] + stats.frames,
-                         episodes=first + ctx.world_size * config.episodes_per_iteration,
+                         episodes=state["episodes"] + stats.episodes,
                          bot_failures=state["bot_failures"] + stats.bot_failures,
                          wall_seconds=time.perf_counter() - started)
             row = {

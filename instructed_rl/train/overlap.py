@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from instructed_rl.train.serve import reply, serve
+from instructed_rl.rollout.workers import reply, serve
 
 BEHAVIOUR_PREFIX = "behaviour/"  # checkpoint arrays holding the in-flight rollout's weights
 
@@ -45,7 +45,8 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
     def setup():
         from instructed_rl.agent import Agent, AgentConfig
         from instructed_rl.text.tokenizer import Tokenizer
-        from instructed_rl.train.rollout import EnvVector, collect_rollout, rollout_generator
+        from instructed_rl.rollout.envs import EnvVector
+        from instructed_rl.rollout.steps import collect_rollout, rollout_generator
 
         config = AgentConfig.from_dict(agent_config)
         agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()

@@ -4,7 +4,7 @@
     instructed-rl train --config configs/kickstart_tiny.yaml --out runs/kickstart_tiny
     torchrun --nproc_per_node=2 -m instructed_rl.cli train --config configs/ppo_tiny.yaml   # data-parallel
 
-Rollouts (:mod:`instructed_rl.train.rollout`): each iteration every env starts a new episode
+Rollouts (:mod:`instructed_rl.rollout.steps`): each iteration every env starts a new episode
 and takes ``steps`` steps; episodes still running at the end are cut and bootstrapped with the
 critic's value. Nothing but counters, weights and the optimizer
 crosses an iteration boundary, so a resumed run retraces an uninterrupted one exactly.
@@ -48,7 +48,8 @@ from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.optim import make_adam
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
-from instructed_rl.train.rollout import EnvVector, Rollout, collect_rollout, rollout_generator
+from instructed_rl.rollout.envs import EnvVector
+from instructed_rl.rollout.steps import Rollout, collect_rollout, rollout_generator
 from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
