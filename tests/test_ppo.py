@@ -15,7 +15,7 @@ from instructed_rl.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.ppo import clipped_policy_loss, clipped_value_loss, make_minibatch, segments
+from instructed_rl.train.ppo_loss import clipped_policy_loss, clipped_value_loss, make_minibatch, segments
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.steps import Rollout, collect_rollout
 from instructed_rl.train.tracking import MetricsLog

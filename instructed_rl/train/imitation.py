@@ -38,7 +38,8 @@ from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
-from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
+from instructed_rl.train.runs import (AgentSource, RunOutputs, StopFlag, check_same_run, close_iteration, finish_run,
+                                     make_agent)
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -220,6 +221,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
     with StopFlag() as stop, envs:
+        run = RunOutputs(out, ctx, metrics, progress, stop, log)
         while state["frames"] < config.frames:
             iteration = state["iteration"]
             # All randomness of this iteration comes from (seed, iteration): resuming is exact.
@@ -263,27 +265,11 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
-            finished = state["frames"] >= config.frames
-            if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
-                agent.eval()
-                last_eval = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
-                                     seed=2_000_000 + 1000 * state["iteration"])
-                row.update(last_eval)
-            metrics.write(row)
-            progress.update(state["frames"], row["fps"], **{"success%": 100 * row["collect/success"],
-                                                            "acc": row["train/accuracy"]})
-            stopping = distributed.any_rank(stop.requested, ctx)  # a signal may reach only some ranks
-            if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
-                distributed.barrier(ctx)
-                arrays = distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # every rank's buffer
-                if ctx.is_main:
-                    save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=arrays)
-                distributed.barrier(ctx)
-            if stopping:
-                progress.close()
-                metrics.close()
-                log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
-                raise KeyboardInterrupt
+            evaluation = close_iteration(
+                run, row, config=config, agent=agent, optimizer=optimizer, state=state,
+                progress_fields={"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]},
+                arrays=lambda: distributed.gather_arrays(episodes_to_arrays(buffer), ctx))  # every rank's buffer
+            last_eval = evaluation or last_eval
     progress.close()
     metrics.close()
     return finish_run(

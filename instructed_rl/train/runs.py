@@ -23,7 +23,7 @@ from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
-from instructed_rl.train.checkpoint import has_checkpoint
+from instructed_rl.train.checkpoint import has_checkpoint, save_checkpoint
 from instructed_rl.train.tracking import plot_curve
 
 
@@ -210,6 +210,9 @@ class StopFlag:
         return False
 
 
+EVAL_SEED = 2_000_000  # training's evaluations: iteration k uses seeds from EVAL_SEED + 1000 k
+
+
 def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
     """Greedy success on each game's test split (fresh seeds, the run's corpus)."""
     from instructed_rl.acting.actors import AgentActor
@@ -253,3 +256,45 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
     if last_eval:
         log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
     return final
+
+
+@dataclasses.dataclass
+class RunOutputs:
+    """What a trainer's loop writes at the end of each iteration (see :func:`close_iteration`)."""
+
+    out: Path
+    ctx: Any
+    metrics: Any  # tracking.MetricsLog
+    progress: Any  # tracking.Progress
+    stop: StopFlag
+    log: Any = print
+
+
+def close_iteration(run: RunOutputs, row: dict[str, Any], *, config, agent, optimizer, state: dict[str, Any],
+                    progress_fields: dict[str, float], arrays) -> dict[str, float] | None:
+    """The end of an iteration, the same in every trainer: evaluate when due (and at the end),
+    log ``row``, checkpoint when due or asked to stop, and on a stop request raise
+    KeyboardInterrupt after the checkpoint. ``arrays()`` gives what the checkpoint stores beside
+    the weights (every rank calls it: it may gather). Returns the evaluation, if one ran."""
+    finished = state["frames"] >= config.frames
+    evaluation = None
+    if run.ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
+        agent.eval()
+        evaluation = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
+                              seed=EVAL_SEED + 1000 * state["iteration"])
+        row.update(evaluation)
+    run.metrics.write(row)
+    run.progress.update(state["frames"], row["fps"], **progress_fields)
+    stopping = distributed.any_rank(run.stop.requested, run.ctx)  # a signal may reach only some ranks
+    if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
+        distributed.barrier(run.ctx)
+        stored = arrays()
+        if run.ctx.is_main:
+            save_checkpoint(run.out, agent=agent, optimizer=optimizer, state=state, arrays=stored)
+        distributed.barrier(run.ctx)
+    if stopping:
+        run.progress.close()
+        run.metrics.close()
+        run.log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
+        raise KeyboardInterrupt
+    return evaluation
