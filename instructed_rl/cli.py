@@ -146,7 +146,7 @@ def run(argv: list[str] | None = None) -> int:
         demos.run(from_args(demos.DemosConfig, args))
     elif args.command == "play":
         from instructed_rl.commands import play
-        from instructed_rl.play import PlayConfig
+        from instructed_rl.interactive.config import PlayConfig
 
         return play.run(from_args(PlayConfig, args))
     elif args.command == "push":

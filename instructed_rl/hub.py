@@ -1,6 +1,7 @@
 """Agents by name: a shipped agent, a directory, or a Hugging Face Hub repo; and uploads.
 
     resolve_agent("default")                 # the shipped agent (data/agents/default, or the wheel's copy)
+    resolve_agent("data/agents/default")     # the same, from any folder
     resolve_agent("runs/tiny/agent")         # a directory written by save_pretrained
     resolve_agent("someone/instructed-agent")       # a Hub repo, through huggingface_hub's cache
     resolve_agent("someone/instructed-agent@v1")    # ... at a branch, tag or commit
@@ -20,6 +21,7 @@ from instructed_rl.resources import SHIPPED_AGENTS, shipped_agent
 
 # What a Hub repo of an agent holds and what we fetch: no *.bin/*.pt, whatever the repo has.
 AGENT_FILES = ("config.json", "model.safetensors", "tokenizer.model", "README.md", "training_record.json")
+SHIPPED_PREFIX = "data/agents/"
 _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<revision>[\w./-]+))?$")
 
 
@@ -39,7 +41,8 @@ def resolve_agent(spec: str | Path, *, flag: str = "--agent") -> Path:
     if path.exists():
         return path
     text = str(spec).strip()
-    shipped = shipped_agent(text)
+    # The checkout's path of a shipped agent (play's default) names it from any folder, and in a wheel.
+    shipped = shipped_agent(text.removeprefix(SHIPPED_PREFIX))
     if shipped is not None:
         return shipped
     parsed = hub_id(text)

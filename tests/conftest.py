@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,39 @@ def cli_command() -> list[str]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cli_command() + list(args), capture_output=True, text=True, timeout=120)
+
+
+# ---- play: the command and tiny agents for it ------------------------------------------------
+
+PLAY_TEXTS = ["go to the red ball", "go to the purple box", "pick up a key", "open the blue door",
+              "put the grey key next to the green box", "A single room with no doors. It holds a grey ball."]
+
+
+def run_play(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cli_command() + ["play", *args], capture_output=True, text=True, timeout=120, input=stdin,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def verdicts(out: str) -> list[str]:
+    """The verdicts ``play`` printed, in order."""
+    return re.findall(r"^verdict: (.*)$", out, flags=re.M)
+
+
+def tiny_play_agent(directory: Path, done_bias: float, *, corpus: str | None = None) -> str:
+    """An untrained agent whose termination head says never done (bias -20) or always done (+20);
+    ``corpus``: the corpus it says it trained on."""
+    import torch
+
+    from instructed_rl.agent import Agent, AgentConfig
+
+    config = {"text": {"encoder": "gru", "dim": 32},
+              "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "goal_attention": False}}
+    agent = Agent.create(AgentConfig.from_dict({**config, **({"corpus": corpus} if corpus else {})}),
+                         texts=PLAY_TEXTS * 10)
+    with torch.no_grad():
+        agent.policy.termination[-1].bias.fill_(done_bias)
+    agent.save_pretrained(directory)
+    return str(directory)
 
 
 def interrupt_after_first_checkpoint(args: list[str], run_dir: Path) -> tuple[int, str, str]:

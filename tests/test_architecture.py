@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "instructed_rl"
 BASE = {"errors", "config", "resources", "paths", "progress", "__version__"}
 MODEL = {"text", "reader", "pointer", "policy", "agent", "hub", "card"}
-FRONTS = {"play", "web", "commands", "cli"}
+FRONTS = {"interactive", "commands", "cli"}
 # part -> the parts it must never import (docs/architecture.md draws the same arrows).
 NEVER = {
     "language": "everything but the base",
@@ -23,8 +23,7 @@ NEVER = {
     "eval": {"rollout", "train"} | FRONTS,
     "train": FRONTS,
     "render": "everything but the base",
-    "play": {"train", "web", "commands", "cli"},
-    "web": {"train", "commands", "cli"},
+    "interactive": {"train", "commands", "cli"},
     "commands": {"cli"},
 }
 
@@ -66,11 +65,22 @@ def test_no_part_imports_what_the_architecture_forbids():
     assert not broken, "\n".join(sorted(set(broken)))
 
 
+def test_the_repl_never_imports_the_web_page():
+    """Inside the interactive part the page builds on the REPL's pieces, never the reverse."""
+    broken = []
+    for path in sorted((PACKAGE / "interactive").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            broken += [f"{path.name} imports {name}" for name in names if name.startswith("instructed_rl.interactive.web")]
+    assert not broken, "\n".join(broken)
+
+
 def test_the_rules_see_real_imports():
     """The checker finds the arrows that do exist (a checker that sees nothing passes anything)."""
     arrows = {(part, imported) for _, part, imported in imports()}
     assert {("agent", "policy"), ("eval", "acting"), ("train", "agent"), ("games", "language"),
-            ("train", "rollout"), ("rollout", "acting")} <= arrows
+            ("train", "rollout"), ("rollout", "acting"), ("interactive", "acting"), ("interactive", "eval")} <= arrows
 
 
 def test_the_language_and_the_games_load_without_torch():

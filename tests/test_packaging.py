@@ -90,6 +90,8 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_outside_the_checkout(tmp_
             assert f"instructed_rl/_shipped/data/agents/{name}/{file}" in names
     assert "instructed_rl/_shipped/envs/skill_room.yaml" in names
     assert "instructed_rl/_shipped/data/corpora/zorblax.yaml" in names
+    for page in ("index.html", "app.js", "style.css"):  # serve's page works offline, from the package
+        assert f"instructed_rl/interactive/web/static/{page}" in names
     assert wheel.stat().st_size < 20_000_000
 
     # A fresh venv; the heavy dependencies (torch, minigrid, ...) come from this one through a .pth

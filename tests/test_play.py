@@ -10,50 +10,28 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.play import DEFAULT_AGENT, MAX_INSTRUCTION_CHARS, PlayConfig, check_text, play
+from instructed_rl.interactive.config import DEFAULT_AGENT, PlayConfig
+from instructed_rl.interactive.judge import MAX_INSTRUCTION_CHARS, check_text
+from instructed_rl.interactive.repl import play
 from instructed_rl.resources import PROJECT_ROOT
 
 pexpect = pytest.importorskip("pexpect")
 
-TEXTS = ["go to the red ball", "go to the purple box", "pick up a key", "open the blue door",
-         "put the grey key next to the green box", "A single room with no doors. It holds a grey ball."]
-
-from tests.conftest import cli_command  # noqa: E402
-
-
-def run_play(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cli_command() + ["play", *args], capture_output=True, text=True, timeout=120, input=stdin,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
-def _tiny_agent(directory: Path, done_bias: float) -> str:
-    """An untrained agent whose termination head says never done (bias -20) or always done (+20)."""
-    import torch
-
-    from instructed_rl.agent import Agent, AgentConfig
-
-    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
-                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "goal_attention": False}})
-    agent = Agent.create(config, texts=TEXTS * 10)
-    with torch.no_grad():
-        agent.policy.termination[-1].bias.fill_(done_bias)
-    agent.save_pretrained(directory)
-    return str(directory)
+from tests.conftest import cli_command, run_play, tiny_play_agent, verdicts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def never_done(tmp_path_factory):
-    return _tiny_agent(tmp_path_factory.mktemp("agents") / "never_done", -20.0)
+    return tiny_play_agent(tmp_path_factory.mktemp("agents") / "never_done", -20.0)
 
 
 @pytest.fixture(scope="module")
 def always_done(tmp_path_factory):
-    return _tiny_agent(tmp_path_factory.mktemp("agents") / "always_done", 20.0)
+    return tiny_play_agent(tmp_path_factory.mktemp("agents") / "always_done", 20.0)
 
 
 def world(game: str, seed: int):
@@ -70,10 +48,6 @@ def unique_objects(level) -> list[str]:
             name = f"{obj.color} {obj.type}"
             seen[name] = seen.get(name, 0) + 1
     return sorted(name for name, count in seen.items() if count == 1)
-
-
-def verdicts(out: str) -> list[str]:
-    return re.findall(r"^verdict: (.*)$", out, flags=re.M)
 
 
 # ---- the prompt, through a pseudo-terminal --------------------------------------------------

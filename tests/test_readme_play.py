@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from instructed_rl.resources import PROJECT_ROOT
-from tests.test_play import TEXTS, run_play, verdicts
+from tests.conftest import run_play, tiny_play_agent, verdicts
 
 README = PROJECT_ROOT / "README.md"
 
@@ -26,22 +26,6 @@ def readme_play_commands() -> list[str]:
 
 
 COMMANDS = readme_play_commands()
-
-
-def paraphrase_agent(directory: Path) -> str:
-    """An untrained agent that says it trained on the paraphrase corpus, and is never done."""
-    import torch
-
-    from instructed_rl.agent import Agent, AgentConfig
-
-    config = AgentConfig.from_dict({"corpus": "paraphrase", "text": {"encoder": "gru", "dim": 32},
-                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1,
-                                               "goal_attention": False}})
-    agent = Agent.create(config, texts=TEXTS * 10)
-    with torch.no_grad():
-        agent.policy.termination[-1].bias.fill_(-20.0)
-    agent.save_pretrained(directory)
-    return str(directory)
 
 
 def test_the_readme_has_play_examples():
@@ -74,7 +58,7 @@ def test_quit_and_exit_at_the_prompt_leave_without_running(tmp_path):
 def test_verdicts_read_with_the_agents_own_corpus(tmp_path):
     """An agent trained on paraphrases: 'grab the red key' parses (paraphrase), so the verdict is
     the verifier's, not 'unverifiable' under the world's babyai corpus."""
-    agent = paraphrase_agent(tmp_path / "paraphrase_agent")
+    agent = tiny_play_agent(tmp_path / "paraphrase_agent", -20.0, corpus="paraphrase")  # never done
     result = run_play("--agent", agent, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "3",
                       "--instruction", "grab the red key")
     assert "typed text read as paraphrase, then babyai" in result.stdout

@@ -9,7 +9,6 @@ server runs in a thread of this process with the shipped agent, so the agent loa
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import re
@@ -224,7 +223,7 @@ def websocket_checks(ws_url: str, *, own: str) -> None:
 
 
 def test_the_page_needs_nothing_from_the_network():
-    static = PROJECT_ROOT / "instructed_rl" / "web" / "static"
+    static = PROJECT_ROOT / "instructed_rl" / "interactive" / "web" / "static"
     for path in static.iterdir():
         assert not re.search(r"(src|href)=\"(https?:)?//|url\((https?:)?//|@import", path.read_text()), path
 
@@ -234,8 +233,9 @@ def test_the_page_needs_nothing_from_the_network():
 def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
     """A tab's own actor, sharing the loaded agent, gives play's actions and verdict."""
     from instructed_rl.acting.actors import AgentActor
-    from instructed_rl.play import Outcome, Session
-    from instructed_rl.web.session import PageSession
+    from instructed_rl.interactive.judge import Outcome
+    from instructed_rl.interactive.stage import Stage
+    from instructed_rl.interactive.web.page import PageSession
 
     for game, seed, text in (("GoToRoom", 3, None), ("SkillRoom", 1, "go to the yellow key and then pick up the yellow key")):
         page = PageSession(shared)
@@ -243,7 +243,7 @@ def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
         page.run({"text": text or world["mission"]})
         actions, reply = [], {"verdict": None}
         while reply["verdict"] is None:
-            level = page.play.env.level
+            level = page.stage.env.level
             reply = page.step({})
             actions.append(reply["action"])
             if game == "GoToRoom":  # the target map, on the world: its surest cell holds the red key
@@ -252,12 +252,12 @@ def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
                 assert all(cell[3] == 0.0 for cell in reply["target"])  # no "put next to" object here
 
         config = dataclasses.replace(shared.base, game=game, seed=seed)
-        play = Session(config, out=io.StringIO(), driver=AgentActor(shared.agent, name="agent"))
-        play.new_world(seed)
-        attempt = play.start(text or world["mission"])
+        stage = Stage(config, driver=AgentActor(shared.agent, name="agent"))
+        stage.new_world(seed)
+        attempt = stage.start(text or world["mission"])
         outcome = None
         while outcome is None:
-            outcome = play.advance(attempt)
+            outcome = stage.advance(attempt)
         assert isinstance(outcome, Outcome) and outcome.succeeded
         assert [a for a in actions if a] == attempt.trail
         assert reply["verdict"] == "success: " + outcome.message
@@ -266,7 +266,7 @@ def test_a_tab_acts_exactly_as_the_agent_does_in_play(shared):
 
 
 def test_a_tab_refuses_bad_input_in_one_line_and_keeps_its_world(shared):
-    from instructed_rl.web.session import PageSession
+    from instructed_rl.interactive.web.page import PageSession
 
     page = PageSession(shared)
     with pytest.raises(UserError, match="no world yet"):
@@ -279,7 +279,7 @@ def test_a_tab_refuses_bad_input_in_one_line_and_keeps_its_world(shared):
         with pytest.raises(UserError, match=expected) as error:
             page.world(message)
         assert "\n" not in str(error.value) and "Fix" in str(error.value)
-    assert page.play.env.mission == world["mission"]
+    assert page.stage.env.mission == world["mission"]
     for text, expected in (("", "empty"), ("x" * 201, "too long"), ("asdf qwerty", "cannot ground"),
                            ("go to the unicorn", "unicorn"), ({"not": "text"}, "no instruction")):
         with pytest.raises(UserError, match=expected):
@@ -294,7 +294,7 @@ def test_the_frame_renderer_draws_exactly_what_minigrid_draws():
 
     from instructed_rl.games.env import InstructedEnv
     from instructed_rl.render.record import tile_size
-    from instructed_rl.web.session import FrameRenderer
+    from instructed_rl.render.frames import FrameRenderer
 
     rng = np.random.default_rng(0)
     for game in ("SkillRoom", "GoToRoom", "BabyAI-GoToObjMaze-v0"):

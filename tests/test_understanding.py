@@ -59,7 +59,8 @@ def test_the_refusal_names_the_words_and_the_fix():
 
 
 def test_play_refuses_words_nothing_defines_unless_asked_to_run_anyway():
-    from instructed_rl.play import PlayConfig, Session
+    from instructed_rl.interactive.config import PlayConfig
+    from instructed_rl.interactive.repl import Session
 
     for anyway, refused in ((False, True), (True, False)):
         config = PlayConfig(agent="random", game="GoToRoom", seed=3, fps=0, color="never", anyway=anyway,

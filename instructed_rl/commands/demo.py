@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from instructed_rl.config import option
-from instructed_rl.play import DEFAULT_AGENT, MAX_SEED, PlayConfig, Session
+from instructed_rl.interactive.config import DEFAULT_AGENT, MAX_SEED, PlayConfig
+from instructed_rl.interactive.repl import Session
 from instructed_rl.render.record import check_writable
 
 # (what it shows, game, split, corpus)
@@ -66,7 +67,7 @@ def run(config: DemoConfig) -> int:
         session.view.every_frame = live
         session.view.say(f"\n=== {index + 1}/{len(CASES)}: {label} ===")
         session.new_world(play_config.seed)
-        mission = session.env.mission
+        mission = session.stage.env.mission
         outcome = session.run(mission)
         session.view.say(f"verdict: {outcome.message}")
         rows.append((label, f"{game} [{split}]", mission, outcome.status, outcome.steps))

@@ -1,4 +1,4 @@
-"""``instructed-rl play``: type instructions and watch an agent act (see :mod:`instructed_rl.play`).
+"""``instructed-rl play``: type instructions and watch an agent act (see :mod:`instructed_rl.interactive.repl`).
 
     instructed-rl play --agent runs/default/agent --game GoToRoom --seed 3
     instructed-rl play --agent reader --game RoleRoom --seed 2
@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from instructed_rl.config import add_arguments
-from instructed_rl.play import PlayConfig, play
+from instructed_rl.interactive.config import PlayConfig
+from instructed_rl.interactive.repl import play
 
 
 def add_play_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.play import DEFAULT_AGENT, DEFAULT_GAME, PlayConfig
+from instructed_rl.interactive.config import DEFAULT_GAME, PlayConfig, WorldOptions
 
 DEFAULT_PORT = 8765
 
 
 @dataclass
-class ServeConfig:
-    agent: str = option(DEFAULT_AGENT, "saved agent directory, or 'bot' (BabyAI bot; needs text that parses) / 'random'")
+class ServeConfig(WorldOptions):
+    # --agent as play's; the world flags say what a new tab starts from
     game: str = option(DEFAULT_GAME, "game a new tab starts on (see 'instructed-rl envs'); the page can switch")
     seed: int = option(0, "seed of a new tab's first world")
     split: str | None = option(None, "split of a new tab's worlds (default: test when the game has it)")
@@ -39,8 +39,7 @@ class ServeConfig:
     anyway: bool = option(False, "run instructions even when they name words nothing defines (\"the unicorn\")")
 
     def __post_init__(self):
-        if not self.agent:
-            raise ValueError(f"--agent is empty. Fix: pass a saved agent directory (default {DEFAULT_AGENT}), bot or random")
+        super().__post_init__()
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be from 0 to 65535, got {self.port}")
         if not self.host.strip():
@@ -57,8 +56,8 @@ def load_shared(config: ServeConfig):
     """Load the agent once (every tab shares it) and check that a first world can be made."""
     from instructed_rl.language.corpus import shipped_corpora
     from instructed_rl.games.spec import shipped_games
-    from instructed_rl.play import make_driver
-    from instructed_rl.web.session import PageSession, Shared
+    from instructed_rl.interactive.stage import make_driver
+    from instructed_rl.interactive.web.page import PageSession, Shared
 
     driver = make_driver(config.agent)  # one line for a missing or broken agent
     agent = getattr(driver, "agent", None)
@@ -107,7 +106,7 @@ def make_server(config: ServeConfig, sock: socket.socket, shared=None):
     """A uvicorn server for ``sock`` (``server.run(sockets=[sock])`` serves until Ctrl-C or ``should_exit``)."""
     import uvicorn
 
-    from instructed_rl.web.app import create_app, is_loopback
+    from instructed_rl.interactive.web.app import create_app, is_loopback
 
     app = create_app(shared or load_shared(config), loopback_only=is_loopback(sock.getsockname()[0]))
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, ws_ping_interval=20,
@@ -119,7 +118,7 @@ def run(config: ServeConfig) -> int:
     sock = listen(config.host, config.port)
     server = make_server(config, sock, shared)
     print(f"instructed-rl serve: open {url_of(sock)} in a browser (agent {config.agent}; Ctrl-C stops)", flush=True)
-    from instructed_rl.web.app import is_loopback
+    from instructed_rl.interactive.web.app import is_loopback
 
     if not is_loopback(sock.getsockname()[0]):
         print(f"note: listening on {config.host}: other machines can reach this page", file=sys.stderr)

@@ -18,13 +18,13 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, make_actor
+from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, Decision, make_actor
 from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
@@ -155,11 +155,38 @@ def run_episode(env: InstructedEnv, actor, seed: int, config: EvalConfig | None 
     actor.start(env, instruction=instruction, description=description, seed=seed)
     steps = 0
     while True:
-        obs, _, terminated, truncated, info = env.step(actor.act(obs).action)
-        obs = dict(obs, mission=instruction, description=description)
+        step = take_step(env, actor, obs, instruction=instruction, description=description)
+        obs = step.obs
         steps += 1
-        if terminated or truncated:
-            return bool(info["success"]), steps
+        if step.terminated or step.truncated:
+            return bool(step.info["success"]), steps
+
+
+class Step(NamedTuple):
+    """One turn of an episode: the actor's decision and what the env returned (``obs`` None when
+    the decision was not taken)."""
+
+    decision: Decision
+    obs: dict | None = None
+    terminated: bool = False
+    truncated: bool = False
+    info: dict | None = None
+
+
+def take_step(env: InstructedEnv, actor, obs: dict, *, instruction: str, description: str,
+              stop_when_finished: bool = False, before_step=None) -> Step:
+    """The turn of every episode loop (eval's, play's and the web page's): ``actor`` decides on
+    ``obs`` and ``env`` takes the action; the next observation carries the episode's own texts
+    (ablated, or typed), not the env's. With ``stop_when_finished`` a decision that believes the
+    instruction done is not taken (play stops there; eval lets the env decide); ``before_step()``
+    runs between deciding and stepping (play's pacing)."""
+    decision = actor.act(obs)
+    if stop_when_finished and decision.finished:
+        return Step(decision)
+    if before_step is not None:
+        before_step()
+    obs, _, terminated, truncated, info = env.step(decision.action)
+    return Step(decision, dict(obs, mission=instruction, description=description), terminated, truncated, info)
 
 
 def _single_part(env: InstructedEnv, instruction: str, config: EvalConfig) -> str | None:

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import zlib
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -71,6 +71,16 @@ def caption(frame: np.ndarray, lines: Sequence[str]) -> np.ndarray:
             line = line[:-2] + "…" if len(line) > 2 else ""
         draw.text((CAPTION_PAD, height + CAPTION_PAD + i * CAPTION_LINE), line, fill=(230, 230, 230), font=font)
     return np.asarray(image)
+
+
+def write_gif(frames: Iterable[np.ndarray], target, *, fps: float) -> None:
+    """RGB frames (one size) -> a looping GIF written to ``target`` (a path or a binary file)."""
+    from PIL import Image
+
+    images = (Image.fromarray(f).convert("P", palette=Image.Palette.ADAPTIVE) for f in frames)
+    first = next(images)
+    # A generator keeps only Pillow's own (1 byte/pixel) copies in memory, never all RGB frames.
+    first.save(target, format="GIF", save_all=True, append_images=images, duration=max(20, round(1000 / fps)), loop=0)
 
 
 class Recorder:
@@ -127,13 +137,7 @@ class Recorder:
         return len(self._frames)
 
     def _save_gif(self, path: Path) -> None:
-        from PIL import Image
-
-        frames = (Image.fromarray(f).convert("P", palette=Image.Palette.ADAPTIVE) for f in self._padded())
-        first = next(frames)
-        # A generator keeps only Pillow's own (1 byte/pixel) copies in memory, never all RGB frames.
-        first.save(path, format="GIF", save_all=True, append_images=frames,
-                   duration=max(20, round(1000 / self.fps)), loop=0)
+        write_gif(self._padded(), path, fps=self.fps)
 
     def _save_mp4(self, path: Path) -> None:
         import imageio.v2 as imageio

@@ -1,4 +1,5 @@
-"""Draw a minigrid world as text, two characters a cell, with ANSI colours when wanted.
+"""Draw a minigrid world as text, two characters a cell, with ANSI colours when wanted; and
+:class:`TerminalView`, the terminal that ``play`` and ``demo`` write to.
 
 Each object is a colour letter and a type mark, so the grid reads without colour too. Every
 colour has its own letter (green and grey share an initial: grey is ``e``)::
@@ -10,6 +11,10 @@ colour has its own letter (green and grey share an initial: grey is ``e``)::
 """
 
 from __future__ import annotations
+
+from typing import TextIO
+
+from instructed_rl.render.frames import visible_cells
 
 ANSI = {"red": "91", "green": "92", "blue": "94", "purple": "95", "yellow": "93", "grey": "37"}
 TYPE_MARK = {"ball": "O", "box": "X", "key": "K", "goal": "G", "lava": "~"}
@@ -47,22 +52,6 @@ def _paint(text: str, color: str | None, *, highlight: bool) -> str:
     return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if codes else text
 
 
-def visible_cells(level) -> set[tuple[int, int]]:
-    """World cells the agent sees now (walls occlude), from minigrid's own visibility mask."""
-    _, mask = level.gen_obs_grid()
-    size = level.agent_view_size
-    forward, right = level.dir_vec, level.right_vec
-    top_left = level.agent_pos + forward * (size - 1) - right * (size // 2)
-    cells = set()
-    for j in range(size):
-        for i in range(size):
-            if mask[i, j]:
-                x, y = top_left - forward * j + right * i
-                if 0 <= x < level.width and 0 <= y < level.height:
-                    cells.add((int(x), int(y)))
-    return cells
-
-
 def render_grid(level, *, color: bool = False) -> str:
     """The whole grid as lines of text; with ``color`` the agent's field of view is shaded."""
     visible = visible_cells(level) if color else set()
@@ -83,3 +72,43 @@ def render_grid(level, *, color: bool = False) -> str:
     if carrying is not None:
         rows.append(f"carrying: {carrying.color} {carrying.type}")
     return "\n".join(rows)
+
+
+class TerminalView:
+    """Lines on ``out``; a step's frame (grid + status) is redrawn in place when ``live``."""
+
+    def __init__(self, out: TextIO, *, color: bool, live: bool, grid: bool = True) -> None:
+        self.out = out
+        self.color = color
+        self.live = live
+        self.grid = grid
+        self.every_frame = True  # False: not live, only a run's last frame is written (by end())
+        self._drawn = 0  # lines of the frame that the next one overwrites
+        self._held: list[str] = []
+
+    def say(self, line: str = "") -> None:
+        self._drawn = 0
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def world(self, level) -> None:
+        if self.grid:
+            self.say(render_grid(level, color=self.color))
+            self.say(LEGEND)
+
+    def frame(self, level, status: list[str]) -> None:
+        lines = (render_grid(level, color=self.color).splitlines() if self.grid else []) + status
+        if not self.live and not self.every_frame:
+            self._held = lines
+            return
+        up = f"\x1b[{self._drawn}F\x1b[J" if self.live and self._drawn else ""
+        self.out.write(up + "\n".join(lines) + "\n")
+        self.out.flush()
+        self._drawn = len(lines) if self.live else 0
+
+    def end(self) -> None:
+        if self._held:
+            self.out.write("\n".join(self._held) + "\n")
+            self.out.flush()
+            self._held = []
+        self._drawn = 0

@@ -1,6 +1,6 @@
 """The web page's server: a Starlette app with one websocket per browser tab.
 
-    GET /           the page (instructed_rl/web/static/index.html)
+    GET /           the page (instructed_rl/interactive/web/static/index.html)
     GET /static/... its script and style (served by the package: the page works offline)
     WS  /ws         one tab's episode: JSON messages in, one JSON reply each
 
@@ -11,7 +11,7 @@ Client messages: ``{"type": "world", "game", "split", "corpus", "seed"}`` (make 
 open after an error. The browser drives the pace (it asks for the next step when it wants
 it), so play / pause / step / speed live in the page and a slow tab never queues steps.
 
-Each connection owns a :class:`~instructed_rl.web.session.PageSession`, dropped when the tab
+Each connection owns a :class:`~instructed_rl.interactive.web.page.PageSession`, dropped when the tab
 closes. Session work (model, world, PNG) runs on one worker thread: the agent is shared by
 every tab and serves one step at a time, and the event loop stays free for the sockets.
 
@@ -31,13 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from instructed_rl.errors import UserError
-from instructed_rl.web.session import PageSession, Shared
+from instructed_rl.interactive.web.page import PageSession, Shared
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_MESSAGE_BYTES = 16_384  # an instruction is at most 200 characters
 MAX_SESSIONS = 64  # open tabs; each holds a world and its episode's frames
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-log = logging.getLogger("instructed_rl.web")
+log = logging.getLogger("instructed_rl.interactive.web")
 
 
 def host_name(host: str) -> str:
