@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from instructed_rl.yaml_check import Where
 
 C = TypeVar("C")
+COMMAND_LINE = "command line"  # where a flag's value was given, in errors
 
 
 def option(default: Any, help: str, **kwargs) -> Any:
@@ -75,7 +76,7 @@ def _scalar(kind):
     return kind if kind in (int, float, str) else str
 
 
-def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = "command line",
+def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = COMMAND_LINE,
                  lines: Mapping[str, Where] | None = None) -> C:
     """Build ``cls`` from a mapping; an unknown key or a value of the wrong type is a one-line error.
 
@@ -94,9 +95,10 @@ def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = "command
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=2)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-            if key in lines:
+            place = lines[key].place if key in lines else source
+            if place != COMMAND_LINE and key in lines:  # a file's key, cited like every other YAML mistake
                 raise UserError(f"{lines[key]}: unknown key{hint}. Fix: use one of {', '.join(names)}")
-            raise UserError(f"{source}: unknown config key {key!r}{hint}. Fix: use one of {', '.join(names)}")
+            raise UserError(f"{place}: unknown config key {key!r}{hint}. Fix: use one of {', '.join(names)}")
     types = _field_types(cls)
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     values = dict(values)
@@ -117,7 +119,7 @@ def from_mapping(cls: type[C], values: dict[str, Any], *, source: str = "command
         if isinstance(error, UserError) or "Fix:" in message:
             raise UserError(f"{place}: {message}") from None
         # The fix is where the value was given.
-        fix = ("see the command's --help for each option's range and default" if place == "command line"
+        fix = ("see the command's --help for each option's range and default" if place == COMMAND_LINE
                else f"correct it in {place}, or override it with --key value")
         raise UserError(f"{place}: {message.rstrip('.')}. Fix: {fix}") from None
 

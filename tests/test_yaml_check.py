@@ -72,6 +72,9 @@ def test_preset_typo_names_file_line_and_key(tmp_path, capsys):
     path.write_text("games: [GoToRoom]\nencoder: gru\nframes: lots\n")
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
     assert f"{path}:3: frames: must be a whole number, not 'lots'" in capsys.readouterr().err
+    path.write_text("games: [GoToRoom]\nencoder: gru\n")  # an override's mistake is the command line's
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--lrr", "0.1"]) == 2
+    assert "command line: unknown config key 'lrr' (did you mean lr?)" in capsys.readouterr().err
 
 
 SPEC = "id: Mine\nworld: BabyAI-GoToLocal-v0\n"

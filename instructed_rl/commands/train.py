@@ -20,7 +20,7 @@ from typing import Any, get_args, get_origin
 
 import yaml
 
-from instructed_rl.config import from_mapping, option
+from instructed_rl.config import COMMAND_LINE, from_mapping, option
 from instructed_rl.errors import UserError
 from instructed_rl.paths import check_output_dir
 from instructed_rl.yaml_check import Where, YamlFile, read_yaml_mapping
@@ -192,7 +192,7 @@ def run(config_path: str, out: str | None, extra: list[str]) -> Path:
     overrides = parse_overrides(cls, extra)
     values.update(overrides)
     asked = values.get("threads")
-    lines = {k: v for k, v in file.located().items() if k not in overrides}  # an override's error names no line
+    lines = {**file.located(), **{k: Where(COMMAND_LINE, "--" + k.replace("_", "-")) for k in overrides}}
     config = from_mapping(cls, values, source=config_path, lines=lines)
     run_dir = check_output_dir(Path(out) if out else Path("runs") / Path(config_path).stem, "--out")
     check_before_training(config, config_path, lines)
