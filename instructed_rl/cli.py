@@ -94,19 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the shipped agent on a few fresh worlds: watch, table, GIF (< 1 min)")
     add_arguments(demo, DemoConfig)
 
-    from instructed_rl.commands.push import add_push_arguments
+    from instructed_rl.commands.push import PushConfig
 
     push = _command(commands, "push", "instructed_rl.commands.push",
                     help="upload a saved agent and its model card to the Hugging Face Hub")
-    add_push_arguments(push)
+    add_arguments(push, PushConfig, positional=("agent",))
 
-    from instructed_rl.commands.train import overrides_help
+    from instructed_rl.commands.train import TrainCommandConfig, overrides_help
 
     train = _command(commands, "train", "instructed_rl.commands.train", epilog_factory=overrides_help,
                      help="train an agent from a YAML config (+ --key value overrides); resumes")
-    train.add_argument("--config", required=True, help="YAML preset, e.g. configs/default.yaml")
-    train.add_argument("--out", help="run directory (default runs/<config name>); reruns resume from it, and only "
-                                     "one run may use it at a time")
+    add_arguments(train, TrainCommandConfig)
     return parser
 
 
@@ -118,7 +116,8 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from instructed_rl.commands import train
 
-        train.run(args.config, args.out, extra)
+        command = from_args(train.TrainCommandConfig, args)
+        train.run(command.config, command.out, extra)
     elif args.command == "demo":
         from instructed_rl.commands import demo
 
@@ -152,7 +151,7 @@ def run(argv: list[str] | None = None) -> int:
     elif args.command == "push":
         from instructed_rl.commands import push
 
-        return push.run(args)
+        return push.run(from_args(push.PushConfig, args))
     elif args.command == "serve":
         from instructed_rl.commands import serve
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "instructed_rl"
-BASE = {"errors", "config", "resources", "paths", "progress", "__version__"}
+BASE = {"errors", "config", "yaml_check", "resources", "paths", "progress", "__version__"}
 MODEL = {"text", "reader", "pointer", "policy", "agent", "hub", "card"}
 FRONTS = {"interactive", "commands", "cli"}
 # part -> the parts it must never import (docs/architecture.md draws the same arrows).

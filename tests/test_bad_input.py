@@ -74,9 +74,9 @@ CASES = [
     ("eval: missing suite", ["eval", "--agent", "bot", "--suite", "nope.yaml"], "no such suite file"),
     ("eval: suite not YAML", ["eval", "--agent", "bot", "--suite", "{bad_yaml}"], "line 2, column"),
     ("eval: suite cell of the wrong type", ["eval", "--agent", "bot", "--suite", "{bad_cell}"],
-     "cells[1]: episodes must be a whole number"),
+     "cells[1].episodes: must be a whole number"),
     ("eval: suite cell with a split its game lacks", ["eval", "--agent", "bot", "--suite", "{bad_split}"],
-     "cells[1]: game GoToRoom has no split 'unseen_sequences'"),
+     "cells[1].split: game GoToRoom has no split 'unseen_sequences'"),
     ("eval: suite and --json", SUITE + ["--json", "{tmp}/x.json"], "--json writes one cell"),
     ("eval: suite --out is a file", SUITE + ["--out", "{file}"], "is a file, not a directory"),
     ("eval: suite --out unwritable", SUITE + ["--out", UNWRITABLE], "cannot write in"),
@@ -187,7 +187,7 @@ CASES = [
     ("train: config not YAML", ["train", "--config", "{bad_yaml}"], "line 2, column"),
     ("train: config not a mapping", ["train", "--config", "{list_yaml}"], "must be a mapping"),
     ("train: config value of the wrong type", ["train", "--config", "{frames_abc}", "--out", "{tmp}/run"],
-     "frames must be a whole number, not 'abc'"),
+     "frames: must be a whole number, not 'abc'"),
     ("train: config with an unknown algorithm", ["train", "--config", "{bad_algorithm}"], "is not available"),
     ("train: config agent setting of the wrong type", ["train", "--config", "{bad_agent}", "--out", "{tmp}/run"],
      "agent: PolicyConfig.channels"),
@@ -359,7 +359,7 @@ def test_the_table_covers_every_option():
     (["train", "--config", "configs/tiny.yaml", "--out", "{file}"], "is a file, not a directory"),
     (["train", "--config", "configs/tiny.yaml", "--out", UNWRITABLE], "cannot write in"),
     (["eval", "--agent", "bot", "--game", "GoToRoom", "--episodes", "1000000", "--json", "{tmp}"], "is a directory"),
-    (["train", "--config", "{frames_abc}", "--out", "{tmp}/run"], "frames must be a whole number"),
+    (["train", "--config", "{frames_abc}", "--out", "{tmp}/run"], "frames: must be a whole number"),
 ], ids=["eval seed", "envs show seed", "train out file", "train out read-only", "eval json dir", "yaml frames abc"])
 def test_the_issues_cases_through_the_installed_command(argv, phrase, paths):
     result = run_cli(*fill(argv, paths))

@@ -13,26 +13,26 @@ repo with those numbers (a card a person wrote is never replaced). Log in first 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from instructed_rl.config import option
 from instructed_rl.errors import UserError
 
 UPLOADED = ("config.json", "model.safetensors", "tokenizer.model", "training_record.json")
 
 
-def add_push_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("agent", help="the agent: a saved agent directory or a shipped name (default, maze, reader)")
-    parser.add_argument("--repo", required=True, help="Hub repo to create or update, owner/name")
-    parser.add_argument("--report", action="append", default=[],
-                        help="an 'eval --suite' report.json whose numbers the card shows (repeatable)")
-    parser.add_argument("--private", action=argparse.BooleanOptionalAction, default=False,
-                        help="create the repo private (default: public)")
-    parser.add_argument("--message", default="Upload an instructed-rl agent", help="the commit message")
-    parser.add_argument("--out", help="write the files that would be uploaded into this directory and stop "
-                                      "(nothing is uploaded)")
+@dataclass
+class PushConfig:
+    agent: str = option("", "the agent: a saved agent directory or a shipped name (default, maze, reader)")
+    repo: str = option("", "Hub repo to create or update, owner/name", required=True)
+    report: list[str] = option([], "an 'eval --suite' report.json whose numbers the card shows (repeatable)")
+    private: bool = option(False, "create the repo private (default: public)")
+    message: str = option("Upload an instructed-rl agent", "the commit message")
+    out: str | None = option(None, "write the files that would be uploaded into this directory and stop "
+                                   "(nothing is uploaded)")
 
 
 def stage(agent_dir: Path, target: Path, *, repo: str, reports: list[dict]) -> list[str]:
@@ -58,7 +58,7 @@ def stage(agent_dir: Path, target: Path, *, repo: str, reports: list[dict]) -> l
     return names
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: PushConfig) -> int:
     from instructed_rl.card import load_report
     from instructed_rl.hub import hub_id, resolve_agent
     from instructed_rl.paths import check_output_dir

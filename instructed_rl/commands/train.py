@@ -20,9 +20,19 @@ from typing import Any, get_args, get_origin
 
 import yaml
 
-from instructed_rl.config import from_mapping, read_yaml_mapping
+from instructed_rl.config import COMMAND_LINE, from_mapping, option
 from instructed_rl.errors import UserError
 from instructed_rl.paths import check_output_dir
+from instructed_rl.yaml_check import Where, YamlFile, read_yaml_mapping
+
+
+@dataclasses.dataclass
+class TrainCommandConfig:
+    """The train command's own flags; every other ``--key value`` is an override of the preset."""
+
+    config: str = option("", "YAML preset, e.g. configs/default.yaml", required=True)
+    out: str | None = option(None, "run directory (default runs/<config name>); reruns resume from it, and only "
+                                   "one run may use it at a time")
 
 
 def algorithms() -> dict[str, type]:
@@ -32,8 +42,13 @@ def algorithms() -> dict[str, type]:
     return {"imitation": ImitationConfig, "ppo": PPOConfig, "kickstart": KickstartConfig}
 
 
-def load_yaml(path: str) -> dict[str, Any]:
+def load_yaml_file(path: str) -> YamlFile:
+    """A preset with the line of each key."""
     return read_yaml_mapping(path, what="training config", example="configs/default.yaml")
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    return load_yaml_file(path).data
 
 
 def _convert(value: str, kind, key: str):
@@ -122,23 +137,29 @@ def overrides_help() -> str:
     return "\n".join(lines)
 
 
-def check_before_training(config, config_path: str) -> None:
-    """What would otherwise fail minutes in (after a vocabulary is built): games, corpus, agent settings."""
+def check_before_training(config, config_path: str, lines: dict[str, Where] | None = None) -> None:
+    """What would otherwise fail minutes in (after a vocabulary is built): games, corpus, agent settings.
+    ``lines``: where the preset wrote each key, for the errors."""
     from instructed_rl.language.corpus import load_corpus
-    from instructed_rl.games.spec import find_game
+    from instructed_rl.games.spec import find_game_at
+
+    lines = lines or {}
+
+    def where(key: str) -> str:
+        return str(lines[key]) if key in lines else f"{config_path}: {key}"
 
     for game in config.games:
-        find_game(game)
+        find_game_at(game, lines.get("games"))
     load_corpus(config.corpus)
     teacher = getattr(config, "teacher", "bot")
     from instructed_rl.hub import resolve_agent
 
     if teacher != "bot" and not resolve_agent(teacher).is_dir():
-        raise UserError(f"{config_path}: teacher {teacher!r} is neither 'bot' nor a saved agent directory. "
+        raise UserError(f"{where('teacher')}: {teacher!r} is neither 'bot' nor a saved agent directory. "
                         "Fix: teacher: bot, or a directory written by 'instructed-rl train'")
     if config.init_agent:
         if not resolve_agent(config.init_agent).is_dir():
-            raise UserError(f"{config_path}: init_agent {config.init_agent!r} is not a saved agent directory. "
+            raise UserError(f"{where('init_agent')}: {config.init_agent!r} is not a saved agent directory. "
                             "Fix: pass a directory written by 'instructed-rl train' (e.g. data/agents/default)")
         return
     try:
@@ -146,7 +167,7 @@ def check_before_training(config, config_path: str) -> None:
     except (TypeError, ValueError, KeyError) as error:
         if isinstance(error, UserError):
             raise
-        raise UserError(f"{config_path}: agent: {error}. Fix: correct that setting under 'agent:'") from None
+        raise UserError(f"{where('agent')}: {error}. Fix: correct that setting under 'agent:'") from None
 
 
 def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
@@ -161,17 +182,20 @@ def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
 
 
 def run(config_path: str, out: str | None, extra: list[str]) -> Path:
-    values = load_yaml(config_path)
+    file = load_yaml_file(config_path)
+    values = dict(file.data)
     algorithm = values.get("algorithm", "imitation")
     known = algorithms()
     if algorithm not in known:
-        raise UserError(f"{config_path}: algorithm {algorithm!r} is not available. Fix: use one of {', '.join(known)}")
+        raise file.fail("algorithm", f"{algorithm!r} is not available", f"use one of {', '.join(known)}")
     cls = known[algorithm]
-    values.update(parse_overrides(cls, extra))
+    overrides = parse_overrides(cls, extra)
+    values.update(overrides)
     asked = values.get("threads")
-    config = from_mapping(cls, values, source=config_path)
+    lines = {**file.located(), **{k: Where(COMMAND_LINE, "--" + k.replace("_", "-")) for k in overrides}}
+    config = from_mapping(cls, values, source=config_path, lines=lines)
     run_dir = check_output_dir(Path(out) if out else Path("runs") / Path(config_path).stem, "--out")
-    check_before_training(config, config_path)
+    check_before_training(config, config_path, lines)
     from instructed_rl.train.runs import RunLock
 
     rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 holds the lock for every rank

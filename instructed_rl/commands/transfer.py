@@ -10,9 +10,9 @@ from pathlib import Path
 
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import MAX_SEED
+from instructed_rl.eval.suite import load_transfer_suite
 from instructed_rl.eval.transfer import (
     TransferConfig,
-    load_transfer_suite,
     run_transfer,
     summary_markdown,
     write_summary_into,

@@ -16,6 +16,10 @@ Each finished cell is appended to ``cells.jsonl`` in the output directory, keyed
 settings and a fingerprint of the agent's files. Rerunning the same command reuses the cells
 measured for the same agent and settings and runs only the rest, so a long suite stopped
 with Ctrl-C (which writes a partial report) continues where it stopped.
+
+The transfer matrix's suite files (rows of agents, columns of games; :mod:`instructed_rl.eval.transfer`)
+are read here too, by :func:`load_transfer_suite`. Both kinds are checked through
+:mod:`instructed_rl.yaml_check`: a mistake is one line, ``FILE:LINE: KEY: problem. Fix: ...``.
 """
 
 from __future__ import annotations
@@ -26,21 +30,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.config import from_mapping, read_yaml_mapping
+from instructed_rl.config import from_mapping
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult, EvalConfig, default_split, format_cell, run_cell
-from instructed_rl.games.spec import find_game
+from instructed_rl.games.spec import find_game_at
+from instructed_rl.yaml_check import Where, dotted, read_yaml_mapping
 
 SUITE_KEYS = ("name", "description", "episodes", "seed", "greedy", "rephrase", "cells")
 CELL_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "greedy", "rephrase", "description", "instruction",
              "sequences")
+TRANSFER_KEYS = ("name", "description", "episodes", "seed", "rows", "columns")
+ROW_KEYS = ("label", "agent", "games")
+COLUMN_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "sequences")
 
 
 @dataclasses.dataclass(frozen=True)
 class SuiteCell:
     label: str
     overrides: dict[str, Any]
+    where: dict[str, Where] = dataclasses.field(default_factory=dict, compare=False)  # key -> FILE:LINE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,33 +57,119 @@ class Suite:
     name: str
     cells: tuple[SuiteCell, ...]
     defaults: dict[str, Any]
+    where: dict[str, Where] = dataclasses.field(default_factory=dict, compare=False)  # top-level key -> FILE:LINE
 
 
 def load_suite(path: str | Path) -> Suite:
-    path = Path(path)
-    data = read_yaml_mapping(path, what="suite", example="configs/eval/zero_shot.yaml")
-    unknown = sorted(set(data) - set(SUITE_KEYS))
-    if unknown:
-        raise UserError(f"{path}: {unknown[0]}: unknown key. Fix: use only {', '.join(SUITE_KEYS)}")
-    cells = data.get("cells")
-    if not isinstance(cells, list) or not cells:
-        raise UserError(f"{path}: cells: missing or empty. Fix: list cells like '- {{game: SkillRoom, split: test}}'")
+    file = read_yaml_mapping(path, what="suite", example="configs/eval/zero_shot.yaml")
+    file.known((), SUITE_KEYS)
     parsed = []
-    for index, cell in enumerate(cells):
-        if not isinstance(cell, dict) or "game" not in cell:
-            raise UserError(f"{path}: cells[{index}]: needs at least 'game'. Fix: write '- {{game: SkillRoom, split: test}}'")
-        bad = sorted(set(cell) - set(CELL_KEYS))
-        if bad:
-            raise UserError(f"{path}: cells[{index}].{bad[0]}: unknown key. Fix: use only {', '.join(CELL_KEYS)}")
+    cells = file.items("cells", needs="game", allowed=CELL_KEYS, required=True,
+                       fix="list cells like '- {game: SkillRoom, split: test}'")
+    for at, cell in cells:
         overrides = {k: v for k, v in cell.items() if k != "label"}
         label = str(cell.get("label") or f"{cell['game']} {cell.get('split', '')}".strip())
-        parsed.append(SuiteCell(label=label, overrides=overrides))
+        parsed.append(SuiteCell(label=label, overrides=overrides, where=file.located(at)))
     for key in ("greedy", "rephrase"):
-        for where, value in [("", data.get(key, True))] + [(f"cells[{i}].", c.get(key, True)) for i, c in enumerate(cells)]:
-            if not isinstance(value, bool):
-                raise UserError(f"{path}: {where}{key}: must be true or false, got {value!r}. Fix: write '{key}: false'")
-    defaults = {k: data[k] for k in ("episodes", "seed", "greedy", "rephrase") if k in data}
-    return Suite(name=str(data.get("name") or path.stem), cells=tuple(parsed), defaults=defaults)
+        for at in [()] + [at for at, _ in cells]:
+            file.of_type(at + (key,), bool, problem="must be true or false, got "
+                         f"{file.get(at + (key,))!r}", fix=f"write '{key}: false'")
+    defaults = {k: file.data[k] for k in ("episodes", "seed", "greedy", "rephrase") if k in file.data}
+    return Suite(name=str(file.data.get("name") or Path(path).stem), cells=tuple(parsed), defaults=defaults,
+                 where=file.located())
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    label: str
+    agent: str
+    games: tuple[str, ...]  # the games it was trained on (empty for the reference agents)
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    label: str
+    game: str
+    split: str
+    overrides: dict[str, Any]  # corpus / episodes / seed / sequences, passed to EvalConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferSuite:
+    """A transfer matrix's suite file (:mod:`instructed_rl.eval.transfer`): rows of agents, columns of games."""
+
+    name: str
+    rows: tuple[Row, ...]
+    columns: tuple[Column, ...]
+    defaults: dict[str, Any]
+
+
+def _training_games(agent: str) -> tuple[str, ...]:
+    """The games a saved agent was trained on, from its config.json (none for bot / random)."""
+    from instructed_rl.acting.actors import REFERENCE_AGENTS
+    from instructed_rl.hub import resolve_agent
+
+    if agent in REFERENCE_AGENTS:
+        return ()
+    path = resolve_agent(agent) / "config.json"  # a shipped name or Hub id, too
+    try:
+        return tuple(json.loads(path.read_text(encoding="utf-8")).get("games") or ())
+    except (OSError, ValueError):
+        return ()
+
+
+def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> TransferSuite:
+    """Read and check a transfer suite; ``agent`` replaces its rows with one row for that agent."""
+    from instructed_rl.acting.actors import REFERENCE_AGENTS
+    from instructed_rl.acting.foreign import is_python_agent
+    from instructed_rl.hub import resolve_agent
+
+    file = read_yaml_mapping(path, what="transfer suite", example="configs/eval/transfer.yaml")
+    file.known((), TRANSFER_KEYS)
+    defaults = {k: file.data[k] for k in ("episodes", "seed") if k in file.data}
+    columns = []
+    for at, item in file.items("columns", needs="game", allowed=COLUMN_KEYS, required=True,
+                               fix="list target games like '- {game: RoleRoom, split: unseen_rules}'"):
+        lines = {**file.located(), **file.located(at)}
+        spec = find_game_at(str(item["game"]), lines["game"])
+        split = item.get("split") or default_split(spec.id)
+        if split not in spec.splits:
+            raise file.fail(at + ("split",), f"game {spec.id} has no split {split!r}",
+                            f"use one of {', '.join(spec.splits)}")
+        overrides = {k: v for k, v in item.items() if k not in ("label", "game", "split")}
+        from_mapping(EvalConfig, {"agent": "bot", "game": spec.id, "split": split, **defaults, **overrides},
+                     source=f"{path}: {dotted(at)}", lines=lines)  # the values' types, before any episode runs
+        label = str(item.get("label") or f"{spec.id} {split}")
+        columns.append(Column(label=label, game=str(item["game"]), split=split, overrides=overrides))
+
+    def missing(name: str, flag: str = "--agent") -> bool:
+        return (name not in REFERENCE_AGENTS and not is_python_agent(name)
+                and not resolve_agent(name, flag=flag).is_dir())
+
+    train = ("train it (e.g. instructed-rl train --config configs/reader.yaml --out runs/reader) "
+             "or pass --agent DIR|bot|random")
+    rows = []
+    if agent is not None:
+        if missing(agent):
+            raise UserError(f"--agent {agent!r}: not a saved agent directory. Fix: {train}")
+        rows.append(Row(label=agent, agent=agent, games=_training_games(agent)))
+    else:
+        for at, item in file.items("rows", needs="agent", allowed=ROW_KEYS, required=True,
+                                   fix="list agents like '- {label: mine, agent: runs/reader/agent}', or pass --agent"):
+            games = file.of_type(at + ("games",), list, problem="must be a list of game ids",
+                                 fix="write 'games: [RoleRoom, WordRoom]'")
+            if games is not None and not all(isinstance(g, str) for g in games):
+                raise file.fail(at + ("games",), "must be a list of game ids", "write 'games: [RoleRoom, WordRoom]'")
+            name = str(item["agent"])
+            if missing(name, flag=f"{file.where(at + ('agent',))}:"):
+                raise file.fail(at + ("agent",), f"{name!r} is not a saved agent directory", train)
+            rows.append(Row(label=str(item.get("label") or name), agent=name,
+                            games=tuple(games) if games is not None else _training_games(name)))
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise file.fail("rows", "two rows share a label", "give each row its own 'label'")
+    return TransferSuite(name=str(file.data.get("name") or Path(path).stem), rows=tuple(rows), columns=tuple(columns),
+                         defaults=defaults)
 
 
 MEASURED = "cells.jsonl"
@@ -159,11 +254,14 @@ def _cell_config(config: EvalConfig, suite: Suite, index: int, explicit: dict[st
     values = {**suite.defaults, **cell.overrides, **explicit, "suite": None, "json": None, "out": None}
     base = {k: v for k, v in dataclasses.asdict(config).items() if k not in values}
     where = f"{config.suite}: cells[{index}]"
-    cell_config = from_mapping(EvalConfig, {**base, **values}, source=where)
-    split = cell_config.split or default_split(cell_config.game)
-    spec = find_game(cell_config.game)
+    lines = {**{k: suite.where[k] for k in suite.defaults if k in suite.where}, **cell.where}
+    cell_config = from_mapping(EvalConfig, {**base, **values}, source=where,
+                               lines={k: v for k, v in lines.items() if k not in explicit})
+    spec = find_game_at(cell_config.game, lines.get("game"))
+    split = cell_config.split or default_split(spec.id)
     if split not in spec.splits:
-        raise UserError(f"{where}: game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
+        at = lines.get("split") if "split" in cell.overrides else where
+        raise UserError(f"{at}: game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
     if cell_config.corpus is not None:
         load_corpus(cell_config.corpus)
     return cell_config

@@ -33,23 +33,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from instructed_rl.config import option
-from instructed_rl.config import read_yaml_mapping
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import REFERENCE_AGENTS
-from instructed_rl.acting.foreign import is_python_agent
-from instructed_rl.hub import resolve_agent
-from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, default_split, run_cell
+from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, run_cell
 from instructed_rl.eval.stats import paired_difference_interval, paired_table, wilson_interval
+from instructed_rl.eval.suite import (
+    MEASURED,
+    TransferSuite,
+    _cell_key,
+    _measured_cells,
+    agent_fingerprint,
+    load_transfer_suite,
+)
 from instructed_rl.games.spec import find_game
 
 ABLATIONS = ("true", "none", "shuffled")
 SUMMARY_START = "<!-- transfer summary: written by instructed-rl transfer --readme -->"
 SUMMARY_END = "<!-- end of transfer summary -->"
-SUITE_KEYS = ("name", "description", "episodes", "seed", "rows", "columns")
-ROW_KEYS = ("label", "agent", "games")
-COLUMN_KEYS = ("label", "game", "split", "corpus", "episodes", "seed", "sequences")
 
 
 @dataclass
@@ -72,29 +72,6 @@ class TransferConfig:
             raise ValueError(f"--episodes must be positive, got {self.episodes}: a cell with no episodes has no success rate")
         if self.workers <= 0:
             raise ValueError("--workers must be at least 1")
-
-
-@dataclass(frozen=True)
-class Row:
-    label: str
-    agent: str
-    games: tuple[str, ...]  # the games it was trained on (empty for the reference agents)
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    game: str
-    split: str
-    overrides: dict[str, Any]  # corpus / episodes / seed / sequences, passed to EvalConfig
-
-
-@dataclass(frozen=True)
-class TransferSuite:
-    name: str
-    rows: tuple[Row, ...]
-    columns: tuple[Column, ...]
-    defaults: dict[str, Any]
 
 
 @dataclass
@@ -172,83 +149,6 @@ def difference_interval(successes_a: int, episodes_a: int, successes_b: int, epi
     return value, (max(-1.0, low), min(1.0, high))
 
 
-# ---- suite file ----------------------------------------------------------------------
-
-def _training_games(agent: str) -> tuple[str, ...]:
-    """The games a saved agent was trained on, from its config.json (none for bot / random)."""
-    if agent in REFERENCE_AGENTS:
-        return ()
-    from instructed_rl.hub import resolve_agent
-
-    path = resolve_agent(agent) / "config.json"  # a shipped name or Hub id, too
-    try:
-        return tuple(json.loads(path.read_text(encoding="utf-8")).get("games") or ())
-    except (OSError, ValueError):
-        return ()
-
-
-def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> TransferSuite:
-    """Read and check a suite; ``agent`` replaces its rows with one row for that agent."""
-    path = Path(path)
-
-    def fail(key: str, problem: str, fix: str) -> UserError:
-        return UserError(f"{path}: {key}: {problem}. Fix: {fix}")
-
-    data = read_yaml_mapping(path, what="transfer suite", example="configs/eval/transfer.yaml")
-    unknown = sorted(set(data) - set(SUITE_KEYS))
-    if unknown:
-        raise fail(unknown[0], "unknown key", f"use only {', '.join(SUITE_KEYS)}")
-
-    columns = []
-    for index, item in enumerate(data.get("columns") or []):
-        key = f"columns[{index}]"
-        if not isinstance(item, dict) or "game" not in item:
-            raise fail(key, "needs at least 'game'", "write '- {game: RoleRoom, split: unseen_rules}'")
-        bad = sorted(set(item) - set(COLUMN_KEYS))
-        if bad:
-            raise fail(f"{key}.{bad[0]}", "unknown key", f"use only {', '.join(COLUMN_KEYS)}")
-        spec = find_game(str(item["game"]))  # a one-line error with suggestions for a typo
-        split = item.get("split") or default_split(spec.id)
-        if split not in spec.splits:
-            raise fail(f"{key}.split", f"game {spec.id} has no split {split!r}", f"use one of {', '.join(spec.splits)}")
-        overrides = {k: v for k, v in item.items() if k not in ("label", "game", "split")}
-        label = str(item.get("label") or f"{spec.id} {split}")
-        columns.append(Column(label=label, game=str(item["game"]), split=split, overrides=overrides))
-    if not columns:
-        raise fail("columns", "missing or empty", "list target games like '- {game: RoleRoom, split: unseen_rules}'")
-
-    rows = []
-    if agent is not None:
-        rows.append(Row(label=agent, agent=agent, games=_training_games(agent)))
-    else:
-        for index, item in enumerate(data.get("rows") or []):
-            key = f"rows[{index}]"
-            if not isinstance(item, dict) or "agent" not in item:
-                raise fail(key, "needs 'agent'", "write '- {label: mine, agent: runs/reader/agent}' (or pass --agent)")
-            bad = sorted(set(item) - set(ROW_KEYS))
-            if bad:
-                raise fail(f"{key}.{bad[0]}", "unknown key", f"use only {', '.join(ROW_KEYS)}")
-            games = item.get("games")
-            if games is not None and (not isinstance(games, list) or not all(isinstance(g, str) for g in games)):
-                raise fail(f"{key}.games", "must be a list of game ids", "write 'games: [RoleRoom, WordRoom]'")
-            name = str(item["agent"])
-            rows.append(Row(label=str(item.get("label") or name), agent=name,
-                            games=tuple(games) if games is not None else _training_games(name)))
-        if not rows:
-            raise fail("rows", "missing or empty", "list agents like '- {agent: runs/reader/agent}', or pass --agent")
-    for row in rows:
-        if row.agent not in REFERENCE_AGENTS and not is_python_agent(row.agent) and not resolve_agent(row.agent).is_dir():
-            raise UserError(f"agent {row.agent!r} (row {row.label!r}): not a saved agent directory. Fix: train it "
-                            f"(e.g. instructed-rl train --config configs/reader.yaml --out runs/reader) or pass "
-                            f"--agent DIR|bot|random")
-    labels = [r.label for r in rows]
-    if len(set(labels)) != len(labels):
-        raise fail("rows", "two rows share a label", "give each row its own 'label'")
-    defaults = {k: data[k] for k in ("episodes", "seed") if k in data}
-    return TransferSuite(name=str(data.get("name") or path.stem), rows=tuple(rows), columns=tuple(columns),
-                         defaults=defaults)
-
-
 # ---- running -------------------------------------------------------------------------
 
 def _canonical(game: str) -> str:
@@ -262,8 +162,6 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
     With ``out``, each finished run is appended to ``out/cells.jsonl`` (as ``eval --suite``
     does), and a rerun of the same command reuses the runs measured for the same agent files
     and settings: a stopped matrix continues where it stopped."""
-    from instructed_rl.eval.suite import MEASURED, _cell_key, _measured_cells, agent_fingerprint
-
     suite = load_transfer_suite(config.suite, agent=config.agent)
     measured = _measured_cells(out)
     fingerprints = {row.agent: agent_fingerprint(row.agent) for row in suite.rows}

@@ -28,14 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
-from instructed_rl.config import yaml_problem
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO
 from instructed_rl.games.rules import RULE_SKILLS, RulePattern, Rules
 from instructed_rl.resources import games_dir
+from instructed_rl.yaml_check import YamlFile, read_yaml
 
 SPLITS: dict[str, str] = {
     "train": "training distribution: no held-out composition, training phrasings",
@@ -100,53 +98,33 @@ class GameSpec:
         return self.world in OUR_WORLDS
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str) -> "GameSpec":
-        def fail(key: str, problem: str, fix: str) -> GameSpecError:
-            return GameSpecError(f"{source}: {key}: {problem}. Fix: {fix}")
-
-        if not isinstance(data, dict):
-            raise fail("(top level)", "a game spec must be a YAML mapping", "start the file with 'id:' and 'world:'")
-        unknown = sorted(set(data) - set(SPEC_KEYS))
-        if unknown:
-            raise fail(unknown[0], "unknown key", f"use only {', '.join(SPEC_KEYS)}")
-        data = dict(data)
-        data.setdefault("description", AUTO)
-        for key in ("id", "world", "description"):
-            if not isinstance(data.get(key), str) or not data[key].strip():
-                raise fail(key, "missing or not a string", f"add '{key}: ...'")
-        game_id = data["id"].strip()
+    def from_dict(cls, data: Any, *, source: str, file: YamlFile | None = None) -> "GameSpec":
+        """A checked spec from a parsed spec file (``file`` gives the lines its errors cite)."""
+        file = file if file is not None else YamlFile(data=data, source=source, error=GameSpecError)
+        fail = file.fail
+        data = file.mapping((), required=True, problem="a game spec must be a YAML mapping",
+                            fix="start the file with 'id:' and 'world:'")
+        file.known((), SPEC_KEYS)
+        game_id = file.text("id", fix="add 'id: ...'")
+        world = file.text("world", fix="add 'world: ...'")
+        description = file.text("description", fix="add 'description: ...'") if "description" in data else AUTO
         if not game_id.replace("_", "").isalnum():
             raise fail("id", f"{game_id!r} is not a plain name", "use letters, digits and underscores, e.g. GoToRoom")
-        world = data["world"].strip()
         if not (world in OUR_WORLDS or world.startswith("BabyAI-")):
             raise fail("world", f"unknown world {world!r}", f"use a BabyAI level id (BabyAI-GoToLocal-v0) or one of {', '.join(OUR_WORLDS)}")
 
-        def names(key: str, allowed, *, required: bool) -> tuple[str, ...]:
-            value = data.get(key) or []
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or (required and not value):
-                raise fail(key, "must be a non-empty list" if required else "must be a list", f"write '{key}: [{', '.join(allowed)}]'")
-            for item in value:
-                if item not in allowed:
-                    raise fail(key, f"unknown entry {item!r}", f"use some of {', '.join(allowed)}")
-            return tuple(value)
-
-        skills = names("skills", tuple(SKILL_SLOTS), required=True)
-        sequences = names("sequences", tuple(SEQUENCE_SLOTS), required=False)
-        splits = names("splits", tuple(SPLITS), required=True)
+        skills = file.names("skills", SKILL_SLOTS, required=True, fix=f"write 'skills: [{', '.join(SKILL_SLOTS)}]'")
+        sequences = file.names("sequences", SEQUENCE_SLOTS, required=False,
+                               fix=f"write 'sequences: [{', '.join(SEQUENCE_SLOTS)}]'")
+        splits = file.names("splits", SPLITS, required=True, fix=f"write 'splits: [{', '.join(SPLITS)}]'")
 
         compositions = []
-        for index, item in enumerate(data.get("heldout_compositions") or []):
-            key = f"heldout_compositions[{index}]"
-            if not isinstance(item, dict) or not item:
-                raise fail(key, "must be a mapping", "write '- {skill: pickup, color: red, type: ball}'")
-            bad = sorted(set(item) - set(COMPOSITION_KEYS))
-            if bad:
-                raise fail(f"{key}.{bad[0]}", "unknown key", f"use {', '.join(COMPOSITION_KEYS)}")
+        for at, item in file.items("heldout_compositions", needs=None, allowed=COMPOSITION_KEYS,
+                                   fix="write '- {skill: pickup, color: red, type: ball}'"):
             for sub, allowed in (("skill", skills), ("color", COLORS), ("type", TYPES)):
-                if sub in item and item[sub] not in allowed:
-                    raise fail(f"{key}.{sub}", f"{item[sub]!r} is not one of this game's {sub}s", f"use one of {', '.join(allowed)}")
+                if sub in item:
+                    file.one_of(at + (sub,), item[sub], allowed,
+                                problem=f"{item[sub]!r} is not one of this game's {sub}s")
             compositions.append(Composition(**item))
         if "unseen_compositions" in splits and not compositions:
             raise fail("heldout_compositions", "empty, but the game offers the unseen_compositions split",
@@ -165,11 +143,11 @@ class GameSpec:
             not_rule_skills = [s for s in skills if s not in RULE_SKILLS]
             if not_rule_skills:
                 raise fail("skills", f"{not_rule_skills[0]!r} is not a skill of {RULE_WORLD}", f"use some of {', '.join(RULE_SKILLS)}")
-            if data["description"].strip() != AUTO and "{rules}" not in data["description"]:
+            if description != AUTO and "{rules}" not in description:
                 raise fail("description", "has no {rules} slot, so the rules would be stated nowhere",
                            "write e.g. 'description: \"One room. It holds {objects}. {rules}\"'")
-        if not isinstance(data.get("heldout_rules") or [], list):
-            raise fail("heldout_rules", "must be a list", "write '- {word: treasure, color: green}' items")
+        file.of_type("heldout_rules", list, default=[], problem="must be a list",
+                     fix="write '- {word: treasure, color: green}' items")
         for index, item in enumerate(data.get("heldout_rules") or []):
             if rules is None:
                 raise fail("heldout_rules", "the game has no rules", "add 'rules:' or remove 'heldout_rules'")
@@ -181,15 +159,14 @@ class GameSpec:
             raise fail("heldout_rules", "empty, but the game offers the unseen_rules split",
                        "list held-out rules (e.g. '- {word: treasure, color: green}') or drop that split")
 
-        world_kwargs = data.get("world_kwargs") or {}
-        if not isinstance(world_kwargs, dict):
-            raise fail("world_kwargs", "must be a mapping", "write 'world_kwargs: {num_objs: 6}'")
-        max_steps = data.get("max_steps")
-        if max_steps is not None and (not isinstance(max_steps, int) or max_steps <= 0):
-            raise fail("max_steps", "must be a positive integer", "write 'max_steps: 64' or remove it")
+        world_kwargs = file.mapping("world_kwargs", fix="write 'world_kwargs: {num_objs: 6}'")
+        steps_fix = "write 'max_steps: 64' or remove it"
+        max_steps = file.of_type("max_steps", int, problem="must be a positive integer", fix=steps_fix)
+        if max_steps is not None and max_steps <= 0:
+            raise fail("max_steps", "must be a positive integer", steps_fix)
         title = data.get("title") or game_id
         return cls(
-            id=game_id, title=str(title), world=world, description=data["description"].strip(),
+            id=game_id, title=str(title), world=world, description=description,
             skills=skills, sequences=sequences, splits=splits, world_kwargs=dict(world_kwargs),
             heldout_compositions=tuple(compositions), max_steps=max_steps, source=source,
             rules=rules, heldout_rules=tuple(heldout_rules),
@@ -207,15 +184,8 @@ def load_game_spec(path: str | Path) -> GameSpec:
 @functools.lru_cache(maxsize=256)
 def _load_game_spec_cached(path: Path, mtime_ns: int, shown: str) -> GameSpec:
     """Specs are immutable: parse each file once per version of it (envs are built by the hundred)."""
-    path = Path(shown)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GameSpecError(f"{path}: no such game spec file. Fix: check the path") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = yaml_problem(error)  # line and column, where the YAML parser knows them
-        raise GameSpecError(f"{path}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
-    return GameSpec.from_dict(data, source=str(path))
+    file = read_yaml(shown, what="game spec", example="envs/goto_room.yaml", error=GameSpecError)
+    return GameSpec.from_dict(file.data, source=shown, file=file)
 
 
 def shipped_games() -> dict[str, GameSpec]:
@@ -224,7 +194,8 @@ def shipped_games() -> dict[str, GameSpec]:
     for path in sorted(games_dir().glob("*.yaml")):
         spec = load_game_spec(path)
         if spec.id in specs:
-            raise GameSpecError(f"{path}: id: {spec.id!r} is already used by {specs[spec.id].source}. Fix: rename one")
+            file = read_yaml(path, what="game spec", example="envs/goto_room.yaml", error=GameSpecError)
+            raise file.fail("id", f"{spec.id!r} is already used by {specs[spec.id].source}", "rename one")
         specs[spec.id] = spec
     return specs
 
@@ -268,6 +239,17 @@ def adhoc_spec(level_id: str) -> GameSpec:
 # Id -> spec file named earlier in this process: once a file is named, its id finds it too (a suite
 # or report that goes on by id). Shipped ids come first.
 _NAMED_FILES: dict[str, Path] = {}
+
+
+def find_game_at(name: str, where: object = None) -> GameSpec:
+    """:func:`find_game`; an unknown name's error starts with ``where`` it was written
+    (``suite.yaml:4: cells[1].game``). A spec file's own errors cite that file instead."""
+    try:
+        return find_game(name)
+    except GameSpecError as error:
+        if where is None or is_game_file(name):
+            raise
+        raise GameSpecError(f"{where}: {error}") from None
 
 
 def find_game(name: str) -> GameSpec:

@@ -25,13 +25,11 @@ shipped ``babyai.yaml`` reproduces minigrid's mission strings exactly.
 from __future__ import annotations
 
 import functools
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import numpy as np
-import yaml
 from minigrid.envs.babyai.core.verifier import (
     AfterInstr,
     AndInstr,
@@ -43,55 +41,19 @@ from minigrid.envs.babyai.core.verifier import (
     PutNextInstr,
 )
 
-from instructed_rl.config import yaml_problem
 from instructed_rl.errors import CorpusError
+from instructed_rl.language.corpus_schema import (
+    DEFAULT_OBJECT_TEMPLATE,
+    DEFAULT_WORDS,
+    SEQUENCE_SLOTS,
+    SKILL_SLOTS,
+    corpus_fields,
+)
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
 from instructed_rl.resources import corpora_dir
-
-SKILL_SLOTS: dict[str, frozenset[str]] = {
-    "goto": frozenset({"obj"}),
-    "pickup": frozenset({"obj"}),
-    "open": frozenset({"door"}),
-    "putnext": frozenset({"obj", "obj2"}),
-}
-SEQUENCE_SLOTS: dict[str, frozenset[str]] = {
-    "and": frozenset({"a", "b"}),
-    "before": frozenset({"a", "b"}),
-    "after": frozenset({"a", "b"}),
-}
-OBJECT_SLOTS = frozenset({"article", "color", "type", "location"})
-
-# BabyAI's own words; a corpus overrides any of them under ``objects.words``.
-DEFAULT_WORDS: dict[str, tuple[str, ...]] = {
-    "ball": ("ball",),
-    "box": ("box",),
-    "key": ("key",),
-    "door": ("door",),
-    "object": ("object",),
-    "red": ("red",),
-    "green": ("green",),
-    "blue": ("blue",),
-    "purple": ("purple",),
-    "yellow": ("yellow",),
-    "grey": ("grey",),
-    "front": ("in front of you",),
-    "behind": ("behind you",),
-    "left": ("on your left",),
-    "right": ("on your right",),
-    "definite": ("the",),
-    "indefinite": ("a",),
-}
-DEFAULT_OBJECT_TEMPLATE = "{article} {color} {type} {location}"
-
-TOP_LEVEL_KEYS = ("name", "description", "skills", "sequences", "heldout", "objects")
-HELDOUT_KEYS = ("skills", "sequences")
-OBJECT_KEYS = ("templates", "words")
+from instructed_rl.yaml_check import YamlFile, read_yaml
 
 DEFAULT_CORPUS = "babyai"
-
-
-def _slots(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 @dataclass(frozen=True)
@@ -110,111 +72,10 @@ class Corpus:
 
     # ---- construction -------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Any, *, source: str) -> "Corpus":
-        def fail(key: str, problem: str, fix: str) -> CorpusError:
-            return CorpusError(f"{source}: {key}: {problem}. Fix: {fix}")
-
-        if not isinstance(data, dict):
-            raise fail("(top level)", "a corpus must be a YAML mapping", "start the file with 'name:' and 'skills:'")
-        unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
-        if unknown:
-            raise fail(unknown[0], "unknown key", f"use only {', '.join(TOP_LEVEL_KEYS)}")
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise fail("name", "missing or not a string", "add 'name: my_corpus'")
-
-        def templates_of(section: Any, key: str, allowed: dict[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
-            if section is None:
-                return {}
-            if not isinstance(section, dict):
-                raise fail(key, "must be a mapping of kind -> list of templates", f"write '{key}: {{goto: [\"go to {{obj}}\"]}}'")
-            out: dict[str, tuple[str, ...]] = {}
-            for kind, templates in section.items():
-                if kind not in allowed:
-                    raise fail(f"{key}.{kind}", "unknown kind", f"use one of {', '.join(allowed)}")
-                if isinstance(templates, str):
-                    templates = [templates]
-                if not isinstance(templates, list) or not templates or not all(isinstance(t, str) for t in templates):
-                    raise fail(f"{key}.{kind}", "must be a non-empty list of strings", f"write '{kind}: [\"...\"]'")
-                for template in templates:
-                    try:
-                        used = _slots(template)
-                    except ValueError as error:
-                        raise fail(f"{key}.{kind}", f"template {template!r} is malformed ({error})", "balance the braces") from None
-                    need = allowed[kind]
-                    wrong = sorted(set(used) - need)
-                    if wrong:
-                        raise fail(f"{key}.{kind}", f"template {template!r} uses unknown slot {{{wrong[0]}}}",
-                                   f"use only the slots {', '.join('{' + s + '}' for s in sorted(need))}")
-                    missing = sorted(need - set(used))
-                    if missing:
-                        raise fail(f"{key}.{kind}", f"template {template!r} lacks slot {{{missing[0]}}}",
-                                   f"every {kind} template needs {', '.join('{' + s + '}' for s in sorted(need))}")
-                    if len(used) != len(set(used)):
-                        raise fail(f"{key}.{kind}", f"template {template!r} repeats a slot", "name each slot once")
-                out[kind] = tuple(t.strip() for t in templates)
-            return out
-
-        skills = templates_of(data.get("skills"), "skills", SKILL_SLOTS)
-        if not skills:
-            raise fail("skills", "missing or empty", "list templates for at least one skill, e.g. 'goto: [\"go to {obj}\"]'")
-        sequences = templates_of(data.get("sequences"), "sequences", SEQUENCE_SLOTS)
-
-        heldout = data.get("heldout") or {}
-        if not isinstance(heldout, dict):
-            raise fail("heldout", "must be a mapping", "write 'heldout: {skills: {...}, sequences: {...}}'")
-        unknown = sorted(set(heldout) - set(HELDOUT_KEYS))
-        if unknown:
-            raise fail(f"heldout.{unknown[0]}", "unknown key", "heldout takes 'skills' and 'sequences'")
-        heldout_skills = templates_of(heldout.get("skills"), "heldout.skills", SKILL_SLOTS)
-        heldout_sequences = templates_of(heldout.get("sequences"), "heldout.sequences", SEQUENCE_SLOTS)
-        for kind, held in {**heldout_skills, **heldout_sequences}.items():
-            seen = set(skills.get(kind, ())) | set(sequences.get(kind, ()))
-            both = [t for t in held if t in seen]
-            if both:
-                raise fail(f"heldout.*.{kind}", f"template {both[0]!r} is both trained on and held out",
-                           "remove it from one of the two lists")
-
-        objects = data.get("objects") or {}
-        if not isinstance(objects, dict):
-            raise fail("objects", "must be a mapping", "write 'objects: {templates: [...], words: {...}}'")
-        unknown = sorted(set(objects) - set(OBJECT_KEYS))
-        if unknown:
-            raise fail(f"objects.{unknown[0]}", "unknown key", "objects takes 'templates' and 'words'")
-        object_templates = tuple(objects.get("templates") or (DEFAULT_OBJECT_TEMPLATE,))
-        for template in object_templates:
-            if not isinstance(template, str):
-                raise fail("objects.templates", "must be a list of strings", "quote each template")
-            wrong = sorted(set(_slots(template)) - OBJECT_SLOTS)
-            if wrong:
-                raise fail("objects.templates", f"template {template!r} uses unknown slot {{{wrong[0]}}}",
-                           f"use only {', '.join('{' + s + '}' for s in sorted(OBJECT_SLOTS))}")
-            if "type" not in _slots(template):
-                raise fail("objects.templates", f"template {template!r} lacks slot {{type}}", "name the object's type")
-        words = dict(DEFAULT_WORDS)
-        for word, phrases in (objects.get("words") or {}).items():
-            if word not in DEFAULT_WORDS:
-                raise fail(f"objects.words.{word}", "unknown word", f"use one of {', '.join(DEFAULT_WORDS)}")
-            if isinstance(phrases, str):
-                phrases = [phrases]
-            if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
-                raise fail(f"objects.words.{word}", "must be a non-empty list of strings", f"write '{word}: [\"...\"]'")
-            words[word] = tuple(phrases)
-
-        description = data.get("description") or ""
-        if not isinstance(description, str):
-            raise fail("description", "must be a string", "quote the description")
-        return cls(
-            name=name.strip(),
-            source=source,
-            skills=skills,
-            sequences=sequences,
-            heldout_skills=heldout_skills,
-            heldout_sequences=heldout_sequences,
-            object_templates=object_templates,
-            words=words,
-            description=description,
-        )
+    def from_dict(cls, data: Any, *, source: str, file: YamlFile | None = None) -> "Corpus":
+        """A checked corpus from a parsed corpus file (``file`` gives the lines its errors cite)."""
+        file = file if file is not None else YamlFile(data=data, source=source, error=CorpusError)
+        return cls(source=source, **corpus_fields(file))
 
     # ---- queries ------------------------------------------------------------------
     def templates(self, kind: str, *, heldout: bool = False) -> tuple[str, ...]:
@@ -268,12 +129,8 @@ def load_corpus(name_or_path: str | Path | Corpus | None = None) -> Corpus:
 @functools.lru_cache(maxsize=64)
 def _load_corpus_file(resolved: Path, mtime_ns: int, shown: str) -> Corpus:
     """Parse each corpus file once per version of it; a Corpus is immutable."""
-    try:
-        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = yaml_problem(error)  # line and column, where the YAML parser knows them
-        raise CorpusError(f"{shown}: not valid YAML ({first}). Fix: check the file's indentation and quotes") from None
-    return Corpus.from_dict(data, source=shown)
+    file = read_yaml(shown, what="corpus", example="data/corpora/babyai.yaml", error=CorpusError)
+    return Corpus.from_dict(file.data, source=shown, file=file)
 
 
 def shipped_corpora() -> list[str]:
