@@ -15,15 +15,16 @@ FRONTS = {"play", "web", "commands", "cli"}
 # part -> the parts it must never import (docs/architecture.md draws the same arrows).
 NEVER = {
     "language": "everything but the base",
-    "games": MODEL | {"acting", "eval", "train", "render", "interop"} | FRONTS,
-    **{part: {"games", "acting", "eval", "train", "interop"} | FRONTS for part in MODEL},
-    "interop": {"agent", "policy", "pointer", "reader", "acting", "eval", "train"} | FRONTS,
-    "acting": {"games", "eval", "train"} | FRONTS,
-    "eval": {"train"} | FRONTS,
+    "games": MODEL | {"acting", "demos", "eval", "train", "render", "interop"} | FRONTS,
+    **{part: {"games", "acting", "demos", "eval", "train", "interop"} | FRONTS for part in MODEL},
+    "interop": {"agent", "policy", "pointer", "reader", "acting", "demos", "eval", "train"} | FRONTS,
+    "acting": {"games", "demos", "eval", "train"} | FRONTS,
+    "demos": MODEL | {"eval", "train", "interop", "render"} | FRONTS,
+    "eval": {"demos", "train"} | FRONTS,
     "train": FRONTS,
     "render": "everything but the base",
-    "play": {"train", "web", "commands", "cli"},
-    "web": {"train", "commands", "cli"},
+    "play": {"demos", "train", "web", "commands", "cli"},
+    "web": {"demos", "train", "commands", "cli"},
     "commands": {"cli"},
 }
 
@@ -68,7 +69,8 @@ def test_no_part_imports_what_the_architecture_forbids():
 def test_the_rules_see_real_imports():
     """The checker finds the arrows that do exist (a checker that sees nothing passes anything)."""
     arrows = {(part, imported) for _, part, imported in imports()}
-    assert {("agent", "policy"), ("eval", "acting"), ("train", "agent"), ("games", "language")} <= arrows
+    assert {("agent", "policy"), ("eval", "acting"), ("train", "agent"), ("games", "language"), ("train", "demos"),
+            ("demos", "acting"), ("demos", "games"), ("commands", "demos")} <= arrows
 
 
 def test_the_language_and_the_games_load_without_torch():
@@ -76,5 +78,12 @@ def test_the_language_and_the_games_load_without_torch():
             "instructed_rl.language.understanding, instructed_rl.language.instructions, instructed_rl.games.env, "
             "instructed_rl.games.text_view; "
             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_demos_load_without_torch():
+    """Demo worker processes import the package: they play the bot, they need no network."""
+    code = "import sys, instructed_rl.demos, instructed_rl.demos.workers; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -49,7 +49,11 @@ from instructed_rl.train.tracking import MetricsLog, Progress
 @dataclass
 class ImitationConfig(AgentSource):
     algorithm: Literal["imitation"] = option("imitation", "which trainer this config is for")
-    frames: int = option(200_000, "environment steps to collect in total")
+    frames: int = option(200_000, "environment steps to collect in total (with demos: dataset steps to train on)")
+    demos: str | None = option(None, "clone offline from this 'instructed-rl make-demos' directory (train split, the "
+                                     "config's game and corpus) instead of collecting with the bot; frames then counts "
+                                     "dataset steps consumed, and envs, episodes_per_iteration, buffer_episodes, beta "
+                                     "and agent_actions do not apply")
     envs: int = option(32, "episodes in flight at once (batched through the policy)")
     episodes_per_iteration: int = option(64, "episodes collected per iteration")
     updates_per_iteration: int = option(4, "gradient steps per iteration")
@@ -94,6 +98,11 @@ class ImitationConfig(AgentSource):
                              f"and {self.reading_warmup_lr}")
         if self.lr_end_frames is not None and self.lr_end_frames <= 0:
             raise ValueError(f"lr_end_frames must be positive, got {self.lr_end_frames}")
+        if self.demos in ("", "none", "null"):
+            self.demos = None
+        if self.demos and self.action_sets:
+            raise ValueError("action_sets needs the bot on live worlds; demos hold one label a step. "
+                             "Fix: set action_sets: false, or drop demos")
         if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
             raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
                              f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
@@ -220,6 +229,11 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     progress = Progress(config.frames, enabled=ctx.is_main)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
+    if config.demos:  # offline cloning: this run, set up as above, with its own loop over a dataset
+        from instructed_rl.train.offline import clone_from_demos
+
+        return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
+                                metrics=metrics, progress=progress, started=started)
     with StopFlag() as stop:
         while state["frames"] < config.frames:
             iteration = state["iteration"]

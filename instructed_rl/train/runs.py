@@ -23,7 +23,7 @@ from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
-from instructed_rl.train.checkpoint import has_checkpoint
+from instructed_rl.train.checkpoint import has_checkpoint, save_checkpoint
 from instructed_rl.train.tracking import plot_curve
 
 
@@ -224,6 +224,37 @@ def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) 
         results[f"eval/{game}"] = wins / episodes
     results["eval/mean"] = float(np.mean(list(results.values())))
     return results
+
+
+def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Path, state: dict[str, Any],
+                  stop: StopFlag, metrics, progress, shown: dict[str, float], arrays=dict, log=print) -> dict[str, float]:
+    """What a trainer does after each iteration's update: a greedy evaluation when ``eval_every``
+    says so or at the end (its numbers join ``row`` and are returned; else {}), the metrics row,
+    the progress line (with ``shown``), a checkpoint every ``checkpoint_every`` iterations, at the
+    end and on a stop request; after a stop's checkpoint, KeyboardInterrupt. ``arrays()`` gives
+    what the checkpoint keeps beside the agent (called on every rank: it may gather)."""
+    scores: dict[str, float] = {}
+    finished = state["frames"] >= config.frames
+    if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
+        agent.eval()
+        scores = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
+                          seed=2_000_000 + 1000 * state["iteration"])
+        row.update(scores)
+    metrics.write(row)
+    progress.update(state["frames"], row["fps"], **shown)
+    stopping = distributed.any_rank(stop.requested, ctx)  # a signal may reach only some ranks
+    if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
+        distributed.barrier(ctx)
+        kept = arrays()
+        if ctx.is_main:
+            save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=kept)
+        distributed.barrier(ctx)
+    if stopping:
+        progress.close()
+        metrics.close()
+        log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
+        raise KeyboardInterrupt
+    return scores
 
 
 def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: dict[str, Any],
