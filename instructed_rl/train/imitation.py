@@ -39,10 +39,10 @@ from instructed_rl.train.collect import (
     episodes_to_arrays,
 )
 from instructed_rl.train.grounding import grounding_loss
-from instructed_rl.train.optim import make_adam
+from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
-from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, evaluate, finish_run, make_agent
+from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, end_iteration, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -259,11 +259,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
                 loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef,
                                               reading_coef=config.reading_coef, grounding_coef=config.grounding_coef)
-                optimizer.zero_grad()
-                loss.backward()
-                distributed.average_gradients(parameters, ctx)
-                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-                optimizer.step()
+                gradient_step(loss, optimizer, parameters, max_grad_norm=config.max_grad_norm, ctx=ctx)
                 update_metrics.append(values)
             # Summed over ranks, so that every rank agrees on the budget and stops together.
             stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
@@ -281,27 +277,11 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
-            finished = state["frames"] >= config.frames
-            if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
-                agent.eval()
-                last_eval = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
-                                     seed=2_000_000 + 1000 * state["iteration"])
-                row.update(last_eval)
-            metrics.write(row)
-            progress.update(state["frames"], row["fps"], **{"success%": 100 * row["collect/success"],
-                                                            "acc": row["train/accuracy"]})
-            stopping = distributed.any_rank(stop.requested, ctx)  # a signal may reach only some ranks
-            if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
-                distributed.barrier(ctx)
-                arrays = distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # every rank's buffer
-                if ctx.is_main:
-                    save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=arrays)
-                distributed.barrier(ctx)
-            if stopping:
-                progress.close()
-                metrics.close()
-                log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
-                raise KeyboardInterrupt
+            shown = {"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]}
+            kept = lambda: distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # noqa: E731 - every rank's buffer
+            last_eval = end_iteration(row, agent=agent, optimizer=optimizer, config=config, ctx=ctx, out=out,
+                                      state=state, stop=stop, metrics=metrics, progress=progress, shown=shown,
+                                      arrays=kept, log=log) or last_eval
     progress.close()
     metrics.close()
     return finish_run(

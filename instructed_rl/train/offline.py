@@ -98,7 +98,8 @@ def clone_from_demos(config: ImitationConfig, out: Path, *, agent: Agent, optimi
             row = {
                 "iteration": state["iteration"], "frames": state["frames"], "episodes": state["episodes"],
                 "epoch": state["epoch"] + state["position"] / len(episodes),
-                "wall_seconds": round(state["wall_seconds"], 3), "fps": state["frames"] / max(1e-9, state["wall_seconds"]),
+                "wall_seconds": round(state["wall_seconds"], 3),
+                "fps": state["frames"] / max(1e-9, state["wall_seconds"]),
                 "lr": optimizer.param_groups[0]["lr"],
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
@@ -111,6 +112,7 @@ def clone_from_demos(config: ImitationConfig, out: Path, *, agent: Agent, optimi
         agent, out, config=config, ctx=ctx, state=state, last_eval=last_eval, log=log,
         curve_keys=("eval/mean", "train/accuracy", "train/done_loss"),
         record={"algorithm": "imitation", "demos": str(config.demos), "frames": state["frames"],
-                "demonstration_episodes": len(episodes), "epochs": round(state["epoch"] + state["position"] / len(episodes), 3),
+                "demonstration_episodes": len(episodes),
+                "epochs": round(state["epoch"] + state["position"] / len(episodes), 3),
                 "reading_warmup": state.get("reading_warmup")},
     )
