@@ -1,4 +1,4 @@
-"""Throughput of ``instructed-rl demos``: demos/s and steps/s per game, with 1 and 2 workers.
+"""Throughput of ``instructed-rl make-demos``: demos/s and steps/s per game, with 1 and 2 workers.
 
 Each (game, workers) case runs ``generate_demos`` in its own subprocess into a fresh temporary
 directory, so the peak RSS columns (``resource.getrusage``) belong to that case alone: the main
@@ -29,7 +29,7 @@ WORKERS = (1, 2)
 
 
 def measure(game: str, split: str, episodes: int, workers: int) -> dict:
-    from instructed_rl.train.demos import DemosConfig, generate_demos
+    from instructed_rl.demos import DemosConfig, generate_demos
 
     with tempfile.TemporaryDirectory() as out:
         config = DemosConfig(game=game, split=split, episodes=episodes, workers=workers, out=str(Path(out) / "demos"),

@@ -69,11 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "each cell also without / with a shuffled description")
     add_arguments(transfer, TransferConfig)
 
-    from instructed_rl.train.demos import DemosConfig
+    from instructed_rl.demos import DemosConfig
 
-    demos = _command(commands, "demos", "instructed_rl.commands.demos",
-                     help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel)")
-    add_arguments(demos, DemosConfig)
+    make_demos = _command(commands, "make-demos", "instructed_rl.commands.make_demos",
+                          help="BabyAI-bot demonstrations into a directory of shards (resumable, parallel), "
+                               "for 'train --demos'")
+    add_arguments(make_demos, DemosConfig)
 
     from instructed_rl.commands.play import add_play_arguments
 
@@ -108,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RENAMED = {"demos": "make-demos"}  # old command names: an error that names the new one, not "invalid choice"
+
+
 def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in RENAMED:
+        new = RENAMED[argv[0]]
+        raise UserError(f"there is no command '{argv[0]}' any more: it is called '{new}'. "
+                        f"Fix: instructed-rl {' '.join([new, *argv[1:]])}")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
@@ -139,10 +148,10 @@ def run(argv: list[str] | None = None) -> int:
         from instructed_rl.eval.transfer import TransferConfig
 
         transfer.run(from_args(TransferConfig, args))
-    elif args.command == "demos":
-        from instructed_rl.commands import demos
+    elif args.command == "make-demos":
+        from instructed_rl.commands import make_demos
 
-        demos.run(from_args(demos.DemosConfig, args))
+        make_demos.run(from_args(make_demos.DemosConfig, args))
     elif args.command == "play":
         from instructed_rl.commands import play
         from instructed_rl.interactive.config import PlayConfig

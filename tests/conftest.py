@@ -99,6 +99,37 @@ def interrupt_after_first_checkpoint(args: list[str], run_dir: Path) -> tuple[in
     return process.returncode, stdout, stderr
 
 
+def assert_resume_is_exact(args: list[str], tmp_path: Path, *, frames: int, keys: tuple[str, ...]) -> None:
+    """``instructed-rl ARGS`` run straight through, and run again with Ctrl-C after its first
+    checkpoint and the same command once more, must log the same metrics (``keys`` of each row)
+    and end with the same weights."""
+    import json
+
+    from instructed_rl.train.tracking import MetricsLog
+
+    def rows(run_dir: Path) -> list[dict]:
+        return [{k: r[k] for k in keys} for r in MetricsLog.read(run_dir / "metrics.jsonl")]
+
+    straight = tmp_path / "straight"
+    result = subprocess.run(cli_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+    interrupted = tmp_path / "interrupted"
+    code, stdout, stderr = interrupt_after_first_checkpoint(args + ["--out", str(interrupted)], interrupted)
+    if code == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    assert code == 130, stderr
+    assert "checkpoint saved" in stderr + stdout and "Traceback" not in stderr
+    state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
+    assert 0 < state["frames"] < frames
+
+    result = subprocess.run(cli_command() + args + ["--out", str(interrupted)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    assert rows(interrupted) == rows(straight)
+    assert same_weights(straight / "agent", interrupted / "agent")
+
+
 def success_rate(agent_dir, game: str, episodes: int, *, corpus: str | None = None, greedy: bool = True) -> float:
     """Success of a saved agent on ``game``'s test split, seeds 1,000,000+ (the tests' learning bar)."""
     from instructed_rl.acting.actors import AgentActor

@@ -15,15 +15,16 @@ FRONTS = {"interactive", "commands", "cli"}
 # part -> the parts it must never import (docs/architecture.md draws the same arrows).
 NEVER = {
     "language": "everything but the base",
-    "games": MODEL | {"acting", "rollout", "eval", "train", "render", "interop"} | FRONTS,
-    **{part: {"games", "acting", "rollout", "eval", "train", "interop"} | FRONTS for part in MODEL},
-    "interop": {"agent", "policy", "pointer", "reader", "acting", "rollout", "eval", "train"} | FRONTS,
-    "acting": {"games", "rollout", "eval", "train"} | FRONTS,
-    "rollout": {"eval", "train"} | FRONTS,
-    "eval": {"rollout", "train"} | FRONTS,
+    "games": MODEL | {"acting", "rollout", "demos", "eval", "train", "render", "interop"} | FRONTS,
+    **{part: {"games", "acting", "rollout", "demos", "eval", "train", "interop"} | FRONTS for part in MODEL},
+    "interop": {"agent", "policy", "pointer", "reader", "acting", "rollout", "demos", "eval", "train"} | FRONTS,
+    "acting": {"games", "rollout", "demos", "eval", "train"} | FRONTS,
+    "demos": MODEL | {"rollout", "eval", "train", "interop", "render"} | FRONTS,
+    "rollout": {"demos", "eval", "train"} | FRONTS,
+    "eval": {"rollout", "demos", "train"} | FRONTS,
     "train": FRONTS,
     "render": "everything but the base",
-    "interactive": {"train", "commands", "cli"},
+    "interactive": {"rollout", "demos", "train", "commands", "cli"},
     "commands": {"cli"},
 }
 
@@ -80,7 +81,8 @@ def test_the_rules_see_real_imports():
     """The checker finds the arrows that do exist (a checker that sees nothing passes anything)."""
     arrows = {(part, imported) for _, part, imported in imports()}
     assert {("agent", "policy"), ("eval", "acting"), ("train", "agent"), ("games", "language"),
-            ("train", "rollout"), ("rollout", "acting"), ("interactive", "acting"), ("interactive", "eval")} <= arrows
+            ("train", "rollout"), ("rollout", "acting"), ("interactive", "acting"), ("interactive", "eval"),
+            ("train", "demos"), ("demos", "acting"), ("demos", "games"), ("commands", "demos")} <= arrows
 
 
 def test_the_language_and_the_games_load_without_torch():
@@ -88,5 +90,12 @@ def test_the_language_and_the_games_load_without_torch():
             "instructed_rl.language.understanding, instructed_rl.language.instructions, instructed_rl.games.env, "
             "instructed_rl.games.text_view; "
             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_demos_load_without_torch():
+    """Demo worker processes import the package: they play the bot, they need no network."""
+    code = "import sys, instructed_rl.demos, instructed_rl.demos.workers; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

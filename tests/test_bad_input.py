@@ -29,7 +29,7 @@ NEEDS_SYS = pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a folder
 EVAL = ["eval", "--agent", "bot", "--game", "GoToRoom", "--episodes", "1"]
 SUITE = ["eval", "--agent", "bot", "--suite", "configs/eval/zero_shot.yaml", "--episodes", "1000000"]
 TRANSFER = ["transfer", "--agent", "bot", "--episodes", "1000000"]
-DEMOS = ["demos", "--game", "GoToRoom", "--out", "{tmp}/demos", "--episodes", "2"]
+DEMOS = ["make-demos", "--game", "GoToRoom", "--out", "{tmp}/demos", "--episodes", "2"]
 SERVE = ["serve", "--agent", "bot", "--port", "0"]
 PLAY = ["play", "--agent", "bot", "--game", "GoToRoom", "--fps", "0", "--instruction", "go to the grey box"]
 DEMO = ["demo", "--agent", "bot", "--fps", "0", "--record", "{tmp}/demo.gif"]
@@ -92,22 +92,23 @@ CASES = [
     ("transfer: --out unwritable", TRANSFER + ["--out", UNWRITABLE], "cannot write in"),
     ("transfer: --readme missing", TRANSFER + ["--readme", "{tmp}/NOPE.md"], "no such file"),
     ("transfer: --readme without its block", TRANSFER + ["--readme", "{file}"], "block"),
-    # demos
-    ("demos: no game", ["demos", "--out", "{tmp}/d"], "give --game"),
-    ("demos: unknown game", ["demos", "--game", "Nope", "--out", "{tmp}/d"], "unknown game"),
-    ("demos: no out", ["demos", "--game", "GoToRoom"], "give --out"),
-    ("demos: --out is a file", ["demos", "--game", "GoToRoom", "--out", "{file}", "--episodes", "1000000"],
+    # make-demos (and its old name)
+    ("demos: the old name", ["demos", "--game", "GoToRoom"], "it is called 'make-demos'"),
+    ("make-demos: no game", ["make-demos", "--out", "{tmp}/d"], "give --game"),
+    ("make-demos: unknown game", ["make-demos", "--game", "Nope", "--out", "{tmp}/d"], "unknown game"),
+    ("make-demos: no out", ["make-demos", "--game", "GoToRoom"], "give --out"),
+    ("make-demos: --out is a file", ["make-demos", "--game", "GoToRoom", "--out", "{file}", "--episodes", "1000000"],
      "is a file, not a directory"),
-    ("demos: --out unwritable", ["demos", "--game", "GoToRoom", "--out", UNWRITABLE, "--episodes", "1000000"],
+    ("make-demos: --out unwritable", ["make-demos", "--game", "GoToRoom", "--out", UNWRITABLE, "--episodes", "1000000"],
      "cannot write in"),
-    ("demos: unknown split", DEMOS + ["--split", "bogus"], "unknown split"),
-    ("demos: missing corpus", DEMOS + ["--corpus", "nope.yaml"], "no such corpus file"),
-    ("demos: zero episodes", DEMOS + ["--episodes", "0"], "--episodes must be positive"),
-    ("demos: negative seed", DEMOS + ["--seed", "-1"], "--seed must be non-negative"),
-    ("demos: huge seed", DEMOS + ["--seed", "3000000000"], "--seed must be from 0"),
-    ("demos: zero shard size", DEMOS + ["--shard-size", "0"], "--shard-size must be positive"),
-    ("demos: zero workers", DEMOS + ["--workers", "0"], "--workers must be at least 1"),
-    ("demos: --progress with a value", DEMOS + ["--progress=yes"], "ignored explicit argument"),
+    ("make-demos: unknown split", DEMOS + ["--split", "bogus"], "unknown split"),
+    ("make-demos: missing corpus", DEMOS + ["--corpus", "nope.yaml"], "no such corpus file"),
+    ("make-demos: zero episodes", DEMOS + ["--episodes", "0"], "--episodes must be positive"),
+    ("make-demos: negative seed", DEMOS + ["--seed", "-1"], "--seed must be non-negative"),
+    ("make-demos: huge seed", DEMOS + ["--seed", "3000000000"], "--seed must be from 0"),
+    ("make-demos: zero shard size", DEMOS + ["--shard-size", "0"], "--shard-size must be positive"),
+    ("make-demos: zero workers", DEMOS + ["--workers", "0"], "--workers must be at least 1"),
+    ("make-demos: --progress with a value", DEMOS + ["--progress=yes"], "ignored explicit argument"),
     # play
     ("play: missing agent", PLAY + ["--agent", "/no/such/agent"], "not a saved agent directory"),
     ("play: empty agent", PLAY + ["--agent", ""], "--agent is empty"),
@@ -213,7 +214,8 @@ TRAINER_CONFIGS = {"imitation": "configs/tiny.yaml", "ppo": "configs/ppo_tiny.ya
 MISSING_THINGS = {"corpus": ("no/such/corpus.yaml", "no such corpus file"),
                   "init_agent": ("/no/such/agent", "not a saved agent directory"),
                   "teacher": ("/no/such/agent", "neither 'bot' nor a saved agent directory"),
-                  "games": ("NoSuchGame", "unknown game")}
+                  "games": ("NoSuchGame", "unknown game"),
+                  "demos": ("/no/such/demos", "no such demos directory")}
 
 
 def bad_override(key: str, kind) -> tuple[str, str]:

@@ -12,18 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instructed_rl.commands.demos import ProgressLine
+from instructed_rl.commands.make_demos import ProgressLine
 from instructed_rl.errors import UserError
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.train.demos import (
-    EPISODE_ARRAYS,
-    MANIFEST,
-    STEP_ARRAYS,
-    DemosConfig,
-    bot_episode,
-    generate_demos,
-    load_demos,
-)
+from instructed_rl.demos import DemosConfig, generate_demos, load_demos
+from instructed_rl.demos.manifest import MANIFEST
+from instructed_rl.demos.record import bot_episode
+from instructed_rl.demos.shards import EPISODE_ARRAYS, FORMAT_VERSION, STEP_ARRAYS
 
 from tests.conftest import cli_command, run_cli  # noqa: E402
 
@@ -78,6 +73,8 @@ def test_round_trip_and_stored_actions_replay_to_success(tmp_path):
             assert info["success"] == episode.done_after[t]
             assert sum(info["subtasks_done"]) == episode.subtasks_done_after[t]
         assert info["success"] and terminated  # the stored actions are the bot's: they finish the mission
+        assert np.array_equal(obs["image"], episode.final_image) and obs["direction"] == episode.final_direction
+        assert episode.meta["plain"] == env.plain_mission and len(episode.meta["target"]) == 4
         assert episode.done_after[-1] and not episode.done_after[:-1].any()
         assert episode.subtasks_done[0] == 0 and episode.subtasks_done_after[-1] == len(episode.subtasks)
         assert episode.active_subtask[0] == 0
@@ -150,7 +147,8 @@ def test_foreign_missing_and_corrupt_directories_are_one_line_errors(tmp_path):
     (tmp_path / MANIFEST).write_text('{"format": "something-else"}')
     with pytest.raises(UserError, match="not an instructed-rl demos directory"):
         load_demos(tmp_path)
-    (tmp_path / MANIFEST).write_text('{"format": "instructed-rl-demos", "format_version": 1, "shards": [{}]}')
+    (tmp_path / MANIFEST).write_text(json.dumps({"format": "instructed-rl-demos", "format_version": FORMAT_VERSION,
+                                                 "shards": [{}]}))
     for action in (load_demos, lambda path: generate_demos(make(path))):
         with pytest.raises(UserError, match="malformed") as error:
             action(tmp_path)
@@ -251,16 +249,22 @@ def test_progress_line_reports_episodes_rate_and_failures():
 
 
 def test_cli_writes_demos_and_prints_a_summary(tmp_path):
-    result = run_cli("demos", "--game", "SkillRoom", "--episodes", "6", "--out", str(tmp_path / "tmp"))
+    result = run_cli("make-demos", "--game", "SkillRoom", "--episodes", "6", "--out", str(tmp_path / "tmp"))
     assert result.returncode == 0, result.stderr
     assert "6 demos, 0 bot failures, 6/6 episodes" in result.stdout
     assert len(load_demos(tmp_path / "tmp")) == 6
-    again = run_cli("demos", "--game", "SkillRoom", "--episodes", "6", "--out", str(tmp_path / "tmp"), "--seed", "9")
+    again = run_cli("make-demos", "--game", "SkillRoom", "--episodes", "6", "--out", str(tmp_path / "tmp"), "--seed", "9")
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1 and "seed=9" in again.stderr
 
 
+def test_the_old_command_name_is_a_one_line_error_naming_the_new_one():
+    result = run_cli("demos", "--game", "GoToRoom", "--out", "x")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "instructed-rl make-demos --game GoToRoom --out x" in result.stderr
+
+
 def test_ctrl_c_keeps_finished_shards_and_the_same_command_resumes(tmp_path):
-    args = ["demos", "--game", "GoToRoom", "--episodes", "400", "--shard-size", "20", "--out", str(tmp_path / "run")]
+    args = ["make-demos", "--game", "GoToRoom", "--episodes", "400", "--shard-size", "20", "--out", str(tmp_path / "run")]
     process = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = tmp_path / "run" / MANIFEST
     deadline = time.monotonic() + 60

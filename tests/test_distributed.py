@@ -125,3 +125,18 @@ def test_ppo_under_torchrun_keeps_ranks_identical(tmp_path):
     rows = MetricsLog.read(out / "metrics.jsonl")
     assert [r["frames"] for r in rows] == [512 * (i + 1) for i in range(4)]  # 2 ranks x 8 envs x 32 steps
     assert record["frames"] == 2048
+
+
+@pytest.mark.slow
+def test_offline_cloning_under_torchrun_keeps_ranks_identical(tmp_path):
+    from instructed_rl.demos import DemosConfig, generate_demos
+
+    generate_demos(DemosConfig(game=GAME, corpus="babyai", out=str(tmp_path / "demos"), episodes=200, progress=False))
+    out = tmp_path / "run"
+    result = _torchrun("--config", "configs/tiny.yaml", "--games", GAME, "--threads", "1", "--out", str(out),
+                       "--demos", str(tmp_path / "demos"), "--frames", "600")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = _check_rank0_wrote_one_run(out, result.stdout)
+    rows = MetricsLog.read(out / "metrics.jsonl")
+    assert [r["episodes"] for r in rows] == [4 * 2 * 32 * (i + 1) for i in range(len(rows))]  # 32 a rank a step
+    assert record["demonstration_episodes"] == 200

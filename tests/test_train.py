@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +17,8 @@ from instructed_rl.rollout.dagger import collect_episodes
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.train.imitation import ImitationConfig
 from instructed_rl.train.runs import evaluate
-from instructed_rl.train.tracking import MetricsLog
 
-from tests.conftest import cli_command, interrupt_after_first_checkpoint, same_weights, success_rate
+from tests.conftest import assert_resume_is_exact, cli_command, success_rate
 
 TINY = "configs/tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
@@ -57,33 +55,12 @@ def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     assert success >= 0.6, f"greedy success {success:.2f} after 8k frames of zorblax instructions (random is ~0.28)"
 
 
-def _train_rows(run_dir: Path) -> list[dict]:
-    keep = ("iteration", "frames", "episodes", "train/loss", "train/accuracy", "collect/success", "beta", "lr")
-    return [{k: r[k] for k in keep} for r in MetricsLog.read(run_dir / "metrics.jsonl")]
-
-
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
             "--checkpoint-every", "2", "--lr-end", "0.0002"]  # the annealed rate must resume where it was
-    straight = tmp_path / "straight"
-    result = subprocess.run(cli_command() + args + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-
-    interrupted = tmp_path / "interrupted"
-    code, stdout, stderr = interrupt_after_first_checkpoint(args + ["--out", str(interrupted)], interrupted)
-    if code == 0:
-        pytest.skip("the run finished before it could be interrupted")
-    assert code == 130, stderr
-    assert "checkpoint saved" in stderr + stdout and "Traceback" not in stderr
-    state = json.loads((interrupted / "checkpoint" / "state.json").read_text())
-    assert 0 < state["frames"] < 2500
-
-    result = subprocess.run(cli_command() + args + ["--out", str(interrupted)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert "resuming" in result.stdout
-    assert _train_rows(interrupted) == _train_rows(straight)
-    assert same_weights(straight / "agent", interrupted / "agent")
+    assert_resume_is_exact(args, tmp_path, frames=2500, keys=("iteration", "frames", "episodes", "train/loss",
+                                                              "train/accuracy", "collect/success", "beta", "lr"))
 
 
 def test_learning_rate_anneals_linearly_over_the_run_frames():

@@ -29,7 +29,7 @@ class Terminal(io.StringIO):
 
 # ---- help pages -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["eval", "transfer", "demos", "play", "demo", "train", "envs"])
+@pytest.mark.parametrize("command", ["eval", "transfer", "make-demos", "play", "demo", "train", "envs"])
 def test_every_help_page_shows_examples(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr

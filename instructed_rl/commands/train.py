@@ -151,6 +151,10 @@ def check_before_training(config, config_path: str, lines: dict[str, Where] | No
     for game in config.games:
         find_game_at(game, lines.get("games"))
     load_corpus(config.corpus)
+    if getattr(config, "demos", None):
+        from instructed_rl.demos import check_for_training
+
+        check_for_training(config.demos, games=config.games, corpus=config.corpus)
     teacher = getattr(config, "teacher", "bot")
     from instructed_rl.hub import resolve_agent
 
@@ -177,7 +181,8 @@ def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
     cores, load, _ = free_cores()
     wanted = int(float(asked)) if asked is not None else DEFAULT_THREADS  # as written (a YAML string, even)
     fewer = f" (of {wanted} asked: load {load:.1f} on {cores} cores)" if config.threads < wanted else ""
-    return (f"train ({algorithm}): {config.frames:,} frames on {', '.join(config.games)} into {run_dir}; "
+    demos = f" (cloned from {config.demos})" if getattr(config, "demos", None) else ""
+    return (f"train ({algorithm}): {config.frames:,} frames on {', '.join(config.games)}{demos} into {run_dir}; "
             f"{config.threads} torch thread{'s' if config.threads > 1 else ''}{fewer}")
 
 

@@ -42,11 +42,17 @@ def _episode(start: EpisodeStart, rows: list[tuple], success: bool) -> Episode:
 
 def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, beta: float,
                      rng: np.random.Generator, generator: torch.Generator, sample: bool = True,
-                     action_sets: bool = False) -> tuple[list[Episode], CollectStats]:
-    """Run ``episodes`` episodes on ``envs`` (as evenly spread as they go), ordered by env and start."""
+                     action_sets: bool = False, seeds: list[int] | None = None) -> tuple[list[Episode], CollectStats]:
+    """Run ``episodes`` episodes on ``envs`` (as evenly spread as they go); with ``seeds``, one
+    episode on each of those worlds instead (``episodes`` is then ignored, the order is theirs)."""
     count = envs.count
-    quota = tuple(episodes // count + (i < episodes % count) for i in range(count))
-    batch = envs.start(Plan(iteration, labels=True, quota=quota, action_sets=action_sets, drop_unlabelled=True))
+    if seeds is not None:
+        per_env = tuple(tuple(seeds[i::count]) for i in range(count))
+        plan = Plan(iteration, labels=True, seeds=per_env, action_sets=action_sets, drop_unlabelled=True)
+    else:
+        quota = tuple(episodes // count + (i < episodes % count) for i in range(count))
+        plan = Plan(iteration, labels=True, quota=quota, action_sets=action_sets, drop_unlabelled=True)
+    batch = envs.start(plan)
     stats = CollectStats(bot_failures=batch.bot_failures)
     goals = GoalBatch(agent, count)
     current: list[EpisodeStart | None] = [None] * count
@@ -87,7 +93,7 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
                     if success:
                         image_i, direction_i = batch.terminal[i]
                         rows[i].append((image_i, direction_i, -1, 1, 0))
-                    finished.append(((i, started[i]), _episode(current[i], rows[i], success)))
+                    finished.append(((started[i], i), _episode(current[i], rows[i], success)))
                     record = stats.per_game.setdefault(current[i].game, [0, 0])
                     record[0] += success
                     record[1] += 1

@@ -15,6 +15,7 @@ cannot finish (imitation cannot learn from it); otherwise its remaining states g
 from __future__ import annotations
 
 import copy
+import dataclasses
 import multiprocessing
 from dataclasses import dataclass, field
 
@@ -89,11 +90,23 @@ class Plan:
     quota: tuple[int, ...] | None = None  # episodes per env of the vector it is given to; None = no end
     action_sets: bool = False
     drop_unlabelled: bool = False
+    seeds: tuple[tuple[int, ...], ...] | None = None  # given world seeds per env (then they are its quota)
 
     def part(self, first: int, count: int) -> Plan:
         """The plan of envs ``first .. first + count - 1`` of the ones it was made for."""
         quota = None if self.quota is None else self.quota[first:first + count]
-        return Plan(self.iteration, self.labels, quota, self.action_sets, self.drop_unlabelled)
+        seeds = None if self.seeds is None else self.seeds[first:first + count]
+        return dataclasses.replace(self, quota=quota, seeds=seeds)
+
+    def episode_seed(self, seed: int, env_index: int, local_index: int, episode: int) -> int:
+        if self.seeds is not None:
+            return self.seeds[local_index][episode]
+        return episode_seed(seed, self.iteration, env_index, episode)
+
+    def episodes_of(self, local_index: int) -> int | None:
+        if self.seeds is not None:
+            return len(self.seeds[local_index])
+        return None if self.quota is None else self.quota[local_index]
 
 
 @dataclass(frozen=True)
@@ -188,15 +201,15 @@ class EnvSlice:
         """Start env ``i``'s next episode (or idle it once its quota is run)."""
         while True:
             self.episode[i] += 1
-            quota = self.plan.quota
-            if quota is not None and self.episode[i] >= quota[i]:
+            quota = self.plan.episodes_of(i)
+            if quota is not None and self.episode[i] >= quota:
                 self.envs[i] = self.bots[i] = None
                 batch.idle[i] = True
                 return
             env_index = self.first + i
             game = self.games[(env_index + self.episode[i]) % len(self.games)]
             env = self.envs[i] = self.pool.get(i, game)
-            obs, _ = env.reset(seed=episode_seed(self.seed, self.plan.iteration, env_index, self.episode[i]))
+            obs, _ = env.reset(seed=self.plan.episode_seed(self.seed, env_index, i, self.episode[i]))
             batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))

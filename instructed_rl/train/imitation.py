@@ -35,18 +35,21 @@ from instructed_rl.rollout.dagger import collect_episodes
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
-from instructed_rl.train.optim import make_adam
+from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
-from instructed_rl.train.runs import (AgentSource, RunOutputs, StopFlag, check_same_run, close_iteration, finish_run,
-                                     make_agent)
+from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, end_iteration, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
 @dataclass
 class ImitationConfig(AgentSource):
     algorithm: Literal["imitation"] = option("imitation", "which trainer this config is for")
-    frames: int = option(200_000, "environment steps to collect in total")
+    frames: int = option(200_000, "environment steps to collect in total (with demos: dataset steps to train on)")
+    demos: str | None = option(None, "clone offline from this 'instructed-rl make-demos' directory (train split, the "
+                                     "config's game and corpus) instead of collecting with the bot; frames then counts "
+                                     "dataset steps consumed, and envs, episodes_per_iteration, buffer_episodes, beta "
+                                     "and agent_actions do not apply")
     envs: int = option(32, "episodes in flight at once (batched through the policy)")
     episodes_per_iteration: int = option(64, "episodes collected per iteration")
     updates_per_iteration: int = option(4, "gradient steps per iteration")
@@ -93,6 +96,11 @@ class ImitationConfig(AgentSource):
                              f"and {self.reading_warmup_lr}")
         if self.lr_end_frames is not None and self.lr_end_frames <= 0:
             raise ValueError(f"lr_end_frames must be positive, got {self.lr_end_frames}")
+        if self.demos in ("", "none", "null"):
+            self.demos = None
+        if self.demos and self.action_sets:
+            raise ValueError("action_sets needs the bot on live worlds; demos hold one label a step. "
+                             "Fix: set action_sets: false, or drop demos")
         if self.reading_coef < 0 or self.reading_warmup < 0 or self.grounding_coef < 0:
             raise ValueError("reading_coef, reading_warmup and grounding_coef must be >= 0, got "
                              f"{self.reading_coef}, {self.reading_warmup}, {self.grounding_coef}")
@@ -215,13 +223,17 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         distributed.barrier(ctx)
     metrics = MetricsLog(out, track=config.track, config=dataclasses.asdict(config),
                          resume_from_frames=state["frames"], rank_zero=ctx.is_main)
-    envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.env_workers)
     progress = Progress(config.frames, enabled=ctx.is_main)
     started = time.perf_counter() - state["wall_seconds"]
     last_eval: dict[str, float] = {}
+    if config.demos:  # offline cloning: this run, set up as above, with its own loop over a dataset
+        from instructed_rl.train.offline import clone_from_demos
+
+        return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
+                                metrics=metrics, progress=progress, started=started)
+    envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
+                     count=config.envs, workers=config.env_workers)
     with StopFlag() as stop, envs:
-        run = RunOutputs(out, ctx, metrics, progress, stop, log)
         while state["frames"] < config.frames:
             iteration = state["iteration"]
             # All randomness of this iteration comes from (seed, iteration): resuming is exact.
@@ -243,11 +255,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 picks = rng.choice(len(buffer), size=min(config.batch_episodes, len(buffer)), replace=False)
                 loss, values = imitation_loss(agent, [buffer[i] for i in sorted(picks)], done_coef=config.done_coef,
                                               reading_coef=config.reading_coef, grounding_coef=config.grounding_coef)
-                optimizer.zero_grad()
-                loss.backward()
-                distributed.average_gradients(parameters, ctx)
-                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-                optimizer.step()
+                gradient_step(loss, optimizer, parameters, max_grad_norm=config.max_grad_norm, ctx=ctx)
                 update_metrics.append(values)
             # Summed over ranks, so that every rank agrees on the budget and stops together.
             stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
@@ -265,11 +273,11 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
-            evaluation = close_iteration(
-                run, row, config=config, agent=agent, optimizer=optimizer, state=state,
-                progress_fields={"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]},
-                arrays=lambda: distributed.gather_arrays(episodes_to_arrays(buffer), ctx))  # every rank's buffer
-            last_eval = evaluation or last_eval
+            shown = {"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]}
+            kept = lambda: distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # noqa: E731 - every rank's buffer
+            last_eval = end_iteration(row, agent=agent, optimizer=optimizer, config=config, ctx=ctx, out=out,
+                                      state=state, stop=stop, metrics=metrics, progress=progress, shown=shown,
+                                      arrays=kept, log=log) or last_eval
     progress.close()
     metrics.close()
     return finish_run(

@@ -45,13 +45,12 @@ from instructed_rl.games.spec import find_game
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.optim import make_adam
+from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.steps import collect_rollout, rollout_generator
-from instructed_rl.train.runs import (AgentSource, RunOutputs, StopFlag, check_same_run, close_iteration, finish_run,
-                                     make_agent)
+from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, end_iteration, finish_run, make_agent
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -195,7 +194,6 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     last_eval: dict[str, float] = {}
     try:
         with StopFlag() as stop:
-            run = RunOutputs(out, ctx, metrics, progress, stop, log)
             while state["frames"] < config.frames:
                 iteration = state["iteration"]
                 # All randomness of this iteration comes from (seed, iteration[, rank]): resuming is exact.
@@ -229,11 +227,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                         mb = make_minibatch(rollout, advantages, returns, [pieces[i] for i in sorted(chosen)], device)
                         loss, values = ppo_loss(agent, mb, config=config, distill_coef=distill_coef,
                                                 teacher_kind=teacher_kind if distill_coef > 0 else "none")
-                        optimizer.zero_grad()
-                        loss.backward()
-                        distributed.average_gradients(parameters, ctx)
-                        values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm))
-                        optimizer.step()
+                        values["grad_norm"] = gradient_step(loss, optimizer, parameters,
+                                                            max_grad_norm=config.max_grad_norm, ctx=ctx)
                         update_metrics.append(values)
 
                 # ---- bookkeeping (counters summed over ranks)
@@ -260,11 +255,11 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 if kickstart:
                     row["distill_coef"] = distill_coef
                     row["bot_failures"] = state["bot_failures"]
-                evaluation = close_iteration(
-                    run, row, config=config, agent=agent, optimizer=optimizer, state=state,
-                    progress_fields={"success%": 100 * row["collect/success"], "ret": row["collect/return"]},
-                    arrays=lambda: weights_to_arrays(behaviour) if behaviour is not None else None)
-                last_eval = evaluation or last_eval
+                shown = {"success%": 100 * row["collect/success"], "ret": row["collect/return"]}
+                kept = lambda: weights_to_arrays(behaviour) if behaviour is not None else {}  # noqa: E731
+                last_eval = end_iteration(row, agent=agent, optimizer=optimizer, config=config, ctx=ctx, out=out,
+                                          state=state, stop=stop, metrics=metrics, progress=progress, shown=shown,
+                                          arrays=kept, log=log) or last_eval
     finally:
         for resource in (envs, rollouts):
             if resource is not None:

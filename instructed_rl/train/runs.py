@@ -229,6 +229,37 @@ def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) 
     return results
 
 
+def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Path, state: dict[str, Any],
+                  stop: StopFlag, metrics, progress, shown: dict[str, float], arrays=dict, log=print) -> dict[str, float]:
+    """What a trainer does after each iteration's update: a greedy evaluation when ``eval_every``
+    says so or at the end (its numbers join ``row`` and are returned; else {}), the metrics row,
+    the progress line (with ``shown``), a checkpoint every ``checkpoint_every`` iterations, at the
+    end and on a stop request; after a stop's checkpoint, KeyboardInterrupt. ``arrays()`` gives
+    what the checkpoint keeps beside the agent (called on every rank: it may gather)."""
+    scores: dict[str, float] = {}
+    finished = state["frames"] >= config.frames
+    if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
+        agent.eval()
+        scores = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
+                          seed=EVAL_SEED + 1000 * state["iteration"])
+        row.update(scores)
+    metrics.write(row)
+    progress.update(state["frames"], row["fps"], **shown)
+    stopping = distributed.any_rank(stop.requested, ctx)  # a signal may reach only some ranks
+    if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
+        distributed.barrier(ctx)
+        kept = arrays()
+        if ctx.is_main:
+            save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=kept)
+        distributed.barrier(ctx)
+    if stopping:
+        progress.close()
+        metrics.close()
+        log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
+        raise KeyboardInterrupt
+    return scores
+
+
 def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: dict[str, Any],
                curve_keys: tuple[str, ...], last_eval: dict[str, float], log=print) -> Path:
     """Save the agent, the curve and the training record (rank 0), then leave the process group."""
@@ -257,44 +288,3 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
         log("greedy test success: " + ", ".join(f"{k[5:]} {100 * v:.1f}%" for k, v in last_eval.items()))
     return final
 
-
-@dataclasses.dataclass
-class RunOutputs:
-    """What a trainer's loop writes at the end of each iteration (see :func:`close_iteration`)."""
-
-    out: Path
-    ctx: Any
-    metrics: Any  # tracking.MetricsLog
-    progress: Any  # tracking.Progress
-    stop: StopFlag
-    log: Any = print
-
-
-def close_iteration(run: RunOutputs, row: dict[str, Any], *, config, agent, optimizer, state: dict[str, Any],
-                    progress_fields: dict[str, float], arrays) -> dict[str, float] | None:
-    """The end of an iteration, the same in every trainer: evaluate when due (and at the end),
-    log ``row``, checkpoint when due or asked to stop, and on a stop request raise
-    KeyboardInterrupt after the checkpoint. ``arrays()`` gives what the checkpoint stores beside
-    the weights (every rank calls it: it may gather). Returns the evaluation, if one ran."""
-    finished = state["frames"] >= config.frames
-    evaluation = None
-    if run.ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
-        agent.eval()
-        evaluation = evaluate(agent, config.games, corpus=config.corpus, episodes=config.eval_episodes,
-                              seed=EVAL_SEED + 1000 * state["iteration"])
-        row.update(evaluation)
-    run.metrics.write(row)
-    run.progress.update(state["frames"], row["fps"], **progress_fields)
-    stopping = distributed.any_rank(run.stop.requested, run.ctx)  # a signal may reach only some ranks
-    if stopping or finished or state["iteration"] % config.checkpoint_every == 0:
-        distributed.barrier(run.ctx)
-        stored = arrays()
-        if run.ctx.is_main:
-            save_checkpoint(run.out, agent=agent, optimizer=optimizer, state=state, arrays=stored)
-        distributed.barrier(run.ctx)
-    if stopping:
-        run.progress.close()
-        run.metrics.close()
-        run.log(f"interrupted at {state['frames']:,} frames; checkpoint saved. Run the same command to resume.")
-        raise KeyboardInterrupt
-    return evaluation

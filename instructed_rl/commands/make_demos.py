@@ -1,10 +1,11 @@
-"""``instructed-rl demos``: BabyAI-bot demonstrations into a directory of shards (resumable, parallel).
+"""``instructed-rl make-demos``: BabyAI-bot demonstrations into a directory of shards (resumable, parallel).
 
-    instructed-rl demos --game GoToRoom --split train --episodes 10000 --out data/demos/goto_room --workers 2
-    instructed-rl demos --game GoToSeq --split test --episodes 500 --out data/demos/goto_seq
+    instructed-rl make-demos --game GoToRoom --split train --episodes 10000 --out data/demos/goto_room --workers 2
+    instructed-rl make-demos --game GoToSeq --split test --episodes 500 --out data/demos/goto_seq
 
-Running the same command again resumes an interrupted run. The format is documented in
-``instructed_rl/train/demos.py``; trainers read it with ``instructed_rl.train.load_demos``.
+Running the same command again resumes an interrupted run. ``instructed-rl train --demos DIR``
+clones from such a directory (train split); the format is documented in
+``instructed_rl/demos/shards.py``, and ``instructed_rl.demos.load_demos`` reads it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import MAX_SEED
 from instructed_rl.paths import check_output_dir
 from instructed_rl.progress import Progress, duration
-from instructed_rl.train.demos import DemosConfig, DemosSummary, generate_demos
+from instructed_rl.demos import DemosConfig, DemosSummary, generate_demos
 
 __all__ = ["DemosConfig", "ProgressLine", "format_summary", "run"]
 
