@@ -49,8 +49,8 @@ def measure(kind: str, *, threads: int, batch: int, steps: int) -> dict[str, flo
     import numpy as np
     import torch
 
-    from instructed_rl.agent import Agent, AgentConfig
-    from instructed_rl.text import TextConfig
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.model.text import TextConfig
 
     torch.set_num_threads(threads)
     texts = _instructions()

@@ -36,7 +36,7 @@ import torch
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.parse import parse_instruction

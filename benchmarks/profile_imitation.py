@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from instructed_rl.acting.bot import Bot
-    from instructed_rl.agent import Agent
+    from instructed_rl.model.agent import Agent
     from instructed_rl.commands.train import algorithms, load_yaml
     from instructed_rl.config import from_mapping
     from instructed_rl.games.env import InstructedEnv

@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.eval.transfer import load_transfer_suite
-from instructed_rl.pointer import same_reading
+from instructed_rl.model.pointer import same_reading
 from instructed_rl.train.reading import reading_examples
 
 

@@ -73,7 +73,7 @@ def tiny_play_agent(directory: Path, done_bias: float, *, corpus: str | None = N
     ``corpus``: the corpus it says it trained on."""
     import torch
 
-    from instructed_rl.agent import Agent, AgentConfig
+    from instructed_rl.model.agent import Agent, AgentConfig
 
     config = {"text": {"encoder": "gru", "dim": 32},
               "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "goal_attention": False}}
@@ -133,7 +133,7 @@ def assert_resume_is_exact(args: list[str], tmp_path: Path, *, frames: int, keys
 def success_rate(agent_dir, game: str, episodes: int, *, corpus: str | None = None, greedy: bool = True) -> float:
     """Success of a saved agent on ``game``'s test split, seeds 1,000,000+ (the tests' learning bar)."""
     from instructed_rl.acting.actors import AgentActor
-    from instructed_rl.agent import Agent
+    from instructed_rl.model.agent import Agent
     from instructed_rl.eval.cell import EvalConfig, run_seeds
 
     config = EvalConfig(agent="agent", game=game, episodes=episodes, corpus=corpus)
@@ -144,7 +144,7 @@ def success_rate(agent_dir, game: str, episodes: int, *, corpus: str | None = No
 
 def same_weights(first_dir, second_dir) -> bool:
     """Whether two saved agents hold identical weights."""
-    from instructed_rl.agent import Agent
+    from instructed_rl.model.agent import Agent
 
     a = Agent.from_pretrained(first_dir).saved_state_dict()
     b = Agent.from_pretrained(second_dir).saved_state_dict()

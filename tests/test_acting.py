@@ -8,7 +8,7 @@ import pytest
 from instructed_rl.acting.actors import AgentActor, Decision, make_actor
 from instructed_rl.acting.bot import Bot, failure_reason
 from instructed_rl.acting.executor import AgentSkill
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.games.env import InstructedEnv
 
 

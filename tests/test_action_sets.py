@@ -7,7 +7,7 @@ import pytest
 import torch
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.train.checkpoint import CHECKPOINT

@@ -14,9 +14,9 @@ import pytest
 import safetensors
 import torch
 
-from instructed_rl.agent import Agent, AgentConfig, AgentLoadError
-from instructed_rl.policy import PolicyConfig
-from instructed_rl.text import TextConfig
+from instructed_rl.model.agent import Agent, AgentConfig, AgentLoadError
+from instructed_rl.model.policy import PolicyConfig
+from instructed_rl.model.text import TextConfig
 
 torch.set_num_threads(1)
 

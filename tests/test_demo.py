@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.acting.actors import make_actor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from tests.conftest import run_cli

@@ -12,13 +12,13 @@ import pytest
 import torch
 from huggingface_hub import ModelCard, constants
 
-from instructed_rl.agent import Agent, AgentConfig
-from instructed_rl.card import MARKER, SHIPPED_CARDS, load_report, shipped_card
+from instructed_rl.model.agent import Agent, AgentConfig
+from instructed_rl.model.card import MARKER, SHIPPED_CARDS, load_report, shipped_card
 from instructed_rl.cli import main
 from instructed_rl.errors import UserError
-from instructed_rl.hub import hub_id, resolve_agent
+from instructed_rl.model.hub import hub_id, resolve_agent
 from instructed_rl.resources import CHECKOUT_ROOT, SHIPPED_AGENTS, agents_dir
-from instructed_rl.text import TextConfig
+from instructed_rl.model.text import TextConfig
 from tests.conftest import cli_command
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -108,7 +108,7 @@ def test_every_shipped_agent_has_a_model_card_that_names_its_numbers():
         text = path.read_text()
         card = ModelCard(text)  # the Hub's own parser: metadata and model-index must be valid
         assert card.data.library_name == "instructed-rl" and "reinforcement-learning" in card.data.tags
-        assert text == shipped_card(name, CHECKOUT_ROOT), f"{path} is stale: python -m instructed_rl.card shipped"
+        assert text == shipped_card(name, CHECKOUT_ROOT), f"{path} is stale: python -m instructed_rl.model.card shipped"
         cells = [cell for report in SHIPPED_CARDS[name][0] for cell in load_report(CHECKOUT_ROOT / report)["cells"]]
         assert len(card.data.eval_results) == len(cells) > 0
         for cell, result in zip(cells, card.data.eval_results):

@@ -19,7 +19,7 @@ from instructed_rl.games.text_view import TextView, describe_view, where
 from instructed_rl.acting.foreign import make_python_actor
 from instructed_rl.interop import TokenIds, agent_vocabulary, corpus_vocabulary
 from instructed_rl.resources import CHECKOUT_ROOT
-from instructed_rl.text.tokenizer import PAD_ID
+from instructed_rl.model.text.tokenizer import PAD_ID
 
 GAMES = list(shipped_game_ids())
 POLICY = f"python:{CHECKOUT_ROOT / 'examples' / 'wall_follower.py'}:make_policy"

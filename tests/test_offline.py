@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.commands.train import load_yaml, run as train_run
 from instructed_rl.config import from_mapping
 from instructed_rl.demos import DemosConfig, generate_demos, load_demos

@@ -6,10 +6,10 @@ import pytest
 
 import torch
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.pointer import find_queries, pointer_labels, rewrite, same_reading
-from instructed_rl.text.encoders import text_words, word_key
+from instructed_rl.model.pointer import find_queries, pointer_labels, rewrite, same_reading
+from instructed_rl.model.text.encoders import text_words, word_key
 from instructed_rl.train.reading import pointer_reading_loss, reading_examples, warm_up_reader
 
 DESCRIPTION = "The red key is the tadostos. You are in a room. In it are a green ball and a red key."
@@ -114,7 +114,7 @@ def test_the_pointer_learns_to_read_words_it_never_saw(tmp_path):
 def test_fillers_are_ordinary_words_never_the_answer():
     import numpy as np
 
-    from instructed_rl.pointer import add_fillers, filler_words
+    from instructed_rl.model.pointer import add_fillers, filler_words
 
     assert len(filler_words()) > 10_000
     rng = np.random.default_rng(0)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from instructed_rl.agent import Agent, AgentConfig
-from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, preprocess_obs
-from instructed_rl.text import TextConfig, TextFeatures
+from instructed_rl.model.agent import Agent, AgentConfig
+from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, preprocess_obs
+from instructed_rl.model.text import TextConfig, TextFeatures
 
 torch.set_num_threads(1)
 
@@ -117,7 +117,7 @@ def test_learns_colour_to_action(kind: str) -> None:
 
 def test_forward_sequence_equals_step_by_step():
     """The batched-trunk training path computes exactly what acting step by step computes."""
-    from instructed_rl.agent import Agent, AgentConfig
+    from instructed_rl.model.agent import Agent, AgentConfig
 
     config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
                                     "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1}})

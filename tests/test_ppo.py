@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.train.gae import compute_gae
@@ -85,7 +85,7 @@ def test_segments_cut_at_episode_starts_and_every_recurrence_steps():
 
 
 def _tiny_agent() -> Agent:
-    from instructed_rl.agent import AgentConfig
+    from instructed_rl.model.agent import AgentConfig
     from instructed_rl.language.corpus import load_corpus, sample_instructions
 
     config = AgentConfig.from_dict({

@@ -9,13 +9,13 @@ import pytest
 import torch
 from minigrid.envs.babyai.core.verifier import BeforeInstr, GoToInstr, ObjDesc, OpenInstr
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.instructions import NO_TARGET, TARGET_COLORS, TARGET_TYPES, instruction_targets
-from instructed_rl.policy import preprocess_obs
-from instructed_rl.text.encoders import word_key
+from instructed_rl.model.policy import preprocess_obs
+from instructed_rl.model.text.encoders import word_key
 from instructed_rl.train.checkpoint import CHECKPOINT
 from instructed_rl.train.reading import reading_accuracy, reading_examples, warm_up_reader
 from tests.test_train import TINY

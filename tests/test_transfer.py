@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import CellResult
 from instructed_rl.eval.stats import paired_difference_interval, paired_table
@@ -22,8 +22,8 @@ from instructed_rl.eval.transfer import (
 )
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import shipped_games
-from instructed_rl.policy import PolicyConfig
-from instructed_rl.text import TextConfig
+from instructed_rl.model.policy import PolicyConfig
+from instructed_rl.model.text import TextConfig
 
 from tests.conftest import run_cli
 

@@ -140,7 +140,7 @@ def test_every_colour_has_its_own_letter_on_the_map():
 
 @pytest.mark.slow
 def test_the_demo_in_a_log_shows_each_cases_last_frame_not_every_step(tmp_path):
-    from instructed_rl.agent import Agent, AgentConfig
+    from instructed_rl.model.agent import Agent, AgentConfig
 
     config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
                                     "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1,

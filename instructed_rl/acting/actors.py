@@ -158,14 +158,14 @@ def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", r
 
     if is_python_agent(spec):
         return make_python_actor(spec)
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     path = resolve_agent(spec)
     if not path.is_dir():
         raise UserError(f"--agent {spec!r}: not a saved agent directory. Fix: pass a directory written by "
                         f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
                         f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
-    from instructed_rl.agent import Agent
+    from instructed_rl.model.agent import Agent
 
     agent = Agent.from_pretrained(path)
     agent.config.rephrase = agent.config.rephrase and rephrase

@@ -39,7 +39,7 @@ class AgentSkill:
     last step, where the policy has a target head: per view cell, the probability that the
     instruction's object (slot 0) and, for "put next to", the fixed object (slot 1) are there.
 
-    It computes what :meth:`instructed_rl.agent.Agent.reset` and ``act`` compute, action for
+    It computes what :meth:`instructed_rl.model.agent.Agent.reset` and ``act`` compute, action for
     action (tested)."""
 
     def __init__(self, agent, *, greedy: bool = True) -> None:
@@ -68,7 +68,7 @@ class AgentSkill:
     def step(self, obs) -> tuple[int, float]:
         import torch
 
-        from instructed_rl.policy import choose_actions, preprocess_obs
+        from instructed_rl.model.policy import choose_actions, preprocess_obs
 
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device)

@@ -37,7 +37,7 @@ class PushConfig:
 
 def stage(agent_dir: Path, target: Path, *, repo: str, reports: list[dict]) -> list[str]:
     """Copy what goes up into ``target`` and write its card there; the names, in order."""
-    from instructed_rl.card import CARD_FILE, is_generated, write_card
+    from instructed_rl.model.card import CARD_FILE, is_generated, write_card
 
     target.mkdir(parents=True, exist_ok=True)
     names = []
@@ -59,8 +59,8 @@ def stage(agent_dir: Path, target: Path, *, repo: str, reports: list[dict]) -> l
 
 
 def run(args: PushConfig) -> int:
-    from instructed_rl.card import load_report
-    from instructed_rl.hub import hub_id, resolve_agent
+    from instructed_rl.model.card import load_report
+    from instructed_rl.model.hub import hub_id, resolve_agent
     from instructed_rl.paths import check_output_dir
 
     parsed = hub_id(args.repo)
@@ -76,7 +76,7 @@ def run(args: PushConfig) -> int:
     if not agent_dir.is_dir():
         raise UserError(f"push {args.agent!r}: not a saved agent directory. Fix: pass a directory written by "
                         "'instructed-rl train' (e.g. runs/default/agent) or a shipped agent (default, maze, reader)")
-    from instructed_rl.agent import Agent
+    from instructed_rl.model.agent import Agent
 
     try:
         Agent.from_pretrained(agent_dir)  # what goes up must load

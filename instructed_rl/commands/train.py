@@ -156,7 +156,7 @@ def check_before_training(config, config_path: str, lines: dict[str, Where] | No
 
         check_for_training(config.demos, games=config.games, corpus=config.corpus)
     teacher = getattr(config, "teacher", "bot")
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     if teacher != "bot" and not resolve_agent(teacher).is_dir():
         raise UserError(f"{where('teacher')}: {teacher!r} is neither 'bot' nor a saved agent directory. "

@@ -29,7 +29,7 @@ from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
-from instructed_rl.hub import resolve_agent
+from instructed_rl.model.hub import resolve_agent
 from instructed_rl.progress import Progress
 
 DEFAULT_EVAL_SEED = 1_000_000  # far from the small seeds that demos and training start at

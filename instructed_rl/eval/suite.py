@@ -107,7 +107,7 @@ class TransferSuite:
 def _training_games(agent: str) -> tuple[str, ...]:
     """The games a saved agent was trained on, from its config.json (none for bot / random)."""
     from instructed_rl.acting.actors import REFERENCE_AGENTS
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     if agent in REFERENCE_AGENTS:
         return ()
@@ -122,7 +122,7 @@ def load_transfer_suite(path: str | Path, *, agent: str | None = None) -> Transf
     """Read and check a transfer suite; ``agent`` replaces its rows with one row for that agent."""
     from instructed_rl.acting.actors import REFERENCE_AGENTS
     from instructed_rl.acting.foreign import is_python_agent
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     file = read_yaml_mapping(path, what="transfer suite", example="configs/eval/transfer.yaml")
     file.known((), TRANSFER_KEYS)
@@ -180,7 +180,7 @@ NOT_MEASURED = ("workers", "suite", "json", "out")
 def agent_fingerprint(agent: str) -> str:
     """sha256 over a saved agent's files (its name for the reference agents 'bot' and 'random')."""
     from instructed_rl.acting.foreign import is_python_agent
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     path = agent if agent in ("bot", "random") or is_python_agent(agent) else resolve_agent(agent)
     if not Path(path).is_dir():  # a reference agent or anyone's policy: its name

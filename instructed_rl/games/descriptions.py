@@ -70,7 +70,7 @@ CONTENTS = Templates(
            "Objects: {objects}.", "In it are {objects}."),
     heldout=("Scattered around you will find {objects}.", "Lying about are {objects}."),
 )
-# Rule sentences, by :class:`instructed_rl.games.rules.Fact` kind. Slots: {word} {Word} {color}
+# Rule sentences, by :class:`instructed_rl.games.rule_facts.Fact` kind. Slots: {word} {Word} {color}
 # {type} {a_type} {types} {a_word} {A_word}; see :func:`fact_slots`.
 RULES: dict[str, Templates] = {
     "role": Templates(

@@ -31,7 +31,7 @@ from typing import Any
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO
-from instructed_rl.games.rules import RULE_SKILLS, RulePattern, Rules
+from instructed_rl.games.rule_facts import RULE_SKILLS, RulePattern, Rules
 from instructed_rl.resources import games_dir
 from instructed_rl.yaml_check import YamlFile, read_yaml
 

@@ -24,7 +24,7 @@ from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import take_step
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
 from instructed_rl.games.spec import find_game
-from instructed_rl.hub import resolve_agent
+from instructed_rl.model.hub import resolve_agent
 from instructed_rl.interactive.config import DEFAULT_AGENT, PlayConfig
 from instructed_rl.interactive.judge import Judge, Outcome, Status, absent_objects, judge, not_understood, verdict
 from instructed_rl.language.corpus import load_corpus

@@ -20,7 +20,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from instructed_rl.text.tokenizer import EOS_ID, PAD_ID, Tokenizer, train_tokenizer
+from instructed_rl.model.text.tokenizer import EOS_ID, PAD_ID, Tokenizer, train_tokenizer
 
 MISSION_LENGTH = 64  # the longest shipped mission is 28 ids, the longest description 134
 DESCRIPTION_LENGTH = 192
@@ -30,7 +30,7 @@ _UNLIMITED = 1 << 20  # the wrapper cuts texts itself, so the tokenizer must not
 def agent_vocabulary(agent: str = "default") -> Tokenizer:
     """The frozen vocabulary of a saved agent: a directory, a shipped name or a Hub repo id."""
     from instructed_rl.errors import UserError
-    from instructed_rl.hub import resolve_agent
+    from instructed_rl.model.hub import resolve_agent
 
     path = resolve_agent(agent) / "tokenizer.model"
     if not path.is_file():

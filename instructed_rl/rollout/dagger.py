@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from instructed_rl.policy import choose_actions, preprocess_obs
+from instructed_rl.model.policy import choose_actions, preprocess_obs
 from instructed_rl.rollout.envs import EnvVector, EpisodeStart, Plan
 from instructed_rl.rollout.episodes import Episode
 from instructed_rl.rollout.goals import GoalBatch

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from instructed_rl.policy import GoalFeatures
-from instructed_rl.text.encoders import TextFeatures
+from instructed_rl.model.policy import GoalFeatures
+from instructed_rl.model.text.encoders import TextFeatures
 
 
 def _write_rows(old: TextFeatures, rows: torch.Tensor, new: TextFeatures) -> TextFeatures:

@@ -185,8 +185,8 @@ def share_agent(make: Callable[[], torch.nn.Module], ctx: Distributed):
     """
     if not ctx.enabled:
         return make()
-    from instructed_rl.agent import Agent, AgentConfig
-    from instructed_rl.text.tokenizer import Tokenizer
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.model.text.tokenizer import Tokenizer
 
     agent = make() if ctx.is_main else None
     payload = [(agent.config.to_dict(), agent.tokenizer.to_bytes()) if agent is not None else None]

@@ -1,7 +1,7 @@
 """The target map's auxiliary loss: which cells of each view hold the object the instruction means.
 
 A policy built with ``target_map`` scores every cell of its 7x7 view for each object slot
-(``instructed_rl.policy.TARGET_SLOTS``) and feeds that map to its memory. Behaviour
+(``instructed_rl.model.policy.TARGET_SLOTS``) and feeds that map to its memory. Behaviour
 cloning alone hardly teaches it: measured on the shipped default agent, GoToRoom success was
 70% with the true instruction and 66% with another episode's (100 episodes each), i.e. it had
 learned to walk up to objects, rarely which one. Here the answer is given per cell: a cell is

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.policy import GoalFeatures, PolicyOutput
+from instructed_rl.model.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from instructed_rl.rollout.dagger import collect_episodes

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.demos import DemoDataset, check_for_training, load_demos
 from instructed_rl.errors import UserError
 from instructed_rl.games.spec import find_game

@@ -43,8 +43,8 @@ def weights_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor
 
 def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
     def setup():
-        from instructed_rl.agent import Agent, AgentConfig
-        from instructed_rl.text.tokenizer import Tokenizer
+        from instructed_rl.model.agent import Agent, AgentConfig
+        from instructed_rl.model.text.tokenizer import Tokenizer
         from instructed_rl.rollout.envs import EnvVector
         from instructed_rl.rollout.steps import collect_rollout, rollout_generator
 

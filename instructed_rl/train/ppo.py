@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.games.spec import find_game

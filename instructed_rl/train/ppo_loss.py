@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instructed_rl.agent import Agent
+from instructed_rl.model.agent import Agent
 from instructed_rl.rollout.steps import Rollout
 
 

@@ -1,7 +1,7 @@
 """The reader's auxiliary loss: name the object(s) an instruction means, read through the description.
 
 A policy built with ``read_description`` lets each instruction token attend over the
-description's tokens (:meth:`instructed_rl.policy.Policy.read_instruction`). Behaviour cloning
+description's tokens (:meth:`instructed_rl.model.policy.Policy.read_instruction`). Behaviour cloning
 alone teaches that attention slowly: whether "the treasure" meant the green ball shows up only
 as a few better actions many steps later. The env knows the answer (its structured instruction
 names the real object), so a target head is trained to name it: (colour, type) of the object
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from instructed_rl.games.fresh_words import fresh_words
 from instructed_rl.language.instructions import NO_TARGET, instruction_targets
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
-from instructed_rl.policy import GoalFeatures
-from instructed_rl.text.encoders import text_words
+from instructed_rl.model.policy import GoalFeatures
+from instructed_rl.model.text.encoders import text_words
 from instructed_rl.train.optim import make_adam
 
 WARMUP_BATCH = 32
@@ -124,8 +124,8 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
     """The pointer reader's loss on ``examples`` and the fraction read exactly as their plain
     mission. With ``rng`` (training), some examples get their colour and type names renamed
     (:func:`rename_names`) and some descriptions get filler words
-    (:func:`instructed_rl.pointer.add_fillers`)."""
-    from instructed_rl.pointer import add_fillers, pointer_loss
+    (:func:`instructed_rl.model.pointer.add_fillers`)."""
+    from instructed_rl.model.pointer import add_fillers, pointer_loss
 
     texts = [(e.instruction, e.description, e.plain or e.instruction) for e in examples]
     if rng is not None:

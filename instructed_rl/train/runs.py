@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from instructed_rl.agent import Agent, AgentConfig
+from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
@@ -278,7 +278,7 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
             record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
                                      "parameter_digests": digests}
         (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
-        from instructed_rl.card import write_card
+        from instructed_rl.model.card import write_card
 
         write_card(final)  # again, now that the record it reads (beside agent/) exists
     distributed.barrier(ctx)

@@ -5,7 +5,7 @@ a :class:`TextConfig` into a transformer, GRU, or frozen pretrained (MiniLM) enc
 maps texts to :class:`TextFeatures` (pooled goal vector + token features + mask).
 """
 
-from instructed_rl.text.encoders import (
+from instructed_rl.model.text.encoders import (
     GRUTextEncoder,
     PretrainedTextEncoder,
     TextConfig,
@@ -15,7 +15,7 @@ from instructed_rl.text.encoders import (
     build_encoder,
     pretrained_model_dir,
 )
-from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
+from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
 
 __all__ = [
     "GRUTextEncoder",

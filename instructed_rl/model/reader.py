@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from instructed_rl.text.encoders import TextFeatures
+from instructed_rl.model.text.encoders import TextFeatures
 
 IDENTITY_BONUS_INIT = 3.0
 

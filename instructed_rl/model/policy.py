@@ -1,5 +1,8 @@
 """The policy network: one net for every skill and game.
 
+(One module of about 470 lines on purpose: the config's checks, the blocks and the two forwards,
+step by step and whole sequences, must agree on every shape; they are read and changed together.)
+
 Egocentric symbolic view + goal features -> action logits, value, "done?" logit, memory.
 
 - The three symbolic channels (object, colour, state) are embedded as a BabyAI 1.1
@@ -8,7 +11,7 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   numbers (raw ints into a conv) learns far worse, because "key"=5 is not between
   "box"=7 and "door"=4 in any useful sense.
 - A conv stem, optional token attention (each of the 7x7 cells queries the goal tokens;
-  pooled text vectors blur colour words, see :mod:`instructed_rl.text.encoders`), then
+  pooled text vectors blur colour words, see :mod:`instructed_rl.model.text.encoders`), then
   residual FiLM blocks conditioned on the instruction's pooled vector concatenated with
   the environment description's, then a max-pool over the view (BabyAI 1.1 "endpool").
 - A recurrent cell (LSTM or GRU) carries memory; the heads see the memory output and
@@ -38,9 +41,9 @@ import torch
 from torch import nn
 
 from instructed_rl.language.instructions import TARGET_CLASSES
-from instructed_rl.pointer import PointerReader
-from instructed_rl.reader import IdentityReader
-from instructed_rl.text.encoders import TextFeatures
+from instructed_rl.model.pointer import PointerReader
+from instructed_rl.model.reader import IdentityReader
+from instructed_rl.model.text.encoders import TextFeatures
 
 MemoryKind = Literal["lstm", "gru", "none"]
 MEMORY_KINDS: tuple[str, ...] = ("lstm", "gru", "none")
@@ -78,9 +81,9 @@ class PolicyConfig:
     whose rules live in the description; an agent saved without it loads unchanged."""
     reader: Literal["attention", "identity", "pointer"] = "attention"
     """How ``read_description`` reads: ``attention`` (instruction tokens attend over the
-    description's by learned content only) or ``identity`` (:class:`instructed_rl.reader.IdentityReader`:
+    description's by learned content only) or ``identity`` (:class:`instructed_rl.model.reader.IdentityReader`:
     a bonus for the same surface word, and description tokens contextualised within their
-    sentence first; for invented words, whose embeddings mean nothing) or ``pointer`` (:mod:`instructed_rl.pointer`: such a word is rewritten, as text, into the words
+    sentence first; for invented words, whose embeddings mean nothing) or ``pointer`` (:mod:`instructed_rl.model.pointer`: such a word is rewritten, as text, into the words
     bound to it, before the instruction is encoded; the rest of the policy is unchanged)."""
     reader_context_layers: int = 1
     """Identity and pointer readers: transformer layers that contextualise description tokens within their sentence."""

@@ -1,13 +1,4 @@
-"""The agent: tokenizer + text encoder + policy, saved as a readable directory, and the acting API.
-
-A saved agent is a directory that loads with nothing but itself (and installed packages)::
-
-    NAME/config.json        readable config: format marker, format_version, versions, corpus, games
-    NAME/model.safetensors  trainable weights only (a frozen pretrained backbone comes from its package)
-    NAME/tokenizer.model    raw SentencePiece bytes (frozen vocabulary)
-
-Nothing is ever unpickled: a ``torch.save`` file, a truncated or foreign file, or a newer
-format is refused with :class:`AgentLoadError`, a one-line message naming the fix.
+"""The agent: tokenizer + text encoder + policy, saved as a readable directory (:mod:`.io`), and the acting API.
 
 Acting, step by step (eval, play, demo)::
 
@@ -25,57 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib.metadata
-import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import safetensors.torch
 import torch
 from torch import nn
 
 from instructed_rl.language.corpus import load_corpus
-from instructed_rl.card import write_card
+from instructed_rl.model.card import write_card
 from instructed_rl.errors import UserError
-from instructed_rl.hub import resolve_agent
-from instructed_rl.pointer import find_queries, rewrite, score_queries
-from instructed_rl.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
-from instructed_rl.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
+from instructed_rl.model.hub import resolve_agent
+from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
+                                    load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
+from instructed_rl.model.pointer import find_queries, rewrite, score_queries
+from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
+from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
-from instructed_rl.text.tokenizer import Tokenizer, train_tokenizer
+from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
 
-FORMAT_NAME = "instructed-rl-agent"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILE = "tokenizer.model"
-_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
-
-
-class AgentLoadError(UserError):
-    """A saved agent cannot be loaded; the message is one line that names the problem and the fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
-
-
-def package_version() -> str:
-    """Version of the running instructed-rl code."""
-    import instructed_rl
-
-    version = getattr(instructed_rl, "__version__", None)
-    if version:
-        return str(version)
-    try:
-        return importlib.metadata.version("instructed-rl")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _dataclass_from_dict(cls: type, data: Any, where: str) -> Any:
@@ -244,7 +206,7 @@ class Agent(nn.Module):
 
     def read(self, instructions: Sequence[str], descriptions: Sequence[str]) -> list[str]:
         """The instructions as this agent reads them given their descriptions: with a pointer
-        reader (:mod:`instructed_rl.pointer`), words the description defines are rewritten into
+        reader (:mod:`instructed_rl.model.pointer`), words the description defines are rewritten into
         the words bound to them; with any other agent, unchanged."""
         instructions, descriptions = list(instructions), list(descriptions)
         if not self._points:
@@ -392,7 +354,7 @@ class Agent(nn.Module):
             raise ValueError("the agent has no instruction yet; call agent.reset(instruction) before act")
         return self._act_state
 
-    # ---- save / load ----------------------------------------------------------------------
+    # ---- save / load (the files: :mod:`instructed_rl.model.io`) ------------------------------
 
     def saved_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights ``save_pretrained`` writes: everything trainable, not a frozen pretrained backbone."""
@@ -400,161 +362,41 @@ class Agent(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith(frozen)}
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write config.json, model.safetensors and tokenizer.model into ``directory``.
-
-        Files are written to a temporary directory beside it, then renamed: a new directory
-        appears whole; in an existing one each file is replaced atomically (config.json last)
-        and any other files (e.g. a trainer's resume state) are left alone. A model card
-        (README.md, :mod:`instructed_rl.card`) follows, unless a person wrote one there.
-        """
-        target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise UserError(f"cannot save the agent to {target}: it is a file; pass a directory path")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            tensors = {k: v.detach().cpu().contiguous() for k, v in self.saved_state_dict().items()}
-            metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)}
-            safetensors.torch.save_file(tensors, str(tmp / WEIGHTS_FILE), metadata=metadata)
-            (tmp / TOKENIZER_FILE).write_bytes(self.tokenizer.to_bytes())
-            document = {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                **self.config.to_dict(),
-                "instructed_rl_version": package_version(),
-            }
-            (tmp / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-            if not target.exists():
-                os.rename(tmp, target)
-            else:
-                for name in (WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE):
-                    os.replace(tmp / name, target / name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        """Write the agent's directory (:func:`instructed_rl.model.io.write_agent`), then a model card
+        (README.md, :mod:`instructed_rl.model.card`) unless a person wrote one there."""
+        target = write_agent(directory, config=self.config.to_dict(), weights=self.saved_state_dict(),
+                             tokenizer=self.tokenizer.to_bytes())
         write_card(target)
         return target
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> Agent:
         """Load an agent written by :meth:`save_pretrained`: its directory, a shipped name (``default``)
-        or a Hugging Face Hub repo id (:func:`instructed_rl.hub.resolve_agent`); refuses anything
+        or a Hugging Face Hub repo id (:func:`instructed_rl.model.hub.resolve_agent`); refuses anything
         else with AgentLoadError."""
         root = resolve_agent(directory)
-        hint = "pass a directory written by Agent.save_pretrained"
-        if not root.exists():
-            raise AgentLoadError(f"no agent at {root}: the path does not exist; {hint}")
-        if not root.is_dir():
-            if _looks_pickled(root):
-                raise AgentLoadError(
-                    f"{root} is a pickle/torch.save file; instructed-rl never unpickles "
-                    f"(it can run arbitrary code); {hint}"
-                )
-            raise AgentLoadError(f"{root} is a file, not an agent directory; {hint}")
-        for name in (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE):
-            if not (root / name).is_file():
-                pickles = sorted(p.name for p in root.iterdir() if p.suffix in _PICKLE_SUFFIXES)
-                if pickles:
-                    raise AgentLoadError(
-                        f"{root} holds {pickles[0]} (a pickle/torch.save checkpoint) but no {name}; "
-                        f"instructed-rl never unpickles; {hint}"
-                    )
-                raise AgentLoadError(f"{root} has no {name}, so it is not a saved agent; {hint}")
-
-        config = _read_config(root / CONFIG_FILE)
-        tokenizer_path = root / TOKENIZER_FILE
-        if _looks_pickled(tokenizer_path):
-            raise AgentLoadError(f"{tokenizer_path} is a pickle file, not a SentencePiece model; re-save the agent")
+        check_agent_directory(root)
+        path = root / CONFIG_FILE
+        document = read_config_document(path)
         try:
-            tokenizer = Tokenizer.from_bytes(tokenizer_path.read_bytes(), max_length=config.text.max_length)
+            config = AgentConfig.from_dict(document)
+        except (TypeError, ValueError) as error:
+            raise AgentLoadError(
+                f"{path} has an invalid agent config: {error}; fix the file or re-save the agent"
+            ) from error
+        try:
+            tokenizer = Tokenizer.from_bytes(read_tokenizer_bytes(root), max_length=config.text.max_length)
+        except AgentLoadError:
+            raise
         except Exception as error:  # sentencepiece raises RuntimeError/OSError on bad bytes
             raise AgentLoadError(
-                f"{tokenizer_path} is not a valid SentencePiece model ({type(error).__name__}); "
+                f"{root / TOKENIZER_FILE} is not a valid SentencePiece model ({type(error).__name__}); "
                 "the file is corrupt: re-save the agent or copy it again"
             ) from error
-        weights = _read_weights(root / WEIGHTS_FILE)
+        weights = read_weights(root / WEIGHTS_FILE)
         try:
             agent = cls(config, tokenizer)
         except ImportError as error:
             raise AgentLoadError(f"agent {root} needs a missing package: {error}") from error
-        _load_weights(agent, weights, root / WEIGHTS_FILE)
+        load_weights(agent, agent.saved_state_dict(), weights, root / WEIGHTS_FILE)
         return agent.to(device)
-
-
-def _looks_pickled(path: Path) -> bool:
-    """True for pickle streams and torch.save zip archives (the two ways a .pt file looks)."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return False
-    return head[:1] == b"\x80" or head == b"PK\x03\x04"
-
-
-def _read_config(path: Path) -> AgentConfig:
-    if _looks_pickled(path):
-        raise AgentLoadError(f"{path} is a pickle file, not JSON; instructed-rl never unpickles; re-save the agent")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AgentLoadError(f"{path} is not valid JSON ({error}); the file is corrupt: re-save the agent") from error
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        kind = document.get("model_type") or document.get("architectures") if isinstance(document, dict) else None
-        seen = f" (it looks like a {kind} config)" if kind else ""
-        raise AgentLoadError(
-            f"{path} is not an instructed-rl agent config{seen}: it lacks \"format\": \"{FORMAT_NAME}\"; "
-            "pass a directory written by Agent.save_pretrained"
-        )
-    version = document.pop("format_version", None)
-    document.pop("format")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise AgentLoadError(f"{path} has format_version={version!r}, expected an integer >= 1; re-save the agent")
-    if version > FORMAT_VERSION:
-        raise AgentLoadError(
-            f"{path} uses agent format_version {version}, newer than the {FORMAT_VERSION} this instructed-rl "
-            f"({package_version()}) reads; upgrade: pip install -U instructed-rl"
-        )
-    try:
-        return AgentConfig.from_dict(document)
-    except (TypeError, ValueError) as error:
-        raise AgentLoadError(
-            f"{path} has an invalid agent config: {error}; fix the file or re-save the agent"
-        ) from error
-
-
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
-    if _looks_pickled(path):
-        raise AgentLoadError(
-            f"{path} is a pickle/torch.save file, not safetensors; instructed-rl never unpickles; "
-            "save the agent with Agent.save_pretrained"
-        )
-    try:
-        return safetensors.torch.load_file(str(path), device="cpu")
-    except Exception as error:  # SafetensorError (truncated/bad header), OSError
-        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise AgentLoadError(
-            f"{path} is truncated or corrupt ({reason}); re-save the agent or copy the file again"
-        ) from error
-
-
-def _load_weights(agent: Agent, weights: dict[str, torch.Tensor], path: Path) -> None:
-    expected = agent.saved_state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    mismatched = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing tensor(s) e.g. {missing[0]!r}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensor(s) e.g. {unexpected[0]!r}")
-    if mismatched:
-        key = mismatched[0]
-        problems.append(
-            f"{len(mismatched)} shape mismatch(es) e.g. {key!r} "
-            f"{tuple(weights[key].shape)} vs {tuple(expected[key].shape)}"
-        )
-    if problems:
-        raise AgentLoadError(
-            f"{path} does not match config.json ({'; '.join(problems)}); "
-            "the files come from different agents: re-save it"
-        )
-    agent.load_state_dict(weights, strict=False)

@@ -119,8 +119,8 @@ class Tokenizer:
 
     def identity_batch(self, texts: Sequence[str], width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Word identity and sentence index of every id :meth:`encode_batch` gives ``texts``, as two
-        LongTensors (B, ``width``); see :class:`instructed_rl.text.encoders.TextFeatures`."""
-        from instructed_rl.text.encoders import word_key
+        LongTensors (B, ``width``); see :class:`instructed_rl.model.text.encoders.TextFeatures`."""
+        from instructed_rl.model.text.encoders import word_key
 
         words = torch.zeros((len(texts), width), dtype=torch.long)
         sentences = torch.zeros((len(texts), width), dtype=torch.long)

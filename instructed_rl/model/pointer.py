@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instructed_rl.reader import SentenceContext
-from instructed_rl.text.encoders import TextFeatures, Word, text_words
+from instructed_rl.model.reader import SentenceContext
+from instructed_rl.model.text.encoders import TextFeatures, Word, text_words
 
 COPY_THRESHOLD = 0.5
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
@@ -266,7 +266,7 @@ def filler_words() -> tuple[str, ...]:
     try:
         from transformers import AutoTokenizer
 
-        from instructed_rl.text.encoders import pretrained_model_dir
+        from instructed_rl.model.text.encoders import pretrained_model_dir
         vocabulary = AutoTokenizer.from_pretrained(pretrained_model_dir(), local_files_only=True).vocab
     except Exception:  # noqa: BLE001 - no pretrained package: train without fillers
         return ()

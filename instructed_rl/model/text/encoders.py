@@ -44,7 +44,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from instructed_rl.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
+from instructed_rl.model.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
 
 EncoderKind = Literal["transformer", "gru", "pretrained"]
 ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
@@ -98,7 +98,7 @@ class TextFeatures:
     one does): each token's word identity (a hash of the lower-cased word it is part of, 0 for
     special tokens, punctuation and padding) and the index of the sentence it is in. A reader
     uses them to match a word by identity (an invented word has no learned meaning to match
-    by) and to read each word within its own sentence; see :mod:`instructed_rl.reader`.
+    by) and to read each word within its own sentence; see :mod:`instructed_rl.model.reader`.
     """
 
     pooled: torch.Tensor

@@ -1,7 +1,7 @@
 """Model cards: the ``README.md`` of a saved agent, with the Hugging Face Hub's YAML metadata.
 
-    python -m instructed_rl.card runs/default/agent --report runs/eval/zero_shot/report.json
-    python -m instructed_rl.card shipped      # the cards of data/agents/{default,maze,reader}
+    python -m instructed_rl.model.card runs/default/agent --report runs/eval/zero_shot/report.json
+    python -m instructed_rl.model.card shipped      # the cards of data/agents/{default,maze,reader}
 
 A card is made from the agent's own files (``config.json``, ``training_record.json``, the
 weights' header) and any ``eval --suite`` reports given, so every number it shows names its
@@ -22,7 +22,7 @@ import yaml
 from instructed_rl.errors import UserError
 
 CARD_FILE = "README.md"
-MARKER = "<!-- model card written by instructed_rl.card: regenerate it rather than edit it -->"
+MARKER = "<!-- model card written by instructed_rl.model.card: regenerate it rather than edit it -->"
 TAGS = ["reinforcement-learning", "minigrid", "babyai", "instruction-following", "language-conditioned",
         "zero-shot", "instructed-rl"]
 
@@ -139,7 +139,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
         "```",
         "",
         "```python",
-        "from instructed_rl.agent import Agent",
+        "from instructed_rl.model.agent import Agent",
         f"agent = Agent.from_pretrained({name!r})   # a shipped name, a directory or a Hub repo id",
         "```",
         "",
