@@ -64,7 +64,7 @@ def test_set_loss_is_minus_log_of_the_sets_probability():
     assert episodes_from_arrays(arrays)[0].optimal.tolist() == [0b100, 0b001, 0]  # no recorded set: the label alone
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_tiny_run_with_action_sets_learns_and_keeps_the_sets_in_its_checkpoint(tmp_path):
     final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "4000", "--threads", "1",
                                                      "--action_sets", "true"])

@@ -363,6 +363,7 @@ def test_the_table_covers_every_option():
     (["eval", "--agent", "bot", "--game", "GoToRoom", "--episodes", "1000000", "--json", "{tmp}"], "is a directory"),
     (["train", "--config", "{frames_abc}", "--out", "{tmp}/run"], "frames: must be a whole number"),
 ], ids=["eval seed", "envs show seed", "train out file", "train out read-only", "eval json dir", "yaml frames abc"])
+@pytest.mark.integration
 def test_the_issues_cases_through_the_installed_command(argv, phrase, paths):
     result = run_cli(*fill(argv, paths))
     lines = result.stderr.strip().splitlines()

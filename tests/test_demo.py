@@ -12,11 +12,12 @@ from instructed_rl.acting.actors import make_actor
 from instructed_rl.eval.cell import EvalConfig, run_seeds
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.integration  # every test here runs the real thing end to end
+
 SHIPPED = Path("data/agents/default")
 SHIPPED_AGENTS = sorted(p for p in Path("data/agents").glob("*") if (p / "config.json").exists())
 
 
-@pytest.mark.slow
 def test_demo_runs_every_case_prints_a_table_and_writes_a_gif(tmp_path):
     config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
                                     "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "goal_attention": False}})

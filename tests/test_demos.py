@@ -263,6 +263,7 @@ def test_the_old_command_name_is_a_one_line_error_naming_the_new_one():
     assert "instructed-rl make-demos --game GoToRoom --out x" in result.stderr
 
 
+@pytest.mark.integration
 def test_ctrl_c_keeps_finished_shards_and_the_same_command_resumes(tmp_path):
     args = ["make-demos", "--game", "GoToRoom", "--episodes", "400", "--shard-size", "20", "--out", str(tmp_path / "run")]
     process = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -18,6 +18,8 @@ import torch.multiprocessing
 
 from instructed_rl.train.tracking import MetricsLog
 
+pytestmark = pytest.mark.integration  # every test here runs the real thing end to end
+
 GAME = "BabyAI-GoToLocalS5N2-v0"
 
 
@@ -96,7 +98,6 @@ def _check_rank0_wrote_one_run(out: Path, stdout: str) -> dict:
     return record
 
 
-@pytest.mark.slow
 def test_imitation_under_torchrun_keeps_ranks_identical(tmp_path):
     out = tmp_path / "run"
     args = ["--config", "configs/tiny.yaml", "--games", GAME, "--threads", "1", "--out", str(out)]
@@ -115,7 +116,6 @@ def test_imitation_under_torchrun_keeps_ranks_identical(tmp_path):
     _check_rank0_wrote_one_run(out, resumed.stdout)
 
 
-@pytest.mark.slow
 def test_ppo_under_torchrun_keeps_ranks_identical(tmp_path):
     out = tmp_path / "run"
     result = _torchrun("--config", "configs/ppo_tiny.yaml", "--frames", "2048", "--envs", "8", "--threads", "1",
@@ -127,7 +127,6 @@ def test_ppo_under_torchrun_keeps_ranks_identical(tmp_path):
     assert record["frames"] == 2048
 
 
-@pytest.mark.slow
 def test_offline_cloning_under_torchrun_keeps_ranks_identical(tmp_path):
     from instructed_rl.demos import DemosConfig, generate_demos
 

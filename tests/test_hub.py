@@ -83,6 +83,7 @@ def test_an_agent_by_hub_id_loads_from_the_cache_with_the_network_off(tiny_agent
     assert _first_actions(loaded) == _first_actions(original)
 
 
+@pytest.mark.integration
 def test_eval_takes_a_hub_id_through_the_installed_command(tiny_agent, tmp_path):
     put_in_hub_cache(tmp_path / "cache", "someone/tiny-agent", tiny_agent)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache")}

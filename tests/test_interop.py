@@ -138,6 +138,7 @@ def test_a_text_only_agent_reads_the_view_well_enough_to_beat_random():
     assert reader.success_rate >= 0.6 and reader.success_rate > random.success_rate + 0.2, (reader, random)
 
 
+@pytest.mark.integration
 def test_the_sb3_example_trains_recurrent_ppo_for_a_moment(tmp_path):
     result = subprocess.run([sys.executable, str(CHECKOUT_ROOT / "examples" / "sb3_recurrent_ppo.py"),
                              "--timesteps", "128", "--eval-episodes", "1"],

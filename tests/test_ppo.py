@@ -139,6 +139,7 @@ def test_rollout_bookkeeping_and_the_post_success_row():
     np.testing.assert_array_equal(mb.memory[0].numpy(), rollout.memory[t0, n])
 
 
+@pytest.mark.integration
 def test_worker_processes_step_the_same_episodes_as_one_process():
     agent = _tiny_agent()
     here, workers = _rollout(agent, labels=True), _rollout(agent, workers=2, labels=True)
@@ -157,7 +158,7 @@ def ppo_run(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_tiny_ppo_run_learns(ppo_run):
     # Measured: sampled 0.945, greedy 0.535 after 12k frames (untrained: 0.36 / 0.14; random: 0.26).
     # A recurrent policy this young often loops when run greedily, so the threshold is on sampled actions.
@@ -171,7 +172,7 @@ def test_tiny_ppo_run_learns(ppo_run):
     assert (ppo_run / "curve.png").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     # The next rollout is collected in another process during the update (one update of policy lag).
     args = ["train", "--config", PPO_TINY, "--threads", "2", "--overlap", "true", "--checkpoint-every", "3",
@@ -195,7 +196,7 @@ def test_overlapped_ppo_learns_and_resumes_to_the_same_curve(tmp_path):
     assert _train_rows(interrupted) == _train_rows(straight)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     final = train_run(KICKSTART_TINY, str(tmp_path / "run"), ["--threads", "1", "--frames", "6000"])
     success = success_rate(final, GAME, 200, greedy=True)
@@ -205,7 +206,7 @@ def test_kickstarting_from_the_bot_learns_fast(tmp_path):
     assert rows[-1]["train/distill_loss"] < rows[0]["train/distill_loss"]
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_kickstarting_from_a_saved_agent_pulls_the_student_toward_it(tmp_path, ppo_run):
     args = ["--teacher", str(ppo_run / "agent"), "--distill-coef", "5", "--frames", "3000", "--threads", "1",
             "--seed", "1"]
@@ -244,7 +245,7 @@ def _train_rows(run_dir: Path) -> list[dict]:
             for r in MetricsLog.read(run_dir / "metrics.jsonl")]
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_interrupted_ppo_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", PPO_TINY, "--frames", "3000", "--envs", "8", "--threads", "1",
             "--checkpoint-every", "2", "--eval-episodes", "5"]

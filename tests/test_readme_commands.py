@@ -21,6 +21,8 @@ import pytest
 from instructed_rl.resources import PROJECT_ROOT
 from tests.conftest import cli_command
 
+pytestmark = pytest.mark.integration  # every test here runs the real thing end to end
+
 README = PROJECT_ROOT / "README.md"
 TESTED_ELSEWHERE = ("play", "serve", "demo")
 # The README's "your own agent" paths are runs a user has made; a clean checkout has shipped ones.
@@ -69,7 +71,6 @@ def test_the_readme_has_commands_of_every_kind():
     assert {"train", "eval", "transfer", "envs"} <= kinds, kinds
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_readme_command_runs(command, tmp_path):
     args = scaled(command, tmp_path)

@@ -12,6 +12,8 @@ import pytest
 from instructed_rl.resources import PROJECT_ROOT
 from tests.conftest import run_play, tiny_play_agent, verdicts
 
+pytestmark = pytest.mark.integration  # every test here runs the real thing end to end
+
 README = PROJECT_ROOT / "README.md"
 
 

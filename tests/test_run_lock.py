@@ -76,5 +76,5 @@ def test_a_run_that_failed_at_its_start_does_not_bind_its_directory(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["lr"] == 0.1
     result = run_cli("train", "--config", "configs/tiny.yaml", "--out", str(tmp_path / "run"),
                      "--init-agent", str(tmp_path / "missing"))
-    assert result.returncode == 2 and "init_agent" in result.stderr
+    assert result.returncode == 2 and "--init-agent" in result.stderr
     assert not (tmp_path / "run" / "config.json").exists()  # checked before anything is written

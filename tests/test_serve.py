@@ -24,6 +24,8 @@ import pytest
 from instructed_rl.errors import UserError
 from instructed_rl.resources import PROJECT_ROOT
 
+pytestmark = pytest.mark.integration  # every test here runs the real thing end to end
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -24,7 +24,7 @@ TINY = "configs/tiny.yaml"
 GAME = "BabyAI-GoToLocalS5N2-v0"  # random policy: ~28% success
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_tiny_imitation_run_learns(tmp_path):
     final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "6000", "--threads", "1"])
     # Measured: sampled 0.81, greedy 0.58 (random ~0.28). A young policy loops when run greedily,
@@ -38,7 +38,7 @@ def test_tiny_imitation_run_learns(tmp_path):
     assert record["frames"] >= 6000 and record["demonstration_episodes"] > 0
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     """--corpus retrains tokenizer and agent on another wording (object first, made-up words)."""
     # The instruction language is the test: no description (its English wordings vary every
@@ -55,7 +55,7 @@ def test_an_agent_learns_an_invented_language_corpus(tmp_path):
     assert success >= 0.6, f"greedy success {success:.2f} after 8k frames of zorblax instructions (random is ~0.28)"
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
     args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "1",
             "--checkpoint-every", "2", "--lr-end", "0.0002"]  # the annealed rate must resume where it was

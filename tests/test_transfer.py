@@ -62,6 +62,7 @@ def _check_report(out, *, agent: str, columns: int, episodes: int) -> dict:
     return report
 
 
+@pytest.mark.integration
 def test_transfer_with_the_bot_writes_the_matrix_and_its_gaps_are_zero(tmp_path):
     result = run_cli("transfer", "--agent", "bot", "--suite", "configs/eval/transfer.yaml", "--episodes", "3",
                      "--out", str(tmp_path))
@@ -74,6 +75,7 @@ def test_transfer_with_the_bot_writes_the_matrix_and_its_gaps_are_zero(tmp_path)
     assert "wrote" in result.stdout and "| bot |" in result.stdout
 
 
+@pytest.mark.integration
 def test_transfer_with_the_random_agent(tmp_path):
     result = run_cli("transfer", "--agent", "random", "--suite", "configs/eval/transfer.yaml", "--episodes", "2",
                      "--seed", "5", "--out", str(tmp_path))

@@ -36,6 +36,7 @@ def test_every_help_page_shows_examples(command):
     assert "examples:\n  instructed-rl " + command in result.stdout
 
 
+@pytest.mark.integration
 def test_help_shows_defaults_and_train_help_lists_the_overrides():
     assert "(default: 100)" in " ".join(run_cli("eval", "--help").stdout.split())  # --episodes
     text = run_cli("train", "--help").stdout
@@ -87,6 +88,7 @@ def test_durations_read_as_people_write_them():
     assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
 
 
+@pytest.mark.integration
 def test_train_output_reaches_a_log_file_while_it_runs(tmp_path):
     """stdout into a file is block-buffered unless the command flushes: the start line must be
     there at once, not when the run ends."""
@@ -138,7 +140,7 @@ def test_every_colour_has_its_own_letter_on_the_map():
         assert any(f"{letter} {color}" in LEGEND for letter in "rgbpye")
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_the_demo_in_a_log_shows_each_cases_last_frame_not_every_step(tmp_path):
     from instructed_rl.model.agent import Agent, AgentConfig
 

@@ -1,0 +1,118 @@
+"""Time to a skill: wall-clock from nothing to a greedy success target, with the real trainer.
+
+    python benchmarks/time_to_skill.py                                   # configs/default.yaml, SkillRoom, 95%
+    python benchmarks/time_to_skill.py --config configs/default.yaml --set updates_per_iteration=4
+    python benchmarks/time_to_skill.py --game SkillRoom --target 0.95 --episodes 200 --max-minutes 30
+
+``instructed-rl train`` runs in a subprocess with a checkpoint every ``--every`` iterations.
+At each new checkpoint the trainer is paused (SIGSTOP), the checkpoint's agent plays
+``--episodes`` greedy episodes of ``--game`` (test split, fresh seeds), and the trainer goes on
+(SIGCONT); the paused time is not counted. The config's own frame budget (and so its learning
+rate and DAgger schedules) is kept. The first checkpoint at or above ``--target`` ends the run (Ctrl-C to the trainer: it saves and exits) and the table gives the trainer's own wall
+time to it, its frames, and the curve. A run that never gets there says so at ``--max-minutes``.
+Use 2 quiet cores and say whether they were quiet; the trainer's peak memory is in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def checkpoint_state(run: Path) -> dict | None:
+    try:
+        return json.loads((run / "checkpoint" / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def greedy_success(agent_dir: Path, game: str, corpus: str, episodes: int, seed: int) -> float:
+    from instructed_rl.model.agent import Agent
+    from instructed_rl.train.runs import evaluate
+
+    agent = Agent.from_pretrained(agent_dir).eval()
+    return evaluate(agent, [game], corpus=corpus, episodes=episodes, seed=seed)[f"eval/{game}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override passed to train as --KEY VALUE (repeatable)")
+    parser.add_argument("--game", default="SkillRoom")
+    parser.add_argument("--corpus", default=None, help="the corpus to judge in (default: the agent's)")
+    parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--episodes", type=int, default=200, help="greedy episodes per check")
+    parser.add_argument("--every", type=int, default=10, help="iterations between checks")
+    parser.add_argument("--max-minutes", type=float, default=30.0, help="training minutes before giving up")
+    parser.add_argument("--out", default=None, help="run directory (default: a temporary one)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(2)
+    run = Path(args.out or tempfile.mkdtemp(prefix="time_to_skill-"))
+    overrides = []
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides += [f"--{key.replace('_', '-')}", value]
+    command = [sys.executable, "-m", "instructed_rl.cli", "train", "--config", args.config, "--out", str(run),
+               "--checkpoint-every", str(args.every), "--eval-every", "0", *overrides]
+    log = open(run.parent / f"{run.name}.log", "w") if args.out else subprocess.DEVNULL
+    trainer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    curve, seen, reached = [], -1, None
+    try:
+        while trainer.poll() is None:
+            time.sleep(2)
+            state = checkpoint_state(run)
+            if state is None or state["iteration"] == seen:
+                continue
+            os.killpg(trainer.pid, signal.SIGSTOP)
+            try:
+                state = checkpoint_state(run)
+                seen = state["iteration"]
+                agent_dir = run / "checkpoint" / "agent"
+                corpus = args.corpus or json.loads((agent_dir / "config.json").read_text())["corpus"]
+                success = greedy_success(agent_dir, args.game, corpus, args.episodes, seed=5_000_000 + 1000 * seen)
+            finally:
+                os.killpg(trainer.pid, signal.SIGCONT)
+            minutes = state["wall_seconds"] / 60
+            curve.append((state["iteration"], state["frames"], minutes, success))
+            print(f"iteration {state['iteration']:5d}  {state['frames']:9,d} frames  {minutes:6.2f} min  "
+                  f"greedy {args.game} {100 * success:5.1f}%", flush=True)
+            if success >= args.target:
+                reached = curve[-1]
+                break
+            if minutes >= args.max_minutes:
+                break
+    finally:
+        if trainer.poll() is None:
+            os.killpg(trainer.pid, signal.SIGINT)
+            try:
+                trainer.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(trainer.pid, signal.SIGKILL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print()
+    print(f"config {args.config} {' '.join(args.set)}; greedy {args.game}, {args.episodes} episodes per check")
+    print("| result | minutes of training | frames | greedy success | trainer peak RSS MB |")
+    print("|---|---:|---:|---:|---:|")
+    if reached:
+        print(f"| reached {100 * args.target:.0f}% | {reached[2]:.2f} | {reached[1]:,} | {100 * reached[3]:.1f}% | {peak:.0f} |")
+    else:
+        last = curve[-1] if curve else (0, 0, 0.0, 0.0)
+        print(f"| not reached | {last[2]:.2f} | {last[1]:,} | {100 * last[3]:.1f}% | {peak:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
