@@ -30,7 +30,7 @@ from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.model.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
-from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from instructed_rl.train.checkpoint import load_checkpoint, save_checkpoint
 from instructed_rl.rollout.dagger import collect_episodes
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
@@ -38,7 +38,7 @@ from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
-from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, end_iteration, finish_run, make_agent
+from instructed_rl.train.runs import AgentSource, StopFlag, end_iteration, finish_run, make_agent, open_run
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -195,12 +195,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     torch.set_num_threads(config.threads)
     ctx = distributed.init_distributed()  # a no-op unless launched by torchrun
     log = log if ctx.is_main else (lambda *args, **kwargs: None)
-    out.mkdir(parents=True, exist_ok=True)
-    if ctx.is_main:
-        check_same_run(config, out, resumable=RESUMABLE_CHANGES)
-        has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
-    distributed.barrier(ctx)
-    resumed = has_checkpoint(out)
+    resumed = open_run(config, out, ctx, resumable=RESUMABLE_CHANGES)
     agent = make_agent(config, out, ctx, resumed=resumed)
     _check_auxiliary_parts(config, agent)
     distributed.broadcast_parameters(agent, ctx)

@@ -43,14 +43,14 @@ from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.games.spec import find_game
 from instructed_rl.train import distributed
-from instructed_rl.train.checkpoint import has_checkpoint, load_checkpoint
+from instructed_rl.train.checkpoint import load_checkpoint
 from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.steps import collect_rollout, rollout_generator
-from instructed_rl.train.runs import AgentSource, StopFlag, check_same_run, end_iteration, finish_run, make_agent
+from instructed_rl.train.runs import AgentSource, StopFlag, end_iteration, finish_run, make_agent, open_run
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -145,12 +145,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     kickstart = isinstance(config, KickstartConfig)
     teacher_kind = "none" if not kickstart else ("bot" if config.teacher == "bot" else "agent")
     game_ids = [find_game(game).id for game in config.games]  # an unknown game fails here, not in a worker
-    out.mkdir(parents=True, exist_ok=True)
-    if ctx.is_main:
-        check_same_run(config, out, resumable=RESUMABLE_CHANGES)
-        has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
-    distributed.barrier(ctx)
-    resumed = has_checkpoint(out)
+    resumed = open_run(config, out, ctx, resumable=RESUMABLE_CHANGES)
 
     # ---- agent, optimizer, counters
     agent = make_agent(config, out, ctx, resumed=resumed)

@@ -130,6 +130,17 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
         lambda: Agent.create(config.agent_config(), texts=vocabulary_texts(config), seed=config.seed), ctx)
 
 
+def open_run(config, out: Path, ctx, *, resumable: tuple[str, ...]) -> bool:
+    """Make ``out`` this config's run directory (or check that it already is: :func:`check_same_run`),
+    repair an interrupted checkpoint swap, and say whether the run resumes from a checkpoint."""
+    out.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        check_same_run(config, out, resumable=resumable)
+        has_checkpoint(out)  # repairs an interrupted checkpoint swap before the other ranks look
+    distributed.barrier(ctx)
+    return has_checkpoint(out)
+
+
 def check_same_run(config, out: Path, *, resumable: tuple[str, ...]) -> None:
     """Refuse to resume a run directory with a different config (budget keys excepted); record it otherwise."""
     path = out / "config.json"

@@ -193,7 +193,20 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
 
 
-class TransformerTextEncoder(TextEncoder):
+class TokenizedTextEncoder(TextEncoder):
+    """An encoder of our own tokenizer's ids: ``forward(ids, mask) -> TextFeatures``."""
+
+    tokenizer: Tokenizer
+
+    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
+        ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
+        device = self._device()
+        features = self(ids.to(device), mask.to(device))
+        words, sentences = self.tokenizer.identity_batch(texts, ids.shape[1])
+        return dataclasses.replace(features, words=words.to(device), sentences=sentences.to(device))
+
+
+class TransformerTextEncoder(TokenizedTextEncoder):
     """Small pre-norm transformer over SentencePiece ids; pooled = projected masked mean."""
 
     def __init__(self, config: TextConfig, tokenizer: Tokenizer) -> None:
@@ -221,15 +234,8 @@ class TransformerTextEncoder(TextEncoder):
         x = self.norm(self.encoder(x, src_key_padding_mask=~mask))
         return TextFeatures(self.pool(_masked_mean(x, mask)), x, mask)
 
-    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
-        ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
-        device = self._device()
-        features = self(ids.to(device), mask.to(device))
-        words, sentences = self.tokenizer.identity_batch(texts, ids.shape[1])
-        return dataclasses.replace(features, words=words.to(device), sentences=sentences.to(device))
 
-
-class GRUTextEncoder(TextEncoder):
+class GRUTextEncoder(TokenizedTextEncoder):
     """BabyAI's instruction GRU (bidirectional): tokens = GRU outputs, pooled = both final states."""
 
     def __init__(self, config: TextConfig, tokenizer: Tokenizer) -> None:
@@ -248,13 +254,6 @@ class GRUTextEncoder(TextEncoder):
         tokens, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         pooled = torch.cat([h_n[0], h_n[1]], dim=-1)
         return TextFeatures(pooled, tokens, mask)
-
-    def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
-        ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
-        device = self._device()
-        features = self(ids.to(device), mask.to(device))
-        words, sentences = self.tokenizer.identity_batch(texts, ids.shape[1])
-        return dataclasses.replace(features, words=words.to(device), sentences=sentences.to(device))
 
 
 def pretrained_model_dir() -> str:
