@@ -103,3 +103,45 @@ def test_the_demos_load_without_torch():
     code = "import sys, instructed_rl.demos, instructed_rl.demos.workers; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def module_imports_at_load() -> dict[str, set[str]]:
+    """module -> the package's modules it imports when it loads (top-level statements only: an
+    import inside a function runs later and cannot make a cycle at load time)."""
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        found = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            found |= {name for name in names if name in modules and name != module}
+        graph[module] = found
+    return graph
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    graph = module_imports_at_load()
+    assert graph["instructed_rl.train.imitation"] >= {"instructed_rl.rollout.dagger"}  # the graph sees real imports
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                return path + [module, target]
+            if target not in state:
+                cycle = visit(target, path + [module])
+                if cycle:
+                    return cycle
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = visit(module, [])
+            assert cycle is None, " -> ".join(cycle[cycle.index(cycle[-1]):])

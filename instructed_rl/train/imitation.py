@@ -38,7 +38,8 @@ from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
-from instructed_rl.train.runs import AgentSource, StopFlag, end_iteration, finish_run, make_agent, open_run
+from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
+                                     make_agent, open_run)
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -231,10 +232,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     with StopFlag() as stop, envs:
         while state["frames"] < config.frames:
             iteration = state["iteration"]
-            # All randomness of this iteration comes from (seed, iteration): resuming is exact.
-            rng = np.random.default_rng([config.seed, iteration, *ctx.seed_key])
-            generator = torch.Generator().manual_seed(config.seed * 7919 + iteration + 10**12 * ctx.rank)
-            torch.manual_seed(config.seed * 104729 + iteration)  # dropout in the encoder
+            rng, generator = iteration_randomness(config.seed, iteration, ctx)
             beta = config.beta(state["frames"])
             for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
                 group["lr"] = config.learning_rate(state["frames"])

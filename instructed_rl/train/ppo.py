@@ -49,8 +49,9 @@ from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.rollout.envs import EnvVector
-from instructed_rl.rollout.steps import collect_rollout, rollout_generator
-from instructed_rl.train.runs import AgentSource, StopFlag, end_iteration, finish_run, make_agent, open_run
+from instructed_rl.rollout.steps import collect_rollout
+from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
+                                     make_agent, open_run)
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -191,10 +192,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
         with StopFlag() as stop:
             while state["frames"] < config.frames:
                 iteration = state["iteration"]
-                # All randomness of this iteration comes from (seed, iteration[, rank]): resuming is exact.
-                rng = np.random.default_rng([config.seed, iteration, *ctx.seed_key])
-                generator = rollout_generator(config.seed, iteration, ctx.rank)
-                torch.manual_seed(config.seed * 104729 + iteration)  # any dropout a network may have
+                rng, generator = iteration_randomness(config.seed, iteration, ctx)
                 distill_coef = config.distill_coef_at(state["frames"])
 
                 # ---- rollout

@@ -221,6 +221,17 @@ class StopFlag:
         return False
 
 
+def iteration_randomness(seed: int, iteration: int, ctx) -> tuple[np.random.Generator, torch.Generator]:
+    """Everything random in one iteration of a trainer, from (seed, iteration, rank) alone, so a
+    resumed run retraces an uninterrupted one: numpy's generator (minibatches, DAgger's coin),
+    torch's generator for the actions (:func:`instructed_rl.rollout.steps.rollout_generator`), and
+    torch's global seed (any dropout a network may have)."""
+    from instructed_rl.rollout.steps import rollout_generator
+
+    torch.manual_seed(seed * 104729 + iteration)
+    return np.random.default_rng([seed, iteration, *ctx.seed_key]), rollout_generator(seed, iteration, ctx.rank)
+
+
 EVAL_SEED = 2_000_000  # training's evaluations: iteration k uses seeds from EVAL_SEED + 1000 k
 
 
