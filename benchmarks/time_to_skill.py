@@ -71,6 +71,7 @@ def main() -> None:
     log = open(run.parent / f"{run.name}.log", "w") if args.out else subprocess.DEVNULL
     trainer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     curve, seen, reached = [], -1, None
+    paused = 0.0  # seconds the trainer stood still while we evaluated: its own clock kept running
     try:
         while trainer.poll() is None:
             time.sleep(2)
@@ -78,6 +79,7 @@ def main() -> None:
             if state is None or state["iteration"] == seen:
                 continue
             os.killpg(trainer.pid, signal.SIGSTOP)
+            stopped = time.perf_counter()
             try:
                 state = checkpoint_state(run)
                 seen = state["iteration"]
@@ -86,7 +88,8 @@ def main() -> None:
                 success = greedy_success(agent_dir, args.game, corpus, args.episodes, seed=5_000_000 + 1000 * seen)
             finally:
                 os.killpg(trainer.pid, signal.SIGCONT)
-            minutes = state["wall_seconds"] / 60
+            minutes = (state["wall_seconds"] - paused) / 60
+            paused += time.perf_counter() - stopped
             curve.append((state["iteration"], state["frames"], minutes, success))
             print(f"iteration {state['iteration']:5d}  {state['frames']:9,d} frames  {minutes:6.2f} min  "
                   f"greedy {args.game} {100 * success:5.1f}%", flush=True)

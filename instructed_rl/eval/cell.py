@@ -214,12 +214,12 @@ def _run_wave(envs: list[InstructedEnv], actor: AgentActor, seeds: list[int],
     if not slots:
         return {}
     agent = actor.agent
-    agent.reset_batch([t for t, _ in texts], [d for _, d in texts], greedy=True)
+    state = agent.reset_batch([t for t, _ in texts], [d for _, d in texts], greedy=True)
     observations = [obs for _, _, obs in slots]
     results: dict[int, tuple[bool, int]] = {}
     steps = 0
     while len(results) < len(slots):
-        actions = agent.act_batch(observations).actions
+        actions = agent.act_batch(observations, state=state).actions
         steps += 1
         for i, (seed, env, _) in enumerate(slots):
             if seed in results:

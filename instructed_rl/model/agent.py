@@ -119,8 +119,10 @@ class BatchActResult(NamedTuple):
 
 
 @dataclass
-class _ActState:
-    """Per-episode acting state; lives on the agent between ``reset`` and the next ``reset``."""
+class ActState:
+    """The acting state of a batch of episodes: texts, goal, memory, how to choose actions.
+    :meth:`Agent.reset_batch` returns one (and keeps it as the agent's own, for :meth:`Agent.act`);
+    a caller that passes its own to :meth:`Agent.act_batch` shares the agent with other callers."""
 
     instructions: list[str]
     descriptions: list[str]
@@ -149,7 +151,7 @@ class Agent(nn.Module):
             torch.manual_seed(seed)
             self.encoder = build_encoder(config.text, tokenizer)
             self.policy = Policy(config.policy, goal_dim=self.encoder.out_dim)
-        self._act_state: _ActState | None = None
+        self._act_state: ActState | None = None
         self._rephraser: Rephraser | None = None
 
     @classmethod
@@ -278,8 +280,9 @@ class Agent(nn.Module):
         *,
         greedy: bool = True,
         seed: int | None = None,
-    ) -> None:
-        """Start N episodes at once (vectorised eval); then call :meth:`act_batch`."""
+    ) -> ActState:
+        """Start N episodes at once (vectorised eval); then call :meth:`act_batch`. Returns their
+        state, also kept as the agent's own for calls that do not pass one."""
         instructions = list(instructions)
         if not instructions:
             raise ValueError("reset_batch got no instructions; pass one per env")
@@ -292,7 +295,7 @@ class Agent(nn.Module):
         instructions = [self.rephrase(text).text for text in instructions]
         with torch.inference_mode():
             goal = self.encode_goal(instructions, descriptions)
-        self._act_state = _ActState(
+        self._act_state = ActState(
             instructions=instructions,
             descriptions=descriptions,
             goal=goal,
@@ -300,6 +303,7 @@ class Agent(nn.Module):
             greedy=greedy,
             generator=generator,
         )
+        return self._act_state
 
     def set_instruction(
         self, instruction: str, *, index: int = 0, description: str | None = None, reset_memory: bool = False
@@ -328,9 +332,11 @@ class Agent(nn.Module):
         result = self.act_batch(obs)
         return ActResult(int(result.actions[0]), float(result.done_probs[0]), float(result.values[0]))
 
-    def act_batch(self, obs: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> BatchActResult:
-        """Next actions for N envs: a stacked observation dict (vector env) or a list of dicts."""
-        state = self._require_state()
+    def act_batch(self, obs: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+                  state: ActState | None = None) -> BatchActResult:
+        """Next actions for N envs: a stacked observation dict (vector env) or a list of dicts;
+        ``state`` from :meth:`reset_batch` (default: the agent's own, from its last reset)."""
+        state = state or self._require_state()
         if not isinstance(obs, Mapping):
             obs = {
                 "image": np.stack([np.asarray(o["image"]) for o in obs]),
@@ -349,7 +355,7 @@ class Agent(nn.Module):
             done = torch.sigmoid(out.done_logit.float()).cpu()
             return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
 
-    def _require_state(self) -> _ActState:
+    def _require_state(self) -> ActState:
         if self._act_state is None:
             raise ValueError("the agent has no instruction yet; call agent.reset(instruction) before act")
         return self._act_state
