@@ -390,10 +390,9 @@ class Agent(nn.Module):
             raise AgentLoadError(
                 f"{path} has an invalid agent config: {error}; fix the file or re-save the agent"
             ) from error
+        tokenizer_bytes = read_tokenizer_bytes(root)
         try:
-            tokenizer = Tokenizer.from_bytes(read_tokenizer_bytes(root), max_length=config.text.max_length)
-        except AgentLoadError:
-            raise
+            tokenizer = Tokenizer.from_bytes(tokenizer_bytes, max_length=config.text.max_length)
         except Exception as error:  # sentencepiece raises RuntimeError/OSError on bad bytes
             raise AgentLoadError(
                 f"{root / TOKENIZER_FILE} is not a valid SentencePiece model ({type(error).__name__}); "

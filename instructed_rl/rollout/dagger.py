@@ -60,6 +60,7 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
     started = [0] * count
     finished: list[tuple[tuple[int, int], Episode]] = []
     memory = agent.initial_memory(count)
+    live_goal = (None, None, None)  # (goal batch, live envs, their rows): re-indexed only when either changes
 
     def adopt(starts: dict[int, EpisodeStart]) -> None:
         for i, start in starts.items():
@@ -73,7 +74,12 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
             image, direction = preprocess_obs({"image": batch.image[live], "direction": batch.direction[live]},
                                               device=agent.device)
             rows_t = torch.as_tensor(live, device=memory.device)
-            goal = goals.features if len(live) == count else goals.features.index(rows_t)
+            if len(live) == count:
+                goal = goals.features
+            else:  # the same object from step to step, so the policy reuses its conditioning
+                if live_goal[0] is not goals.features or not np.array_equal(live_goal[1], live):
+                    live_goal = (goals.features, live, goals.features.index(rows_t))
+                goal = live_goal[2]
             out = agent(image, direction, goal, memory[rows_t])
             memory[rows_t] = out.memory
             agent_actions = choose_actions(out.logits, greedy=not sample, generator=generator)[0].numpy()

@@ -31,7 +31,7 @@ from instructed_rl.train import distributed
 from instructed_rl.rollout.episodes import Episode, label_masks
 from instructed_rl.train.imitation import ImitationConfig, imitation_loss
 from instructed_rl.train.optim import gradient_step
-from instructed_rl.train.runs import StopFlag, end_iteration, finish_run, iteration_randomness
+from instructed_rl.train.runs import StopFlag, end_iteration, finish_run, seed_dropout
 from instructed_rl.train.tracking import MetricsLog, Progress
 
 
@@ -80,7 +80,7 @@ def clone_from_demos(config: ImitationConfig, out: Path, *, agent: Agent, optimi
     with StopFlag() as stop:
         while state["frames"] < config.frames:
             iteration = state["iteration"]
-            iteration_randomness(config.seed, iteration, ctx)  # the global seed (dropout); minibatches have their own
+            seed_dropout(config.seed, iteration)  # minibatches have their own order, from (seed, epoch)
             for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
                 group["lr"] = config.learning_rate(state["frames"])
             agent.train()

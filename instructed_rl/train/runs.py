@@ -23,6 +23,7 @@ from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
+from instructed_rl.rollout.steps import rollout_generator
 from instructed_rl.train.checkpoint import has_checkpoint, save_checkpoint
 from instructed_rl.train.tracking import plot_curve
 
@@ -221,14 +222,17 @@ class StopFlag:
         return False
 
 
-def iteration_randomness(seed: int, iteration: int, ctx) -> tuple[np.random.Generator, torch.Generator]:
-    """Everything random in one iteration of a trainer, from (seed, iteration, rank) alone, so a
-    resumed run retraces an uninterrupted one: numpy's generator (minibatches, DAgger's coin),
-    torch's generator for the actions (:func:`instructed_rl.rollout.steps.rollout_generator`), and
-    torch's global seed (any dropout a network may have)."""
-    from instructed_rl.rollout.steps import rollout_generator
-
+def seed_dropout(seed: int, iteration: int) -> None:
+    """Torch's global seed for one iteration (any dropout a network may have)."""
     torch.manual_seed(seed * 104729 + iteration)
+
+
+def iteration_randomness(seed: int, iteration: int, ctx) -> tuple[np.random.Generator, torch.Generator]:
+    """Everything random in one iteration of a collecting trainer, from (seed, iteration, rank)
+    alone, so a resumed run retraces an uninterrupted one: numpy's generator (minibatches,
+    DAgger's coin), torch's generator for the actions (:func:`rollout_generator`), and the global
+    seed (:func:`seed_dropout`)."""
+    seed_dropout(seed, iteration)
     return np.random.default_rng([seed, iteration, *ctx.seed_key]), rollout_generator(seed, iteration, ctx.rank)
 
 
