@@ -97,7 +97,8 @@ def main() -> None:
     timed(Agent, "encode_goal", "text encoding (acting)")
     timed(type(agent.policy), "forward", "policy forward (acting)")
 
-    envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs)
+    envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs,
+                                   workers=config.env_workers)
     buffer: list = []
     totals: dict[str, float] = collections.defaultdict(float)
     frames = wall = 0

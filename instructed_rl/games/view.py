@@ -6,7 +6,7 @@ BabyAI's small levels that is about half of a step's cost. :func:`encode_view` c
 same array (bit for bit; ``tests/test_view.py`` checks it against minigrid over random
 rollouts in every shipped game) from a cached index map and plain Python lists.
 :func:`use_fast_view` installs it on a level instance; everything else about the level
-(``gen_obs_grid``, rendering, the BabyAI bot) is untouched.
+(``gen_obs_grid``, rendering) is untouched; the quick BabyAI bot reads :func:`view_mask`.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def visible_cells(clear: list[bool], size: int, see_through_walls: bool) -> list
     return mask
 
 
-def encode_view(level) -> np.ndarray:
-    """``level.gen_obs()["image"]``, computed directly: shape ``(size, size, 3)``, uint8."""
+def _view_objects(level) -> tuple[list, list[bool]]:
+    """The objects in the view's cells (flat ``i * size + j``) and which of them the agent sees."""
     size = level.agent_view_size
     top_x, top_y, _, _ = level.get_view_exts()
     grid = level.grid
@@ -74,7 +74,20 @@ def encode_view(level) -> np.ndarray:
         x, y = top_x + si, top_y + sj
         objects.append(cells[y * width + x] if 0 <= x < width and 0 <= y < height else _OUTSIDE)
     clear = [obj is None or obj.see_behind() for obj in objects]
-    mask = visible_cells(clear, size, level.see_through_walls)
+    return objects, visible_cells(clear, size, level.see_through_walls)
+
+
+def view_mask(level) -> np.ndarray:
+    """``level.gen_obs_grid()[1]``, computed directly: which view cells the agent sees, a
+    ``(size, size)`` bool array indexed ``[i, j]`` (what the BabyAI bot reads every step)."""
+    size = level.agent_view_size
+    return np.array(_view_objects(level)[1], dtype=bool).reshape(size, size)
+
+
+def encode_view(level) -> np.ndarray:
+    """``level.gen_obs()["image"]``, computed directly: shape ``(size, size, 3)``, uint8."""
+    size = level.agent_view_size
+    objects, mask = _view_objects(level)
     # The agent sees what it carries in its own cell (and never what it stands on).
     objects[agent_cell(size)] = level.carrying
     image = bytearray(size * size * 3)
@@ -89,5 +102,8 @@ def _fast_gen_obs(level) -> dict:
 
 
 def use_fast_view(level) -> None:
-    """Make ``level.gen_obs`` (called by its ``reset`` and ``step``) use :func:`encode_view`."""
+    """Make ``level.gen_obs`` (called by its ``reset`` and ``step``) use :func:`encode_view`, and
+    give the level a ``view_mask()`` method (:func:`view_mask`) that the quick BabyAI bot uses
+    instead of building the rotated view grid."""
     level.gen_obs = types.MethodType(_fast_gen_obs, level)
+    level.view_mask = types.MethodType(view_mask, level)
