@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls, *, positional: tuple[str
         options = _literal_choices(kind)
         if options:
             kwargs["choices"] = options
-        elif kind is bool:
+        elif kind is bool or _scalar_args(kind) == [bool]:  # bool, or bool | None (None: decided later)
             kwargs["action"] = argparse.BooleanOptionalAction
         elif get_origin(kind) is list:  # a repeatable flag
             kwargs.update(action="append", type=_scalar(kind))
@@ -69,8 +69,12 @@ def _literal_choices(kind) -> tuple | None:
     return None
 
 
+def _scalar_args(kind) -> list:
+    return [a for a in get_args(kind) if a is not type(None)]
+
+
 def _scalar(kind):
-    args = [a for a in get_args(kind) if a is not type(None)]
+    args = _scalar_args(kind)
     if args:  # Optional[X] / X | None
         kind = args[0]
     return kind if kind in (int, float, str) else str

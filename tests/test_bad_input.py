@@ -146,6 +146,7 @@ CASES = [
     ("demo: missing agent", DEMO + ["--agent", "/no/such/agent"], "not a saved agent directory"),
     ("demo: negative seed", DEMO + ["--seed", "-1"], "--seed must be from 0"),
     ("demo: negative fps", DEMO + ["--fps", "-2"], "--fps must be 0"),
+    ("demo: --greedy with a value", DEMO + ["--greedy=no"], "ignored explicit argument"),
     ("demo: unknown video type", DEMO + ["--record", "{tmp}/demo.avi"], "end the name in .gif or .mp4"),
     ("demo: record unwritable", DEMO + ["--record", UNWRITABLE + "/demo.gif"], "cannot write in"),
     ("demo: free-text colour", DEMO + ["--color", "pink"], "invalid choice"),

@@ -143,13 +143,33 @@ class AgentActor(ExecutorActor):
         super().__init__(agent, name=name, greedy=greedy, sequences=sequences)
 
 
-def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", rephrase: bool = True,
+def acts_greedily(spec: str, greedy: bool | None = None) -> bool:
+    """``greedy`` when a command was told (``--greedy`` / ``--no-greedy``); otherwise the saved
+    agent's own mode (its config.json ``actions``; greedy for agents saved before that key, for
+    the reference agents and for python agents)."""
+    if greedy is not None:
+        return greedy
+    from instructed_rl.acting.foreign import is_python_agent
+
+    if spec in REFERENCE_AGENTS or is_python_agent(spec):
+        return True
+    from instructed_rl.model.hub import resolve_agent
+    from instructed_rl.model.io import read_config_document
+
+    config = resolve_agent(spec) / "config.json"
+    if not config.is_file():
+        return True  # not an agent: the loader says what is wrong with it
+    return read_config_document(config).get("actions", "greedy") == "greedy"
+
+
+def make_actor(spec: str, *, greedy: bool | None = None, sequences: str = "executor", rephrase: bool = True,
                bot: str = "whole") -> Actor:
     """``bot``, ``random``, a saved agent (its directory, a shipped name such as ``default``, or a
     Hugging Face Hub repo id), or ``python:MODULE:FACTORY``, anyone's policy
     (:mod:`instructed_rl.acting.foreign`). ``rephrase=False`` turns off the agent's rephraser, if
     its config enables one. ``bot="parts"`` runs the bot part by part through the executor (as
-    ``play`` does) instead of on the whole mission (eval's reference)."""
+    ``play`` does) instead of on the whole mission (eval's reference). ``greedy=None``: the
+    agent's own action mode (:func:`acts_greedily`)."""
     if spec == "bot":
         return BotActor() if bot == "whole" else ExecutorActor(name="bot")
     if spec == "random":
@@ -169,4 +189,5 @@ def make_actor(spec: str, *, greedy: bool = True, sequences: str = "executor", r
 
     agent = Agent.from_pretrained(path)
     agent.config.rephrase = agent.config.rephrase and rephrase
+    greedy = agent.config.actions == "greedy" if greedy is None else greedy
     return AgentActor(agent, name=spec, greedy=greedy, sequences=sequences)

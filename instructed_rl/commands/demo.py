@@ -37,6 +37,8 @@ class DemoConfig:
     agent: str = option(DEFAULT_AGENT, "saved agent directory (default: the shipped agent), or bot / random")
     seed: int = option(0, "seed of the worlds (case i uses seed + i)")
     fps: float | None = option(None, "actions per second (default: 12 on a terminal, as fast as possible otherwise)")
+    greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled (default: the agent's own mode, "
+                                       "its config.json 'actions')")
     record: str = option("runs/demo/demo.gif", "GIF (or .mp4) of every case")
     color: Literal["auto", "always", "never"] = option("auto", "ANSI colours: auto means on a terminal")
 
@@ -57,8 +59,10 @@ def run(config: DemoConfig) -> int:
     started = time.perf_counter()
     for index, (label, game, split, corpus) in enumerate(CASES):
         play_config = PlayConfig(agent=config.agent, game=game, split=split, corpus=corpus, seed=config.seed + index,
-                                 fps=fps, record=config.record if recorder is None else None, color=config.color)
+                                 fps=fps, record=config.record if recorder is None else None, color=config.color,
+                                 greedy=config.greedy)
         session = Session(play_config)
+        mode = "greedy" if session.stage.greedy else "sampled"
         if recorder is None:
             recorder = session.recorder
         else:
@@ -78,7 +82,8 @@ def run(config: DemoConfig) -> int:
     print("\n| case | game [split] | instruction | outcome | steps |\n|---|---|---|---|---:|")
     for label, where, mission, status, steps in rows:
         print(f"| {label} | {where} | {mission} | {status} | {steps} |")
-    print(f"\n{wins}/{len(rows)} succeeded in {time.perf_counter() - started:.0f}s; agent {config.agent}")
+    print(f"\n{wins}/{len(rows)} succeeded in {time.perf_counter() - started:.0f}s; agent {config.agent}, "
+          f"actions {mode}")
     if config.record:
         print(f"recording: {config.record}")
     print("These are single episodes; for numbers with confidence intervals run "

@@ -35,7 +35,7 @@ class ServeConfig(WorldOptions):
     host: str = option("127.0.0.1", "address to listen on; 127.0.0.1 (the default) lets only this machine in")
     port: int = option(DEFAULT_PORT, "port to listen on; 0 picks a free one")
     max_steps: int | None = option(None, "step limit per instruction (default: the game's max_steps)")
-    greedy: bool = option(True, "greedy actions; --no-greedy samples")
+    greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled (default: the agent's own mode)")
     anyway: bool = option(False, "run instructions even when they name words nothing defines (\"the unicorn\")")
 
     def __post_init__(self):

@@ -16,7 +16,7 @@ import json
 import multiprocessing
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, Decision, make_actor
+from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, Decision, acts_greedily, make_actor
 from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
@@ -53,7 +53,8 @@ class EvalConfig:
     episodes: int = option(100, "number of seeded episodes")
     seed: int = option(DEFAULT_EVAL_SEED, "seed of the first episode; episode i uses seed + i")
     workers: int = option(1, "worker processes (each runs a slice of the seeds)")
-    greedy: bool = option(True, "greedy actions (--no-greedy samples, seeded per episode)")
+    greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: the "
+                                       "agent's own mode, its config.json 'actions'; greedy unless it says sampled)")
     description: Literal["true", "none", "shuffled"] = option(
         "true", "ablation: the true description, none (empty), or another episode's")
     instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
@@ -301,6 +302,7 @@ def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = N
     if split not in spec.splits:
         raise UserError(f"game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
     check_agent(config.agent)
+    config = replace(config, greedy=acts_greedily(config.agent, config.greedy))  # the result names the mode
     env = InstructedEnv(spec, split=split, corpus=config.corpus)  # validates game/split/corpus up front
     corpus_name = env.corpus.name
     env.close()

@@ -30,6 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from instructed_rl.acting.actors import acts_greedily
 from instructed_rl.config import from_mapping
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError
@@ -264,7 +265,8 @@ def _cell_config(config: EvalConfig, suite: Suite, index: int, explicit: dict[st
         raise UserError(f"{at}: game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
     if cell_config.corpus is not None:
         load_corpus(cell_config.corpus)
-    return cell_config
+    # A cell that names no mode takes the agent's; resolved here so that a reused cell's key names it.
+    return dataclasses.replace(cell_config, greedy=acts_greedily(cell_config.agent, cell_config.greedy))
 
 
 def markdown_table(results: list[tuple[str, CellResult]]) -> str:

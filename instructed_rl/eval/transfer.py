@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instructed_rl.acting.actors import acts_greedily
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, run_cell
@@ -61,7 +62,8 @@ class TransferConfig:
     episodes: int | None = option(None, "episodes per cell and ablation, overriding the suite's")
     seed: int | None = option(None, "seed of the first episode, overriding the suite's; episode i uses seed + i")
     workers: int = option(1, "worker processes per cell (each runs a slice of the seeds)")
-    greedy: bool = option(True, "greedy actions (--no-greedy samples, seeded per episode)")
+    greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: each "
+                                       "agent's own mode)")
     readme: str | None = option(None, "also write the summary into this Markdown file, between the lines "
                                       f"'{SUMMARY_START}' and '{SUMMARY_END}' (e.g. README.md)")
 
@@ -177,7 +179,8 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
             results = {}
             for ablation in ABLATIONS:
                 cell_config = EvalConfig(agent=row.agent, game=column.game, split=column.split, workers=config.workers,
-                                         greedy=config.greedy, description=ablation, **values)
+                                         greedy=acts_greedily(row.agent, config.greedy), description=ablation,
+                                         **values)
                 key = _cell_key(f"{row.label} / {column.label}", cell_config, fingerprints[row.agent])
                 if key in measured:
                     results[ablation] = measured[key]

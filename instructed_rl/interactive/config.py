@@ -38,7 +38,8 @@ class PlayConfig(WorldOptions):
     fps: float = option(4.0, "actions per second; 0 = as fast as possible")
     instruction: tuple[str, ...] = option((), "run this instruction without prompting (repeatable: in order, same world)")
     max_steps: int | None = option(None, "step limit per instruction (default: the game's max_steps)")
-    greedy: bool = option(True, "greedy actions; --no-greedy samples (:greedy / :sample switch at the prompt)")
+    greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled (default: the agent's own mode, its "
+                                       "config.json 'actions'; :greedy / :sample switch at the prompt)")
     anyway: bool = option(False, "run instructions even when they name words nothing defines (\"the unicorn\")")
 
     def __post_init__(self):

@@ -79,7 +79,8 @@ class Stage:
     def __init__(self, config: PlayConfig, *, driver: Actor | None = None) -> None:
         self.config = config
         self.driver = driver or make_driver(config.agent)  # the web page gives each tab its own
-        self.greedy = config.greedy
+        # Told (--greedy / --no-greedy), or the agent's own mode (its config's 'actions').
+        self.greedy = config.greedy if config.greedy is not None else getattr(self.driver, "greedy", True)
         self._own_corpus = _agent_corpus(self.driver)
         self.env = self._make_env(config.game)
         self.world_seed = config.seed

@@ -4,7 +4,7 @@ Acting, step by step (eval, play, demo)::
 
     agent = Agent.from_pretrained("default")   # or a directory, or a Hub repo id
     obs, _ = env.reset(seed=0)
-    agent.reset(obs["mission"], greedy=True)
+    agent.reset(obs["mission"], greedy=True)   # or greedy=None: the agent's own mode
     result = agent.act(obs)          # ActResult(action, done_prob, value)
     agent.set_instruction("open the grey door")   # next instruction, memory kept
 
@@ -52,6 +52,9 @@ def _dataclass_from_dict(cls: type, data: Any, where: str) -> Any:
     return cls(**data)
 
 
+ACTION_MODES = ("greedy", "sampled")
+
+
 @dataclass
 class AgentConfig:
     """Everything needed to rebuild an agent's networks, plus what it was trained on."""
@@ -68,6 +71,10 @@ class AgentConfig:
     """When acting, read an instruction worded in ways ``corpus`` never trained on as its nearest
     trained wording (:mod:`instructed_rl.language.rephrase`; needs the pretrained extra). Training
     instructions are unaffected."""
+    actions: str = "greedy"
+    """How the agent acts unless a command is told otherwise (``eval``, ``play``, ``demo``, ``serve``:
+    ``--greedy`` / ``--no-greedy``): ``greedy`` (the argmax, as BabyAI evaluates) or ``sampled``
+    (for an agent measured better when it samples; its reports name the mode)."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -80,6 +87,8 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.corpus={self.corpus!r} must be a string")
         if not isinstance(self.rephrase, bool):
             raise ValueError(f"AgentConfig.rephrase={self.rephrase!r} must be true or false")
+        if self.actions not in ACTION_MODES:
+            raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
             raise ValueError(f"AgentConfig.games={self.games!r} must be a list of game ids")
         self.games = list(self.games)
@@ -269,8 +278,10 @@ class Agent(nn.Module):
         encoder = self.encoder if isinstance(self.encoder, PretrainedTextEncoder) else PretrainedTextEncoder(TextConfig())
         return Rephraser(corpus, lambda texts: encoder.backbone_features(list(texts)).pooled.detach().cpu().numpy())
 
-    def reset(self, instruction: str, description: str = "", *, greedy: bool = True, seed: int | None = None) -> None:
-        """Start an episode: encode the instruction once, zero the memory, seed sampling."""
+    def reset(self, instruction: str, description: str = "", *, greedy: bool | None = None,
+              seed: int | None = None) -> None:
+        """Start an episode: encode the instruction once, zero the memory, seed sampling.
+        ``greedy=None``: the agent's own mode (``config.actions``)."""
         self.reset_batch([instruction], [description], greedy=greedy, seed=seed)
 
     def reset_batch(
@@ -278,11 +289,12 @@ class Agent(nn.Module):
         instructions: Sequence[str],
         descriptions: Sequence[str] | None = None,
         *,
-        greedy: bool = True,
+        greedy: bool | None = None,
         seed: int | None = None,
     ) -> ActState:
         """Start N episodes at once (vectorised eval); then call :meth:`act_batch`. Returns their
-        state, also kept as the agent's own for calls that do not pass one."""
+        state, also kept as the agent's own for calls that do not pass one. ``greedy=None``: the
+        agent's own mode (``config.actions``)."""
         instructions = list(instructions)
         if not instructions:
             raise ValueError("reset_batch got no instructions; pass one per env")
@@ -300,7 +312,7 @@ class Agent(nn.Module):
             descriptions=descriptions,
             goal=goal,
             memory=self.initial_memory(len(instructions)),
-            greedy=greedy,
+            greedy=self.config.actions == "greedy" if greedy is None else greedy,
             generator=generator,
         )
         return self._act_state

@@ -156,7 +156,10 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
     if count is not None:
         lines.append(f"- {count:,} trained numbers in `model.safetensors` (a frozen pretrained text backbone, "
                      "if any, comes from its own package)")
-    lines += [f"- trained on games: {', '.join(games) or '?'}; corpus: {config.get('corpus', '?')}", ""]
+    actions = config.get("actions", "greedy")
+    lines += [f"- acts {actions} unless told otherwise (`actions` in config.json; `--greedy` / `--no-greedy` on "
+              "eval, play, demo and serve)",
+              f"- trained on games: {', '.join(games) or '?'}; corpus: {config.get('corpus', '?')}", ""]
     if record:
         train = record.get("config", {})
         hardware = record.get("hardware", {})

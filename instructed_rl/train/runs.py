@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from instructed_rl.model.agent import Agent, AgentConfig
+from instructed_rl.model.agent import ACTION_MODES, Agent, AgentConfig
 from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
@@ -99,11 +99,24 @@ def vocabulary_texts(config: AgentSource) -> list[str]:
     return texts
 
 
+ACTING_KEYS = ("rephrase", "actions")  # agent config keys about acting, which a run may change
+
+
+def _set_acting(agent: Agent, config: AgentSource) -> None:
+    if "rephrase" in config.agent:
+        agent.config.rephrase = bool(config.agent["rephrase"])
+    if "actions" in config.agent:
+        if config.agent["actions"] not in ACTION_MODES:
+            raise UserError(f"agent.actions={config.agent['actions']!r} is not one of {', '.join(ACTION_MODES)}. "
+                            "Fix: write 'agent: {actions: greedy}' or sampled")
+        agent.config.actions = config.agent["actions"]
+
+
 def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
     """The run's agent: from its checkpoint, from ``init_agent`` (keeping its vocabulary), or new."""
     if resumed:
         agent = Agent.from_pretrained(out / "checkpoint" / "agent")
-        agent.config.rephrase = bool(config.agent.get("rephrase", agent.config.rephrase))  # acting only: the config's say
+        _set_acting(agent, config)  # acting only: the config's say
         return agent
     if config.init_agent:
         agent = Agent.from_pretrained(config.init_agent)
@@ -112,9 +125,8 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
         changes = {part: {k: v for k, v in (config.agent.get(part) or {}).items()
                           if getattr(getattr(agent.config, part), k, object()) != v}
                    for part in ("text", "policy")}
-        if "rephrase" in config.agent:  # how it reads when acting, not what it is: may change
-            agent.config.rephrase = bool(config.agent["rephrase"])
-        other = sorted(set(config.agent) - {"text", "policy", "rephrase"})
+        _set_acting(agent, config)  # how it reads and acts, not what it is: may change
+        other = sorted(set(config.agent) - {"text", "policy", *ACTING_KEYS})
         if other or changes["text"]:
             name = f"agent.{other[0]}" if other else f"agent.text.{sorted(changes['text'])[0]}"
             raise UserError(f"{name} cannot change a saved agent (init_agent={config.init_agent}). "
