@@ -35,13 +35,15 @@ def test_an_unknown_mode_is_refused():
 
 
 def test_shipped_agents_declare_their_mode_and_a_flag_overrides_it():
-    # The default agent's published numbers sample; the reader's are greedy; references act as they do.
-    assert acts_greedily("default") is False
+    # The maze agent's published numbers sample; the default's and the reader's are greedy.
+    assert acts_greedily("maze") is False
+    assert acts_greedily("default") is True
     assert acts_greedily("reader") is True
     assert acts_greedily("bot") is True
-    assert acts_greedily("default", True) is True
-    assert make_actor("default").greedy is False
-    assert make_actor("default", greedy=True).greedy is True
+    assert acts_greedily("maze", True) is True
+    assert acts_greedily("default", False) is False
+    assert make_actor("maze").greedy is False
+    assert make_actor("maze", greedy=True).greedy is True
 
 
 def test_an_agent_saved_before_the_key_acts_greedily(tmp_path):
@@ -55,11 +57,12 @@ def test_an_agent_saved_before_the_key_acts_greedily(tmp_path):
 
 
 def test_eval_and_play_follow_the_agent_and_name_the_mode():
-    sampled = run_cell(EvalConfig(agent="default", game="GoToRoom", episodes=2), progress=False)
-    told = run_cell(EvalConfig(agent="default", game="GoToRoom", episodes=2, greedy=True), progress=False)
+    sampled = run_cell(EvalConfig(agent="maze", game="GoToRoom", episodes=2), progress=False)
+    told = run_cell(EvalConfig(agent="maze", game="GoToRoom", episodes=2, greedy=True), progress=False)
     assert (sampled.greedy, told.greedy) == (False, True)
-    assert Stage(PlayConfig(agent="default", game="GoToRoom")).greedy is False
-    assert Stage(PlayConfig(agent="default", game="GoToRoom", greedy=True)).greedy is True
-    agent = Agent.from_pretrained("default")
+    assert Stage(PlayConfig(agent="maze", game="GoToRoom")).greedy is False
+    assert Stage(PlayConfig(agent="maze", game="GoToRoom", greedy=True)).greedy is True
+    assert Stage(PlayConfig(agent="default", game="GoToRoom", greedy=False)).greedy is False
+    agent = Agent.from_pretrained("maze")
     assert agent.reset_batch(["go to the red ball"]).greedy is False
     assert agent.reset_batch(["go to the red ball"], greedy=True).greedy is True

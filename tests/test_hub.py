@@ -138,7 +138,7 @@ def test_save_pretrained_writes_a_card_but_keeps_a_persons(tiny_agent, tmp_path)
 
 
 def test_push_out_stages_the_agent_and_a_card_with_the_reports_numbers(tiny_agent, tmp_path, capsys):
-    report = CHECKOUT_ROOT / "docs" / "reports" / "zero_shot" / "report.json"
+    report = CHECKOUT_ROOT / "docs" / "reports" / "one_room" / "report.json"
     code = main(["push", str(tiny_agent), "--repo", "someone/tiny-agent", "--report", str(report),
                  "--out", str(tmp_path / "staged")])
     assert code == 0, capsys.readouterr().err
