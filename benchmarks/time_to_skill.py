@@ -54,6 +54,19 @@ def greedy_success(agent_dir: Path, game: str, corpus: str, episodes: int, seed:
     return evaluate(agent, [game], corpus=corpus, episodes=episodes, seed=seed)[f"eval/{game}"]
 
 
+def wait_for_quiet(load: float, seconds: float) -> None:
+    """Start only once the 1-minute load is below ``load`` (up to ``seconds``): the trainer picks
+    its torch threads from the free cores it sees at start, so a run started right after other
+    work would train on one thread and time the wrong thing."""
+    started = time.monotonic()
+    while os.getloadavg()[0] >= load and time.monotonic() - started < seconds:
+        print(f"waiting for a quiet machine: load {os.getloadavg()[0]:.2f} (starting below {load})", flush=True)
+        time.sleep(15)
+    if os.getloadavg()[0] >= load:
+        print(f"warning: the load is still {os.getloadavg()[0]:.2f}; the trainer may take fewer threads and "
+              "the time is not a quiet machine's", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/default.yaml")
@@ -66,11 +79,14 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10, help="iterations between checks")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="training minutes before giving up")
     parser.add_argument("--out", default=None, help="run directory (default: a temporary one)")
+    parser.add_argument("--quiet-load", type=float, default=0.45, help="start once the 1-minute load is below this")
+    parser.add_argument("--quiet-wait", type=float, default=300.0, help="seconds to wait for that before starting anyway")
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(2)
+    wait_for_quiet(args.quiet_load, args.quiet_wait)
     run = Path(args.out or tempfile.mkdtemp(prefix="time_to_skill-"))
     overrides = []
     for item in args.set:
