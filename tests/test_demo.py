@@ -55,3 +55,14 @@ def test_the_shipped_maze_agent_executes_unseen_sequences_across_rooms():
                         actor=make_actor(config.agent, greedy=False))
     success = sum(r.success for r in results) / len(results)
     assert success >= 0.8, f"maze agent solved {success:.0%} of 20 unseen 2x2-room sequences (96% measured on 100)"
+
+
+def test_the_shipped_default_agent_solves_a_babyai_level_id_greedily():
+    """What a user runs: the default agent, its own (greedy) mode, on the BabyAI level id itself
+    (99.6% over 500 episodes in docs/reports/one_room; these are the first 64 of those seeds)."""
+    from instructed_rl.eval.cell import run_cell
+
+    result = run_cell(EvalConfig(agent="default", game="BabyAI-GoToLocal-v0", episodes=64, seed=3_000_000),
+                      progress=False)
+    assert result.greedy
+    assert result.success_rate >= 0.95, f"{result.success_rate:.1%} of 64 greedy BabyAI-GoToLocal-v0 episodes"
