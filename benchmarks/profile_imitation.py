@@ -22,15 +22,7 @@ a frame, of which learning 56% (backward 37.5%, loss forward 18.5%), the acting 
 text encoding when acting 12.2%, bot labels 8.9%, env steps and resets 3.2%, the rest 2.7%;
 peak RSS 1.2 GB.
 
-Side by side on 2 idle cores, 2026-12-02, before and after the rollout layer (episodes' texts
-encoded once, the acting forward only over envs still running): 118 -> 138 frames/s (8.45 ->
-7.25 ms a frame); the acting forward 1.42 -> 0.54 ms a frame; learning (4.7 ms, 65%) unchanged.
-
-Side by side on 2 idle cores, 2026-12-02 (session 13), before and after the quick BabyAI bot:
-bot labels 0.86 -> 0.41 ms a frame, total 7.96 -> 7.75 ms (126 -> 129 frames/s). This profile's
-buffer is young, so it cannot show the other change: replays of episodes whose texts had left the
-encoder's cache re-ran MiniLM (~21 ms an episode); in a full run that was most replays after
-the first few thousand episodes (benchmarks/time_to_skill.py: late-phase 70 -> 117 frames/s).
+Side-by-side measurements before and after changes: docs/history.md.
 """
 
 from __future__ import annotations

@@ -17,10 +17,7 @@ Measured on 2 idle cores, 2026-12-02 (``--set agent_actions=greedy --every 25 --
 at 21.2 min (108k), 91.0% at 24.6 min (122k), 94.0% at 28.4 min (136k), then 88.0 and 91.0%
 to 35.6 min (165k frames): 95% not reached; trainer peak RSS 1,963 MB.
 
-The same command after the quick bot and the held replay texts (session 13, 2 idle cores; stopped
-at 16 min): 12k frames at 2.2 min, 51k at 8.0, 78k at 12.0, 106k at 15.9 min (greedy SkillRoom
-18.5, 28.5, 71.0, 76.5%): the same frames about 1.3x sooner by then, 117 against 70 frames/s in
-the late phase.
+Later measurements: docs/history.md.
 """
 
 from __future__ import annotations
