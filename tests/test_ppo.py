@@ -236,6 +236,9 @@ def test_a_saved_agent_may_change_how_it_reads_but_nothing_else(tmp_path, ppo_ru
     assert agent.config.rephrase is True
     with pytest.raises(UserError, match="agent.games cannot change a saved agent"):
         make_agent(from_mapping(PPOConfig, {**values, "agent": {"games": ["OpenRoom"]}}), tmp_path, None, resumed=False)
+    with pytest.raises(UserError, match="agent.text.max_length: .*position table"):  # its own encoder's length is trained
+        make_agent(from_mapping(PPOConfig, {**values, "agent": {"text": {"max_length": 256}}}), tmp_path, None,
+                   resumed=False)
 
 
 # ---- resume and config errors ---------------------------------------------------------------

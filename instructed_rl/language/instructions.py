@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from minigrid.envs.babyai.core.verifier import ObjDesc
+from minigrid.envs.babyai.core.verifier import (AfterInstr, AndInstr, BeforeInstr, GoToInstr, ObjDesc, OpenInstr,
+                                                PickupInstr, PutNextInstr)
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, instruction_kind
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
@@ -34,6 +35,26 @@ def instruction_to_dict(instr) -> dict[str, Any]:
     if kind == "putnext":
         return {"kind": kind, "obj": describe_object(instr.desc_move), "obj2": describe_object(instr.desc_fixed)}
     return {"kind": kind, "obj": describe_object(instr.desc)}
+
+
+_BUILDERS = {"goto": GoToInstr, "pickup": PickupInstr, "open": OpenInstr}
+_SEQUENCES = {"and": AndInstr, "before": BeforeInstr, "after": AfterInstr}
+
+
+def instruction_from_dict(data: dict[str, Any]):
+    """A fresh minigrid verifier tree from :func:`instruction_to_dict`'s output (reset it on a world)."""
+    def desc(obj: dict[str, Any]) -> ObjDesc:
+        return ObjDesc(obj["type"], obj.get("color"), obj.get("loc"))
+
+    kind = data["kind"]
+    if kind in _SEQUENCES:
+        return _SEQUENCES[kind](instruction_from_dict(data["a"]), instruction_from_dict(data["b"]))
+    if kind == "putnext":
+        return PutNextInstr(desc(data["obj"]), desc(data["obj2"]))
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown instruction kind {kind!r}; expected one of goto, pickup, open, putnext, "
+                         "and, before, after")
+    return _BUILDERS[kind](desc(data["obj"]))
 
 
 def instruction_targets(instr) -> tuple[int, int, int, int]:

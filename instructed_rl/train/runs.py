@@ -126,6 +126,11 @@ def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
                           if getattr(getattr(agent.config, part), k, object()) != v}
                    for part in ("text", "policy")}
         _set_acting(agent, config)  # how it reads and acts, not what it is: may change
+        if "max_length" in changes["text"]:  # longer texts (a maze's description) for a frozen encoder
+            try:
+                agent = agent.with_text_length(int(changes["text"].pop("max_length")))
+            except ValueError as error:
+                raise UserError(f"agent.text.max_length: {error}") from None
         other = sorted(set(config.agent) - {"text", "policy", *ACTING_KEYS})
         if other or changes["text"]:
             name = f"agent.{other[0]}" if other else f"agent.text.{sorted(changes['text'])[0]}"

@@ -29,6 +29,8 @@ from typing import Literal
 import sentencepiece as spm
 import torch
 
+from instructed_rl.errors import UserError
+
 PAD_ID = 0
 UNK_ID = 1
 BOS_ID = 2
@@ -156,12 +158,14 @@ def check_text(text: str, *, allow_empty: bool = False) -> None:
 
 
 def check_length(n_ids: int, *, text: str, max_length: int) -> None:
-    """Refuse text longer than ``max_length`` ids, with a one-line message naming the fix."""
+    """Refuse text longer than ``max_length`` ids, with a one-line message naming the fix (a
+    :class:`UserError`, so the CLI prints it as one line)."""
     if n_ids > max_length:
         preview = " ".join(text.split())[:40]
-        raise ValueError(
+        raise UserError(
             f"text '{preview}...' is {n_ids} tokens, more than max_length={max_length}; "
-            "shorten it or build the agent with a larger TextConfig.max_length"
+            "shorten it, or use an agent built with a larger text max_length "
+            "(a training config's 'agent: {text: {max_length: 256}}')"
         )
 
 
