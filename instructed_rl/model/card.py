@@ -175,6 +175,12 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                   f"{record.get('frames', 0):,} frames, {minutes:.0f} minutes on {threads} CPU "
                   f"thread{'s' if threads != 1 else ''} (torch {hardware.get('torch', '?')})",
                   f"- started from: {train.get('init_agent') or 'scratch'}; seed {train.get('seed', '?')}"]
+        stages = [_json(stage) for stage in sorted(directory.glob("training_record_stage*.json"))] + [record]
+        if len(stages) > 1:
+            cpu_hours = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in stages) / 3600
+            lines.append(f"- in all, {len(stages)} stages: {sum(r.get('frames', 0) for r in stages):,} frames, "
+                         f"{sum(r.get('demonstration_episodes', 0) for r in stages):,} bot-labelled episodes, "
+                         f"{cpu_hours:.1f} CPU-hours (wall time x threads, summed)")
         final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
         if final:
             episodes = train.get("eval_episodes", "?")
