@@ -21,6 +21,7 @@ NEVER = {
     "interop": {"model.agent", "model.policy", "model.pointer", "model.reader", "model.io", "acting", "rollout", "demos", "eval", "train"} | FRONTS,
     "acting": {"games", "rollout", "demos", "eval", "train"} | FRONTS,
     "demos": MODEL | {"rollout", "eval", "train", "interop", "render"} | FRONTS,
+    "hindsight": MODEL | {"acting", "rollout", "demos", "eval", "train", "interop", "render"} | FRONTS,
     "rollout": {"demos", "eval", "train"} | FRONTS,
     "eval": {"rollout", "demos", "train"} | FRONTS,
     "train": FRONTS,
