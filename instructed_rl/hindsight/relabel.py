@@ -28,10 +28,9 @@ from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, OpenInstr, Pi
 
 from instructed_rl.language.corpus import Phraser, instruction_kind
 from instructed_rl.language.instructions import instruction_to_dict
-from instructed_rl.language.vocabulary import CARRIABLE_TYPES
+from instructed_rl.language.vocabulary import OBJECT_TYPES
 
 SKILLS: tuple[str, ...] = ("goto", "pickup", "open", "putnext")
-NAMEABLE_TYPES: tuple[str, ...] = (*CARRIABLE_TYPES, "door")
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,13 @@ class Achievement:
 def object_descriptions(level) -> list[ObjDesc]:
     """Every way a candidate names an object of ``level``: (type, colour) and type alone, for each
     type and colour present (walls, floors, goals and lava are not nameable)."""
-    present: set[tuple[str, str]] = set()
+    present: set[tuple[str, str | None]] = set()
     for cell in level.grid.grid:
-        if cell is not None and cell.type in NAMEABLE_TYPES:
+        if cell is not None and cell.type in OBJECT_TYPES:
             present.add((cell.type, cell.color))
     if level.carrying is not None:
         present.add((level.carrying.type, level.carrying.color))
-    names = sorted({(t, c) for t, c in present} | {(t, None) for t, _ in present}, key=lambda n: (n[0], n[1] or ""))
+    names = sorted(present | {(t, None) for t, _ in present}, key=lambda n: (n[0], n[1] or ""))
     return [ObjDesc(t, c) for t, c in names]
 
 
@@ -82,8 +81,7 @@ def candidate_instructions(level, skills: Iterable[str] = SKILLS) -> list:
     if "pickup" in skills:
         found += [PickupInstr(ObjDesc(t, c)) for t, c in things]
     if "putnext" in skills:
-        found += [PutNextInstr(ObjDesc(*move), ObjDesc(*fixed)) for move in things for fixed in things
-                  if move[0] != fixed[0] or move[1] != fixed[1]]
+        found += [PutNextInstr(ObjDesc(*move), ObjDesc(*fixed)) for move in things for fixed in things if move != fixed]
     return found
 
 
@@ -95,9 +93,9 @@ class AchievementTracker:
     would have at the start (the article depends on how many objects matched then).
     """
 
-    def __init__(self, level, *, skills: Iterable[str] = SKILLS) -> None:
+    def __init__(self, level, *, skills: Iterable[str] = SKILLS, start=None) -> None:
         self.level = level
-        self.start = copy.deepcopy(level)
+        self.start = start if start is not None else copy.deepcopy(level)  # ``start``: a copy the caller keeps
         self.pending = candidate_instructions(level, skills)
         for instr in self.pending:
             instr.reset_verifier(level)
@@ -128,7 +126,7 @@ def achieved_instructions(start_level, actions: Sequence[int], *, skills: Iterab
     """Replay ``actions`` on a copy of ``start_level`` (the world as the episode began) and return
     every instruction they satisfied, in the order they were first satisfied."""
     level = copy.deepcopy(start_level)
-    tracker = AchievementTracker(level, skills=skills)
+    tracker = AchievementTracker(level, skills=skills, start=start_level)
     for action in actions:
         level.step(int(action))
         tracker.step(int(action))

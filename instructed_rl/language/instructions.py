@@ -52,8 +52,8 @@ def instruction_from_dict(data: dict[str, Any]):
     if kind == "putnext":
         return PutNextInstr(desc(data["obj"]), desc(data["obj2"]))
     if kind not in _BUILDERS:
-        raise ValueError(f"unknown instruction kind {kind!r}; expected one of goto, pickup, open, putnext, "
-                         "and, before, after")
+        raise ValueError(f"unknown instruction kind {kind!r}; expected one of "
+                         f"{', '.join([*_BUILDERS, 'putnext', *_SEQUENCES])}")
     return _BUILDERS[kind](desc(data["obj"]))
 
 

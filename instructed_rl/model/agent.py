@@ -34,8 +34,7 @@ from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, A
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.pointer import find_queries, rewrite, score_queries
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
-from instructed_rl.model.text.encoders import (PRETRAINED_MAX_LENGTH, PretrainedTextEncoder, TextConfig, TextFeatures,
-                                               build_encoder)
+from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
 
@@ -186,12 +185,13 @@ class Agent(nn.Module):
 
     def with_text_length(self, max_length: int) -> Agent:
         """A copy that accepts texts up to ``max_length`` tokens. Only a frozen pretrained encoder
-        can: none of its trained tensors depends on the length (MiniLM itself reads 512)."""
-        if self.config.text.encoder != "pretrained":
+        can: none of its trained tensors depends on the length, only on the backbone's positions."""
+        if not isinstance(self.encoder, PretrainedTextEncoder):
             raise ValueError(f"text max_length of a {self.config.text.encoder!r} encoder is the size of its trained "
                              "position table; train a new agent with the length you need")
-        if not 3 <= max_length <= PRETRAINED_MAX_LENGTH:
-            raise ValueError(f"text max_length={max_length} is outside 3..{PRETRAINED_MAX_LENGTH} (what MiniLM reads)")
+        longest = self.encoder.backbone.config.max_position_embeddings
+        if not 3 <= max_length <= longest:
+            raise ValueError(f"text max_length={max_length} is outside 3..{longest} (what the pretrained backbone reads)")
         config = dataclasses.replace(self.config, text=dataclasses.replace(self.config.text, max_length=max_length))
         longer = type(self)(config, Tokenizer.from_bytes(self.tokenizer.to_bytes(), max_length=max_length))
         longer.load_state_dict(self.state_dict())

