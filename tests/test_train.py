@@ -138,3 +138,30 @@ def test_greedy_dagger_steps_follow_the_argmax_and_sampled_ones_the_generator(tm
     assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(sampled_a, sampled_b))
     with pytest.raises(UserError, match="agent_actions"):
         train_run(TINY, str(tmp_path / "run"), ["--agent_actions", "argmax"])
+
+
+def test_the_env_flags_a_return_to_a_recent_pose():
+    from instructed_rl.rollout.envs import EnvSlice, Plan
+
+    envs = EnvSlice(games=["GoToRoom"], corpus="paraphrase", seed=0, first=0, count=1)
+    envs.start(Plan(0, labels=True, quota=(1,)))
+    turns = [bool(envs.step(np.array([0])).repeat[0]) for _ in range(4)]
+    assert turns == [False, False, False, True]  # the fourth left faces the start heading again
+    assert envs.step(np.array([6])).repeat[0]  # "done" changes nothing: the pose of a step ago
+
+
+def test_loop_takeover_lets_the_bot_drive_a_looping_greedy_agent_out():
+    config = ImitationConfig(games=["GoToRoom"], encoder="gru", agent_actions="greedy",
+                             agent={"text": {"dim": 16, "max_length": 256}, "policy": {"channels": 8, "embed_dim": 8, "memory_dim": 16}})
+    agent = Agent.create(config.agent_config(), texts=["go to the red ball"], seed=0).eval()
+
+    def run(takeover: int):
+        with EnvVector(games=config.games, corpus="babyai", seed=0, first=0, count=8) as envs:
+            return collect_episodes(agent, envs, iteration=0, episodes=8, beta=0.0, rng=np.random.default_rng(0),
+                                    sample=False, generator=torch.Generator(), takeover=takeover)
+
+    (plain, plain_stats), (driven, driven_stats) = run(0), run(64)
+    assert plain_stats.takeovers == 0 and driven_stats.takeovers >= 1
+    # An untrained greedy agent loops; once the bot drives from the first loop, every world is solved.
+    assert driven_stats.successes == 8 > plain_stats.successes
+    assert sum(len(e.action) for e in driven) < sum(len(e.action) for e in plain)

@@ -2,7 +2,10 @@
 
 With probability ``beta`` a step executes the bot's action, otherwise the agent's own: at
 ``beta = 1`` this is behaviour cloning on bot trajectories, below it DAgger (the bot replans
-from wherever the agent's mistakes lead, so the agent learns to recover from them). An episode
+from wherever the agent's mistakes lead, so the agent learns to recover from them). With
+``takeover`` the bot also drives for that many steps whenever the agent returns to a pose it
+held a few steps before: a greedy agent that loops would otherwise fill the buffer with hundreds
+of steps of the same few states, and the labels that matter are where the loop starts. An episode
 the bot gives up on is dropped. Episodes run to the end inside one call, so a trainer's state
 between calls is counters and a buffer: that is what makes resuming exact.
 """
@@ -27,6 +30,7 @@ class CollectStats:
     frames: int = 0
     agree: int = 0  # steps where the agent's action equalled the bot's
     bot_failures: int = 0
+    takeovers: int = 0  # loops the bot drove the agent out of
     per_game: dict[str, list[int]] = field(default_factory=dict)  # game -> [successes, episodes]
 
 
@@ -42,7 +46,8 @@ def _episode(start: EpisodeStart, rows: list[tuple], success: bool) -> Episode:
 
 def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, beta: float,
                      rng: np.random.Generator, generator: torch.Generator, sample: bool = True,
-                     action_sets: bool = False, seeds: list[int] | None = None) -> tuple[list[Episode], CollectStats]:
+                     action_sets: bool = False, seeds: list[int] | None = None,
+                     takeover: int = 0) -> tuple[list[Episode], CollectStats]:
     """Run ``episodes`` episodes on ``envs`` (as evenly spread as they go); with ``seeds``, one
     episode on each of those worlds instead (``episodes`` is then ignored, the order is theirs)."""
     count = envs.count
@@ -60,6 +65,7 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
     started = [0] * count
     finished: list[tuple[tuple[int, int], Episode]] = []
     memory = agent.initial_memory(count)
+    bot_drives = np.zeros(count, np.int64)  # steps the bot still drives env i after a loop
     live_goal = (None, None, None)  # (goal batch, live envs, their rows): re-indexed only when either changes
 
     def adopt(starts: dict[int, EpisodeStart]) -> None:
@@ -84,7 +90,8 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
             memory[rows_t] = out.memory
             agent_actions = choose_actions(out.logits, greedy=not sample, generator=generator)[0].numpy()
             labels = batch.label[live].astype(np.int64)
-            taken = np.where(rng.random(len(live)) < beta, labels, agent_actions)
+            taken = np.where((rng.random(len(live)) < beta) | (bot_drives[live] > 0), labels, agent_actions)
+            bot_drives[live] = np.maximum(bot_drives[live] - 1, 0)
             stats.agree += int((agent_actions == labels).sum())
             for i, label in zip(live, labels):
                 rows[i].append((batch.image[i], batch.direction[i], label, 0, batch.optimal[i]))
@@ -94,6 +101,9 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
             stats.frames += len(live)
             stats.bot_failures += batch.bot_failures
             for i in live:
+                if takeover and batch.repeat[i] and not bot_drives[i]:
+                    bot_drives[i] = takeover
+                    stats.takeovers += 1
                 if batch.ended[i]:
                     success = bool(batch.success[i])
                     if success:
@@ -108,5 +118,6 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
                 if batch.ended[i] or batch.dropped[i]:
                     started[i] += 1
                     memory[i] = 0.0
+                    bot_drives[i] = 0
             adopt(batch.starts)
     return [episode for _, episode in sorted(finished, key=lambda item: item[0])], stats

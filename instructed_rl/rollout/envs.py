@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import multiprocessing
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ from instructed_rl.rollout.workers import reply, serve
 
 MOVES = (Actions.left, Actions.right, Actions.forward)  # the actions whose ties the bot breaks arbitrarily
 ROLLOUT_LIMIT = 64
+REPEAT_WINDOW = 16  # steps back in which a return to the same pose counts as a loop
 
 
 def episode_seed(seed: int, iteration: int, env_index: int, episode: int) -> int:
@@ -133,18 +135,19 @@ class StepBatch:
     optimal: np.ndarray  # (n,) uint8 bitmask of the actions as good as label (just the label without action sets)
     idle: np.ndarray  # (n,) bool: the env has run its quota; image is meaningless
     dropped: np.ndarray  # (n,) bool: the episode ended because the bot could not label it (drop_unlabelled)
+    repeat: np.ndarray  # (n,) bool: the step returned to a pose (cell, heading, load) of the last REPEAT_WINDOW steps
     starts: dict[int, EpisodeStart] = field(default_factory=dict)  # env -> the episode it has just started
     terminal: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> post-success (image, direction)
     bot_failures: int = 0
 
-    ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped")
+    ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped", "repeat")
 
     @staticmethod
     def empty(n: int) -> StepBatch:
         return StepBatch(image=np.zeros((n, 7, 7, 3), np.uint8), direction=np.zeros(n, np.int64),
                          reward=np.zeros(n, np.float32), ended=np.zeros(n, bool), success=np.zeros(n, bool),
                          label=np.full(n, -1, np.int16), optimal=np.zeros(n, np.uint8), idle=np.zeros(n, bool),
-                         dropped=np.zeros(n, bool))
+                         dropped=np.zeros(n, bool), repeat=np.zeros(n, bool))
 
     @staticmethod
     def concat(parts: list[StepBatch]) -> StepBatch:
@@ -165,6 +168,7 @@ class EnvSlice:
         self.pool = EnvPool(corpus)
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
+        self.poses: list[deque] = [deque(maxlen=REPEAT_WINDOW) for _ in range(count)]
         self.episode = [0] * count
         self.plan = Plan(0)
 
@@ -192,6 +196,7 @@ class EnvSlice:
                 self._next_episode(i, batch)
             else:
                 batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
+                batch.repeat[i] = self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
                     self._next_episode(i, batch)
@@ -214,9 +219,21 @@ class EnvSlice:
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
+            self.poses[i].clear()
+            self._returned(i)
             if self._label(i, None, batch) or not self.plan.drop_unlabelled:
                 return
             batch.starts.pop(i)  # dropped before its first step: the trainer never sees it
+
+    def _returned(self, i: int) -> bool:
+        """Note env ``i``'s pose; True when it held the same one within the last REPEAT_WINDOW steps
+        (the trainer reads privileged state here; the agent never sees it)."""
+        level = self.envs[i].level
+        carrying = level.carrying
+        pose = (*level.agent_pos, level.agent_dir, None if carrying is None else (carrying.type, carrying.color))
+        seen = pose in self.poses[i]
+        self.poses[i].append(pose)
+        return seen
 
     def _label(self, i: int, last_action: int | None, batch: StepBatch) -> bool:
         """Label env ``i``'s current state into ``batch``; False when the bot has just given up."""

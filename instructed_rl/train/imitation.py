@@ -81,6 +81,9 @@ class ImitationConfig(AgentSource):
                                  "replanning runs beside the policy's forward)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
+    loop_takeover: int = option(0, "steps the bot drives whenever the agent returns to a pose it held in the last "
+                                   "16 steps (0 = never): DAgger labels where a greedy loop starts, without the "
+                                   "hundreds of looping steps after it")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
 
@@ -99,6 +102,8 @@ class ImitationConfig(AgentSource):
             raise ValueError(f"lr_end_frames must be positive, got {self.lr_end_frames}")
         if self.demos in ("", "none", "null"):
             self.demos = None
+        if self.loop_takeover < 0:
+            raise ValueError(f"loop_takeover must be >= 0, got {self.loop_takeover}")
         if self.demos and self.action_sets:
             raise ValueError("action_sets needs the bot on live worlds; demos hold one label a step. "
                              "Fix: set action_sets: false, or drop demos")
@@ -243,7 +248,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             agent.eval()
             episodes, stats = collect_episodes(agent, envs, iteration=iteration, episodes=config.episodes_per_iteration,
                                                beta=beta, rng=rng, generator=generator,
-                                               sample=config.agent_actions == "sampled", action_sets=config.action_sets)
+                                               sample=config.agent_actions == "sampled", action_sets=config.action_sets,
+                                               takeover=config.loop_takeover)
             buffer.extend(episodes)
             del buffer[:-config.buffer_episodes]
             agent.train()
@@ -268,6 +274,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 "lr": optimizer.param_groups[0]["lr"],
                 "collect/success": stats.successes / max(1, stats.episodes),
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
+                "collect/loops": stats.takeovers / max(1, stats.episodes),
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
             shown = {"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]}
