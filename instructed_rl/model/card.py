@@ -238,10 +238,10 @@ _OLD_WORDING = ("Measured (actions sampled, as the actions column says where not
                 "description wording, before the shared description template family; not remeasured since.")
 # The shipped agents' cards: name -> (the suite reports in docs/reports, notes). Run from a checkout.
 SHIPPED_CARDS = {
-    "default": (["docs/reports/one_room/report.json"],
-                ["Greedy actions, as BabyAI evaluates, on BabyAI's single-room level ids and the project's held-out "
-                 "splits. Mazes, sequences and the other games are not yet measured for this agent; the agent before "
-                 "its greedy stage (sampled actions): docs/reports/history/zero_shot_default_v1/report.md."]),
+    "default": (["docs/reports/one_room/report.json", "docs/reports/mazes/report.json"],
+                ["Greedy actions, as BabyAI evaluates, on BabyAI's level ids and the project's held-out splits. "
+                 "Trained on single instructions only: sequences run through the executor. What it reads in a "
+                 "description comes from its reader stages: docs/reports/reading/reader/report.md."]),
     "maze": (["docs/reports/sequences/report.json"], [_OLD_WORDING]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
