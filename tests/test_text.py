@@ -151,7 +151,7 @@ def test_a_pretrained_agent_can_be_given_longer_texts_without_changing_what_it_c
     from instructed_rl.errors import UserError
     from instructed_rl.model.agent import Agent
 
-    agent = Agent.from_pretrained("data/agents/default")
+    agent = Agent.from_pretrained("data/agents/reader")
     long_text = "Some doors are locked. " + "There is a red ball in the room to the north. " * 12
     with pytest.raises(UserError, match="max_length=128"):
         agent.encoder.encode([long_text])
