@@ -144,7 +144,7 @@ def test_the_env_flags_a_return_to_a_recent_pose():
     from instructed_rl.rollout.envs import EnvSlice, Plan
 
     envs = EnvSlice(games=["GoToRoom"], corpus="paraphrase", seed=0, first=0, count=1)
-    envs.start(Plan(0, labels=True, quota=(1,)))
+    envs.start(Plan(0, labels=True, quota=(1,), track_poses=True))
     turns = [bool(envs.step(np.array([0])).repeat[0]) for _ in range(4)]
     assert turns == [False, False, False, True]  # the fourth left faces the start heading again
     assert envs.step(np.array([6])).repeat[0]  # "done" changes nothing: the pose of a step ago

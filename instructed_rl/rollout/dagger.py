@@ -53,10 +53,12 @@ def collect_episodes(agent, envs: EnvVector, *, iteration: int, episodes: int, b
     count = envs.count
     if seeds is not None:
         per_env = tuple(tuple(seeds[i::count]) for i in range(count))
-        plan = Plan(iteration, labels=True, seeds=per_env, action_sets=action_sets, drop_unlabelled=True)
+        plan = Plan(iteration, labels=True, seeds=per_env, action_sets=action_sets, drop_unlabelled=True,
+                    track_poses=takeover > 0)
     else:
         quota = tuple(episodes // count + (i < episodes % count) for i in range(count))
-        plan = Plan(iteration, labels=True, quota=quota, action_sets=action_sets, drop_unlabelled=True)
+        plan = Plan(iteration, labels=True, quota=quota, action_sets=action_sets, drop_unlabelled=True,
+                    track_poses=takeover > 0)
     batch = envs.start(plan)
     stats = CollectStats(bot_failures=batch.bot_failures)
     goals = GoalBatch(agent, count)

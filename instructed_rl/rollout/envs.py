@@ -93,6 +93,7 @@ class Plan:
     action_sets: bool = False
     drop_unlabelled: bool = False
     seeds: tuple[tuple[int, ...], ...] | None = None  # given world seeds per env (then they are its quota)
+    track_poses: bool = False  # report returns to a recent pose (StepBatch.repeat); off, no pose is kept
 
     def part(self, first: int, count: int) -> Plan:
         """The plan of envs ``first .. first + count - 1`` of the ones it was made for."""
@@ -196,7 +197,7 @@ class EnvSlice:
                 self._next_episode(i, batch)
             else:
                 batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
-                batch.repeat[i] = self._returned(i)
+                batch.repeat[i] = self.plan.track_poses and self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
                     self._next_episode(i, batch)
@@ -219,8 +220,9 @@ class EnvSlice:
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
-            self.poses[i].clear()
-            self._returned(i)
+            if self.plan.track_poses:
+                self.poses[i].clear()
+                self._returned(i)
             if self._label(i, None, batch) or not self.plan.drop_unlabelled:
                 return
             batch.starts.pop(i)  # dropped before its first step: the trainer never sees it

@@ -32,7 +32,7 @@ from instructed_rl.model.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import load_checkpoint, save_checkpoint
 from instructed_rl.rollout.dagger import collect_episodes
-from instructed_rl.rollout.envs import EnvVector
+from instructed_rl.rollout.envs import REPEAT_WINDOW, EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
@@ -81,9 +81,9 @@ class ImitationConfig(AgentSource):
                                  "replanning runs beside the policy's forward)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
-    loop_takeover: int = option(0, "steps the bot drives whenever the agent returns to a pose it held in the last "
-                                   "16 steps (0 = never): DAgger labels where a greedy loop starts, without the "
-                                   "hundreds of looping steps after it")
+    loop_takeover: int = option(0, f"steps the bot drives whenever the agent returns to a pose it held in the last "
+                                   f"{REPEAT_WINDOW} steps (0 = never): DAgger labels where a greedy loop starts, "
+                                   "without the hundreds of looping steps after it")
     checkpoint_every: int = option(25, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(25, "iterations between greedy evaluations (0 = only at the end)")
 
