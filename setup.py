@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 SHIPPED = [("envs", ["*.yaml"]), ("data/corpora", ["*.yaml"])] + [
     (f"data/agents/{name}", ["config.json", "model.safetensors", "tokenizer.model", "training_record.json",
                              "README.md", "zero_shot_report.md"])
-    for name in ("default", "maze", "reader")
+    for name in ("default", "reader")
 ]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_DIR = PACKAGE_DIR / "_shipped"  # what setup.py's build_py copies into a wheel
 CHECKOUT_ROOT = PACKAGE_DIR.parent
-SHIPPED_AGENTS = ("default", "maze", "reader")
+SHIPPED_AGENTS = ("default", "reader")
 
 
 def _data_root() -> Path:

@@ -15,6 +15,7 @@ from instructed_rl.interactive.config import PlayConfig
 from instructed_rl.interactive.stage import Stage
 from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.model.hub import resolve_agent
+from instructed_rl.resources import SHIPPED_AGENTS
 
 
 def _parse(*argv: str) -> EvalConfig:
@@ -34,16 +35,30 @@ def test_an_unknown_mode_is_refused():
         AgentConfig(actions="argmax")
 
 
-def test_shipped_agents_declare_their_mode_and_a_flag_overrides_it():
-    # The maze agent's published numbers sample; the default's and the reader's are greedy.
-    assert acts_greedily("maze") is False
-    assert acts_greedily("default") is True
-    assert acts_greedily("reader") is True
+@pytest.fixture(scope="module")
+def sampling_agent(tmp_path_factory) -> str:
+    """The default agent, saved to say that it samples its actions."""
+    path = tmp_path_factory.mktemp("agents") / "sampling"
+    shutil.copytree(resolve_agent("default"), path)
+    config = json.loads((path / "config.json").read_text())
+    config["actions"] = "sampled"
+    (path / "config.json").write_text(json.dumps(config))
+    return str(path)
+
+
+def test_shipped_agents_act_greedily():
+    for name in SHIPPED_AGENTS:
+        assert acts_greedily(name) is True, name
     assert acts_greedily("bot") is True
-    assert acts_greedily("maze", True) is True
     assert acts_greedily("default", False) is False
-    assert make_actor("maze").greedy is False
-    assert make_actor("maze", greedy=True).greedy is True
+    assert make_actor("default", greedy=False).greedy is False
+
+
+def test_an_agent_that_samples_says_so_and_a_flag_overrides_it(sampling_agent):
+    assert acts_greedily(sampling_agent) is False
+    assert acts_greedily(sampling_agent, True) is True
+    assert make_actor(sampling_agent).greedy is False
+    assert make_actor(sampling_agent, greedy=True).greedy is True
 
 
 def test_an_agent_saved_before_the_key_acts_greedily(tmp_path):
@@ -56,13 +71,13 @@ def test_an_agent_saved_before_the_key_acts_greedily(tmp_path):
     assert Agent.from_pretrained(old).config.actions == "greedy"
 
 
-def test_eval_and_play_follow_the_agent_and_name_the_mode():
-    sampled = run_cell(EvalConfig(agent="maze", game="GoToRoom", episodes=2), progress=False)
-    told = run_cell(EvalConfig(agent="maze", game="GoToRoom", episodes=2, greedy=True), progress=False)
+def test_eval_and_play_follow_the_agent_and_name_the_mode(sampling_agent):
+    sampled = run_cell(EvalConfig(agent=sampling_agent, game="GoToRoom", episodes=2), progress=False)
+    told = run_cell(EvalConfig(agent=sampling_agent, game="GoToRoom", episodes=2, greedy=True), progress=False)
     assert (sampled.greedy, told.greedy) == (False, True)
-    assert Stage(PlayConfig(agent="maze", game="GoToRoom")).greedy is False
-    assert Stage(PlayConfig(agent="maze", game="GoToRoom", greedy=True)).greedy is True
+    assert Stage(PlayConfig(agent=sampling_agent, game="GoToRoom")).greedy is False
+    assert Stage(PlayConfig(agent=sampling_agent, game="GoToRoom", greedy=True)).greedy is True
     assert Stage(PlayConfig(agent="default", game="GoToRoom", greedy=False)).greedy is False
-    agent = Agent.from_pretrained("maze")
+    agent = Agent.from_pretrained(sampling_agent)
     assert agent.reset_batch(["go to the red ball"]).greedy is False
     assert agent.reset_batch(["go to the red ball"], greedy=True).greedy is True

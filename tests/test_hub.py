@@ -68,7 +68,7 @@ def test_shipped_names_resolve_to_the_shipped_directories():
     for name in SHIPPED_AGENTS:
         assert resolve_agent(name) == agents_dir() / name
         assert (resolve_agent(name) / "model.safetensors").is_file()
-    assert resolve_agent("data/agents/maze") == Path("data/agents/maze")  # a path is taken as it is
+    assert resolve_agent("data/agents/reader") == Path("data/agents/reader")  # a path is taken as it is
     assert hub_id("someone/agent@v1") == ("someone/agent", "v1") and hub_id("/abs/path") is None
 
 
@@ -152,7 +152,7 @@ def test_push_out_stages_the_agent_and_a_card_with_the_reports_numbers(tiny_agen
 
 
 def test_play_takes_a_shipped_name(capsys):
-    code = main(["play", "--agent", "maze", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
+    code = main(["play", "--agent", "reader", "--game", "GoToRoom", "--seed", "1", "--fps", "0",
                  "--instruction", "go to the grey box"])
     out, err = capsys.readouterr()
     assert code in (0, 1) and "verdict:" in out and not err.strip(), err

@@ -183,7 +183,7 @@ def make_actor(spec: str, *, greedy: bool | None = None, sequences: str = "execu
     path = resolve_agent(spec)
     if not path.is_dir():
         raise UserError(f"--agent {spec!r}: not a saved agent directory. Fix: pass a directory written by "
-                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
+                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, reader), "
                         f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
     from instructed_rl.model.agent import Agent
 

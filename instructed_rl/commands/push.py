@@ -26,7 +26,7 @@ UPLOADED = ("config.json", "model.safetensors", "tokenizer.model", "training_rec
 
 @dataclass
 class PushConfig:
-    agent: str = option("", "the agent: a saved agent directory or a shipped name (default, maze, reader)")
+    agent: str = option("", "the agent: a saved agent directory or a shipped name (default, reader)")
     repo: str = option("", "Hub repo to create or update, owner/name", required=True)
     report: list[str] = option([], "an 'eval --suite' report.json whose numbers the card shows (repeatable)")
     private: bool = option(False, "create the repo private (default: public)")
@@ -75,7 +75,7 @@ def run(args: PushConfig) -> int:
     agent_dir = resolve_agent(args.agent, flag="push")
     if not agent_dir.is_dir():
         raise UserError(f"push {args.agent!r}: not a saved agent directory. Fix: pass a directory written by "
-                        "'instructed-rl train' (e.g. runs/default/agent) or a shipped agent (default, maze, reader)")
+                        "'instructed-rl train' (e.g. runs/default/agent) or a shipped agent (default, reader)")
     from instructed_rl.model.agent import Agent
 
     try:

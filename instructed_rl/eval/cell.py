@@ -44,7 +44,7 @@ EVAL_BATCH = 32
 
 @dataclass
 class EvalConfig:
-    agent: str = option("", "saved agent: a directory, a shipped name (default, maze, reader) or a Hugging Face "
+    agent: str = option("", "saved agent: a directory, a shipped name (default, reader) or a Hugging Face "
                             "Hub repo id (owner/name); python:MODULE:FACTORY for anyone's policy; or 'bot' / "
                             "'random' as reference agents")
     game: str = option("", "game id (instructed-rl envs) or any BabyAI level id")
@@ -291,7 +291,7 @@ def check_agent(agent: str) -> None:
         return
     if not resolve_agent(agent).is_dir():
         raise UserError(f"--agent {agent!r}: not a saved agent directory. Fix: pass a directory written by "
-                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, maze, reader), "
+                        f"'instructed-rl train' (e.g. data/agents/default), a shipped agent (default, reader), "
                         f"a Hub repo id (owner/name), python:MODULE:FACTORY, or one of {', '.join(REFERENCE_AGENTS)}")
 
 

@@ -35,7 +35,7 @@ def agent_vocabulary(agent: str = "default") -> Tokenizer:
     path = resolve_agent(agent) / "tokenizer.model"
     if not path.is_file():
         raise UserError(f"agent {agent!r}: no tokenizer.model at {path}. Fix: name a saved agent (a directory written "
-                        "by 'instructed-rl train', default, maze or reader, or a Hub repo id)")
+                        "by 'instructed-rl train', default or reader, or a Hub repo id)")
     return Tokenizer.from_bytes(path.read_bytes(), max_length=_UNLIMITED)
 
 

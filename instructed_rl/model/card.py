@@ -234,15 +234,13 @@ def write_card(directory: str | Path, *, name: str | None = None, reports: list[
     return path
 
 
-_OLD_WORDING = ("Measured (actions sampled, as the actions column says where not greedy) with each game's old fixed "
-                "description wording, before the shared description template family; not remeasured since.")
 # The shipped agents' cards: name -> (the suite reports in docs/reports, notes). Run from a checkout.
 SHIPPED_CARDS = {
-    "default": (["docs/reports/one_room/report.json", "docs/reports/mazes/report.json"],
+    "default": (["docs/reports/one_room/report.json", "docs/reports/mazes/report.json",
+                 "docs/reports/sequences/report.json"],
                 ["Greedy actions, as BabyAI evaluates, on BabyAI's level ids and the project's held-out splits. "
                  "Trained on single instructions only: sequences run through the executor. What it reads in a "
                  "description comes from its reader stages: docs/reports/reading/reader/report.md."]),
-    "maze": (["docs/reports/sequences/report.json"], [_OLD_WORDING]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "
