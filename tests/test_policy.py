@@ -115,28 +115,62 @@ def test_learns_colour_to_action(kind: str) -> None:
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.encoder.parameters())
 
 
-def test_forward_sequence_equals_step_by_step():
-    """The batched-trunk training path computes exactly what acting step by step computes."""
+@pytest.mark.parametrize("memory", ["lstm", "gru", "none"])
+def test_forward_sequence_equals_step_by_step(memory):
+    """The batched training path (trunk over all views, the fused recurrence) computes what acting
+    step by step computes, with gradients on as in training."""
     from instructed_rl.model.agent import Agent, AgentConfig
 
     config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
-                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1}})
+                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "memory": memory}})
     agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
+    image, direction = _sequence_views()
+    goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
+    whole = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    assert whole.logits.requires_grad
+    with torch.no_grad():
+        memory_now = agent.initial_memory(2)
+        for t in range(5):
+            step = agent(image[:, t], direction[:, t], goal, memory_now)
+            memory_now = step.memory
+            assert torch.allclose(step.logits, whole.logits[:, t], atol=1e-5)
+            assert torch.allclose(step.done_logit, whole.done_logit[:, t], atol=1e-5)
+        assert torch.allclose(memory_now, whole.memory, atol=1e-5)
+
+
+def _sequence_views() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     image = torch.stack([torch.randint(0, 6, (2, 5, 7, 7), generator=generator),
                          torch.randint(0, 6, (2, 5, 7, 7), generator=generator),
                          torch.randint(0, 3, (2, 5, 7, 7), generator=generator)], dim=-1)
-    direction = torch.randint(0, 4, (2, 5), generator=generator)
+    return image, torch.randint(0, 4, (2, 5), generator=generator)
+
+
+def test_bf16_training_changes_learning_steps_only():
+    """bf16 convolutions apply in training mode: close to float32 there, and acting is exactly float32."""
+    from instructed_rl.model.agent import Agent, AgentConfig
+
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 2, "target_map": True}})
+    agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
+    image, direction = _sequence_views()
     goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
+    agent.train()
+    full = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    agent.policy.bf16_training = True
+    low = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    assert low.logits.dtype == torch.float32 and low.target_map.dtype == torch.float32
+    assert not torch.equal(low.logits, full.logits)  # the convolutions really ran in bf16
+    assert torch.allclose(low.logits, full.logits, atol=0.05)
+    low.logits.sum().backward()
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in agent.parameters())
+    agent.eval()
     with torch.no_grad():
-        whole = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
-        memory = agent.initial_memory(2)
-        for t in range(5):
-            step = agent(image[:, t], direction[:, t], goal, memory)
-            memory = step.memory
-            assert torch.allclose(step.logits, whole.logits[:, t], atol=1e-5)
-            assert torch.allclose(step.done_logit, whole.done_logit[:, t], atol=1e-5)
-        assert torch.allclose(memory, whole.memory, atol=1e-5)
+        acting = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    agent.policy.bf16_training = False
+    with torch.no_grad():
+        reference = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    assert torch.equal(acting.logits, reference.logits)
 
 
 def test_view_embedding_is_the_same_with_and_without_gradients():

@@ -45,6 +45,10 @@ class AgentSource:
     threads: int | None = option(None, "most torch threads; the run takes fewer when the machine has fewer free cores "
                                        "(its load average says so); default: up to 2")
     track: bool = option(False, "log to wandb (offline when there is no network)")
+    conv_precision: Literal["auto", "bf16", "fp32"] = option(
+        "auto", "precision of the view trunk's convolutions in learning steps: bf16 (float32 weights and "
+                "accumulation; about 1.3x faster learning on CPUs with native bf16), fp32, or auto (bf16 where the "
+                "CPU has AMX or AVX512-BF16, fp32 elsewhere, where bf16 is emulated and slower)")
 
     def normalize_agent_fields(self) -> None:
         if not self.games:
@@ -59,6 +63,13 @@ class AgentSource:
         if self.eval_episodes <= 0:
             raise ValueError(f"eval_episodes must be positive, got {self.eval_episodes}")
         self.threads = choose_threads(self.threads)
+        if self.conv_precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"conv_precision must be auto, bf16 or fp32, got {self.conv_precision!r}")
+
+    @property
+    def bf16_convolutions(self) -> bool:
+        """Whether learning steps run the trunk's convolutions in bf16 (``conv_precision`` resolved here)."""
+        return self.conv_precision == "bf16" or (self.conv_precision == "auto" and native_bf16())
         if self.init_agent in ("", "none", "null"):
             self.init_agent = None
 
@@ -67,6 +78,15 @@ class AgentSource:
         values.setdefault("text", {}).setdefault("encoder", self.encoder)
         values.update(corpus=load_corpus(self.corpus).name, games=list(dict.fromkeys(self.games)))
         return AgentConfig.from_dict(values)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AMX or AVX512-BF16; Linux reports it in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
 DEFAULT_THREADS = 2  # the most that helped on the 2-core machines this was tuned on (the shipped configs say 2)
@@ -113,7 +133,14 @@ def _set_acting(agent: Agent, config: AgentSource) -> None:
 
 
 def make_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
-    """The run's agent: from its checkpoint, from ``init_agent`` (keeping its vocabulary), or new."""
+    """The run's agent: from its checkpoint, from ``init_agent`` (keeping its vocabulary), or new;
+    set to learn at the config's ``conv_precision``."""
+    agent = _load_or_create_agent(config, out, ctx, resumed=resumed)
+    agent.policy.bf16_training = config.bf16_convolutions
+    return agent
+
+
+def _load_or_create_agent(config: AgentSource, out: Path, ctx, *, resumed: bool) -> Agent:
     if resumed:
         agent = Agent.from_pretrained(out / "checkpoint" / "agent")
         _set_acting(agent, config)  # acting only: the config's say
@@ -314,6 +341,7 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
         record = {
             **record, "wall_seconds": round(state["wall_seconds"], 1),
             "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
+                         "bf16_convolutions": config.bf16_convolutions,
                          "torch": torch.__version__, **record.get("hardware", {})},
             "final_eval": last_eval, "config": dataclasses.asdict(config),
         }
