@@ -286,15 +286,13 @@ EVAL_SEED = 2_000_000  # training's evaluations: iteration k uses seeds from EVA
 def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
     """Greedy success on each game's test split (fresh seeds, the run's corpus)."""
     from instructed_rl.acting.actors import AgentActor
-    from instructed_rl.eval.cell import run_episode
-    from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.eval.cell import greedy_successes
 
     actor = AgentActor(agent, greedy=True)
     results = {}
     for game in dict.fromkeys(games):  # a game listed twice (a training weight) is evaluated once
-        env = InstructedEnv(game, split="test", corpus=corpus)
-        wins = sum(run_episode(env, actor, seed + i)[0] for i in range(episodes))
-        results[f"eval/{game}"] = wins / episodes
+        wins = greedy_successes(actor, game, split="test", corpus=corpus, seeds=[seed + i for i in range(episodes)])
+        results[f"eval/{game}"] = sum(wins) / episodes
     results["eval/mean"] = float(np.mean(list(results.values())))
     return results
 
