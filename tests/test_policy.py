@@ -78,67 +78,14 @@ def test_rgb_pixels_are_refused() -> None:
 
 
 def test_preprocess_real_minigrid_obs() -> None:
-    """minigrid's own observation (no trail) reads as a view whose trail channel is zeros."""
     env = gymnasium.make("BabyAI-GoToLocal-v0")
     obs, _ = env.reset(seed=0)
     image, direction = preprocess_obs(obs)
-    assert image.shape == (1, 7, 7, 4) and image.dtype == torch.long and direction.shape == (1,)
-    assert torch.equal(image[0, ..., :3], torch.as_tensor(obs["image"], dtype=torch.long))
-    assert not image[..., 3].any()
+    assert image.shape == (1, 7, 7, 3) and image.dtype == torch.long and direction.shape == (1,)
     stacked = {"image": np.stack([obs["image"]] * 4), "direction": np.array([obs["direction"]] * 4)}
     image, direction = preprocess_obs(stacked)
-    assert image.shape == (4, 7, 7, 4) and direction.shape == (4,)
+    assert image.shape == (4, 7, 7, 3) and direction.shape == (4,)
     env.close()
-
-
-def test_trail_shows_where_the_agent_stood():
-    """Two steps forward and a half turn: the two cells it left lie ahead, its own cell counts the two turning steps."""
-    from instructed_rl.games.env import InstructedEnv
-
-    env = InstructedEnv("BabyAI-GoToObj-v0")
-    obs, _ = env.reset(seed=1)  # an empty 6x6 room: the agent faces a free column
-    assert not obs["trail"].any()
-    start = tuple(int(v) for v in env.level.agent_pos)
-    for action in (2, 2):
-        obs, *_ = env.step(action)
-    assert tuple(int(v) for v in env.level.agent_pos) != start and not obs["trail"].any()  # the cells left are behind
-    for action in (0, 0):
-        obs, *_ = env.step(action)
-    assert {(i, j): int(obs["trail"][i, j]) for i, j in zip(*obs["trail"].nonzero())} == {(3, 4): 1, (3, 5): 1, (3, 6): 2}
-    obs, _ = env.reset(seed=2)
-    assert not obs["trail"].any()  # a new episode starts without one
-    image, _ = preprocess_obs(obs)
-    assert image.shape == (1, 7, 7, 4)
-
-
-def test_the_policy_reads_every_trail_value_the_env_writes():
-    from instructed_rl.games import view
-    from instructed_rl.model import policy
-
-    assert policy.TRAIL_LEVELS == view.TRAIL_LEVELS
-
-
-def test_a_policy_grown_with_a_trail_acts_as_before_until_trained():
-    from instructed_rl.model.agent import Agent, AgentConfig
-
-    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
-                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1}})
-    agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
-    grown = agent.with_policy(trail=True)
-    image, direction = _sequence_views()
-    image = torch.cat([image, torch.randint(0, 4, (*image.shape[:-1], 1))], dim=-1)
-    goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
-    with torch.no_grad():
-        before = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
-        after = grown.forward_sequence(image, direction, goal, grown.initial_memory(2))
-        assert torch.allclose(before.logits, after.logits, atol=1e-6)
-        grown.policy.trail_embed.weight.normal_()
-        read = grown.forward_sequence(image, direction, goal, grown.initial_memory(2))
-        assert not torch.allclose(before.logits, read.logits, atol=1e-3)  # once trained, the trail matters
-        no_trail = grown.forward_sequence(image[..., :3], direction, goal, grown.initial_memory(2))
-        zeros = grown.forward_sequence(torch.cat([image[..., :3], torch.zeros_like(image[..., :1])], -1), direction,
-                                       goal, grown.initial_memory(2))
-        assert torch.allclose(no_trail.logits, zeros.logits, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["gru", "transformer"])

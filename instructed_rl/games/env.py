@@ -1,8 +1,7 @@
 """The gymnasium env every game registers: a minigrid world + phrasing + description + split.
 
-Observations keep minigrid's symbolic ``image`` and ``direction`` and add ``trail`` (how many
-of its last steps the agent stood on each cell in view: :func:`instructed_rl.games.view.trail_view`),
-``mission`` (the corpus's phrasing) and ``description`` (the environment description: the spec's template with
+Observations keep minigrid's symbolic ``image`` and ``direction`` and add ``mission`` (the
+corpus's phrasing) and ``description`` (the environment description: the spec's template with
 ``{objects}`` and, in games whose rules live in the description, ``{rules}``; see
 :mod:`instructed_rl.games.rules`). The minigrid level is
 ``env.unwrapped.level``: its verifier tree (also ``env.unwrapped.instrs``) and the BabyAI bot
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections import Counter, deque
+from collections import Counter
 from typing import Any, Iterator
 
 import gymnasium
@@ -26,7 +25,7 @@ from instructed_rl.language.corpus import Corpus, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO, compose
 from instructed_rl.games.spec import SPLITS, GameSpec, find_game
-from instructed_rl.games.view import TRAIL_LEVELS, TRAIL_STEPS, trail_view, use_fast_view
+from instructed_rl.games.view import use_fast_view
 from instructed_rl.games.worlds import WORLDS
 from instructed_rl.language.instructions import (
     instruction_kind,
@@ -117,7 +116,6 @@ class InstructedEnv(gymnasium.Env):
         self.observation_space = spaces.Dict({
             "image": self.level.observation_space["image"],
             "direction": self.level.observation_space["direction"],
-            "trail": spaces.Box(0, TRAIL_LEVELS - 1, self.level.observation_space["image"].shape[:2], np.uint8),
             "mission": text,
             "description": text,
         })
@@ -126,7 +124,6 @@ class InstructedEnv(gymnasium.Env):
         self.phrasing = None
         self._plan: tuple = ()
         self._leaf_texts: dict[int, str] = {}
-        self._positions: deque = deque(maxlen=TRAIL_STEPS)  # the agent's cell before each of its last steps
 
     # ---- split rules -----------------------------------------------------------------
     def _has_heldout_composition(self, instr) -> bool:
@@ -180,7 +177,6 @@ class InstructedEnv(gymnasium.Env):
         else:
             raise GameSpecError(f"game {self.spec_game.id}: split {self.split}: no allowed mission in {MAX_WORLD_TRIES} "
                                 f"worlds. Fix: check the game's heldout_compositions and the corpus's heldout templates")
-        self._positions.clear()
         self.phrasing = phrasing
         self.mission = phrasing.text
         self.plain_mission = self._plain_mission(level, world_seed)
@@ -229,7 +225,6 @@ class InstructedEnv(gymnasium.Env):
         return template.format(objects=describe_objects(level), rules=" ".join(fact.sentence for fact in facts))
 
     def step(self, action):
-        self._positions.append(tuple(int(v) for v in self.level.agent_pos))
         obs, reward, terminated, truncated, info = self.level.step(action)
         succeeded = bool(terminated and reward > 0)
         info = dict(info, success=succeeded, **self._subtask_info(succeeded=succeeded))
@@ -250,15 +245,10 @@ class InstructedEnv(gymnasium.Env):
     def close(self):
         self.level.close()
 
-    def trail(self) -> np.ndarray:
-        """The observation's ``trail`` now: where the agent stood in its last steps, as its view sees it."""
-        return trail_view(self.level, self._positions)
-
     def _observation(self, obs) -> dict[str, Any]:
         return {
             "image": obs["image"],
             "direction": obs["direction"],
-            "trail": self.trail(),
             "mission": self.mission,
             "description": self.description,
         }

@@ -22,32 +22,6 @@ _EMPTY = (OBJECT_TO_IDX["empty"], 0, 0)
 _OUTSIDE = Wall()  # what minigrid's Grid.slice puts beyond the world's edge
 
 
-# The trail: how many of the agent's last TRAIL_STEPS steps it spent on each cell it now sees.
-TRAIL_STEPS = 64
-TRAIL_LEVELS = 4  # counts 0, 1, 2 and 3-or-more
-
-
-def trail_view(level, positions) -> np.ndarray:
-    """Where the agent stood in its last steps, as its view sees it: ``(size, size)`` uint8 counts
-    of the ``positions`` (grid cells, one per past step) on each view cell, capped at
-    ``TRAIL_LEVELS - 1``, indexed ``[i, j]`` like the image. The agent could keep this itself (its
-    moves follow from its actions and the cell its view showed in front), so it adds memory, not
-    knowledge of the world."""
-    size = level.agent_view_size
-    trail = np.zeros((size, size), np.uint8)
-    if not positions:
-        return trail
-    cells = np.asarray(positions, dtype=np.int64)
-    (ax, ay), (dx, dy), (rx, ry) = level.agent_pos, level.dir_vec, level.right_vec
-    # minigrid's get_view_coords, for all positions at once
-    lx = cells[:, 0] - (ax + dx * (size - 1) - rx * (size // 2))
-    ly = cells[:, 1] - (ay + dy * (size - 1) - ry * (size // 2))
-    vx, vy = rx * lx + ry * ly, -(dx * lx + dy * ly)
-    seen = (vx >= 0) & (vy >= 0) & (vx < size) & (vy < size)
-    np.add.at(trail, (vx[seen], vy[seen]), 1)
-    return np.minimum(trail, TRAIL_LEVELS - 1)
-
-
 def agent_cell(size: int) -> int:
     """The agent's own cell in the flat view: bottom row, middle column."""
     return (size // 2) * size + size - 1

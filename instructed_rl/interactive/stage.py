@@ -153,8 +153,7 @@ class Stage:
         except UserError as refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
         raw = level.gen_obs()
-        obs = {"image": raw["image"], "direction": raw["direction"], "trail": env.trail(), "mission": text,
-               "description": description}
+        obs = {"image": raw["image"], "direction": raw["direction"], "mission": text, "description": description}
         return Attempt(text, judged, self.config.max_steps or level.max_steps, obs, description)
 
     def read_as(self) -> list[str]:

@@ -33,7 +33,7 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.pointer import find_queries, rewrite, score_queries
-from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, policy_view, preprocess_obs
+from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
@@ -365,7 +365,7 @@ class Agent(nn.Module):
         state = state or self._require_state()
         if not isinstance(obs, Mapping):
             obs = {
-                "image": np.stack([policy_view(o) for o in obs]),
+                "image": np.stack([np.asarray(o["image"]) for o in obs]),
                 "direction": np.asarray([o["direction"] for o in obs]),
             }
         with torch.inference_mode():

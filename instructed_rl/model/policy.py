@@ -10,9 +10,6 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   into one table) and the three are summed per cell. Treating the small integers as
   numbers (raw ints into a conv) learns far worse, because "key"=5 is not between
   "box"=7 and "door"=4 in any useful sense.
-- Optionally (``trail``) a fourth view channel says how many of its last steps the agent stood
-  on each cell it sees (:func:`instructed_rl.games.view.trail_view`): its own embedding is added
-  to the cell's, so the policy can tell a cell it keeps coming back to (a loop) from a new one.
 - A conv stem, optional token attention (each of the 7x7 cells queries the goal tokens;
   pooled text vectors blur colour words, see :mod:`instructed_rl.model.text.encoders`), then
   residual FiLM blocks conditioned on the instruction's pooled vector concatenated with
@@ -56,8 +53,6 @@ VIEW_SIZE = 7
 # Table rows per symbolic channel: minigrid has 11 object types, 6 colours, 3 door states.
 # Headroom so a world with a few extra types does not need a new format.
 CHANNEL_SIZES = (16, 8, 4)
-VIEW_CHANNELS = 4  # what rollouts store per view cell: object, colour, state and the trail
-TRAIL_LEVELS = 4  # the trail's values, 0 to 3 (the env caps its counts there: games.view.TRAIL_LEVELS)
 NUM_DIRECTIONS = 4
 READER_HEADS = 2
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
@@ -106,10 +101,6 @@ class PolicyConfig:
     and the map goes to the memory cell beside the pooled view. Max-pooling keeps *what* is in
     view but blurs *where*; this keeps where. Trained with an auxiliary loss (trainers'
     ``grounding_coef``) from the env's structured instruction."""
-    trail: bool = False
-    """Read the observation's ``trail`` (how many recent steps the agent stood on each cell in view)
-    as a fourth channel of the view, with its own embedding (zeros at first, so an agent grown with
-    it acts as before). Views without a trail read as a trail of zeros."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -135,8 +126,7 @@ class PolicyConfig:
         if not self.description_direct and not self.read_description:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
-        for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct",
-                     "trail"):
+        for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -190,34 +180,18 @@ class PolicyOutput(NamedTuple):
     target_map: torch.Tensor | None = None
 
 
-def policy_view(obs: dict[str, Any]) -> np.ndarray:
-    """The view a policy reads from an observation (one env or stacked): ``image`` (..., 7, 7, 3)
-    with the ``trail`` as a fourth channel, zeros where the observation has none (a foreign env)."""
-    image = np.asarray(obs["image"])
-    if image.shape[-1] != 3:
-        raise ValueError(f"expected obs image (7,7,3) or (B,7,7,3), got {tuple(image.shape)}; "
-                         "pass minigrid's symbolic observation")
-    trail = obs.get("trail")
-    trail = np.zeros(image.shape[:-1], np.uint8) if trail is None else np.asarray(trail, dtype=image.dtype)
-    return np.concatenate([image, trail[..., None].astype(image.dtype)], axis=-1)
-
-
 def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,4) (:func:`policy_view`),
-    ``direction`` (B,). ``image`` may already carry the trail channel (rollouts store it so).
+    """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,3), ``direction`` (B,).
 
     Text keys (``mission``, ``description``) are ignored: text goes through the encoder once per
     instruction, not every step.
     """
-    image = np.asarray(obs["image"])
-    if image.shape[-1:] == (3,):
-        image = policy_view(obs)
-    image = torch.as_tensor(image, dtype=torch.long, device=device)
+    image = torch.as_tensor(np.asarray(obs["image"]), dtype=torch.long, device=device)
     direction = torch.as_tensor(np.asarray(obs["direction"]), dtype=torch.long, device=device)
     if image.dim() == 3:
         image = image.unsqueeze(0)
     direction = direction.reshape(-1)
-    if image.dim() != 4 or image.shape[-1] != VIEW_CHANNELS or direction.shape[0] != image.shape[0]:
+    if image.dim() != 4 or image.shape[-1] != 3 or direction.shape[0] != image.shape[0]:
         raise ValueError(
             f"expected obs image (7,7,3) or (B,7,7,3) and one direction per image, got image "
             f"{tuple(image.shape)} and direction {tuple(direction.shape)}; pass minigrid's symbolic observation"
@@ -268,9 +242,6 @@ class Policy(nn.Module):
         self.register_buffer("channel_offsets", offsets, persistent=False)
         self.register_buffer("channel_limits", torch.tensor(CHANNEL_SIZES), persistent=False)
         self.cell_embed = nn.Embedding(sum(CHANNEL_SIZES), config.embed_dim)
-        if config.trail:
-            self.trail_embed = nn.Embedding(TRAIL_LEVELS, config.embed_dim)
-            nn.init.zeros_(self.trail_embed.weight)  # reads nothing at first: a grown agent acts as before
         self.stem = nn.Conv2d(config.embed_dim, config.channels, kernel_size=3, padding=1)
         if config.goal_attention:
             self.attention = nn.MultiheadAttention(
@@ -393,17 +364,14 @@ class Policy(nn.Module):
         return cond, tokens, mask
 
     def _embed_view(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, 7, 7, 3 or 4) symbolic view -> (B, E, 7, 7) cell embeddings: the sum of the three
-        channels' vectors, plus the trail's (channel 4) when the policy reads it."""
-        if image.dim() != 4 or image.shape[-1] not in (3, VIEW_CHANNELS):
-            raise ValueError(f"image must be (B,7,7,3) or (B,7,7,{VIEW_CHANNELS}), got {tuple(image.shape)}")
-        symbols = image[..., :3]
-        if bool((symbols < 0).any()) or bool((symbols >= self.channel_limits).any()):
+        if image.dim() != 4 or image.shape[-1] != 3:
+            raise ValueError(f"image must be (B,7,7,3), got {tuple(image.shape)}")
+        if bool((image < 0).any()) or bool((image >= self.channel_limits).any()):
             raise ValueError(
                 f"image has symbolic values outside {CHANNEL_SIZES} per channel; pass minigrid's symbolic view "
                 "(object, colour, state), not RGB pixels"
             )
-        index = symbols.long() + self.channel_offsets
+        index = image.long() + self.channel_offsets
         if torch.is_grad_enabled():
             # The same sum of three rows, as a multi-hot matmul: its backward is a matmul, 2.5-3x
             # faster than the embedding's scatter-add backward on CPU (batch 256).
@@ -411,9 +379,6 @@ class Policy(nn.Module):
             cells = multi_hot.scatter_(-1, index, 1.0) @ self.cell_embed.weight
         else:
             cells = self.cell_embed(index).sum(dim=3)  # (B, H, W, E)
-        if self.config.trail:
-            trail = image[..., 3] if image.shape[-1] == VIEW_CHANNELS else torch.zeros_like(image[..., 0])
-            cells = cells + self.trail_embed(trail.long().clamp(0, TRAIL_LEVELS - 1))
         return cells.permute(0, 3, 1, 2)
 
     def _convolution_precision(self, device: torch.device) -> contextlib.AbstractContextManager:

@@ -26,7 +26,6 @@ from minigrid.core.actions import Actions
 from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.instructions import instruction_targets
-from instructed_rl.model.policy import VIEW_CHANNELS, policy_view
 from instructed_rl.rollout.workers import reply, serve
 
 MOVES = (Actions.left, Actions.right, Actions.forward)  # the actions whose ties the bot breaks arbitrarily
@@ -128,7 +127,7 @@ class EpisodeStart:
 class StepBatch:
     """What a slice of envs reports after starting an iteration or taking a step."""
 
-    image: np.ndarray  # (n, 7, 7, 4) uint8: the view the next action is chosen from (:func:`policy_view`)
+    image: np.ndarray  # (n, 7, 7, 3) uint8: the observation the next action is chosen from
     direction: np.ndarray  # (n,)
     reward: np.ndarray  # (n,) float32 reward of the step just taken
     ended: np.ndarray  # (n,) bool: that step ended its episode (image is then the next episode's)
@@ -146,7 +145,7 @@ class StepBatch:
 
     @staticmethod
     def empty(n: int) -> StepBatch:
-        return StepBatch(image=np.zeros((n, 7, 7, VIEW_CHANNELS), np.uint8), direction=np.zeros(n, np.int64),
+        return StepBatch(image=np.zeros((n, 7, 7, 3), np.uint8), direction=np.zeros(n, np.int64),
                          reward=np.zeros(n, np.float32), ended=np.zeros(n, bool), success=np.zeros(n, bool),
                          label=np.full(n, -1, np.int16), optimal=np.zeros(n, np.uint8), idle=np.zeros(n, bool),
                          dropped=np.zeros(n, bool), repeat=np.zeros(n, bool))
@@ -194,10 +193,10 @@ class EnvSlice:
                 batch.ended[i] = True
                 batch.success[i] = bool(info["success"])
                 if batch.success[i]:
-                    batch.terminal[i] = (policy_view(obs), int(obs["direction"]))
+                    batch.terminal[i] = (obs["image"], int(obs["direction"]))
                 self._next_episode(i, batch)
             else:
-                batch.image[i], batch.direction[i] = policy_view(obs), obs["direction"]
+                batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
                 batch.repeat[i] = self.plan.track_poses and self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
@@ -217,7 +216,7 @@ class EnvSlice:
             game = self.games[(env_index + self.episode[i]) % len(self.games)]
             env = self.envs[i] = self.pool.get(i, game)
             obs, _ = env.reset(seed=self.plan.episode_seed(self.seed, env_index, i, self.episode[i]))
-            batch.image[i], batch.direction[i] = policy_view(obs), obs["direction"]
+            batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None

@@ -20,7 +20,7 @@ class Episode:
     game: str
     instruction: str
     description: str
-    image: np.ndarray  # (L, 7, 7, 4) uint8 (object, colour, state, trail); demos' (L, 7, 7, 3) have no trail
+    image: np.ndarray  # (L, 7, 7, 3) uint8
     direction: np.ndarray  # (L,) uint8
     action: np.ndarray  # (L,) int16 bot label, -1 where none
     done: np.ndarray  # (L,) uint8 termination target
@@ -71,15 +71,12 @@ def episodes_from_arrays(arrays: dict[str, np.ndarray]) -> list[Episode]:
         texts.append(raw[offset:offset + int(size)].decode("utf-8"))
         offset += int(size)
     bounds = np.concatenate([[0], np.cumsum(lengths)])
-    image = arrays["image"]
-    if image.shape[-1] == 3:  # older checkpoints: views without the trail channel
-        image = np.concatenate([image, np.zeros((*image.shape[:-1], 1), image.dtype)], axis=-1)
     optimal = arrays["optimal"] if "optimal" in arrays else label_masks(arrays["action"])  # older checkpoints: labels only
     targets = arrays["target"] if "target" in arrays else np.full((count, len(TARGET_CLASSES)), NO_TARGET)
     plains = texts[3 * count:] if len(texts) == 4 * count else [""] * count  # older checkpoints: none
     return [
         Episode(game=texts[2 * count + i], instruction=texts[i], description=texts[count + i],
-                image=image[bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
+                image=arrays["image"][bounds[i]:bounds[i + 1]], direction=arrays["direction"][bounds[i]:bounds[i + 1]],
                 action=arrays["action"][bounds[i]:bounds[i + 1]], done=arrays["done"][bounds[i]:bounds[i + 1]],
                 success=bool(arrays["success"][i]),
                 optimal=optimal[bounds[i]:bounds[i + 1]], target=tuple(int(t) for t in targets[i]),

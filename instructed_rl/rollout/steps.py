@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from instructed_rl.model.agent import Agent
-from instructed_rl.model.policy import VIEW_CHANNELS, choose_actions, preprocess_obs
+from instructed_rl.model.policy import choose_actions, preprocess_obs
 from instructed_rl.rollout.envs import EnvVector, EpisodeStart, Plan
 from instructed_rl.rollout.goals import GoalBatch
 
@@ -81,7 +81,7 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
     stats.bot_failures += batch.bot_failures
     memory_size = agent.memory_size
     rollout = Rollout(
-        image=np.zeros((steps, count, 7, 7, VIEW_CHANNELS), np.uint8), direction=np.zeros((steps, count), np.int64),
+        image=np.zeros((steps, count, 7, 7, 3), np.uint8), direction=np.zeros((steps, count), np.int64),
         action=np.zeros((steps, count), np.int64), logp=np.zeros((steps, count), np.float32),
         value=np.zeros((steps, count), np.float32), reward=np.zeros((steps, count), np.float32),
         ended=np.zeros((steps, count), bool), start=np.zeros((steps, count), bool),

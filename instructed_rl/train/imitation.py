@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from instructed_rl.model.agent import Agent
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.model.policy import VIEW_CHANNELS, GoalFeatures, PolicyOutput
+from instructed_rl.model.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import load_checkpoint, save_checkpoint
 from instructed_rl.rollout.dagger import collect_episodes
@@ -132,13 +132,13 @@ def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[st
     views ``image`` (B, L, 7, 7, 3), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
-    image = np.zeros((batch, length, 7, 7, VIEW_CHANNELS), np.int64)  # demos hold no trail: zeros
+    image = np.zeros((batch, length, 7, 7, 3), np.int64)
     direction = np.zeros((batch, length), np.int64)
     padded = {"action": np.full((batch, length), -1, np.int64), "optimal": np.zeros((batch, length), np.int64),
               "done": np.zeros((batch, length), np.float32), "valid": np.zeros((batch, length), bool)}
     for row, episode in enumerate(episodes):
         n = len(episode)
-        image[row, :n, ..., :episode.image.shape[-1]], direction[row, :n] = episode.image, episode.direction
+        image[row, :n], direction[row, :n] = episode.image, episode.direction
         padded["action"][row, :n], padded["optimal"][row, :n] = episode.action, episode.optimal
         padded["done"][row, :n], padded["valid"][row, :n] = episode.done, True
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
