@@ -24,6 +24,10 @@ env rates drift by a factor of two from run to run, ratios much less):
 | ours: PPO, network of torch-ac's cost, envs in this process | 2,064 | 0.338 | 0.201 | 2.27 | 427 |
 | ours: PPO, network of torch-ac's cost, overlapped rollouts | 3,195 | 0.524 | 0.311 | 3.51 | 430 |
 
+The shipped network's rows, one run on 2 quiet cores, 2026-12-03 (``--seconds 30 --skip cost``,
+bf16 convolutions and the fused recurrence in learning steps): torch-ac PPO 1,350 frames/s;
+ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201 (0.15x, 1,018 MB).
+
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x

@@ -17,6 +17,11 @@ Measured on 2 idle cores, 2026-12-02 (``--set agent_actions=greedy --every 25 --
 at 21.2 min (108k), 91.0% at 24.6 min (122k), 94.0% at 28.4 min (136k), then 88.0 and 91.0%
 to 35.6 min (165k frames): 95% not reached; trainer peak RSS 1,963 MB.
 
+Measured on 2 quiet cores, 2026-12-03 (bf16 convolutions and the fused recurrence in learning
+steps, training's evaluation in lockstep; ``--set agent_actions=greedy --every 25 --episodes 200``):
+95% reached at 8.49 min (156,637 frames, 96.0%), and with ``--set seed=1`` at 5.41 min (117,079
+frames, 96.5%); trainer peak RSS 2.7 and 2.3 GB.
+
 Later measurements: docs/history.md.
 """
 
