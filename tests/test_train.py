@@ -64,6 +64,11 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
                                                               "train/accuracy", "collect/success", "beta", "lr"))
 
 
+def test_init_agent_none_means_a_new_agent():
+    for spelled in ("", "none", "null"):
+        assert ImitationConfig(games=[GAME], init_agent=spelled).init_agent is None
+
+
 def test_learning_rate_anneals_linearly_over_the_run_frames():
     config = ImitationConfig(games=[GAME], frames=1000, lr=1e-3, lr_end=1e-4)
     assert [round(config.learning_rate(f), 7) for f in (0, 500, 1000, 5000)] == [1e-3, 5.5e-4, 1e-4, 1e-4]

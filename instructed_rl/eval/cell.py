@@ -232,27 +232,11 @@ def _run_wave(envs: list[InstructedEnv], actor: AgentActor, seeds: list[int],
     return results
 
 
-def greedy_successes(actor: AgentActor, game: str, *, split: str, corpus: str | None,
-                     seeds: list[int]) -> list[bool]:
-    """Success of a saved agent's greedy ``actor`` on each of ``seeds`` (true texts, no bot): in
-    lockstep waves of ``EVAL_BATCH`` worlds, multi-part instructions one by one. Training's evaluation."""
-    config = EvalConfig(agent="(training)", game=game, split=split, corpus=corpus)
-    envs = [InstructedEnv(game, split=split, corpus=corpus) for _ in range(min(EVAL_BATCH, len(seeds)))]
-    successes = []
-    for start in range(0, len(seeds), EVAL_BATCH):
-        block = seeds[start:start + EVAL_BATCH]
-        done = _run_wave(envs, actor, block, config)
-        successes += [done[seed][0] if seed in done else run_episode(envs[0], actor, seed, config)[0]
-                      for seed in block]
-    for env in envs:
-        env.close()
-    return successes
-
-
 def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
-              on_episode=None) -> list[EpisodeResult]:
-    """Run the agent (and the bot, for the path ratio) on the given seeds, in this process;
-    ``on_episode(n)`` is called with the number done after each."""
+              on_episode=None, bot_paths: bool = True) -> list[EpisodeResult]:
+    """Run the agent (and the bot, for the path ratio, unless ``bot_paths`` is false: then
+    ``bot_steps`` stays None) on the given seeds, in this process; ``on_episode(n)`` is called
+    with the number done after each."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
                                 rephrase=config.rephrase)
@@ -269,7 +253,9 @@ def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
         done = _run_wave(wave_envs, actor, block, config) if batched else {}
         for seed in block:
             success, steps = done[seed] if seed in done else run_episode(env, actor, seed, config)
-            if config.agent == "bot" and config.description == "true" and config.instruction == "true":
+            if not bot_paths:
+                bot_success, bot_steps = False, None
+            elif config.agent == "bot" and config.description == "true" and config.instruction == "true":
                 bot_success, bot_steps = success, steps
             else:
                 bot_success, bot_steps = run_episode(bot_env, BotActor(), seed, plain)

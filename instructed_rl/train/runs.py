@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import json
 import os
 import platform
@@ -65,13 +66,13 @@ class AgentSource:
         self.threads = choose_threads(self.threads)
         if self.conv_precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"conv_precision must be auto, bf16 or fp32, got {self.conv_precision!r}")
+        if self.init_agent in ("", "none", "null"):
+            self.init_agent = None
 
     @property
     def bf16_convolutions(self) -> bool:
         """Whether learning steps run the trunk's convolutions in bf16 (``conv_precision`` resolved here)."""
         return self.conv_precision == "bf16" or (self.conv_precision == "auto" and native_bf16())
-        if self.init_agent in ("", "none", "null"):
-            self.init_agent = None
 
     def agent_config(self) -> AgentConfig:
         values = json.loads(json.dumps(self.agent))
@@ -80,6 +81,7 @@ class AgentSource:
         return AgentConfig.from_dict(values)
 
 
+@functools.lru_cache(maxsize=1)
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AMX or AVX512-BF16; Linux reports it in /proc/cpuinfo)."""
     try:
@@ -286,13 +288,14 @@ EVAL_SEED = 2_000_000  # training's evaluations: iteration k uses seeds from EVA
 def evaluate(agent, games: list[str], *, corpus: str, episodes: int, seed: int) -> dict[str, float]:
     """Greedy success on each game's test split (fresh seeds, the run's corpus)."""
     from instructed_rl.acting.actors import AgentActor
-    from instructed_rl.eval.cell import greedy_successes
+    from instructed_rl.eval.cell import EvalConfig, run_seeds
 
     actor = AgentActor(agent, greedy=True)
     results = {}
     for game in dict.fromkeys(games):  # a game listed twice (a training weight) is evaluated once
-        wins = greedy_successes(actor, game, split="test", corpus=corpus, seeds=[seed + i for i in range(episodes)])
-        results[f"eval/{game}"] = sum(wins) / episodes
+        cell = EvalConfig(agent="(training)", game=game, split="test", corpus=corpus)
+        played = run_seeds(cell, "test", [seed + i for i in range(episodes)], actor=actor, bot_paths=False)
+        results[f"eval/{game}"] = sum(result.success for result in played) / episodes
     results["eval/mean"] = float(np.mean(list(results.values())))
     return results
 
