@@ -181,3 +181,49 @@ def test_view_embedding_is_the_same_with_and_without_gradients():
         looked_up = policy._embed_view(image)
     multi_hot = policy._embed_view(image)
     assert multi_hot.requires_grad and torch.allclose(looked_up, multi_hot, atol=1e-6)
+
+
+def test_seen_map_folds_into_the_view_and_back():
+    from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.model.policy import policy_view, unfold_map
+
+    env = InstructedEnv("SkillMaze")
+    obs, _ = env.reset(seed=2)
+    for _ in range(8):
+        obs, *_ = env.step(0)
+    view = policy_view(obs, map_memory=True)
+    assert view.shape == (7, 7, 30) and np.array_equal(view[..., :3], obs["image"])
+    assert np.array_equal(unfold_map(torch.as_tensor(view[None]))[0].numpy(), obs["map"])
+    assert np.array_equal(policy_view(obs, map_memory=False), obs["image"])
+    blank = policy_view({"image": obs["image"]}, map_memory=True)  # a foreign env: nothing seen
+    assert not blank[..., 3:].any()
+
+
+def test_map_memory_grows_an_agent_that_acts_as_before_and_then_learns_from_the_map():
+    """A trained agent given the map stream acts exactly as before (its output starts at zero);
+    gradients reach the stream, and once it is non-zero the map changes the memory's input."""
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.model.policy import MAP_FOLDED
+
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1}})
+    agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
+    grown = agent.with_policy(map_memory=True)
+    image, direction = _sequence_views()
+    seen = torch.randint(0, 6, (2, 5, 7, 7, MAP_FOLDED))
+    seen[..., 2::3] = seen[..., 2::3].clamp(max=2)  # door states
+    with_map = torch.cat([image, seen], dim=-1)
+    goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
+    before = agent.forward_sequence(image, direction, goal, agent.initial_memory(2))
+    after = grown.forward_sequence(with_map, direction, goal, grown.initial_memory(2))
+    assert torch.allclose(before.logits, after.logits, atol=1e-6)
+    after.logits.sum().backward()
+    assert grown.policy.map_out.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        grown.policy.map_out.weight.normal_(std=0.1)
+        blank = torch.cat([image, torch.zeros_like(seen)], dim=-1)
+        a = grown.forward_sequence(with_map, direction, goal, grown.initial_memory(2)).logits
+        b = grown.forward_sequence(blank, direction, goal, grown.initial_memory(2)).logits
+    assert not torch.allclose(a, b, atol=1e-4)
+    with pytest.raises(ValueError, match="30 channels"):
+        grown.forward_sequence(image, direction, goal, grown.initial_memory(2))

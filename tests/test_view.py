@@ -73,3 +73,47 @@ def test_view_sources_turn_like_minigrids_rotation():
     assert view_sources(7, 0)[3 * 7 + 6] == (0, 3)
     # Facing up (dir 3), four turns: no rotation at all.
     assert view_sources(7, 3) == tuple((i, j) for i in range(7) for j in range(7))
+
+
+@pytest.mark.parametrize("game", ["SkillMaze", "BabyAI-BossLevel-v0"])
+def test_seen_map_holds_what_the_agent_saw_where_it_is(game):
+    """Every cell the map marks seen holds what the world has there (unless something moved since
+    the agent last looked), the map's view region is the view, and the map grows as the agent looks around."""
+    from instructed_rl.games.view import MAP_CENTER, MAP_SIZE
+
+    env = InstructedEnv(game)
+    level = env.level
+    rng = np.random.default_rng(1)
+    checked = stale = 0
+    seen_counts = []
+    obs, _ = env.reset(seed=4)
+    for _ in mixed_rollout(env, level, rng, steps=200):
+        obs = env._observation({"image": level.gen_obs()["image"], "direction": level.agent_dir})
+        seen, image = obs["map"], obs["image"]
+        assert seen.shape == (MAP_SIZE, MAP_SIZE, 3) and env.observation_space["map"].contains(seen)
+        visible = image[..., 0] != 0
+        visible[3, 6] = False  # the view shows what the agent carries in its own cell
+        region = seen[MAP_CENTER - 3:MAP_CENTER + 4, MAP_CENTER - 6:MAP_CENTER + 1]
+        assert np.array_equal(region[visible], image[visible])
+        (ax, ay), ahead, right = level.agent_pos, level.dir_vec, level.right_vec
+        for i, j in zip(*np.nonzero(seen[..., 0])):
+            x = ax + (i - MAP_CENTER) * right[0] + (MAP_CENTER - j) * ahead[0]
+            y = ay + (i - MAP_CENTER) * right[1] + (MAP_CENTER - j) * ahead[1]
+            cell = level.grid.get(x, y)
+            truth = (1, 0, 0) if cell is None else tuple(cell.encode())
+            checked += 1
+            stale += tuple(seen[i, j]) != truth
+        seen_counts.append(int((seen[..., 0] != 0).sum()))
+    assert checked > 10_000
+    assert stale < 0.02 * checked  # only objects moved or doors opened out of sight since
+    assert max(seen_counts) > 2 * min(seen_counts)
+
+
+def test_seen_map_forgets_at_reset():
+    env = InstructedEnv("GoToAnyMaze")
+    obs, _ = env.reset(seed=0)
+    for step in range(12):
+        obs, *_ = env.step(2 if step % 3 else 0)
+    assert int((obs["map"][..., 0] != 0).sum()) > 49  # more than one view's worth
+    obs, _ = env.reset(seed=1)
+    assert int((obs["map"][..., 0] != 0).sum()) <= 49

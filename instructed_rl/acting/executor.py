@@ -71,7 +71,8 @@ class AgentSkill:
         from instructed_rl.model.policy import choose_actions, preprocess_obs
 
         with torch.inference_mode():
-            image, direction = preprocess_obs(obs, device=self.agent.device)
+            image, direction = preprocess_obs(obs, device=self.agent.device,
+                                              map_memory=self.agent.config.policy.map_memory)
             out = self.agent(image, direction, self.goal, self.memory)
             self.memory = out.memory
             action = int(choose_actions(out.logits, greedy=self.greedy, generator=self.generator)[0][0])

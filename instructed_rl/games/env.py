@@ -1,7 +1,8 @@
 """The gymnasium env every game registers: a minigrid world + phrasing + description + split.
 
-Observations keep minigrid's symbolic ``image`` and ``direction`` and add ``mission`` (the
-corpus's phrasing) and ``description`` (the environment description: the spec's template with
+Observations keep minigrid's symbolic ``image`` and ``direction`` and add ``map`` (what the
+agent has seen so far this episode, around it: :class:`instructed_rl.games.view.SeenMap`),
+``mission`` (the corpus's phrasing) and ``description`` (the environment description: the spec's template with
 ``{objects}`` and, in games whose rules live in the description, ``{rules}``; see
 :mod:`instructed_rl.games.rules`). The minigrid level is
 ``env.unwrapped.level``: its verifier tree (also ``env.unwrapped.instrs``) and the BabyAI bot
@@ -25,7 +26,7 @@ from instructed_rl.language.corpus import Corpus, Phraser, load_corpus
 from instructed_rl.errors import GameSpecError
 from instructed_rl.games.descriptions import AUTO, compose
 from instructed_rl.games.spec import SPLITS, GameSpec, find_game
-from instructed_rl.games.view import use_fast_view
+from instructed_rl.games.view import MAP_SIZE, SeenMap, use_fast_view
 from instructed_rl.games.worlds import WORLDS
 from instructed_rl.language.instructions import (
     instruction_kind,
@@ -116,6 +117,7 @@ class InstructedEnv(gymnasium.Env):
         self.observation_space = spaces.Dict({
             "image": self.level.observation_space["image"],
             "direction": self.level.observation_space["direction"],
+            "map": spaces.Box(0, 255, (MAP_SIZE, MAP_SIZE, 3), np.uint8),
             "mission": text,
             "description": text,
         })
@@ -124,6 +126,7 @@ class InstructedEnv(gymnasium.Env):
         self.phrasing = None
         self._plan: tuple = ()
         self._leaf_texts: dict[int, str] = {}
+        self.seen_map = SeenMap()
 
     # ---- split rules -----------------------------------------------------------------
     def _has_heldout_composition(self, instr) -> bool:
@@ -177,6 +180,7 @@ class InstructedEnv(gymnasium.Env):
         else:
             raise GameSpecError(f"game {self.spec_game.id}: split {self.split}: no allowed mission in {MAX_WORLD_TRIES} "
                                 f"worlds. Fix: check the game's heldout_compositions and the corpus's heldout templates")
+        self.seen_map.reset(level)
         self.phrasing = phrasing
         self.mission = phrasing.text
         self.plain_mission = self._plain_mission(level, world_seed)
@@ -249,6 +253,7 @@ class InstructedEnv(gymnasium.Env):
         return {
             "image": obs["image"],
             "direction": obs["direction"],
+            "map": self.seen_map.observe(self.level, obs["image"]),
             "mission": self.mission,
             "description": self.description,
         }

@@ -153,7 +153,8 @@ class Stage:
         except UserError as refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
         raw = level.gen_obs()
-        obs = {"image": raw["image"], "direction": raw["direction"], "mission": text, "description": description}
+        obs = {"image": raw["image"], "direction": raw["direction"], "map": env.seen_map.observe(level, raw["image"]),
+               "mission": text, "description": description}
         return Attempt(text, judged, self.config.max_steps or level.max_steps, obs, description)
 
     def read_as(self) -> list[str]:

@@ -367,9 +367,10 @@ class Agent(nn.Module):
             obs = {
                 "image": np.stack([np.asarray(o["image"]) for o in obs]),
                 "direction": np.asarray([o["direction"] for o in obs]),
+                **({"map": np.stack([np.asarray(o["map"]) for o in obs])} if all("map" in o for o in obs) else {}),
             }
         with torch.inference_mode():
-            image, direction = preprocess_obs(obs, device=self.device)
+            image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory)
             if image.shape[0] != len(state.instructions):
                 raise ValueError(
                     f"got {image.shape[0]} observations for {len(state.instructions)} envs; "

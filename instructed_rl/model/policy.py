@@ -14,6 +14,11 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   pooled text vectors blur colour words, see :mod:`instructed_rl.model.text.encoders`), then
   residual FiLM blocks conditioned on the instruction's pooled vector concatenated with
   the environment description's, then a max-pool over the view (BabyAI 1.1 "endpool").
+- Optionally (``map_memory``) a second, coarser stream reads the map of what the agent has seen
+  this episode around it (:class:`instructed_rl.games.view.SeenMap`, 21x21 cells): two strided
+  convolutions with a FiLM block between, added to the memory cell's input through a layer
+  that starts at zero (an agent grown with it acts as before). The cell's memory alone does not
+  keep a map; the bot that labels it plans on one.
 - A recurrent cell (LSTM or GRU) carries memory; the heads see the memory output and
   the current goal vector, so replacing the instruction mid-episode changes what "done"
   means at once, without waiting for memory to catch up.
@@ -41,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from instructed_rl.games.view import MAP_SIZE
 from instructed_rl.language.instructions import TARGET_CLASSES
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
@@ -54,6 +60,11 @@ VIEW_SIZE = 7
 # Headroom so a world with a few extra types does not need a new format.
 CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
+# The seen map travels with the view, folded into its 7x7 cells (3x3 map cells each: space to
+# depth), so rollouts and batches keep one view array: (7, 7, 3 + MAP_FOLDED) with the map.
+MAP_FOLD = MAP_SIZE // VIEW_SIZE
+MAP_FOLDED = 3 * MAP_FOLD * MAP_FOLD
+MAP_CHANNELS = 32
 READER_HEADS = 2
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
 
@@ -101,6 +112,10 @@ class PolicyConfig:
     and the map goes to the memory cell beside the pooled view. Max-pooling keeps *what* is in
     view but blurs *where*; this keeps where. Trained with an auxiliary loss (trainers'
     ``grounding_coef``) from the env's structured instruction."""
+    map_memory: bool = False
+    """Read the observation's ``map`` (the cells the agent has seen this episode, 10 each way
+    around it) through a second, strided stream whose output starts at zero. Views without a map
+    (foreign envs, demos) read as a map of nothing seen."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -126,7 +141,8 @@ class PolicyConfig:
         if not self.description_direct and not self.read_description:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
-        for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct"):
+        for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct",
+                     "map_memory"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -142,6 +158,11 @@ class PolicyConfig:
             raise ValueError(
                 f"PolicyConfig.channels={self.channels} is not divisible by attention_heads={self.attention_heads}"
             )
+
+    @property
+    def view_channels(self) -> int:
+        """Channels per view cell the policy reads: object, colour, state (+ the folded seen map)."""
+        return 3 + (MAP_FOLDED if self.map_memory else 0)
 
     @property
     def memory_size(self) -> int:
@@ -180,18 +201,44 @@ class PolicyOutput(NamedTuple):
     target_map: torch.Tensor | None = None
 
 
-def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,3), ``direction`` (B,).
+def policy_view(obs: dict[str, Any], *, map_memory: bool) -> np.ndarray:
+    """The view a policy reads from an observation (one env or stacked): ``image`` (..., 7, 7, 3),
+    and with ``map_memory`` the observation's ``map`` (..., 21, 21, 3) folded into it as 27 more
+    channels per view cell (zeros, "nothing seen", where the observation has no map)."""
+    image = np.asarray(obs["image"])
+    if not map_memory or image.shape[-1] != 3:
+        return image
+    seen = obs.get("map")
+    if seen is None:
+        return np.concatenate([image, np.zeros((*image.shape[:-1], MAP_FOLDED), image.dtype)], axis=-1)
+    seen = np.asarray(seen, dtype=image.dtype)
+    lead = seen.shape[:-3]
+    folded = seen.reshape(*lead, VIEW_SIZE, MAP_FOLD, VIEW_SIZE, MAP_FOLD, 3)
+    folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, MAP_FOLDED)  # [i, j, (a, b, c)]
+    return np.concatenate([image, folded], axis=-1)
+
+
+def unfold_map(view: torch.Tensor) -> torch.Tensor:
+    """(B, 7, 7, 3 + 27) policy views -> the seen maps (B, 21, 21, 3): :func:`policy_view` undone."""
+    batch = view.shape[0]
+    folded = view[..., 3:].reshape(batch, VIEW_SIZE, VIEW_SIZE, MAP_FOLD, MAP_FOLD, 3)
+    return folded.permute(0, 1, 3, 2, 4, 5).reshape(batch, MAP_SIZE, MAP_SIZE, 3)
+
+
+def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu",
+                   map_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,C) (C = 3, or
+    30 with ``map_memory``: :func:`policy_view`), ``direction`` (B,).
 
     Text keys (``mission``, ``description``) are ignored: text goes through the encoder once per
     instruction, not every step.
     """
-    image = torch.as_tensor(np.asarray(obs["image"]), dtype=torch.long, device=device)
+    image = torch.as_tensor(policy_view(obs, map_memory=map_memory), dtype=torch.long, device=device)
     direction = torch.as_tensor(np.asarray(obs["direction"]), dtype=torch.long, device=device)
     if image.dim() == 3:
         image = image.unsqueeze(0)
     direction = direction.reshape(-1)
-    if image.dim() != 4 or image.shape[-1] != 3 or direction.shape[0] != image.shape[0]:
+    if image.dim() != 4 or image.shape[-1] not in (3, 3 + MAP_FOLDED) or direction.shape[0] != image.shape[0]:
         raise ValueError(
             f"expected obs image (7,7,3) or (B,7,7,3) and one direction per image, got image "
             f"{tuple(image.shape)} and direction {tuple(direction.shape)}; pass minigrid's symbolic observation"
@@ -272,6 +319,14 @@ class Policy(nn.Module):
         if config.target_map:
             self.target_map_head = nn.Conv2d(config.channels, TARGET_SLOTS, kernel_size=1)
             core_in += TARGET_SLOTS * VIEW_SIZE * VIEW_SIZE
+        if config.map_memory:
+            self.map_stem = nn.Conv2d(config.embed_dim, MAP_CHANNELS, kernel_size=3, stride=2, padding=1)  # 21 -> 11
+            self.map_film = FiLMBlock(MAP_CHANNELS, self.cond_dim)
+            self.map_down = nn.Conv2d(MAP_CHANNELS, MAP_CHANNELS, kernel_size=3, stride=2, padding=1)  # 11 -> 6
+            side = (MAP_SIZE + 3) // 4
+            self.map_out = nn.Linear(MAP_CHANNELS * side * side, core_in)
+            nn.init.zeros_(self.map_out.weight)  # reads nothing at first: a grown agent acts as before
+            nn.init.zeros_(self.map_out.bias)
         if config.memory == "lstm":
             self.memory_cell: nn.Module = nn.LSTMCell(core_in, config.memory_dim)
         elif config.memory == "gru":
@@ -364,6 +419,7 @@ class Policy(nn.Module):
         return cond, tokens, mask
 
     def _embed_view(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) symbols (object, colour, state) -> (B, E, H, W): the sum of their vectors."""
         if image.dim() != 4 or image.shape[-1] != 3:
             raise ValueError(f"image must be (B,7,7,3), got {tuple(image.shape)}")
         if bool((image < 0).any()) or bool((image >= self.channel_limits).any()):
@@ -394,7 +450,10 @@ class Policy(nn.Module):
                     tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The memory-free part: view + goal -> the recurrent cell's input (B, core_in), and the
         target map's logits (B, TARGET_SLOTS, 7, 7) or None."""
-        cells = self._embed_view(image)
+        if image.shape[-1] < self.config.view_channels:
+            raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
+                             f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
+        cells = self._embed_view(image[..., :3])
         with self._convolution_precision(cells.device):
             x = torch.relu(self.stem(cells)).float()
         if self.config.goal_attention:
@@ -414,7 +473,19 @@ class Policy(nn.Module):
         parts = [x.amax(dim=(2, 3)), self.direction_embed(direction.long())]
         if map_logits is not None:
             parts.append(torch.sigmoid(map_logits).flatten(1))
-        return torch.cat(parts, dim=-1), map_logits
+        core_in = torch.cat(parts, dim=-1)
+        if self.config.map_memory:
+            core_in = core_in + self._read_map(unfold_map(image), cond)
+        return core_in, map_logits
+
+    def _read_map(self, seen: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """(B, 21, 21, 3) seen maps -> what they add to the memory cell's input (B, core_in)."""
+        cells = self._embed_view(seen)
+        with self._convolution_precision(cells.device):
+            x = torch.relu(self.map_stem(cells))
+            x = self.map_film(x, cond)
+            x = torch.relu(self.map_down(x)).float()
+        return self.map_out(x.flatten(1))
 
     def _recur(self, core_in: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.config.memory == "lstm":
@@ -474,7 +545,7 @@ class Policy(nn.Module):
         memory: torch.Tensor,
         valid: torch.Tensor | None = None,
     ) -> PolicyOutput:
-        """B sequences of L steps at once: image (B,L,7,7,3), direction (B,L), one goal per sequence.
+        """B sequences of L steps at once: image (B,L,7,7,C), direction (B,L), one goal per sequence.
 
         Equal to L calls of :meth:`forward`, but the convolutional trunk sees all views in one
         batch and only the recurrent cell runs step by step: the cheap way to train on episodes.

@@ -26,6 +26,7 @@ from minigrid.core.actions import Actions
 from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.instructions import instruction_targets
+from instructed_rl.model.policy import MAP_FOLDED, policy_view
 from instructed_rl.rollout.workers import reply, serve
 
 MOVES = (Actions.left, Actions.right, Actions.forward)  # the actions whose ties the bot breaks arbitrarily
@@ -127,7 +128,7 @@ class EpisodeStart:
 class StepBatch:
     """What a slice of envs reports after starting an iteration or taking a step."""
 
-    image: np.ndarray  # (n, 7, 7, 3) uint8: the observation the next action is chosen from
+    image: np.ndarray  # (n, 7, 7, C) uint8: the view the next action is chosen from (:func:`policy_view`)
     direction: np.ndarray  # (n,)
     reward: np.ndarray  # (n,) float32 reward of the step just taken
     ended: np.ndarray  # (n,) bool: that step ended its episode (image is then the next episode's)
@@ -144,8 +145,8 @@ class StepBatch:
     ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped", "repeat")
 
     @staticmethod
-    def empty(n: int) -> StepBatch:
-        return StepBatch(image=np.zeros((n, 7, 7, 3), np.uint8), direction=np.zeros(n, np.int64),
+    def empty(n: int, channels: int = 3) -> StepBatch:
+        return StepBatch(image=np.zeros((n, 7, 7, channels), np.uint8), direction=np.zeros(n, np.int64),
                          reward=np.zeros(n, np.float32), ended=np.zeros(n, bool), success=np.zeros(n, bool),
                          label=np.full(n, -1, np.int16), optimal=np.zeros(n, np.uint8), idle=np.zeros(n, bool),
                          dropped=np.zeros(n, bool), repeat=np.zeros(n, bool))
@@ -164,8 +165,10 @@ class StepBatch:
 class EnvSlice:
     """Envs ``first .. first + count - 1`` of the run (global indices seed the episodes)."""
 
-    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int):
+    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False):
         self.games, self.seed, self.first, self.count = list(games), seed, first, count
+        self.map_memory = map_memory  # views carry the seen map (the policy reads it)
+        self.channels = 3 + (MAP_FOLDED if map_memory else 0)
         self.pool = EnvPool(corpus)
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
@@ -175,14 +178,14 @@ class EnvSlice:
 
     def start(self, plan: Plan) -> StepBatch:
         self.plan = plan
-        batch = StepBatch.empty(self.count)
+        batch = StepBatch.empty(self.count, self.channels)
         for i in range(self.count):
             self.episode[i] = -1
             self._next_episode(i, batch)
         return batch
 
     def step(self, actions: np.ndarray) -> StepBatch:
-        batch = StepBatch.empty(self.count)
+        batch = StepBatch.empty(self.count, self.channels)
         for i, action in enumerate(actions.tolist()):
             if self.envs[i] is None:
                 batch.idle[i] = True
@@ -193,10 +196,10 @@ class EnvSlice:
                 batch.ended[i] = True
                 batch.success[i] = bool(info["success"])
                 if batch.success[i]:
-                    batch.terminal[i] = (obs["image"], int(obs["direction"]))
+                    batch.terminal[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
                 self._next_episode(i, batch)
             else:
-                batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
+                batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
                 batch.repeat[i] = self.plan.track_poses and self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
@@ -216,7 +219,7 @@ class EnvSlice:
             game = self.games[(env_index + self.episode[i]) % len(self.games)]
             env = self.envs[i] = self.pool.get(i, game)
             obs, _ = env.reset(seed=self.plan.episode_seed(self.seed, env_index, i, self.episode[i]))
-            batch.image[i], batch.direction[i] = obs["image"], obs["direction"]
+            batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
@@ -263,18 +266,20 @@ def _worker(conn, kwargs: dict) -> None:
 class EnvVector:
     """``count`` envs starting at global index ``first``, stepped here or by ``workers`` processes."""
 
-    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, workers: int = 1):
+    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, workers: int = 1,
+                 map_memory: bool = False):
         self.count = count
         slices = [s for s in np.array_split(np.arange(count), workers) if len(s)]
         self._local = None
         self._pipes, self._processes = [], []
         if len(slices) == 1:
-            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count)
+            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count, map_memory=map_memory)
             return
         context = multiprocessing.get_context("spawn")
         for part in slices:
             parent, child = context.Pipe()
-            kwargs = dict(games=games, corpus=corpus, seed=seed, first=first + int(part[0]), count=len(part))
+            kwargs = dict(games=games, corpus=corpus, seed=seed, first=first + int(part[0]), count=len(part),
+                          map_memory=map_memory)
             process = context.Process(target=_worker, args=(child, kwargs), daemon=True)
             process.start()
             child.close()

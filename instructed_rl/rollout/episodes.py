@@ -20,7 +20,7 @@ class Episode:
     game: str
     instruction: str
     description: str
-    image: np.ndarray  # (L, 7, 7, 3) uint8
+    image: np.ndarray  # (L, 7, 7, C) uint8 (:func:`policy_view`: C = 3, or 30 with the seen map)
     direction: np.ndarray  # (L,) uint8
     action: np.ndarray  # (L,) int16 bot label, -1 where none
     done: np.ndarray  # (L,) uint8 termination target

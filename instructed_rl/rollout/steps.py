@@ -24,7 +24,7 @@ from instructed_rl.rollout.goals import GoalBatch
 class Rollout:
     """``steps`` x ``envs`` of experience; ``memory[t]`` is the memory the policy had before step t."""
 
-    image: np.ndarray  # (T, N, 7, 7, 3) uint8
+    image: np.ndarray  # (T, N, 7, 7, C) uint8 (:func:`policy_view`)
     direction: np.ndarray  # (T, N)
     action: np.ndarray  # (T, N) int64
     logp: np.ndarray  # (T, N) float32, log-probability of action when it was taken
@@ -81,7 +81,7 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
     stats.bot_failures += batch.bot_failures
     memory_size = agent.memory_size
     rollout = Rollout(
-        image=np.zeros((steps, count, 7, 7, 3), np.uint8), direction=np.zeros((steps, count), np.int64),
+        image=np.zeros((steps, count, *batch.image.shape[1:]), np.uint8), direction=np.zeros((steps, count), np.int64),
         action=np.zeros((steps, count), np.int64), logp=np.zeros((steps, count), np.float32),
         value=np.zeros((steps, count), np.float32), reward=np.zeros((steps, count), np.float32),
         ended=np.zeros((steps, count), bool), start=np.zeros((steps, count), bool),

@@ -129,16 +129,16 @@ RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes"
 def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:
     """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...),
     the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L) with the
-    views ``image`` (B, L, 7, 7, 3), and the goal."""
+    views ``image`` (B, L, 7, 7, C), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
-    image = np.zeros((batch, length, 7, 7, 3), np.int64)
+    image = np.zeros((batch, length, 7, 7, agent.config.policy.view_channels), np.int64)  # demos hold no map: zeros
     direction = np.zeros((batch, length), np.int64)
     padded = {"action": np.full((batch, length), -1, np.int64), "optimal": np.zeros((batch, length), np.int64),
               "done": np.zeros((batch, length), np.float32), "valid": np.zeros((batch, length), bool)}
     for row, episode in enumerate(episodes):
         n = len(episode)
-        image[row, :n], direction[row, :n] = episode.image, episode.direction
+        image[row, :n, ..., :episode.image.shape[-1]], direction[row, :n] = episode.image, episode.direction
         padded["action"][row, :n], padded["optimal"][row, :n] = episode.action, episode.optimal
         padded["done"][row, :n], padded["valid"][row, :n] = episode.done, True
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
@@ -233,7 +233,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
                                 metrics=metrics, progress=progress, started=started)
     envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.env_workers)
+                     count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory)
     # A frozen pretrained encoder keeps the texts of every episode in the buffer: each replay
     # would otherwise run MiniLM again on its (unique) description, ~20 ms an episode on 2 cores.
     texts_held = 2 * (config.buffer_episodes + config.episodes_per_iteration + config.envs
