@@ -184,8 +184,12 @@ def test_view_embedding_is_the_same_with_and_without_gradients():
 
 
 def test_seen_map_folds_into_the_view_and_back():
+    from instructed_rl.games import view as games_view
     from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.model import policy
     from instructed_rl.model.policy import policy_view, unfold_map
+
+    assert policy.MAP_SIZE == games_view.MAP_SIZE  # the model may not import games: two constants kept equal
 
     env = InstructedEnv("SkillMaze")
     obs, _ = env.reset(seed=2)

@@ -46,7 +46,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from instructed_rl.games.view import MAP_SIZE
 from instructed_rl.language.instructions import TARGET_CLASSES
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
@@ -62,6 +61,7 @@ CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
 # The seen map travels with the view, folded into its 7x7 cells (3x3 map cells each: space to
 # depth), so rollouts and batches keep one view array: (7, 7, 3 + MAP_FOLDED) with the map.
+MAP_SIZE = 21  # cells of the env's seen map a side (games.view.MAP_SIZE: a test keeps them equal)
 MAP_FOLD = MAP_SIZE // VIEW_SIZE
 MAP_FOLDED = 3 * MAP_FOLD * MAP_FOLD
 MAP_CHANNELS = 32
