@@ -2,6 +2,7 @@
 
     python benchmarks/profile_imitation.py                       # configs/default.yaml, 4 iterations
     python benchmarks/profile_imitation.py --config configs/default.yaml --iterations 6 --threads 2
+    python benchmarks/profile_imitation.py --config configs/generalist.yaml --map-memory   # + the seen-map stream
 
 Runs the real pieces of ``train_imitation`` (``collect_episodes`` with the BabyAI bot labelling
 every state, then ``updates_per_iteration`` gradient steps of ``imitation_loss``) on a new agent
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--conv-precision", choices=("auto", "bf16", "fp32"), default="auto",
                         help="the trainer's conv_precision (auto: bf16 on CPUs with native bf16)")
     parser.add_argument("--beta", type=float, default=0.5, help="share of bot actions taken (DAgger mix)")
+    parser.add_argument("--map-memory", action="store_true",
+                        help="give the config's agent the seen-map stream (policy.map_memory) to measure its cost")
     args = parser.parse_args()
 
     from instructed_rl.acting.bot import Bot
@@ -88,6 +91,8 @@ def main() -> None:
     data["conv_precision"] = args.conv_precision
     config = from_mapping(algorithms()["imitation"], data, source=args.config)
     agent = make_agent(config, None, distributed.init_distributed(), resumed=False)
+    if args.map_memory and not agent.config.policy.map_memory:
+        agent = agent.with_policy(map_memory=True)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = make_adam(parameters, lr=config.lr)
 
@@ -100,7 +105,7 @@ def main() -> None:
     timed(type(agent.policy), "forward", "policy forward (acting)")
 
     envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs,
-                                   workers=config.env_workers)
+                                   workers=config.env_workers, map_memory=agent.config.policy.map_memory)
     buffer: list = []
     totals: dict[str, float] = collections.defaultdict(float)
     frames = wall = 0

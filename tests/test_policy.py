@@ -231,3 +231,21 @@ def test_map_memory_grows_an_agent_that_acts_as_before_and_then_learns_from_the_
     assert not torch.allclose(a, b, atol=1e-4)
     with pytest.raises(ValueError, match="30 channels"):
         grown.forward_sequence(image, direction, goal, grown.initial_memory(2))
+
+
+def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
+    """The seen map's stem runs on the cells' multi-hot codes with the embedding folded into its
+    weights: the same numbers as convolving the embedded cells, gradients included."""
+    policy = Policy(PolicyConfig(**SMALL, map_memory=True), goal_dim=8)
+    torch.nn.init.normal_(policy.map_out.weight, std=0.1)
+    seen = torch.stack([torch.randint(0, 11, (3, 21, 21)), torch.randint(0, 6, (3, 21, 21)),
+                        torch.randint(0, 3, (3, 21, 21))], dim=-1)
+    cond = torch.randn(3, policy.cond_dim)
+    folded = policy._read_map(seen, cond)
+    x = torch.relu(policy.map_stem(policy._embed_view(seen)))
+    x = torch.relu(policy.map_down(policy.map_film(x, cond)))
+    direct = policy.map_out(x.flatten(1))
+    assert torch.allclose(folded, direct, atol=1e-5)
+    grads = torch.autograd.grad(folded.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
+    expected = torch.autograd.grad(direct.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
+    assert all(torch.allclose(g, e, atol=1e-4) for g, e in zip(grads, expected))
