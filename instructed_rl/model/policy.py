@@ -1,6 +1,6 @@
 """The policy network: one net for every skill and game.
 
-(One module of about 550 lines on purpose: the config's checks, the blocks and the two forwards,
+(One module of about 580 lines on purpose: the config's checks, the blocks and the two forwards,
 step by step and whole sequences, must agree on every shape; they are read and changed together.)
 
 Egocentric symbolic view + goal features -> action logits, value, "done?" logit, memory.
