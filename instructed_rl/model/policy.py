@@ -66,6 +66,11 @@ MAP_SIZE = 21  # cells of the env's seen map a side (games.view.MAP_SIZE: a test
 MAP_FOLD = MAP_SIZE // VIEW_SIZE
 MAP_FOLDED = 3 * MAP_FOLD * MAP_FOLD
 MAP_CHANNELS = 32
+
+
+def view_channels(map_memory: bool) -> int:
+    """Channels per view cell a policy reads: object, colour, state (+ the folded seen map)."""
+    return 3 + (MAP_FOLDED if map_memory else 0)
 READER_HEADS = 2
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
 
@@ -162,8 +167,8 @@ class PolicyConfig:
 
     @property
     def view_channels(self) -> int:
-        """Channels per view cell the policy reads: object, colour, state (+ the folded seen map)."""
-        return 3 + (MAP_FOLDED if self.map_memory else 0)
+        """Channels per view cell the policy reads (:func:`view_channels`)."""
+        return view_channels(self.map_memory)
 
     @property
     def memory_size(self) -> int:
@@ -239,7 +244,8 @@ def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu",
     if image.dim() == 3:
         image = image.unsqueeze(0)
     direction = direction.reshape(-1)
-    if image.dim() != 4 or image.shape[-1] not in (3, 3 + MAP_FOLDED) or direction.shape[0] != image.shape[0]:
+    channels_ok = image.shape[-1] in (view_channels(False), view_channels(True))
+    if image.dim() != 4 or not channels_ok or direction.shape[0] != image.shape[0]:
         raise ValueError(
             f"expected obs image (7,7,3) or (B,7,7,3) and one direction per image, got image "
             f"{tuple(image.shape)} and direction {tuple(direction.shape)}; pass minigrid's symbolic observation"
@@ -419,23 +425,31 @@ class Policy(nn.Module):
         mask = torch.cat([goal.instruction.mask, goal.description.mask], dim=1)
         return cond, tokens, mask
 
-    def _embed_view(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, 3) symbols (object, colour, state) -> (B, E, H, W): the sum of their vectors."""
-        if image.dim() != 4 or image.shape[-1] != 3:
-            raise ValueError(f"image must be (B,7,7,3), got {tuple(image.shape)}")
-        if bool((image < 0).any()) or bool((image >= self.channel_limits).any()):
+    def _table_rows(self, symbols: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) symbols (object, colour, state) -> their rows of the embedding table."""
+        if symbols.dim() != 4 or symbols.shape[-1] != 3:
+            raise ValueError(f"image must be (B,7,7,3), got {tuple(symbols.shape)}")
+        if bool((symbols < 0).any()) or bool((symbols >= self.channel_limits).any()):
             raise ValueError(
                 f"image has symbolic values outside {CHANNEL_SIZES} per channel; pass minigrid's symbolic view "
                 "(object, colour, state), not RGB pixels"
             )
-        index = image.long() + self.channel_offsets
+        return symbols.long() + self.channel_offsets
+
+    def _multi_hot(self, rows: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) table rows -> (B, H, W, table size) with a one at each."""
+        codes = torch.zeros(*rows.shape[:3], self.cell_embed.num_embeddings, device=rows.device)
+        return codes.scatter_(-1, rows, 1.0)
+
+    def _embed_view(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) symbols (object, colour, state) -> (B, E, H, W): the sum of their vectors."""
+        rows = self._table_rows(image)
         if torch.is_grad_enabled():
             # The same sum of three rows, as a multi-hot matmul: its backward is a matmul, 2.5-3x
             # faster than the embedding's scatter-add backward on CPU (batch 256).
-            multi_hot = torch.zeros(*index.shape[:3], self.cell_embed.num_embeddings, device=index.device)
-            cells = multi_hot.scatter_(-1, index, 1.0) @ self.cell_embed.weight
+            cells = self._multi_hot(rows) @ self.cell_embed.weight
         else:
-            cells = self.cell_embed(index).sum(dim=3)  # (B, H, W, E)
+            cells = self.cell_embed(rows).sum(dim=3)  # (B, H, W, E)
         return cells.permute(0, 3, 1, 2)
 
     def _convolution_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
@@ -485,11 +499,7 @@ class Policy(nn.Module):
         The stem convolves the cells' embeddings; that equals convolving their multi-hot codes
         (28 channels) with the stem's weights folded into the embedding table, which never
         builds the 64-channel embedding of 441 cells a frame (about half the stream's cost)."""
-        if bool((seen < 0).any()) or bool((seen >= self.channel_limits).any()):
-            raise ValueError(f"map has symbolic values outside {CHANNEL_SIZES} per channel")
-        index = seen.long() + self.channel_offsets
-        codes = torch.zeros(*index.shape[:3], self.cell_embed.num_embeddings, device=index.device)
-        codes = codes.scatter_(-1, index, 1.0).permute(0, 3, 1, 2)  # (B, 28, 21, 21)
+        codes = self._multi_hot(self._table_rows(seen)).permute(0, 3, 1, 2)  # (B, 28, 21, 21)
         folded = torch.einsum("oekl,re->orkl", self.map_stem.weight, self.cell_embed.weight)
         with self._convolution_precision(codes.device):
             x = torch.relu(F.conv2d(codes, folded, self.map_stem.bias, stride=2, padding=1))

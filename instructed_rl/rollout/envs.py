@@ -26,7 +26,7 @@ from minigrid.core.actions import Actions
 from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.language.instructions import instruction_targets
-from instructed_rl.model.policy import MAP_FOLDED, policy_view
+from instructed_rl.model.policy import policy_view, view_channels
 from instructed_rl.rollout.workers import reply, serve
 
 MOVES = (Actions.left, Actions.right, Actions.forward)  # the actions whose ties the bot breaks arbitrarily
@@ -168,7 +168,6 @@ class EnvSlice:
     def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False):
         self.games, self.seed, self.first, self.count = list(games), seed, first, count
         self.map_memory = map_memory  # views carry the seen map (the policy reads it)
-        self.channels = 3 + (MAP_FOLDED if map_memory else 0)
         self.pool = EnvPool(corpus)
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
@@ -178,14 +177,14 @@ class EnvSlice:
 
     def start(self, plan: Plan) -> StepBatch:
         self.plan = plan
-        batch = StepBatch.empty(self.count, self.channels)
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
         for i in range(self.count):
             self.episode[i] = -1
             self._next_episode(i, batch)
         return batch
 
     def step(self, actions: np.ndarray) -> StepBatch:
-        batch = StepBatch.empty(self.count, self.channels)
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
         for i, action in enumerate(actions.tolist()):
             if self.envs[i] is None:
                 batch.idle[i] = True
