@@ -13,7 +13,8 @@ Two ways in:
 - :func:`achieved_instructions` replays a finished episode's actions on a copy of its start world.
 
 Candidates name objects by type and colour, and by type alone ("the ball" when any ball will
-do); locations ("on your left") are left out: they depend on where the agent stood at the start.
+do); with ``locations`` also by where they lay from the agent's start pose ("the ball on your
+left"), as BabyAI's Loc levels do. A tracker keeps only candidates that name some object.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr
+from minigrid.envs.babyai.core.verifier import LOC_NAMES, GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr
 
 from instructed_rl.language.corpus import Phraser, instruction_kind
 from instructed_rl.language.instructions import instruction_to_dict
@@ -64,8 +65,9 @@ def object_descriptions(level) -> list[ObjDesc]:
     return [ObjDesc(t, c) for t, c in names]
 
 
-def candidate_instructions(level, skills: Iterable[str] = SKILLS) -> list:
-    """Fresh (not yet reset) verifier instructions for every skill over every object name of ``level``."""
+def candidate_instructions(level, skills: Iterable[str] = SKILLS, *, locations: bool = False) -> list:
+    """Fresh (not yet reset) verifier instructions for every skill over every object name of ``level``
+    (``locations``: go-to and pick-up also name objects by where they lie from the agent)."""
     skills = tuple(skills)
     unknown = sorted(set(skills) - set(SKILLS))
     if unknown:
@@ -73,13 +75,14 @@ def candidate_instructions(level, skills: Iterable[str] = SKILLS) -> list:
     names = object_descriptions(level)
     doors = [(d.type, d.color) for d in names if d.type == "door"]
     things = [(d.type, d.color) for d in names if d.type != "door"]
+    places = (None, *LOC_NAMES) if locations else (None,)
     found: list = []
     if "goto" in skills:
-        found += [GoToInstr(ObjDesc(t, c)) for t, c in doors + things]
+        found += [GoToInstr(ObjDesc(t, c, loc)) for t, c in doors + things for loc in places]
     if "open" in skills:
         found += [OpenInstr(ObjDesc(t, c)) for t, c in doors]
     if "pickup" in skills:
-        found += [PickupInstr(ObjDesc(t, c)) for t, c in things]
+        found += [PickupInstr(ObjDesc(t, c, loc)) for t, c in things for loc in places]
     if "putnext" in skills:
         found += [PutNextInstr(ObjDesc(*move), ObjDesc(*fixed)) for move in things for fixed in things if move != fixed]
     return found
@@ -93,12 +96,14 @@ class AchievementTracker:
     would have at the start (the article depends on how many objects matched then).
     """
 
-    def __init__(self, level, *, skills: Iterable[str] = SKILLS, start=None) -> None:
+    def __init__(self, level, *, skills: Iterable[str] = SKILLS, locations: bool = False, start=None) -> None:
         self.level = level
         self.start = start if start is not None else copy.deepcopy(level)  # ``start``: a copy the caller keeps
-        self.pending = candidate_instructions(level, skills)
-        for instr in self.pending:
+        self.pending = []
+        for instr in candidate_instructions(level, skills, locations=locations):
             instr.reset_verifier(level)
+            if all(desc.obj_set for desc in _descriptions(instr)):  # "the ball on your left" may name nothing
+                self.pending.append(instr)
         self.achieved: list[Achievement] = []
         self.steps = 0
 
@@ -106,8 +111,7 @@ class AchievementTracker:
         """Feed the action just taken; returns the instructions it completed (also kept in ``achieved``)."""
         self.steps += 1
         if action == self.level.actions.drop:  # as RoomGridLevel.step does for its own mission
-            for instr in self.pending:
-                instr.update_objs_poss()
+            _update_positions(self.level, self.pending)
         done, still = [], []
         for instr in self.pending:
             (done if instr.verify(action) == "success" else still).append(instr)
@@ -122,11 +126,29 @@ class AchievementTracker:
         return phraser.render(instr, self.start, rng).text
 
 
-def achieved_instructions(start_level, actions: Sequence[int], *, skills: Iterable[str] = SKILLS) -> list[Achievement]:
+def _update_positions(level, instrs: list) -> None:
+    """What ``instr.update_objs_poss()`` does for each of ``instrs`` (each description's tracked
+    objects, at their grid positions in the grid's scan order), with one scan of the grid for all
+    of them instead of one per description: a tracker holds up to a few hundred."""
+    grid = level.grid
+    placed = [(cell, (i, j)) for i in range(grid.width) for j in range(grid.height)
+              if (cell := grid.get(i, j)) is not None]
+    for instr in instrs:
+        for desc in _descriptions(instr):
+            tracked = {id(obj) for obj in desc.obj_set}
+            desc.obj_poss = [pos for cell, pos in placed if id(cell) in tracked]
+
+
+def _descriptions(instr) -> list[ObjDesc]:
+    return [instr.desc_move, instr.desc_fixed] if isinstance(instr, PutNextInstr) else [instr.desc]
+
+
+def achieved_instructions(start_level, actions: Sequence[int], *, skills: Iterable[str] = SKILLS,
+                          locations: bool = False) -> list[Achievement]:
     """Replay ``actions`` on a copy of ``start_level`` (the world as the episode began) and return
     every instruction they satisfied, in the order they were first satisfied."""
     level = copy.deepcopy(start_level)
-    tracker = AchievementTracker(level, skills=skills, start=start_level)
+    tracker = AchievementTracker(level, skills=skills, locations=locations, start=start_level)
     for action in actions:
         level.step(int(action))
         tracker.step(int(action))

@@ -10,6 +10,8 @@ An iteration either runs until the trainer stops stepping (PPO: a fixed number o
 episode that ends is followed by the next at once) or gives each env a ``quota`` of episodes
 after which it idles (imitation: whole episodes). ``drop_unlabelled`` ends an episode the bot
 cannot finish (imitation cannot learn from it); otherwise its remaining states go unlabelled.
+With ``achievements`` each step also reports the instructions it completed, phrased by the env's
+corpus (hindsight relabelling, :mod:`instructed_rl.hindsight`); no bot is involved.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from minigrid.core.actions import Actions
 
 from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
+from instructed_rl.hindsight.relabel import AchievementTracker
 from instructed_rl.language.instructions import instruction_targets
 from instructed_rl.model.policy import policy_view, view_channels
 from instructed_rl.rollout.workers import reply, serve
@@ -95,6 +98,7 @@ class Plan:
     drop_unlabelled: bool = False
     seeds: tuple[tuple[int, ...], ...] | None = None  # given world seeds per env (then they are its quota)
     track_poses: bool = False  # report returns to a recent pose (StepBatch.repeat); off, no pose is kept
+    achievements: bool = False  # report what each step achieved (StepBatch.achieved); off, nothing is tracked
 
     def part(self, first: int, count: int) -> Plan:
         """The plan of envs ``first .. first + count - 1`` of the ones it was made for."""
@@ -140,6 +144,9 @@ class StepBatch:
     repeat: np.ndarray  # (n,) bool: the step returned to a pose (cell, heading, load) of the last REPEAT_WINDOW steps
     starts: dict[int, EpisodeStart] = field(default_factory=dict)  # env -> the episode it has just started
     terminal: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> post-success (image, direction)
+    achieved: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # env -> (skill, phrase) the step completed
+    achieved_last: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> the view after an
+    # achieving step that ended its episode (the only view of it: image is already the next episode's)
     bot_failures: int = 0
 
     ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped", "repeat")
@@ -153,13 +160,14 @@ class StepBatch:
 
     @staticmethod
     def concat(parts: list[StepBatch]) -> StepBatch:
-        starts, terminal, offset = {}, {}, 0
+        keyed = {name: {} for name in ("starts", "terminal", "achieved", "achieved_last")}
+        offset = 0
         for part in parts:
-            starts.update({offset + k: v for k, v in part.starts.items()})
-            terminal.update({offset + k: v for k, v in part.terminal.items()})
+            for name, merged in keyed.items():
+                merged.update({offset + k: v for k, v in getattr(part, name).items()})
             offset += len(part.direction)
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in StepBatch.ARRAYS}
-        return StepBatch(**arrays, starts=starts, terminal=terminal, bot_failures=sum(p.bot_failures for p in parts))
+        return StepBatch(**arrays, **keyed, bot_failures=sum(p.bot_failures for p in parts))
 
 
 class EnvSlice:
@@ -172,6 +180,7 @@ class EnvSlice:
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
         self.poses: list[deque] = [deque(maxlen=REPEAT_WINDOW) for _ in range(count)]
+        self.trackers: list[tuple[AchievementTracker, np.random.Generator] | None] = [None] * count
         self.episode = [0] * count
         self.plan = Plan(0)
 
@@ -191,7 +200,11 @@ class EnvSlice:
                 continue
             obs, reward, terminated, truncated, info = self.envs[i].step(action)
             batch.reward[i] = reward
+            if self.trackers[i] is not None:
+                self._achieved(i, action, batch)
             if terminated or truncated:
+                if i in batch.achieved:
+                    batch.achieved_last[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
                 batch.ended[i] = True
                 batch.success[i] = bool(info["success"])
                 if batch.success[i]:
@@ -222,12 +235,23 @@ class EnvSlice:
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
+            self.trackers[i] = None
+            if self.plan.achievements:  # phrasings drawn from the episode's own stream: a resumed run retraces them
+                seed = self.plan.episode_seed(self.seed, env_index, i, self.episode[i])
+                self.trackers[i] = (AchievementTracker(env.level, locations=True), np.random.default_rng([seed, 2]))
             if self.plan.track_poses:
                 self.poses[i].clear()
                 self._returned(i)
             if self._label(i, None, batch) or not self.plan.drop_unlabelled:
                 return
             batch.starts.pop(i)  # dropped before its first step: the trainer never sees it
+
+    def _achieved(self, i: int, action: int, batch: StepBatch) -> None:
+        """Note what env ``i``'s last action completed, in the words of its corpus."""
+        tracker, rng = self.trackers[i]
+        done = tracker.step(action)
+        if done:
+            batch.achieved[i] = [(a.kind, tracker.phrase(a, self.envs[i].phraser, rng)) for a in done]
 
     def _returned(self, i: int) -> bool:
         """Note env ``i``'s pose; True when it held the same one within the last REPEAT_WINDOW steps

@@ -3,8 +3,9 @@
 Each iteration every env starts a new episode and starts the next whenever one ends; episodes
 still running at the end are cut and bootstrapped with the critic's value. With ``labels`` each
 env's BabyAI bot labels every visited state; with a ``teacher`` its log-probabilities are kept
-(kickstarting). Used by :mod:`instructed_rl.train.ppo` and, for ``overlap: true``, by the
-rollout process of :mod:`instructed_rl.train.overlap`.
+(kickstarting); with ``achievements`` every instruction a step completed is kept (hindsight).
+Used by :mod:`instructed_rl.train.ppo` and, for ``overlap: true``, by the rollout process of
+:mod:`instructed_rl.train.overlap`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Rollout:
     bootstrap: np.ndarray  # (N,) value after the last step
     texts: list[tuple[str, str, str]]  # (game, instruction, description)
     terminal: list[tuple[int, int, np.ndarray, int]]  # (t, n, image, direction) after a successful step t
+    achieved: list[tuple[int, int, str, str]] = field(default_factory=list)  # (t, n, skill, phrase) step t completed
+    achieved_last: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)  # (t, n) -> the view
+    # after an achieving step t that ended its episode
 
 
 @dataclass
@@ -57,11 +61,12 @@ def rollout_generator(seed: int, iteration: int, rank: int) -> torch.Generator:
 
 
 def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int, generator: torch.Generator,
-                    labels: bool = False, teacher: Agent | None = None) -> tuple[Rollout, RolloutStats]:
+                    labels: bool = False, teacher: Agent | None = None,
+                    achievements: bool = False) -> tuple[Rollout, RolloutStats]:
     """Step every env ``steps`` times with actions sampled from ``agent`` (new episodes each iteration)."""
     count, device = envs.count, agent.device
     stats = RolloutStats()
-    batch = envs.start(Plan(iteration, labels=labels))
+    batch = envs.start(Plan(iteration, labels=labels, achievements=achievements))
     texts: list[tuple[str, str, str]] = []
     current = np.zeros(count, np.int64)
     lengths = np.zeros(count, np.int64)
@@ -115,6 +120,8 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
             stats.bot_failures += batch.bot_failures
             for i, (image_i, direction_i) in batch.terminal.items():
                 rollout.terminal.append((t, i, image_i, direction_i))
+            rollout.achieved += [(t, i, skill, text) for i, done in batch.achieved.items() for skill, text in done]
+            rollout.achieved_last.update({(t, i): view for i, view in batch.achieved_last.items()})
             for i in np.flatnonzero(batch.ended):
                 game = texts[current[i]][0]
                 record = stats.per_game.setdefault(game, [0, 0])

@@ -55,11 +55,12 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
         seed, rank = seed_rank
 
         def collect(argument):
-            iteration, weights, steps, labels, use_teacher = argument
+            iteration, weights, steps, labels, use_teacher, achievements = argument
             agent.load_state_dict(weights, strict=False)
             return collect_rollout(agent, vector, iteration=iteration, steps=steps,
                                    generator=rollout_generator(seed, iteration, rank),
-                                   labels=labels, teacher=teacher_agent if use_teacher else None)
+                                   labels=labels, teacher=teacher_agent if use_teacher else None,
+                                   achievements=achievements)
 
         return {"collect": collect}
 
@@ -79,8 +80,8 @@ class RolloutProcess:
         child.close()
 
     def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
-               use_teacher: bool) -> None:
-        self._pipe.send(("collect", (iteration, weights, steps, labels, use_teacher)))
+               use_teacher: bool, achievements: bool = False) -> None:
+        self._pipe.send(("collect", (iteration, weights, steps, labels, use_teacher, achievements)))
 
     def result(self):
         while not self._pipe.poll(1.0):  # a process that died before it could answer must not hang us

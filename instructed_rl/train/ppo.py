@@ -21,6 +21,10 @@ annealed linearly to 0: ``teacher: bot`` is cross-entropy to the BabyAI bot's ac
 visited state (the bot replans in the env's own process), ``teacher: DIR`` is KL from a saved
 agent's action distribution to the student's.
 
+With ``hindsight: true`` (no teacher at all) each minibatch also clones a batch of the rollout's
+relabelled episodes: whatever instruction the agent's own steps satisfied, learned as if it had
+been the mission (:mod:`instructed_rl.train.hindsight`).
+
 Envs step in this process (``workers: 1``) or in ``workers`` spawned processes, each owning a
 slice of the envs; both give the same numbers. With ``overlap: true`` one spawned process
 collects the next rollout while this one updates (a one-update policy lag; see
@@ -45,6 +49,7 @@ from instructed_rl.games.spec import find_game
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import load_checkpoint
 from instructed_rl.train.gae import compute_gae
+from instructed_rl.train.hindsight import pick_balanced, relabelled_episodes, relabelled_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
@@ -79,6 +84,13 @@ class PPOConfig(AgentSource):
     done_coef: float = option(0.5, "weight of the termination-head loss")
     reward_scale: float = option(1.0, "multiplies the env's reward (BabyAI used 20)")
     max_grad_norm: float = option(0.5, "gradient clipping")
+    hindsight: bool = option(False, "also learn from what the agent's own episodes achieved: every instruction a "
+                                    "step satisfied (minigrid's verifier decides) becomes a cloning example of the "
+                                    "actions that led there, with that instruction as the mission; no bot")
+    hindsight_coef: float = option(1.0, "weight of the relabelled episodes' cloning + termination loss")
+    hindsight_batch: int = option(32, "relabelled episodes per minibatch (skills drawn evenly)")
+    hindsight_discount: float = option(0.9, "each relabelled action's weight is this to the power of the steps "
+                                            "left to the achievement (the actions that did the job count most)")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
@@ -101,6 +113,11 @@ class PPOConfig(AgentSource):
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         if self.clip <= 0 or self.lr <= 0:
             raise ValueError("clip and lr must be positive")
+        if not 0 < self.hindsight_discount <= 1:
+            raise ValueError(f"hindsight_discount must lie in (0, 1], got {self.hindsight_discount}")
+        if self.hindsight_coef < 0 or self.hindsight_batch <= 0:
+            raise ValueError(f"hindsight_coef must be >= 0 and hindsight_batch positive, got {self.hindsight_coef} "
+                             f"and {self.hindsight_batch}")
 
     @property
     def frames_per_iteration(self) -> int:
@@ -140,6 +157,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
         raise UserError("device: cuda, but torch sees no GPU. Fix: --device cpu (or auto)")
+    if use_cuda and config.hindsight:
+        raise UserError("hindsight: true trains on the CPU only for now. Fix: device: cpu")
     ctx = distributed.init_distributed(cuda=use_cuda)
     device = torch.device("cuda", ctx.local_rank) if use_cuda else torch.device("cpu")
     log = log if ctx.is_main else (lambda *args, **kwargs: None)
@@ -182,7 +201,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     def submit(iteration: int, frames: int, weights: dict[str, torch.Tensor]) -> None:
         coef = config.distill_coef_at(frames)
         rollouts.submit(iteration=iteration, weights=weights, steps=config.steps,
-                        labels=teacher_kind == "bot" and coef > 0, use_teacher=teacher_kind == "agent" and coef > 0)
+                        labels=teacher_kind == "bot" and coef > 0, use_teacher=teacher_kind == "agent" and coef > 0,
+                        achievements=config.hindsight)
 
     if rollouts is not None and state["frames"] < config.frames:
         submit(state["iteration"], state["frames"], behaviour)
@@ -206,13 +226,14 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                     rollout, stats = collect_rollout(
                         agent, envs, iteration=iteration, steps=config.steps, generator=generator,
                         labels=teacher_kind == "bot" and distill_coef > 0,
-                        teacher=teacher if distill_coef > 0 else None)
+                        teacher=teacher if distill_coef > 0 else None, achievements=config.hindsight)
                 advantages, returns = compute_gae(rollout.reward * config.reward_scale, rollout.value, rollout.ended,
                                                   rollout.bootstrap, gamma=config.gamma, lam=config.gae_lambda)
 
                 # ---- update: epochs x minibatches of episode pieces
                 agent.train()
                 pieces = segments(rollout.start, rollout.terminal, config.recurrence)
+                relabelled, skills = relabelled_episodes(rollout) if config.hindsight else ([], [])
                 update_metrics = []
                 for _ in range(config.epochs):
                     order = rng.permutation(len(pieces))
@@ -220,6 +241,12 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                         mb = make_minibatch(rollout, advantages, returns, [pieces[i] for i in sorted(chosen)], device)
                         loss, values = ppo_loss(agent, mb, config=config, distill_coef=distill_coef,
                                                 teacher_kind=teacher_kind if distill_coef > 0 else "none")
+                        if relabelled:
+                            picked = [relabelled[i] for i in pick_balanced(skills, config.hindsight_batch, rng)]
+                            cloning, cloned = relabelled_loss(agent, picked, discount=config.hindsight_discount,
+                                                              done_coef=config.done_coef)
+                            loss = loss + config.hindsight_coef * cloning
+                            values.update({f"hindsight_{k}": v for k, v in cloned.items()})
                         values["grad_norm"] = gradient_step(loss, optimizer, parameters,
                                                             max_grad_norm=config.max_grad_norm, ctx=ctx)
                         update_metrics.append(values)
@@ -245,6 +272,9 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 if len(game_ids) > 1:
                     row.update({f"collect/success/{game}": per_game[2 * k] / max(1, per_game[2 * k + 1])
                                 for k, game in enumerate(game_ids)})
+                if config.hindsight:
+                    row["collect/relabelled"] = len(relabelled)
+                    row.update({f"collect/relabelled/{skill}": skills.count(skill) for skill in sorted(set(skills))})
                 if kickstart:
                     row["distill_coef"] = distill_coef
                     row["bot_failures"] = state["bot_failures"]
