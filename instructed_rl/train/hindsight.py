@@ -10,8 +10,8 @@ The actions far before the achievement are mostly the policy's own noise, the on
 did the job: each action's cross-entropy is weighted by ``discount ** (steps left to the
 achievement)``, as reward-weighted regression would weigh a reward of 1 at the achieving step,
 and a step that changed nothing the agent sees (a pick-up with nothing in front, a step into a
-wall) is not cloned at all: it cannot have helped. Cloned alike, such steps became the greedy
-policy's way to wait (a PickupLoc agent that alternated pick up / drop in place; docs/history.md).
+wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc
+(docs/history.md, session 20).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def relabelled_episodes(rollout: Rollout) -> tuple[list[Episode], list[str]]:
     steps = rollout.action.shape[0]
     episodes, skills = [], []
     for t, n, skill, text in rollout.achieved:
-        if rollout.ended[t, n]:  # picking up the wrong thing ends a Pickup level: still an achievement
+        if rollout.ended[t, n]:  # the mission's success, the step limit or a strict level's failure
             after = rollout.achieved_last[t, n]
         else:
             after = (rollout.image[t + 1, n], rollout.direction[t + 1, n]) if t + 1 < steps else None
