@@ -218,7 +218,8 @@ def test_skills_are_drawn_evenly():
 @pytest.mark.integration
 def test_relabelling_without_any_bot_learns(tmp_path, monkeypatch):
     """A tiny PPO run with relabelling learns, and no BabyAI bot is built while it trains (its envs step
-    in this process). Measured: greedy 0.90 after 12k frames; plain PPO, same config: 0.535."""
+    in this process). Measured, greedy on 200 test worlds after 12k frames: 0.98; plain PPO, the same
+    config and seed: 0.695 (sampled 1.0 and 0.955)."""
     from instructed_rl.acting import bot
     from instructed_rl.commands.train import run as train_run
     from instructed_rl.train.tracking import MetricsLog
@@ -235,7 +236,7 @@ def test_relabelling_without_any_bot_learns(tmp_path, monkeypatch):
     assert all(row["collect/relabelled"] > 0 for row in rows)
     assert rows[-1]["train/hindsight_last_action_accuracy"] > rows[0]["train/hindsight_last_action_accuracy"] + 0.1
     success = success_rate(final, "BabyAI-GoToLocalS5N2-v0", 200, greedy=True)
-    assert success >= 0.7, f"greedy success {success:.2f} after 12k relabelled PPO frames (random is ~0.26)"
+    assert success >= 0.85, f"greedy success {success:.2f} after 12k relabelled PPO frames (plain PPO: ~0.7)"
 
 
 def test_relabelled_loss_weights_the_actions_that_did_the_job():
