@@ -63,11 +63,12 @@ def first_reaching(points: list[tuple[int, float]], target: float) -> int | None
 def run_game(game: str, args) -> dict:
     runs = {name: args.out / game / name for name in CONDITIONS}
     relabelled = runs["relabelled"]
-    while first_reaching(checks(relabelled), args.target) is None and frames_done(relabelled) < args.frames:
+    while (not args.as_they_are and first_reaching(checks(relabelled), args.target) is None
+           and frames_done(relabelled) < args.frames):
         grow(relabelled, game, CONDITIONS["relabelled"], min(args.frames, frames_done(relabelled) + args.chunk), args)
         print(f"{game} relabelled: {frames_done(relabelled):,} frames, checks {checks(relabelled)[-1:]}", flush=True)
     budget = first_reaching(checks(relabelled), args.target) or frames_done(relabelled)
-    if frames_done(runs["plain"]) < budget:
+    if not args.as_they_are and frames_done(runs["plain"]) < budget:
         grow(runs["plain"], game, CONDITIONS["plain"], budget, args)
     return {"budget": budget, **{name: checks(run) for name, run in runs.items()},
             "peak_rss": {name: peak_rss(run) for name, run in runs.items()}}
@@ -128,6 +129,8 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "hindsight", help="the runs")
+    parser.add_argument("--as-they-are", action="store_true", help="train nothing: report on the runs under --out "
+                                                                  "as far as they got")
     parser.add_argument("--report", type=Path, default=None, help="where report.md, curves.png and checks.json go "
                                                                   "(default: --out)")
     args = parser.parse_args()
