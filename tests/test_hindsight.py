@@ -16,6 +16,7 @@ from instructed_rl.acting.bot import QuickBabyAIBot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.hindsight import AchievementTracker, achieved_instructions, candidate_instructions
 from instructed_rl.language.instructions import instruction_from_dict, instruction_to_dict
+from tests.test_ppo import _tiny_agent  # the small GRU agent the PPO tests roll out
 
 SKILL_GAMES = ("GoToRoom", "PickupRoom", "OpenRoom", "PutNextRoom", "SkillMaze")
 # Random play that picks things up, drops and toggles often enough to achieve every skill.
@@ -125,18 +126,6 @@ def test_unknown_skill_is_refused_with_the_known_ones():
 
 
 # ---- relabelling in PPO: the rollout reports achievements, relabelled episodes, learning ----
-
-def _tiny_agent():
-    from instructed_rl.language.corpus import load_corpus, sample_instructions
-    from instructed_rl.model.agent import Agent, AgentConfig
-
-    config = AgentConfig.from_dict({
-        "text": {"encoder": "gru", "dim": 16},
-        "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "goal_attention": False, "memory": "gru",
-                   "memory_dim": 16, "head_dim": 16}})
-    texts = sample_instructions(load_corpus("babyai"), count=500, seed=0) + ["A BabyAI world. You see a red ball."]
-    return Agent.create(config, texts=texts, seed=0).eval()
-
 
 def _achieving_rollout(agent, *, workers: int = 1):
     import torch

@@ -10,8 +10,7 @@ The actions far before the achievement are mostly the policy's own noise, the on
 did the job: each action's cross-entropy is weighted by ``discount ** (steps left to the
 achievement)``, as reward-weighted regression would weigh a reward of 1 at the achieving step,
 and a step that changed nothing the agent sees (a pick-up with nothing in front, a step into a
-wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc
-(docs/history.md, session 20).
+wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc.
 """
 
 from __future__ import annotations
