@@ -11,7 +11,6 @@ import copy
 
 import numpy as np
 import pytest
-from minigrid.core.actions import Actions
 
 from instructed_rl.acting.bot import QuickBabyAIBot
 from instructed_rl.games.env import InstructedEnv
@@ -147,7 +146,7 @@ def _achieving_rollout(agent, *, workers: int = 1):
 @pytest.mark.integration
 def test_a_rollout_reports_what_its_steps_achieved_and_relabels_it():
     from instructed_rl.hindsight.relabel import SKILLS
-    from instructed_rl.train.hindsight import relabelled_episodes, undone_pickups
+    from instructed_rl.train.hindsight import relabelled_episodes
 
     agent = _tiny_agent()
     rollout = _achieving_rollout(agent)
@@ -167,19 +166,16 @@ def test_a_rollout_reports_what_its_steps_achieved_and_relabels_it():
     for episode in episodes:
         assert episode.done[-1] == 1 and episode.done[:-1].sum() == 0 and episode.action[-1] == -1
         # The episode's actions are the agent's own from its episode's start to the achieving step,
-        # but for the steps after which the agent's view and heading were as before, and for
-        # the pick-ups dropped again before the achieving step.
+        # but for the steps after which the agent's view and heading were as before.
+        kept = episode.action[:-1] >= 0
         still = (episode.image[1:] == episode.image[:-1]).reshape(len(episode) - 1, -1).all(1) \
             & (episode.direction[1:] == episode.direction[:-1])
-        first = [(t + 2 - len(episode), t, n) for t, n in by_text[episode.instruction]
-                 if t + 2 - len(episode) >= 0 and rollout.start[t + 2 - len(episode), n]]
-        matches = []
-        for start, t, n in first:
-            own = rollout.action[start:t + 1, n]
-            kept = ~still & ~undone_pickups(own, still)
-            matches += [start] if np.array_equal(episode.action[:-1], np.where(kept, own, -1)) else []
-        assert matches, episode.instruction
+        np.testing.assert_array_equal(kept, ~still)
         unlabelled += int(still.sum())
+        matches = [(t, n) for t, n in by_text[episode.instruction] if t + 2 - len(episode) >= 0
+                   and rollout.start[t + 2 - len(episode), n]
+                   and np.array_equal(rollout.action[t + 2 - len(episode):t + 1, n][kept], episode.action[:-1][kept])]
+        assert matches, episode.instruction
     assert unlabelled, "no step of an untrained agent's episodes left its view as it was"
 
     # Worker processes report the same achievements, phrased the same way.
@@ -197,24 +193,6 @@ def test_relabelled_episodes_round_trip_through_the_buffer():
         assert (a.instruction, a.description, a.game, a.success) == (b.instruction, b.description, b.game, b.success)
         for name in ("image", "direction", "action", "done", "optimal"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-
-
-def test_a_pick_up_dropped_again_before_the_achievement_is_not_cloned():
-    from instructed_rl.train.hindsight import undone_pickups
-
-    pick, drop, forward = Actions.pickup, Actions.drop, Actions.forward
-
-    def undone(actions, idle=()):
-        still = np.zeros(len(actions), bool)
-        still[list(idle)] = True
-        return np.flatnonzero(undone_pickups(np.array(actions), still)).tolist()
-
-    # The last step is the achieving one; only steps that changed something count.
-    assert undone([forward, pick, forward, pick]) == []
-    assert undone([pick, forward, drop, forward, pick, drop, pick]) == [0, 4]
-    assert undone([pick, drop, pick, forward, drop], idle=[1]) == []  # the first drop changed nothing
-    assert undone([pick, pick, forward, drop, pick], idle=[1]) == [0]  # hands full: the second did nothing
-    assert undone([pick, forward, drop]) == []  # put next to's own drop
 
 
 def test_skills_are_drawn_evenly():

@@ -10,8 +10,7 @@ The actions far before the achievement are mostly the policy's own noise, the on
 did the job: each action's cross-entropy is weighted by ``discount ** (steps left to the
 achievement)``, as reward-weighted regression would weigh a reward of 1 at the achieving step,
 and a step that changed nothing the agent sees (a pick-up with nothing in front, a step into a
-wall) is not cloned at all: it cannot have helped. Nor is a pick-up that the agent undid by a
-drop before the achievement: picking up the wrong object was no part of what the episode achieved.
+wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from minigrid.core.actions import Actions
 
 from instructed_rl.model.agent import Agent
 from instructed_rl.rollout.episodes import Episode, label_masks
@@ -45,9 +43,7 @@ def relabelled_episodes(rollout: Rollout) -> tuple[list[Episode], list[str]]:
         image = np.concatenate([rollout.image[first:t + 1, n], after[0][None]])
         direction = np.append(rollout.direction[first:t + 1, n], after[1]).astype(np.uint8)
         action = np.append(rollout.action[first:t + 1, n], -1).astype(np.int16)
-        idle = changed_nothing(image, direction)
-        action[:-1][idle] = -1
-        action[:-1][undone_pickups(action[:-1], idle)] = -1
+        action[:-1][changed_nothing(image, direction)] = -1
         done = np.zeros(len(action), np.uint8)
         done[-1] = 1
         game, _, description = rollout.texts[rollout.goal[t, n]]
@@ -63,20 +59,6 @@ def changed_nothing(image: np.ndarray, direction: np.ndarray) -> np.ndarray:
     nothing in front, a drop with empty hands, a step into a wall): it cannot have helped."""
     same_view = (image[1:] == image[:-1]).reshape(len(image) - 1, -1).all(axis=1)
     return same_view & (direction[1:] == direction[:-1])
-
-
-def undone_pickups(action: np.ndarray, idle: np.ndarray) -> np.ndarray:
-    """(L,) which pick-ups ahead of an achievement at the last step were dropped again before it:
-    they achieved nothing lasting, and cloning them teaches greedy pick-up/drop loops. The drop
-    itself stays a label: it is how the agent frees its hands of the wrong object."""
-    undone = np.zeros(len(action), bool)
-    holding = None
-    for t in np.flatnonzero(~idle[:-1] & np.isin(action[:-1], (Actions.pickup, Actions.drop))):
-        if action[t] == Actions.pickup:
-            holding = t
-        elif holding is not None:
-            undone[holding], holding = True, None
-    return undone
 
 
 def pick_balanced(skills: list[str], size: int, rng: np.random.Generator) -> list[int]:
