@@ -80,7 +80,7 @@ def peak_rss(run: Path) -> str:
 
 
 def table(results: dict, target: float) -> str:
-    lines = ["| game | frames | relabelled | plain PPO |", "|---|---:|---:|---:|"]
+    lines = ["| game | frames | relabelled, greedy | plain PPO, greedy |", "|---|---:|---:|---:|"]
     for game, result in results.items():
         plain = dict(result["plain"])
         for frames, success in result["relabelled"]:
