@@ -43,6 +43,8 @@ class Rollout:
     achieved: list[tuple[int, int, str, str]] = field(default_factory=list)  # (t, n, skill, phrase) step t completed
     achieved_last: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)  # (t, n) -> the view
     # after an achieving step t that ended its episode
+    missed: list[tuple[int, int]] = field(default_factory=list)  # (t, n): step t did the mission's skill to the
+    # wrong objects (:attr:`StepBatch.missed`)
 
 
 @dataclass
@@ -122,6 +124,7 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
                 rollout.terminal.append((t, i, image_i, direction_i))
             rollout.achieved += [(t, i, skill, text) for i, done in batch.achieved.items() for skill, text in done]
             rollout.achieved_last.update({(t, i): view for i, view in batch.achieved_last.items()})
+            rollout.missed += [(t, int(i)) for i in np.flatnonzero(batch.missed)]
             for i in np.flatnonzero(batch.ended):
                 game = texts[current[i]][0]
                 record = stats.per_game.setdefault(game, [0, 0])
