@@ -150,17 +150,17 @@ def test_a_rollout_reports_what_its_steps_achieved_and_relabels_it():
 
     agent = _tiny_agent()
     rollout = _achieving_rollout(agent)
-    assert rollout.achieved and {skill for _, _, skill, _ in rollout.achieved} <= set(SKILLS)
-    assert all(text and text == " ".join(text.split()) for _, _, _, text in rollout.achieved)
+    assert rollout.achieved and {skill for _, _, skill, _, _ in rollout.achieved} <= set(SKILLS)
+    assert all(text and text == " ".join(text.split()) for _, _, _, text, _ in rollout.achieved)
     # Wherever the level reported success, the relabeller found the mission's own skill at that step.
     for t, n, _, _ in rollout.terminal:
         mission_kind = "pickup" if rollout.texts[rollout.goal[t, n]][1].startswith("pick") else "goto"
-        assert any((t2, n2, skill) == (t, n, mission_kind) for t2, n2, skill, _ in rollout.achieved)
+        assert any((t2, n2, skill) == (t, n, mission_kind) for t2, n2, skill, *_ in rollout.achieved)
 
     episodes, skills = relabelled_episodes(rollout)
     assert episodes and len(episodes) == len(skills)
     by_text = {}
-    for t, n, _, text in rollout.achieved:
+    for t, n, _, text, _ in rollout.achieved:
         by_text.setdefault(text, []).append((t, n))
     unlabelled = 0
     for episode in episodes:
@@ -213,9 +213,9 @@ def test_a_rollout_notes_the_steps_that_did_the_missions_skill_to_the_wrong_obje
         # pick-up at that very step (the verifier's), and not the mission's success.
         assert mission.startswith("pick up"), mission
         assert rollout.action[t, n] == 3 and (t, n) not in succeeded
-        assert any((t2, n2, skill) == (t, n, "pickup") for t2, n2, skill, _ in rollout.achieved)
+        assert any((t2, n2, skill) == (t, n, "pickup") for t2, n2, skill, *_ in rollout.achieved)
     # Every wrong pick-up of a pick-up mission is noted.
-    for t, n, skill, _ in rollout.achieved:
+    for t, n, skill, *_ in rollout.achieved:
         mission = rollout.texts[rollout.goal[t, n]][1]
         if skill == "pickup" and mission.startswith("pick up") and (t, n) not in succeeded:
             assert (t, n) in rollout.missed
@@ -250,6 +250,44 @@ def test_a_rollout_notes_the_steps_that_did_the_missions_skill_to_the_wrong_obje
         out, _, _ = unroll(fresh, missed)
     p = [torch.softmax(out.logits[row, len(e) - 1], -1)[e.action[-1]].item() for row, e in enumerate(missed)]
     assert abs(values["miss_loss"] - np.mean(-np.log1p(-np.array(p)))) < 1e-4
+
+
+@pytest.mark.integration
+def test_relabelled_episodes_name_their_objects_for_the_target_map():
+    import torch
+
+    from instructed_rl.language.corpus import load_corpus, sample_instructions
+    from instructed_rl.language.instructions import TARGET_COLORS, TARGET_TYPES
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.train.grounding import target_cells
+    from instructed_rl.train.hindsight import relabelled_episodes, relabelled_loss
+
+    rollout = _achieving_rollout(_tiny_agent())
+    episodes, skills = relabelled_episodes(rollout)
+    kept = [a for a in rollout.achieved if a[0] + 1 < rollout.action.shape[0] or rollout.ended[a[0], a[1]]]
+    assert len(kept) == len(episodes)
+    for episode, (_, _, _, text, targets) in zip(episodes, kept):
+        assert episode.target == targets and episode.instruction == text
+        color, kind = targets[:2]
+        assert TARGET_TYPES[kind] in text  # "pick up the yellow key": key
+        assert color == len(TARGET_COLORS) or TARGET_COLORS[color] in text
+    # What an episode picked up lay right ahead of the agent (view cell x 3, y 5) before its last step.
+    picked = [e for e, skill in zip(episodes, skills) if skill == "pickup"]
+    assert picked
+    labels, labelled = target_cells(torch.from_numpy(np.stack([e.image[-2] for e in picked]))[:, None].long(),
+                                    torch.tensor([e.target for e in picked]))
+    assert labelled[:, 0].all() and (labels[:, 0, 0, 3, 5] == 1).all()
+
+    config = AgentConfig.from_dict({
+        "text": {"encoder": "gru", "dim": 16},
+        "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1, "goal_attention": False, "memory": "gru",
+                   "memory_dim": 16, "head_dim": 16, "target_map": True}})
+    mapped = Agent.create(config, texts=sample_instructions(load_corpus("babyai"), count=200, seed=0), seed=0)
+    _, without = relabelled_loss(mapped, episodes[:8], discount=0.9, done_coef=0.5)
+    loss, values = relabelled_loss(mapped, episodes[:8], discount=0.9, done_coef=0.5, grounding_coef=3.0)
+    assert "grounding_loss" not in without and 0 < values["grounding_loss"]
+    total = values["action_loss"] + 0.5 * values["done_loss"] + 3.0 * values["grounding_loss"]
+    assert abs(loss.item() - total) < 1e-4
 
 
 def test_skills_are_drawn_evenly():

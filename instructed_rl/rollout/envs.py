@@ -147,7 +147,8 @@ class StepBatch:
     # mission (picked up the wrong object); only with ``achievements``
     starts: dict[int, EpisodeStart] = field(default_factory=dict)  # env -> the episode it has just started
     terminal: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> post-success (image, direction)
-    achieved: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # env -> (skill, phrase) the step completed
+    achieved: dict[int, list[tuple[str, str, tuple[int, ...]]]] = field(default_factory=dict)  # env -> (skill, phrase,
+    # the objects it names as :func:`instruction_targets`) of each instruction the step completed
     achieved_last: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> the view after an
     # achieving step that ended its episode (the only view of it: image is already the next episode's)
     bot_failures: int = 0
@@ -257,7 +258,8 @@ class EnvSlice:
         tracker, rng, mission_kind = self.trackers[i]
         done = tracker.step(action)
         if done:
-            batch.achieved[i] = [(a.kind, tracker.phrase(a, self.envs[i].phraser, rng)) for a in done]
+            batch.achieved[i] = [(a.kind, tracker.phrase(a, self.envs[i].phraser, rng), instruction_targets(a.instr))
+                                 for a in done]
             batch.missed[i] = not succeeded and any(a.kind == mission_kind for a in done)
 
     def _returned(self, i: int) -> bool:

@@ -40,7 +40,8 @@ class Rollout:
     bootstrap: np.ndarray  # (N,) value after the last step
     texts: list[tuple[str, str, str]]  # (game, instruction, description)
     terminal: list[tuple[int, int, np.ndarray, int]]  # (t, n, image, direction) after a successful step t
-    achieved: list[tuple[int, int, str, str]] = field(default_factory=list)  # (t, n, skill, phrase) step t completed
+    achieved: list[tuple[int, int, str, str, tuple[int, ...]]] = field(default_factory=list)  # (t, n, skill, phrase,
+    # targets): an instruction step t completed, its objects as :func:`instruction_targets` gives them
     achieved_last: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)  # (t, n) -> the view
     # after an achieving step t that ended its episode
     missed: list[tuple[int, int]] = field(default_factory=list)  # (t, n): step t did the mission's skill to the
@@ -122,7 +123,7 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
             stats.bot_failures += batch.bot_failures
             for i, (image_i, direction_i) in batch.terminal.items():
                 rollout.terminal.append((t, i, image_i, direction_i))
-            rollout.achieved += [(t, i, skill, text) for i, done in batch.achieved.items() for skill, text in done]
+            rollout.achieved += [(t, i, *done) for i, all_done in batch.achieved.items() for done in all_done]
             rollout.achieved_last.update({(t, i): view for i, view in batch.achieved_last.items()})
             rollout.missed += [(t, int(i)) for i in np.flatnonzero(batch.missed)]
             for i in np.flatnonzero(batch.ended):

@@ -11,6 +11,15 @@ did the job: each action's cross-entropy is weighted by ``discount ** (steps lef
 achievement)``, as reward-weighted regression would weigh a reward of 1 at the achieving step,
 and a step that changed nothing the agent sees (a pick-up with nothing in front, a step into a
 wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc.
+
+Episodes also say what was wrong: a step that did the mission's own kind of thing to the wrong
+objects (picked up the yellow key when told to pick up the yellow ball) is, under the mission, a
+mistake the sparse reward hardly punishes. With ``miss_coef`` each such action's probability under
+the mission is pushed down (unlikelihood: ``-log(1 - p)``), from the episode's start to that step.
+
+An agent with a target map can also learn, from each relabelled episode, where the objects its
+achieved instruction names lie in every view (``grounding_coef``): the verifier's own description
+of them, no bot. That names colour and type together, which the sparse reward teaches slowly.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import torch.nn.functional as F
 from instructed_rl.model.agent import Agent
 from instructed_rl.rollout.episodes import Episode, label_masks
 from instructed_rl.rollout.steps import Rollout
+from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.imitation import unroll
 
 
@@ -30,7 +40,7 @@ def relabelled_episodes(rollout: Rollout) -> tuple[list[Episode], list[str]]:
     rollout's last step has no view after it yet and is left out)."""
     steps = rollout.action.shape[0]
     episodes, skills = [], []
-    for t, n, skill, text in rollout.achieved:
+    for t, n, skill, text, targets in rollout.achieved:
         if rollout.ended[t, n]:  # the mission's success, the step limit or a strict level's failure
             after = rollout.achieved_last[t, n]
         else:
@@ -49,7 +59,7 @@ def relabelled_episodes(rollout: Rollout) -> tuple[list[Episode], list[str]]:
         game, _, description = rollout.texts[rollout.goal[t, n]]
         episodes.append(Episode(game=game, instruction=text, description=description, image=image,
                                 direction=direction, action=action, done=done, success=True,
-                                optimal=label_masks(action)))
+                                optimal=label_masks(action), target=tuple(targets)))
         skills.append(skill)
     return episodes, skills
 
@@ -91,9 +101,12 @@ def pick_balanced(skills: list[str], size: int, rng: np.random.Generator) -> lis
 
 
 def relabelled_loss(agent: Agent, episodes: list[Episode], *, discount: float, done_coef: float,
-                    missed: list[Episode] = (), miss_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                    missed: list[Episode] = (), miss_coef: float = 0.0, grounding_coef: float = 0.0
+                    ) -> tuple[torch.Tensor, dict[str, float]]:
     """Discount-weighted cross-entropy to the episodes' own actions + the termination head's BCE,
-    + ``miss_coef`` x the unlikelihood of the ``missed`` episodes' last actions (one unroll for both)."""
+    + ``miss_coef`` x the unlikelihood of the ``missed`` episodes' last actions (one unroll for both),
+    + ``grounding_coef`` x the target map's loss on the relabelled episodes (the cells holding the
+    objects their achieved instruction names)."""
     out, padded, _ = unroll(agent, list(episodes) + list(missed))
     achieved = len(episodes)
     action, valid = padded["action"][:achieved], padded["valid"]
@@ -112,6 +125,11 @@ def relabelled_loss(agent: Agent, episodes: list[Episode], *, discount: float, d
         accuracy = (logits.argmax(-1) == torch.from_numpy(action))[achieving].float().mean().item()
     loss = action_loss + done_coef * done_loss
     values = {"action_loss": action_loss.item(), "done_loss": done_loss.item(), "last_action_accuracy": accuracy}
+    if grounding_coef > 0:
+        map_loss, map_exact = grounding_loss(out.target_map[:achieved], padded["image"][:achieved],
+                                             padded["valid"][:achieved], [e.target for e in episodes])
+        loss = loss + grounding_coef * map_loss
+        values.update(grounding_loss=map_loss.item(), grounding_exact=map_exact)
     if missed:
         rows = np.arange(achieved, len(padded["action"]))
         last_rows = np.array([len(e) - 1 for e in missed])

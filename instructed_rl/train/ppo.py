@@ -92,6 +92,9 @@ class PPOConfig(AgentSource):
     hindsight_batch: int = option(32, "relabelled episodes per minibatch (skills drawn evenly)")
     hindsight_discount: float = option(0.9, "each relabelled action's weight is this to the power of the steps "
                                             "left to the achievement (the actions that did the job count most)")
+    grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss on the relabelled episodes "
+                                        "(hindsight): which view cells hold the objects their achieved instruction "
+                                        "names; needs an agent with a target map")
     hindsight_miss_coef: float = option(0.0, "weight of the unlikelihood, under the mission, of each action that did "
                                              "the mission's skill to the wrong objects (picked up the wrong thing)")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
@@ -118,6 +121,8 @@ class PPOConfig(AgentSource):
             raise ValueError("clip and lr must be positive")
         if not 0 < self.hindsight_discount <= 1:
             raise ValueError(f"hindsight_discount must lie in (0, 1], got {self.hindsight_discount}")
+        if self.grounding_coef < 0:
+            raise ValueError(f"grounding_coef must be >= 0, got {self.grounding_coef}")
         if self.hindsight_coef < 0 or self.hindsight_miss_coef < 0 or self.hindsight_batch <= 0:
             raise ValueError(f"hindsight_coef and hindsight_miss_coef must be >= 0 and hindsight_batch positive, got "
                              f"{self.hindsight_coef}, {self.hindsight_miss_coef} and {self.hindsight_batch}")
@@ -172,6 +177,9 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
 
     # ---- agent, optimizer, counters
     agent = make_agent(config, out, ctx, resumed=resumed)
+    if config.grounding_coef > 0 and not (config.hindsight and agent.config.policy.target_map):
+        raise UserError("grounding_coef > 0 trains the target map on relabelled episodes. Fix: hindsight: true and "
+                        "'agent: {policy: {target_map: true}}' (a new agent), or grounding_coef: 0")
     agent.to(device)
     distributed.broadcast_parameters(agent, ctx)
     teacher = None
@@ -251,7 +259,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                             wrong = [missed[i] for i in sorted(drawn)]
                             cloning, cloned = relabelled_loss(agent, picked, discount=config.hindsight_discount,
                                                               done_coef=config.done_coef, missed=wrong,
-                                                              miss_coef=config.hindsight_miss_coef)
+                                                              miss_coef=config.hindsight_miss_coef,
+                                                              grounding_coef=config.grounding_coef)
                             loss = loss + config.hindsight_coef * cloning
                             values.update({f"hindsight_{k}": v for k, v in cloned.items()})
                         values["grad_norm"] = gradient_step(loss, optimizer, parameters,
