@@ -25,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "hindsight.yaml"
-CONDITIONS = {"relabelled": "true", "plain": "false"}
+# Plain PPO: the same config without relabelling, and so without the losses on relabelled episodes.
+CONDITIONS = {"relabelled": ["--hindsight", "true"], "plain": ["--hindsight", "false", "--grounding-coef", "0"]}
 
 
 def checks(run: Path) -> list[tuple[int, float]]:
@@ -42,10 +43,10 @@ def frames_done(run: Path) -> int:
     return json.loads(state.read_text())["frames"] if state.exists() else 0
 
 
-def grow(run: Path, game: str, hindsight: str, frames: int, args) -> None:
+def grow(run: Path, game: str, condition: list[str], frames: int, args) -> None:
     """Train ``run`` (resuming it) up to ``frames``."""
     command = [sys.executable, "-m", "instructed_rl.cli", "train", "--config", str(CONFIG), "--out", str(run),
-               "--games", game, "--hindsight", hindsight, "--frames", str(frames), "--seed", str(args.seed),
+               "--games", game, *condition, "--frames", str(frames), "--seed", str(args.seed),
                "--eval-every", str(args.eval_every), "--eval-episodes", str(args.eval_episodes)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)

@@ -363,5 +363,17 @@ def test_the_benchmark_config_trains_and_resumes_with_its_relabelling(tmp_path):
     train_run("configs/hindsight.yaml", str(tmp_path / "run"), small)
     rows = MetricsLog.read(tmp_path / "run" / "metrics.jsonl")
     assert len(rows) == 4 and all(row["collect/relabelled"] > 0 for row in rows)
+    assert all(row["train/hindsight_grounding_loss"] > 0 for row in rows)  # its target map learns from them
     train_run("configs/hindsight.yaml", str(tmp_path / "run"), small[:1] + ["4096"] + small[2:])  # resumed, grown
     assert len(MetricsLog.read(tmp_path / "run" / "metrics.jsonl")) == 8
+
+
+def test_grounding_without_a_target_map_or_relabelling_is_refused_before_training(tmp_path):
+    from instructed_rl.commands.train import run as train_run
+    from instructed_rl.errors import UserError
+
+    with pytest.raises(UserError, match="target_map: true"):
+        train_run("configs/ppo_tiny.yaml", str(tmp_path / "run"), ["--hindsight", "true", "--grounding-coef", "1"])
+    with pytest.raises(UserError, match="hindsight: true"):
+        train_run("configs/hindsight.yaml", str(tmp_path / "plain"), ["--hindsight", "false"])
+    assert not (tmp_path / "run" / "checkpoint").exists()
