@@ -32,9 +32,6 @@ from instructed_rl.language.instructions import instruction_to_dict
 from instructed_rl.language.vocabulary import OBJECT_TYPES
 
 SKILLS: tuple[str, ...] = ("goto", "pickup", "open", "putnext")
-# Skills done by one action on an object: doing one to the wrong object is a mistake. Going to
-# the wrong object is not: the agent passes objects on its way.
-ACTING_SKILLS: tuple[str, ...] = ("pickup", "open", "putnext")
 
 
 @dataclass(frozen=True)

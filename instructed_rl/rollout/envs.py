@@ -27,8 +27,7 @@ from minigrid.core.actions import Actions
 
 from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.hindsight.relabel import ACTING_SKILLS, AchievementTracker
-from instructed_rl.language.corpus import instruction_kind
+from instructed_rl.hindsight.relabel import AchievementTracker
 from instructed_rl.language.instructions import instruction_targets
 from instructed_rl.model.policy import policy_view, view_channels
 from instructed_rl.rollout.workers import reply, serve
@@ -143,8 +142,6 @@ class StepBatch:
     idle: np.ndarray  # (n,) bool: the env has run its quota; image is meaningless
     dropped: np.ndarray  # (n,) bool: the episode ended because the bot could not label it (drop_unlabelled)
     repeat: np.ndarray  # (n,) bool: the step returned to a pose (cell, heading, load) of the last REPEAT_WINDOW steps
-    missed: np.ndarray  # (n,) bool: the step completed an instruction of the mission's own skill that was not the
-    # mission (picked up the wrong object); only with ``achievements``
     starts: dict[int, EpisodeStart] = field(default_factory=dict)  # env -> the episode it has just started
     terminal: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # env -> post-success (image, direction)
     achieved: dict[int, list[tuple[str, str, tuple[int, ...]]]] = field(default_factory=dict)  # env -> (skill, phrase,
@@ -153,15 +150,14 @@ class StepBatch:
     # achieving step that ended its episode (the only view of it: image is already the next episode's)
     bot_failures: int = 0
 
-    ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped", "repeat",
-              "missed")
+    ARRAYS = ("image", "direction", "reward", "ended", "success", "label", "optimal", "idle", "dropped", "repeat")
 
     @staticmethod
     def empty(n: int, channels: int = 3) -> StepBatch:
         return StepBatch(image=np.zeros((n, 7, 7, channels), np.uint8), direction=np.zeros(n, np.int64),
                          reward=np.zeros(n, np.float32), ended=np.zeros(n, bool), success=np.zeros(n, bool),
                          label=np.full(n, -1, np.int16), optimal=np.zeros(n, np.uint8), idle=np.zeros(n, bool),
-                         dropped=np.zeros(n, bool), repeat=np.zeros(n, bool), missed=np.zeros(n, bool))
+                         dropped=np.zeros(n, bool), repeat=np.zeros(n, bool))
 
     @staticmethod
     def concat(parts: list[StepBatch]) -> StepBatch:
@@ -185,7 +181,7 @@ class EnvSlice:
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
         self.poses: list[deque] = [deque(maxlen=REPEAT_WINDOW) for _ in range(count)]
-        self.trackers: list[tuple[AchievementTracker, np.random.Generator, str] | None] = [None] * count
+        self.trackers: list[tuple[AchievementTracker, np.random.Generator] | None] = [None] * count
         self.episode = [0] * count
         self.plan = Plan(0)
 
@@ -206,7 +202,7 @@ class EnvSlice:
             obs, reward, terminated, truncated, info = self.envs[i].step(action)
             batch.reward[i] = reward
             if self.trackers[i] is not None:
-                self._achieved(i, action, batch, succeeded=bool(info["success"]))
+                self._achieved(i, action, batch)
             if terminated or truncated:
                 if i in batch.achieved:
                     batch.achieved_last[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
@@ -243,8 +239,7 @@ class EnvSlice:
             self.trackers[i] = None
             if self.plan.achievements:  # phrasings drawn from the episode's own stream: a resumed run retraces them
                 seed = self.plan.episode_seed(self.seed, env_index, i, self.episode[i])
-                self.trackers[i] = (AchievementTracker(env.level, locations=True), np.random.default_rng([seed, 2]),
-                                    _acting_kind(env.level.instrs))
+                self.trackers[i] = (AchievementTracker(env.level, locations=True), np.random.default_rng([seed, 2]))
             if self.plan.track_poses:
                 self.poses[i].clear()
                 self._returned(i)
@@ -252,15 +247,13 @@ class EnvSlice:
                 return
             batch.starts.pop(i)  # dropped before its first step: the trainer never sees it
 
-    def _achieved(self, i: int, action: int, batch: StepBatch, *, succeeded: bool) -> None:
-        """Note what env ``i``'s last action completed, in the words of its corpus, and whether it
-        did its mission's kind of thing to the wrong objects (``succeeded``: the mission is done)."""
-        tracker, rng, mission_kind = self.trackers[i]
+    def _achieved(self, i: int, action: int, batch: StepBatch) -> None:
+        """Note what env ``i``'s last action completed, in the words of its corpus."""
+        tracker, rng = self.trackers[i]
         done = tracker.step(action)
         if done:
             batch.achieved[i] = [(a.kind, tracker.phrase(a, self.envs[i].phraser, rng), instruction_targets(a.instr))
                                  for a in done]
-            batch.missed[i] = not succeeded and any(a.kind == mission_kind for a in done)
 
     def _returned(self, i: int) -> bool:
         """Note env ``i``'s pose; True when it held the same one within the last REPEAT_WINDOW steps
@@ -350,12 +343,3 @@ class EnvVector:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _acting_kind(instr) -> str | None:
-    """The mission's skill when doing it to the wrong object is a mistake worth noting (``missed``)."""
-    try:
-        kind = instruction_kind(instr)
-    except TypeError:  # a game's own kind of mission
-        return None
-    return kind if kind in ACTING_SKILLS else None

@@ -44,8 +44,6 @@ class Rollout:
     # targets): an instruction step t completed, its objects as :func:`instruction_targets` gives them
     achieved_last: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)  # (t, n) -> the view
     # after an achieving step t that ended its episode
-    missed: list[tuple[int, int]] = field(default_factory=list)  # (t, n): step t did the mission's skill to the
-    # wrong objects (:attr:`StepBatch.missed`)
 
 
 @dataclass
@@ -125,7 +123,6 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
                 rollout.terminal.append((t, i, image_i, direction_i))
             rollout.achieved += [(t, i, *done) for i, all_done in batch.achieved.items() for done in all_done]
             rollout.achieved_last.update({(t, i): view for i, view in batch.achieved_last.items()})
-            rollout.missed += [(t, int(i)) for i in np.flatnonzero(batch.missed)]
             for i in np.flatnonzero(batch.ended):
                 game = texts[current[i]][0]
                 record = stats.per_game.setdefault(game, [0, 0])

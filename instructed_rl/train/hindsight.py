@@ -12,11 +12,6 @@ achievement)``, as reward-weighted regression would weigh a reward of 1 at the a
 and a step that changed nothing the agent sees (a pick-up with nothing in front, a step into a
 wall) is not cloned at all: it cannot have helped. Both raised greedy success on PickupLoc.
 
-Episodes also say what was wrong: a step that did the mission's own kind of thing to the wrong
-objects (picked up the yellow key when told to pick up the yellow ball) is, under the mission, a
-mistake the sparse reward hardly punishes. With ``miss_coef`` each such action's probability under
-the mission is pushed down (unlikelihood: ``-log(1 - p)``), from the episode's start to that step.
-
 An agent with a target map can also learn, from each relabelled episode, where the objects its
 achieved instruction names lie in every view (``grounding_coef``): the verifier's own description
 of them, no bot. That names colour and type together, which the sparse reward teaches slowly.
@@ -64,25 +59,6 @@ def relabelled_episodes(rollout: Rollout) -> tuple[list[Episode], list[str]]:
     return episodes, skills
 
 
-def missed_episodes(rollout: Rollout) -> list[Episode]:
-    """Each step of ``rollout`` that did its mission's skill to the wrong objects, as an
-    :class:`Episode` under the mission, from the episode's start: its only label is that wrong
-    action (last row), its termination targets are all 0 (the mission was not done)."""
-    episodes = []
-    for t, n in rollout.missed:
-        first = t
-        while not rollout.start[first, n]:
-            first -= 1
-        action = np.full(t + 1 - first, -1, np.int16)
-        action[-1] = rollout.action[t, n]
-        game, instruction, description = rollout.texts[rollout.goal[t, n]]
-        episodes.append(Episode(game=game, instruction=instruction, description=description,
-                                image=rollout.image[first:t + 1, n], direction=rollout.direction[first:t + 1, n].astype(np.uint8),
-                                action=action, done=np.zeros(len(action), np.uint8), success=False,
-                                optimal=label_masks(action)))
-    return episodes
-
-
 def changed_nothing(image: np.ndarray, direction: np.ndarray) -> np.ndarray:
     """(L - 1,) whether each step left the agent's view and heading as they were (a pick-up with
     nothing in front, a drop with empty hands, a step into a wall): it cannot have helped."""
@@ -101,42 +77,28 @@ def pick_balanced(skills: list[str], size: int, rng: np.random.Generator) -> lis
 
 
 def relabelled_loss(agent: Agent, episodes: list[Episode], *, discount: float, done_coef: float,
-                    missed: list[Episode] = (), miss_coef: float = 0.0, grounding_coef: float = 0.0
-                    ) -> tuple[torch.Tensor, dict[str, float]]:
+                    grounding_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Discount-weighted cross-entropy to the episodes' own actions + the termination head's BCE,
-    + ``miss_coef`` x the unlikelihood of the ``missed`` episodes' last actions (one unroll for both),
     + ``grounding_coef`` x the target map's loss on the relabelled episodes (the cells holding the
     objects their achieved instruction names)."""
-    out, padded, _ = unroll(agent, list(episodes) + list(missed))
-    achieved = len(episodes)
-    action, valid = padded["action"][:achieved], padded["valid"]
-    logits = out.logits[:achieved]
+    out, padded, _ = unroll(agent, episodes)
+    action, valid = padded["action"], padded["valid"]
     labelled = action >= 0
     last = np.array([len(e) - 2 for e in episodes])[:, None]  # the achieving step's row
     steps_left = last - np.arange(action.shape[1])[None]
     weight = torch.from_numpy(np.where(labelled, discount ** np.maximum(steps_left, 0), 0.0).astype(np.float32))
-    log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs = torch.log_softmax(out.logits, dim=-1)
     taken = log_probs.gather(-1, torch.from_numpy(np.maximum(action, 0))[..., None]).squeeze(-1)
     action_loss = -(taken * weight).sum() / weight.sum().clamp_min(1e-8)  # all unlabelled: a go-to achieved at once
     valid_t = torch.from_numpy(valid)
     done_loss = F.binary_cross_entropy_with_logits(out.done_logit[valid_t], torch.from_numpy(padded["done"])[valid_t])
     achieving = torch.from_numpy(labelled & (steps_left == 0))
     with torch.no_grad():
-        accuracy = (logits.argmax(-1) == torch.from_numpy(action))[achieving].float().mean().item()
+        accuracy = (out.logits.argmax(-1) == torch.from_numpy(action))[achieving].float().mean().item()
     loss = action_loss + done_coef * done_loss
     values = {"action_loss": action_loss.item(), "done_loss": done_loss.item(), "last_action_accuracy": accuracy}
     if grounding_coef > 0:
-        map_loss, map_exact = grounding_loss(out.target_map[:achieved], padded["image"][:achieved],
-                                             padded["valid"][:achieved], [e.target for e in episodes])
+        map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes])
         loss = loss + grounding_coef * map_loss
         values.update(grounding_loss=map_loss.item(), grounding_exact=map_exact)
-    if missed:
-        rows = np.arange(achieved, len(padded["action"]))
-        last_rows = np.array([len(e) - 1 for e in missed])
-        wrong = torch.from_numpy(padded["action"][rows, last_rows])
-        log_probs = torch.log_softmax(out.logits[rows, last_rows], dim=-1)
-        others = log_probs.masked_fill(F.one_hot(wrong, log_probs.shape[-1]).bool(), float("-inf"))
-        miss_loss = -torch.logsumexp(others, dim=-1).mean()  # -log(1 - p(wrong action))
-        loss = loss + miss_coef * miss_loss
-        values.update(miss_loss=miss_loss.item(), miss_probability=log_probs.gather(-1, wrong[:, None]).exp().mean().item())
     return loss, values

@@ -23,8 +23,7 @@ agent's action distribution to the student's.
 
 With ``hindsight: true`` (no teacher at all) each minibatch also clones a batch of the rollout's
 relabelled episodes: whatever instruction the agent's own steps satisfied, learned as if it had
-been the mission (:mod:`instructed_rl.train.hindsight`); with ``hindsight_miss_coef`` it also
-pushes down, under the mission, the actions that did the mission's skill to the wrong objects.
+been the mission (:mod:`instructed_rl.train.hindsight`).
 
 Envs step in this process (``workers: 1``) or in ``workers`` spawned processes, each owning a
 slice of the envs; both give the same numbers. With ``overlap: true`` one spawned process
@@ -50,7 +49,7 @@ from instructed_rl.games.spec import find_game
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import load_checkpoint
 from instructed_rl.train.gae import compute_gae
-from instructed_rl.train.hindsight import missed_episodes, pick_balanced, relabelled_episodes, relabelled_loss
+from instructed_rl.train.hindsight import pick_balanced, relabelled_episodes, relabelled_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
 from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
@@ -95,8 +94,6 @@ class PPOConfig(AgentSource):
     grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss on the relabelled episodes "
                                         "(hindsight): which view cells hold the objects their achieved instruction "
                                         "names; needs an agent with a target map")
-    hindsight_miss_coef: float = option(0.0, "weight of the unlikelihood, under the mission, of each action that did "
-                                             "the mission's skill to the wrong objects (picked up the wrong thing)")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
@@ -123,9 +120,9 @@ class PPOConfig(AgentSource):
             raise ValueError(f"hindsight_discount must lie in (0, 1], got {self.hindsight_discount}")
         if self.grounding_coef < 0:
             raise ValueError(f"grounding_coef must be >= 0, got {self.grounding_coef}")
-        if self.hindsight_coef < 0 or self.hindsight_miss_coef < 0 or self.hindsight_batch <= 0:
-            raise ValueError(f"hindsight_coef and hindsight_miss_coef must be >= 0 and hindsight_batch positive, got "
-                             f"{self.hindsight_coef}, {self.hindsight_miss_coef} and {self.hindsight_batch}")
+        if self.hindsight_coef < 0 or self.hindsight_batch <= 0:
+            raise ValueError(f"hindsight_coef must be >= 0 and hindsight_batch positive, got {self.hindsight_coef} "
+                             f"and {self.hindsight_batch}")
 
     @property
     def frames_per_iteration(self) -> int:
@@ -245,7 +242,6 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                 agent.train()
                 pieces = segments(rollout.start, rollout.terminal, config.recurrence)
                 relabelled, skills = relabelled_episodes(rollout) if config.hindsight else ([], [])
-                missed = missed_episodes(rollout) if config.hindsight and config.hindsight_miss_coef > 0 else []
                 update_metrics = []
                 for _ in range(config.epochs):
                     order = rng.permutation(len(pieces))
@@ -255,11 +251,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                                                 teacher_kind=teacher_kind if distill_coef > 0 else "none")
                         if relabelled:
                             picked = [relabelled[i] for i in pick_balanced(skills, config.hindsight_batch, rng)]
-                            drawn = rng.choice(len(missed), min(len(missed), config.hindsight_batch), replace=False)
-                            wrong = [missed[i] for i in sorted(drawn)]
                             cloning, cloned = relabelled_loss(agent, picked, discount=config.hindsight_discount,
-                                                              done_coef=config.done_coef, missed=wrong,
-                                                              miss_coef=config.hindsight_miss_coef,
+                                                              done_coef=config.done_coef,
                                                               grounding_coef=config.grounding_coef)
                             loss = loss + config.hindsight_coef * cloning
                             values.update({f"hindsight_{k}": v for k, v in cloned.items()})
@@ -290,7 +283,6 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                                 for k, game in enumerate(game_ids)})
                 if config.hindsight:
                     row["collect/relabelled"] = len(relabelled)
-                    row["collect/missed"] = len(rollout.missed)
                     row.update({f"collect/relabelled/{skill}": skills.count(skill) for skill in sorted(set(skills))})
                 if kickstart:
                     row["distill_coef"] = distill_coef
