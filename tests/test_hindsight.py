@@ -118,6 +118,55 @@ def test_every_skill_is_relabelled_and_phrased_by_the_corpus():
     assert any(t for t in texts if "ball" in t or "box" in t or "key" in t)
 
 
+def _facing_an_object_beside_another(level) -> tuple[object, object] | None:
+    """Put the agent on a free cell facing an object that touches another one; (that object, its
+    neighbour), or None if this world has no such place."""
+    from minigrid.core.constants import DIR_TO_VEC
+    grid = level.grid
+    for x in range(1, grid.width - 1):
+        for y in range(1, grid.height - 1):
+            moved = grid.get(x, y)
+            if moved is None or moved.type not in ("ball", "box", "key"):
+                continue
+            beside = [grid.get(x + dx, y + dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+            beside = [o for o in beside if o is not None and o.type in ("ball", "box", "key")]
+            for direction, (dx, dy) in enumerate(DIR_TO_VEC):
+                ax, ay = x - dx, y - dy
+                if beside and grid.get(ax, ay) is None:
+                    level.agent_pos, level.agent_dir = (ax, ay), direction
+                    return moved, beside[0]
+    return None
+
+
+def test_put_next_is_only_relabelled_where_the_level_could_have_asked_it():
+    """Picking up an object that already touches another and dropping it back satisfies minigrid's
+    put-next verifier, but BabyAI never asks that (its levels reject such missions): no candidate."""
+    from minigrid.envs.babyai.core.verifier import ObjDesc, PutNextInstr
+    checked = 0
+    for seed in range(40):
+        env = InstructedEnv("BabyAI-PutNextLocal-v0")
+        env.reset(seed=seed)
+        level = env.level
+        found = _facing_an_object_beside_another(level)
+        if found is None:
+            continue
+        moved, neighbour = found
+        start = copy.deepcopy(level)
+        for instr in candidate_instructions(start, skills=["putnext"]):
+            probe = copy.deepcopy(start)
+            probe.validate_instrs(instr)  # raises RejectSampling if the level would not ask it
+        raw = PutNextInstr(ObjDesc(moved.type, moved.color), ObjDesc(neighbour.type, neighbour.color))
+        raw.reset_verifier(level)
+        for action in (3, 4):  # pick up, drop back where it lay
+            level.step(action)
+            said = raw.verify(action)
+        assert said == "success", "the verifier alone accepts the drop back (the check could fail)"
+        kinds = {a.kind for a in achieved_instructions(start, [3, 4])}
+        assert "pickup" in kinds and "putnext" not in kinds, (seed, kinds)
+        checked += 1
+    assert checked >= 5, f"only {checked} worlds had an object beside another"
+
+
 def test_unknown_skill_is_refused_with_the_known_ones():
     env = InstructedEnv("GoToRoom")
     env.reset(seed=0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
 from minigrid.envs.babyai.core.verifier import LOC_NAMES, GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr
 
 from instructed_rl.language.corpus import Phraser, instruction_kind
@@ -66,8 +67,9 @@ def object_descriptions(level) -> list[ObjDesc]:
 
 
 def candidate_instructions(level, skills: Iterable[str] = SKILLS, *, locations: bool = False) -> list:
-    """Fresh (not yet reset) verifier instructions for every skill over every object name of ``level``
-    (``locations``: go-to and pick-up also name objects by where they lie from the agent)."""
+    """Verifier instructions for every skill over every object name of ``level`` (``locations``:
+    go-to and pick-up also name objects by where they lie from the agent), keeping those the level
+    itself could have given as a mission in this world (:func:`level_could_ask`)."""
     skills = tuple(skills)
     unknown = sorted(set(skills) - set(SKILLS))
     if unknown:
@@ -85,7 +87,22 @@ def candidate_instructions(level, skills: Iterable[str] = SKILLS, *, locations: 
         found += [PickupInstr(ObjDesc(t, c, loc)) for t, c in things for loc in places]
     if "putnext" in skills:
         found += [PutNextInstr(ObjDesc(*move), ObjDesc(*fixed)) for move in things for fixed in things if move != fixed]
-    return found
+    return [instr for instr in found if level_could_ask(level, instr)]
+
+
+def level_could_ask(level, instr) -> bool:
+    """Whether ``level``'s own mission check (BabyAI's ``validate_instrs``) accepts ``instr`` in its
+    current world. BabyAI never asks to put an object next to one it already touches, or next to an
+    object its own description also matches: picking such an object up and dropping it back would
+    otherwise "achieve" a put-next, and cloning that teaches pick-up/drop loops."""
+    validate = getattr(level, "validate_instrs", None)
+    if validate is None:  # not a BabyAI room-grid level: it has no such rules
+        return True
+    try:
+        validate(instr)
+    except RejectSampling:
+        return False
+    return True
 
 
 class AchievementTracker:
