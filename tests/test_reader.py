@@ -159,6 +159,29 @@ def test_target_cells_mark_exactly_the_objects_the_instruction_names():
     assert marked > 0  # some targets are in the first view
 
 
+def test_balanced_grounding_loss_does_not_let_a_blank_map_pass():
+    """A map that marks nothing scores well under plain BCE (the named object is ~1 cell of 49)
+    but badly under the balanced loss; a map that marks exactly the object scores well under both."""
+    from instructed_rl.train.grounding import grounding_loss, target_cells
+
+    env = InstructedEnv("PickupRoom", split="train", corpus="babyai")
+    for seed in range(50):
+        obs, _ = env.reset(seed=seed)
+        target = instruction_targets(env.unwrapped.level.instrs)
+        image = obs["image"][None, None].astype(np.int64)
+        labels, _ = target_cells(torch.from_numpy(image), torch.tensor([target]))
+        if labels[0, 0, 0].sum() == 1:  # the named object in view, once
+            break
+    valid = np.ones((1, 1), bool)
+    blank = torch.full(labels.shape, -6.0)
+    exact = torch.where(labels > 0.5, 6.0, -6.0)
+    plain_blank, _ = grounding_loss(blank, image, valid, [target])
+    balanced_blank, _ = grounding_loss(blank, image, valid, [target], balanced=True)
+    balanced_exact, exact_right = grounding_loss(exact, image, valid, [target], balanced=True)
+    assert plain_blank < 0.2 and balanced_blank > 2.5, (plain_blank, balanced_blank)
+    assert balanced_exact < 0.01 and exact_right == 1.0
+
+
 @pytest.mark.integration
 def test_a_tiny_run_learns_where_the_instructions_object_is(tmp_path):
     """The target map learns from the grounding loss within seconds (measured 0.10 -> 0.36 of

@@ -40,15 +40,23 @@ def target_cells(image: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tens
 
 
 def grounding_loss(map_logits: torch.Tensor, image: np.ndarray, valid: np.ndarray,
-                   targets: list[tuple[int, ...]]) -> tuple[torch.Tensor, float]:
+                   targets: list[tuple[int, ...]], *, balanced: bool = False) -> tuple[torch.Tensor, float]:
     """Binary cross-entropy of the map (B, L, SLOTS, 7, 7) on valid steps of labelled slots, and
-    the fraction of those (step, slot) views whose every cell is classified right."""
+    the fraction of those (step, slot) views whose every cell is classified right. ``balanced``:
+    the mean over positive cells and the mean over negative ones weigh half each (a named object
+    fills about 1 cell of 49, and plain BCE can then settle on marking nothing)."""
     labels, labelled = target_cells(torch.from_numpy(image), torch.tensor(targets, dtype=torch.long))
     use = torch.from_numpy(valid)[:, :, None] & labelled[:, None, :]  # (B, L, SLOTS)
     if not use.any():
         return map_logits.sum() * 0.0, 1.0
     logits, labels = map_logits[use], labels[use]  # (N, 7, 7)
-    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    if balanced:
+        cell_loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        positive = labels > 0.5
+        halves = [cell_loss[cells].mean() for cells in (positive, ~positive) if cells.any()]
+        loss = sum(halves) / len(halves)
+    else:
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
     with torch.no_grad():
         exact = ((logits > 0) == (labels > 0.5)).flatten(1).all(1).float().mean().item()
     return loss, exact

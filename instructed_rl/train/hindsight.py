@@ -77,10 +77,10 @@ def pick_balanced(skills: list[str], size: int, rng: np.random.Generator) -> lis
 
 
 def relabelled_loss(agent: Agent, episodes: list[Episode], *, discount: float, done_coef: float,
-                    grounding_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                    grounding_coef: float = 0.0, grounding_balanced: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
     """Discount-weighted cross-entropy to the episodes' own actions + the termination head's BCE,
     + ``grounding_coef`` x the target map's loss on the relabelled episodes (the cells holding the
-    objects their achieved instruction names)."""
+    objects their achieved instruction names; ``grounding_balanced``: positive and negative cells weigh alike)."""
     out, padded, _ = unroll(agent, episodes)
     action, valid = padded["action"], padded["valid"]
     labelled = action >= 0
@@ -98,7 +98,8 @@ def relabelled_loss(agent: Agent, episodes: list[Episode], *, discount: float, d
     loss = action_loss + done_coef * done_loss
     values = {"action_loss": action_loss.item(), "done_loss": done_loss.item(), "last_action_accuracy": accuracy}
     if grounding_coef > 0:
-        map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes])
+        map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes],
+                                             balanced=grounding_balanced)
         loss = loss + grounding_coef * map_loss
         values.update(grounding_loss=map_loss.item(), grounding_exact=map_exact)
     return loss, values

@@ -94,6 +94,8 @@ class PPOConfig(AgentSource):
     grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss on the relabelled episodes "
                                         "(hindsight): which view cells hold the objects their achieved instruction "
                                         "names; needs an agent with a target map")
+    grounding_balanced: bool = option(False, "weigh the target map's positive cells (the named objects, ~1 of 49) "
+                                             "as much as its negative ones, so the map cannot settle on marking nothing")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
@@ -253,7 +255,8 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
                             picked = [relabelled[i] for i in pick_balanced(skills, config.hindsight_batch, rng)]
                             cloning, cloned = relabelled_loss(agent, picked, discount=config.hindsight_discount,
                                                               done_coef=config.done_coef,
-                                                              grounding_coef=config.grounding_coef)
+                                                              grounding_coef=config.grounding_coef,
+                                                              grounding_balanced=config.grounding_balanced)
                             loss = loss + config.hindsight_coef * cloning
                             values.update({f"hindsight_{k}": v for k, v in cloned.items()})
                         values["grad_norm"] = gradient_step(loss, optimizer, parameters,
