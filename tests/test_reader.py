@@ -172,6 +172,8 @@ def test_balanced_grounding_loss_does_not_let_a_blank_map_pass():
         labels, _ = target_cells(torch.from_numpy(image), torch.tensor([target]))
         if labels[0, 0, 0].sum() == 1:  # the named object in view, once
             break
+    else:
+        pytest.fail("no world of 50 shows its named object exactly once")
     valid = np.ones((1, 1), bool)
     blank = torch.full(labels.shape, -6.0)
     exact = torch.where(labels > 0.5, 6.0, -6.0)
