@@ -159,9 +159,13 @@ def test_target_cells_mark_exactly_the_objects_the_instruction_names():
     assert marked > 0  # some targets are in the first view
 
 
-def test_balanced_grounding_loss_does_not_let_a_blank_map_pass():
-    """A map that marks nothing scores well under plain BCE (the named object is ~1 cell of 49)
-    but badly under the balanced loss; a map that marks exactly the object scores well under both."""
+def test_balanced_grounding_loss_does_not_let_a_blank_or_colour_blind_map_pass():
+    """A map that marks nothing scores well under plain BCE (the named object is ~1 cell of 49) but
+    badly under the balanced loss; marking an object of the named type in another colour costs
+    plain BCE what marking an empty cell does, and the balanced loss several times more; a map
+    that marks exactly the object scores well under both."""
+    from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+
     from instructed_rl.train.grounding import grounding_loss, target_cells
 
     env = InstructedEnv("PickupRoom", split="train", corpus="babyai")
@@ -170,17 +174,36 @@ def test_balanced_grounding_loss_does_not_let_a_blank_map_pass():
         target = instruction_targets(env.unwrapped.level.instrs)
         image = obs["image"][None, None].astype(np.int64)
         labels, _ = target_cells(torch.from_numpy(image), torch.tensor([target]))
-        if labels[0, 0, 0].sum() == 1:  # the named object in view, once
+        if labels[0, 0, 0].sum() == 1 and target[0] < len(TARGET_COLORS):  # named once, by colour
             break
     else:
-        pytest.fail("no world of 50 shows its named object exactly once")
+        pytest.fail("no world of 50 shows its colour-named object exactly once")
+    # An object of the named type in another colour, on an empty cell of the view.
+    named = labels[0, 0, 0].nonzero()[0].tolist()
+    empty_cells = (image[0, 0, :, :, 0] == OBJECT_TO_IDX["empty"]).nonzero()
+    row, col = empty_cells[0][0], empty_cells[1][0]
+    other_colour = next(c for c in TARGET_COLORS if c != TARGET_COLORS[target[0]])
+    image[0, 0, row, col, :2] = image[0, 0, named[0], named[1], 0], COLOR_TO_IDX[other_colour]
+    labels, _ = target_cells(torch.from_numpy(image), torch.tensor([target]))
+    assert labels[0, 0, 0, row, col] == 0 and labels[0, 0, 0].sum() == 1
+
     valid = np.ones((1, 1), bool)
     blank = torch.full(labels.shape, -6.0)
     exact = torch.where(labels > 0.5, 6.0, -6.0)
+    colour_blind = exact.clone()
+    colour_blind[0, 0, 0, row, col] = 6.0
+    marks_floor = exact.clone()
+    marks_floor[0, 0, 0, empty_cells[0][1], empty_cells[1][1]] = 6.0
     plain_blank, _ = grounding_loss(blank, image, valid, [target])
+    plain_colour_blind, _ = grounding_loss(colour_blind, image, valid, [target])
+    plain_floor, _ = grounding_loss(marks_floor, image, valid, [target])
+    balanced_floor, _ = grounding_loss(marks_floor, image, valid, [target], balanced=True)
     balanced_blank, _ = grounding_loss(blank, image, valid, [target], balanced=True)
+    balanced_colour_blind, _ = grounding_loss(colour_blind, image, valid, [target], balanced=True)
     balanced_exact, exact_right = grounding_loss(exact, image, valid, [target], balanced=True)
-    assert plain_blank < 0.2 and balanced_blank > 2.5, (plain_blank, balanced_blank)
+    assert plain_blank < 0.2 and balanced_blank > 1.5, (plain_blank, balanced_blank)
+    assert plain_colour_blind == pytest.approx(plain_floor)
+    assert balanced_colour_blind > 3 * balanced_floor, (balanced_colour_blind, balanced_floor)
     assert balanced_exact < 0.01 and exact_right == 1.0
 
 

@@ -43,21 +43,26 @@ def grounding_loss(map_logits: torch.Tensor, image: np.ndarray, valid: np.ndarra
                    targets: list[tuple[int, ...]], *, balanced: bool = False) -> tuple[torch.Tensor, float]:
     """Binary cross-entropy of the map (B, L, SLOTS, 7, 7) on valid steps of labelled slots, and
     the fraction of those (step, slot) views whose every cell is classified right. ``balanced``:
-    the mean over positive cells and the mean over negative ones weigh half each (a named object
-    fills about 1 cell of 49, and plain BCE can then settle on marking nothing)."""
-    labels, labelled = target_cells(torch.from_numpy(image), torch.tensor(targets, dtype=torch.long))
+    three groups of cells weigh a third each: the named objects, the other objects an instruction
+    could name, and the rest. A named object fills about 1 cell of 49, and plain BCE can settle on
+    marking nothing; an object of the named type but another colour is 1 of 40-odd negatives, and
+    a map that marks it anyway costs little unless the other objects form a group of their own."""
+    pixels = torch.from_numpy(image)
+    labels, labelled = target_cells(pixels, torch.tensor(targets, dtype=torch.long))
     use = torch.from_numpy(valid)[:, :, None] & labelled[:, None, :]  # (B, L, SLOTS)
     if not use.any():
         return map_logits.sum() * 0.0, 1.0
     logits, labels = map_logits[use], labels[use]  # (N, 7, 7)
     if balanced:
+        holds_object = torch.isin(pixels[..., 0], _TYPE_IDS[:-1]).unsqueeze(2)  # (B, L, 1, 7, 7)
+        holds_object = holds_object.expand(-1, -1, use.shape[2], -1, -1)[use]
         cell_loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
         positive = labels > 0.5
-        halves = [cell_loss[cells].mean() for cells in (positive, ~positive) if cells.any()]
-        loss = sum(halves) / len(halves)
+        groups = (positive, ~positive & holds_object, ~positive & ~holds_object)
+        parts = [cell_loss[cells].mean() for cells in groups if cells.any()]
+        loss = sum(parts) / len(parts)
     else:
         loss = F.binary_cross_entropy_with_logits(logits, labels)
     with torch.no_grad():
         exact = ((logits > 0) == (labels > 0.5)).flatten(1).all(1).float().mean().item()
     return loss, exact
-

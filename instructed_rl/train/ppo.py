@@ -94,8 +94,9 @@ class PPOConfig(AgentSource):
     grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss on the relabelled episodes "
                                         "(hindsight): which view cells hold the objects their achieved instruction "
                                         "names; needs an agent with a target map")
-    grounding_balanced: bool = option(False, "weigh the target map's positive cells (the named objects, ~1 of 49) "
-                                             "as much as its negative ones, so the map cannot settle on marking nothing")
+    grounding_balanced: bool = option(False, "weigh the target map's named objects (~1 cell of 49), the other objects "
+                                             "and the empty cells a third each: the map can neither mark nothing nor "
+                                             "every object of the named type")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
