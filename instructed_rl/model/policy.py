@@ -72,6 +72,7 @@ def view_channels(map_memory: bool) -> int:
     """Channels per view cell a policy reads: object, colour, state (+ the folded seen map)."""
     return 3 + (MAP_FOLDED if map_memory else 0)
 READER_HEADS = 2
+MATCH_DIM = 32  # width of the match map's per-cell keys and per-slot queries
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
 
 
@@ -118,6 +119,12 @@ class PolicyConfig:
     and the map goes to the memory cell beside the pooled view. Max-pooling keeps *what* is in
     view but blurs *where*; this keeps where. Trained with an auxiliary loss (trainers'
     ``grounding_coef``) from the env's structured instruction."""
+    target_map_head: Literal["trunk", "match"] = "trunk"
+    """How the target map scores a cell: ``trunk`` (the 1x1 conv above) or ``match``: a query per
+    slot read from the goal, dotted with a key computed from the cell's own object, colour and
+    state. "The red ball, not the blue one" is then one threshold on a sum of two matches; through
+    the trunk it must be learnt via FiLM, and a PutNext map learnt that way marked every object of
+    the named type."""
     map_memory: bool = False
     """Read the observation's ``map`` (the cells the agent has seen this episode, 10 each way
     around it) through a second, strided stream whose output starts at zero. Views without a map
@@ -136,6 +143,8 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"PolicyConfig.memory={self.memory!r} is not one of {', '.join(MEMORY_KINDS)}")
+        if self.target_map_head not in ("trunk", "match"):
+            raise ValueError(f"PolicyConfig.target_map_head={self.target_map_head!r} is not one of trunk, match")
         if self.reader not in ("attention", "identity", "pointer"):
             raise ValueError(f"PolicyConfig.reader={self.reader!r} is not one of attention, identity, pointer")
         for name in ("reader_context_layers", "reader_cross_layers"):
@@ -323,8 +332,14 @@ class Policy(nn.Module):
         self.film = nn.ModuleList(FiLMBlock(config.channels, self.cond_dim) for _ in range(config.film_layers))
         self.direction_embed = nn.Embedding(NUM_DIRECTIONS, config.direction_dim)
         core_in = config.channels + config.direction_dim
-        if config.target_map:
+        if config.target_map and config.target_map_head == "match":
+            self.map_keys = nn.Sequential(nn.Conv2d(config.embed_dim, MATCH_DIM, kernel_size=1), nn.ReLU(),
+                                          nn.Conv2d(MATCH_DIM, MATCH_DIM, kernel_size=1))
+            self.map_queries = nn.Linear(self.cond_dim, TARGET_SLOTS * MATCH_DIM)
+            self.map_bias = nn.Parameter(torch.zeros(TARGET_SLOTS))
+        elif config.target_map:
             self.target_map_head = nn.Conv2d(config.channels, TARGET_SLOTS, kernel_size=1)
+        if config.target_map:
             core_in += TARGET_SLOTS * VIEW_SIZE * VIEW_SIZE
         if config.map_memory:
             self.map_stem = nn.Conv2d(config.embed_dim, MAP_CHANNELS, kernel_size=3, stride=2, padding=1)  # 21 -> 11
@@ -468,9 +483,9 @@ class Policy(nn.Module):
         if image.shape[-1] < self.config.view_channels:
             raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
                              f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
-        cells = self._embed_view(image[..., :3])
-        with self._convolution_precision(cells.device):
-            x = torch.relu(self.stem(cells)).float()
+        embedded = self._embed_view(image[..., :3])
+        with self._convolution_precision(embedded.device):
+            x = torch.relu(self.stem(embedded)).float()
         if self.config.goal_attention:
             batch, channels, height, width = x.shape
             cells = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
@@ -482,9 +497,11 @@ class Policy(nn.Module):
         with self._convolution_precision(x.device):
             for block in self.film:
                 x = block(x, cond)
-            if self.config.target_map:
+            if self.config.target_map and self.config.target_map_head == "trunk":
                 map_logits = self.target_map_head(x).float()
             x = x.float()
+        if self.config.target_map and self.config.target_map_head == "match":
+            map_logits = self._match_map(embedded, cond)
         parts = [x.amax(dim=(2, 3)), self.direction_embed(direction.long())]
         if map_logits is not None:
             parts.append(torch.sigmoid(map_logits).flatten(1))
@@ -492,6 +509,13 @@ class Policy(nn.Module):
         if self.config.map_memory:
             core_in = core_in + self._read_map(unfold_map(image), cond)
         return core_in, map_logits
+
+    def _match_map(self, cells: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """(B, E, 7, 7) cell embeddings, (B, cond_dim) goal -> map logits (B, TARGET_SLOTS, 7, 7)."""
+        keys = self.map_keys(cells)  # (B, D, 7, 7): each cell from its own symbols only
+        queries = self.map_queries(cond).view(cond.shape[0], TARGET_SLOTS, MATCH_DIM)
+        scores = torch.einsum("bsd,bdhw->bshw", queries, keys) / MATCH_DIM ** 0.5
+        return scores + self.map_bias[:, None, None]
 
     def _read_map(self, seen: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """(B, 21, 21, 3) seen maps -> what they add to the memory cell's input (B, core_in).
