@@ -372,12 +372,10 @@ def test_grounding_without_a_target_map_or_relabelling_is_refused_before_trainin
 
 
 @pytest.mark.integration
-def test_a_match_map_learns_from_the_missions_of_plain_ppo(tmp_path):
-    """grounding_missions: with no relabelling at all, a ``match`` target map learns from each
-    rollout episode's own mission where its object lies: its balanced loss falls below 0.4x its
-    first values in 24k frames (measured 0.60 -> 0.07; the trunk map plateaus near 0.4 there).
-    The saved agent reloads with the same map, and asking for mission grounding with
-    grounding_coef 0 is refused before training."""
+def test_a_match_map_learns_where_relabelled_objects_lie(tmp_path):
+    """A ``match`` target map learns from the relabelled episodes of a tiny run where their objects
+    lie: its balanced loss falls below 0.4x its first values in 24k frames (measured 0.55 -> 0.12),
+    and the saved agent's map marks the mission's object in fresh worlds with few false cells."""
     import torch
 
     from instructed_rl.commands.train import run as train_run
@@ -388,15 +386,12 @@ def test_a_match_map_learns_from_the_missions_of_plain_ppo(tmp_path):
     from instructed_rl.train.grounding import target_cells
     from instructed_rl.train.tracking import MetricsLog
 
-    with pytest.raises(UserError, match="grounding_coef > 0"):
-        train_run("configs/ppo_tiny.yaml", str(tmp_path / "refused"), ["--grounding-missions", "true"])
-    assert not (tmp_path / "refused" / "checkpoint").exists()
     config = tmp_path / "mapped.yaml"
     config.write_text(open("configs/ppo_tiny.yaml").read().replace(
         "head_dim: 64}", "head_dim: 64, target_map: true, target_map_head: match}"))
-    train_run(str(config), str(tmp_path / "run"), ["--grounding-missions", "true", "--grounding-coef", "1",
+    train_run(str(config), str(tmp_path / "run"), ["--hindsight", "true", "--grounding-coef", "1",
                                                    "--grounding-balanced", "true", "--frames", "24576"])
-    losses = [row["train/mission_grounding_loss"] for row in MetricsLog.read(tmp_path / "run" / "metrics.jsonl")]
+    losses = [row["train/hindsight_grounding_loss"] for row in MetricsLog.read(tmp_path / "run" / "metrics.jsonl")]
     assert np.mean(losses[-3:]) < 0.4 * np.mean(losses[:3]), losses
 
     agent = Agent.from_pretrained(tmp_path / "run" / "agent")  # the saved map marks the named objects
@@ -414,4 +409,4 @@ def test_a_match_map_learns_from_the_missions_of_plain_ppo(tmp_path):
         truth = labels[0, 0, 0] > 0.5
         found, named, false_cells = found + int((marked & truth).sum()), named + int(truth.sum()), \
             false_cells + int((marked & ~truth).sum())
-    assert named > 10 and found >= 0.8 * named and false_cells <= 0.2 * named, (found, named, false_cells)
+    assert named > 10 and found >= 0.8 * named and false_cells <= 0.35 * named, (found, named, false_cells)

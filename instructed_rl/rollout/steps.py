@@ -44,7 +44,6 @@ class Rollout:
     # targets): an instruction step t completed, its objects as :func:`instruction_targets` gives them
     achieved_last: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)  # (t, n) -> the view
     # after an achieving step t that ended its episode
-    targets: list[tuple[int, ...]] = field(default_factory=list)  # per text: the objects its mission names
 
 
 @dataclass
@@ -70,7 +69,6 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
     stats = RolloutStats()
     batch = envs.start(Plan(iteration, labels=labels, achievements=achievements))
     texts: list[tuple[str, str, str]] = []
-    targets: list[tuple[int, ...]] = []
     current = np.zeros(count, np.int64)
     lengths = np.zeros(count, np.int64)
     goals = GoalBatch(agent, count)
@@ -80,7 +78,6 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
         for i, start in starts.items():
             current[i] = len(texts)
             texts.append((start.game, start.mission, start.description))
-            targets.append(start.target)
         new = {i: (start.mission, start.description) for i, start in starts.items()}
         goals.update(new)
         if teacher_goals is not None:
@@ -96,7 +93,7 @@ def collect_rollout(agent: Agent, envs: EnvVector, *, iteration: int, steps: int
         ended=np.zeros((steps, count), bool), start=np.zeros((steps, count), bool),
         goal=np.zeros((steps, count), np.int64), memory=np.zeros((steps, count, memory_size), np.float32),
         label=np.full((steps, count), -1, np.int64), teacher_logp=None, bootstrap=np.zeros(count, np.float32),
-        texts=texts, terminal=[], targets=targets,
+        texts=texts, terminal=[],
     )
     if teacher is not None:
         rollout.teacher_logp = np.zeros((steps, count, agent.policy.config.num_actions), np.float32)

@@ -92,14 +92,11 @@ class PPOConfig(AgentSource):
     hindsight_discount: float = option(0.9, "each relabelled action's weight is this to the power of the steps "
                                             "left to the achievement (the actions that did the job count most)")
     grounding_coef: float = option(0.0, "weight of the target map's auxiliary loss on the relabelled episodes "
-                                        "(hindsight) and, with grounding_missions, on the rollout's own: which view "
-                                        "cells hold the objects an instruction names; needs an agent with a target map")
+                                        "(hindsight): which view cells hold the objects their achieved instruction "
+                                        "names; needs an agent with a target map")
     grounding_balanced: bool = option(False, "weigh the target map's named objects (~1 cell of 49), the other objects "
                                              "and the empty cells a third each: the map can neither mark nothing nor "
                                              "every object of the named type")
-    grounding_missions: bool = option(False, "also train the target map (grounding_coef, grounding_balanced) on the "
-                                             "rollout's own episodes: which cells hold the objects each one's "
-                                             "mission names; needs an agent with a target map")
     device: Literal["cpu", "cuda", "auto"] = option("cpu", "where the network runs (auto: cuda when available)")
     checkpoint_every: int = option(10, "iterations between checkpoints (also on Ctrl-C / SIGTERM)")
     eval_every: int = option(0, "iterations between greedy evaluations (0 = only at the end)")
@@ -180,15 +177,9 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
 
     # ---- agent, optimizer, counters
     agent = make_agent(config, out, ctx, resumed=resumed)
-    if config.grounding_missions and config.grounding_coef == 0:
-        raise UserError("grounding_missions trains the target map with weight grounding_coef, which is 0. "
-                        "Fix: grounding_coef > 0, or grounding_missions: false")
-    if config.grounding_coef > 0 and not (config.hindsight or config.grounding_missions):
-        raise UserError("grounding_coef > 0 trains the target map on relabelled episodes or on each episode's "
-                        "mission. Fix: hindsight: true or grounding_missions: true, or grounding_coef: 0")
-    if config.grounding_coef > 0 and not agent.config.policy.target_map:
-        raise UserError("grounding_coef > 0 trains a target map this agent does not have. "
-                        "Fix: 'agent: {policy: {target_map: true}}' (a new agent), or grounding_coef: 0")
+    if config.grounding_coef > 0 and not (config.hindsight and agent.config.policy.target_map):
+        raise UserError("grounding_coef > 0 trains the target map on relabelled episodes. Fix: hindsight: true and "
+                        "'agent: {policy: {target_map: true}}' (a new agent), or grounding_coef: 0")
     agent.to(device)
     distributed.broadcast_parameters(agent, ctx)
     teacher = None

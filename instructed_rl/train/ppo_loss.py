@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from instructed_rl.model.agent import Agent
 from instructed_rl.rollout.steps import Rollout
-from instructed_rl.train.grounding import grounding_loss
 
 
 def clipped_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
@@ -72,7 +71,6 @@ class Minibatch:
     memory: torch.Tensor  # (B, M) memory before each piece
     instructions: list[str]
     descriptions: list[str]
-    targets: list[tuple[int, ...]]  # the objects each piece's mission names
 
 
 def make_minibatch(rollout: Rollout, advantages: np.ndarray, returns: np.ndarray,
@@ -114,14 +112,12 @@ def make_minibatch(rollout: Rollout, advantages: np.ndarray, returns: np.ndarray
         teacher_logp=None if rollout.teacher_logp is None else gather(rollout.teacher_logp),
         memory=tensor(rollout.memory[first_t, env]),
         instructions=[rollout.texts[g][1] for g in goals], descriptions=[rollout.texts[g][2] for g in goals],
-        targets=[rollout.targets[g] for g in goals],
     )
 
 
 def ppo_loss(agent: Agent, mb: Minibatch, *, config, distill_coef: float,
              teacher_kind: Literal["none", "bot", "agent"] = "none") -> tuple[torch.Tensor, dict[str, float]]:
-    """Clipped PPO + value + entropy + termination BCE (+ distillation, + the target map's loss on the
-    objects each piece's own mission names) on one minibatch of pieces."""
+    """Clipped PPO + value + entropy + termination BCE (+ distillation) on one minibatch of pieces."""
     goal = agent.encode_goal(mb.instructions, mb.descriptions)
     out = agent.forward_sequence(mb.image, mb.direction, goal, mb.memory, mb.valid)
     logp_all = torch.log_softmax(out.logits.float(), -1)[mb.acted]
@@ -147,11 +143,6 @@ def ppo_loss(agent: Agent, mb: Minibatch, *, config, distill_coef: float,
         distill = (teacher.exp() * (teacher - logp_all)).sum(-1).mean()
     if teacher_kind != "none" and distill_coef > 0:
         loss = loss + distill_coef * distill
-    grounding = None
-    if config.grounding_missions:
-        grounding, _ = grounding_loss(out.target_map, mb.image.cpu().numpy(), mb.valid.cpu().numpy(), mb.targets,
-                                      balanced=config.grounding_balanced)
-        loss = loss + config.grounding_coef * grounding
     with torch.no_grad():
         log_ratio = logp - old_logp
         approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()
@@ -160,6 +151,4 @@ def ppo_loss(agent: Agent, mb: Minibatch, *, config, distill_coef: float,
               "entropy": entropy.item(), "done_loss": done_loss.item(), "approx_kl": approx_kl, "clipfrac": clipfrac}
     if teacher_kind != "none":
         values["distill_loss"] = distill.item()
-    if grounding is not None:
-        values["mission_grounding_loss"] = grounding.item()
     return loss, values
