@@ -379,7 +379,6 @@ def test_a_match_map_learns_where_relabelled_objects_lie(tmp_path):
     import torch
 
     from instructed_rl.commands.train import run as train_run
-    from instructed_rl.errors import UserError
     from instructed_rl.model.agent import Agent
     from instructed_rl.language.instructions import instruction_targets
     from instructed_rl.model.policy import preprocess_obs

@@ -494,13 +494,14 @@ class Policy(nn.Module):
             )
             x = (cells + attended).transpose(1, 2).reshape(batch, channels, height, width)
         map_logits = None
+        map_head = self.config.target_map_head if self.config.target_map else None
         with self._convolution_precision(x.device):
             for block in self.film:
                 x = block(x, cond)
-            if self.config.target_map and self.config.target_map_head == "trunk":
+            if map_head == "trunk":
                 map_logits = self.target_map_head(x).float()
             x = x.float()
-        if self.config.target_map and self.config.target_map_head == "match":
+        if map_head == "match":
             map_logits = self._match_map(embedded, cond)
         parts = [x.amax(dim=(2, 3)), self.direction_embed(direction.long())]
         if map_logits is not None:
