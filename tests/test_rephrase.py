@@ -57,6 +57,17 @@ def test_object_phrases_are_kept_word_for_word_in_their_order(rephraser):
     assert (parsed.obj2.color, parsed.obj2.type) == ("grey", "box")
 
 
+def test_words_it_does_not_know_stay_with_their_object(rephraser):
+    # Invented names the description defines ("Desmur means red.") must reach the policy: a
+    # rephraser that dropped them turned "pick up the desmur box" into "pick up box".
+    for text in ("pick up the desmur box", "put the purple ball next to the dinosru key", "go to a blicket key"):
+        assert rephraser(text).text == text
+    assert rephraser("fetch the tapomi ball").text.endswith(" the tapomi ball")
+    assert rephraser("carry the tapomi ball over to the grey key").text.split().count("tapomi") == 1
+    # without an article before them, unknown words are the wording's own: the verb is rephrased
+    assert "fetch" not in rephraser("fetch ball").text
+
+
 def test_trained_wordings_and_texts_without_objects_are_left_alone(rephraser):
     for text in ("place the red ball beside the blue key", "go to a door", "dance a little",
                  "go to the red ball; afterwards go to the blue key"):  # a held-out connective: a sequence

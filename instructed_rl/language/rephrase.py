@@ -11,10 +11,12 @@ up) is filled with the instruction's own object phrases: "put the red ball next 
 key".
 
 What it can do: new verbs and prepositions around BabyAI's objects ("fetch", "crack open",
-"carry X over to Y"), using the language knowledge of MiniLM, none of ours. What it cannot:
-object words the corpus does not know ("sphere" for ball), more than two objects, or wordings
-that reverse the objects' roles ("next to Y, put X": objects are matched to slots in order of
-appearance). An instruction that already parses with the trained templates, or where no object
+"carry X over to Y"), using the language knowledge of MiniLM, none of ours. Words it does not
+know between an article and an object word stay with the object ("fetch the tapomi ball" reads
+"grab the tapomi ball"): they may be names the environment description defines, and only the
+policy can read those. What it cannot: object words the corpus does not know ("sphere" for
+ball), more than two objects, or wordings that reverse the objects' roles ("next to Y, put X":
+objects are matched to slots in order of appearance). An instruction that already parses with the trained templates, or where no object
 phrase is found, is returned unchanged, and so is a sequence (any connective of the corpus,
 held-out ones included): the executor plans sequences first (see :mod:`instructed_rl.acting.executor`)
 and each part is rephrased on its own.
@@ -68,6 +70,14 @@ def _slots_in_order(template: str) -> tuple[str, ...]:
     return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name is not None)
 
 
+def _corpus_words(corpus: Corpus) -> set[str]:
+    """Every word the corpus's trained templates and object grammar use."""
+    texts = [t for kind in SKILL_SLOTS for t in corpus.templates(kind)] + list(corpus.object_templates)
+    texts += [phrase for phrases in corpus.words.values() for phrase in phrases]
+    formatter = string.Formatter()
+    return {word for text in texts for literal, _, _, _ in formatter.parse(normalize(text)) for word in literal.split()}
+
+
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
     """BabyAI's constraints: only doors open, doors are never picked up or moved."""
     if len(template.slots) != len(objects):
@@ -88,6 +98,8 @@ class Rephraser:
         self.parser = InstructionParser(self.trained)
         self.connectives = InstructionParser(corpus)  # every connective, held-out ones too: a sequence is left whole
         self.embed = embed
+        self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
+        self.known_words = _corpus_words(self.trained)
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
         if not self.templates:
@@ -108,12 +120,23 @@ class Rephraser:
             for end in range(len(words), start, -1):
                 ref = self.parser.grammar.parse_object(" ".join(words[start:end]))
                 if ref is not None:
-                    found.append((start, end, ref))
+                    found.append((self._with_unknown_modifiers(words, start), end, ref))
                     start = end
                     break
             else:
                 start += 1
         return found
+
+    def _with_unknown_modifiers(self, words: list[str], start: int) -> int:
+        """Where the object phrase beginning at ``start`` really begins: before the words the
+        corpus does not know that stand between it and an article ("the desmur box"); ``start``
+        when there are none, or no article before them (then they are the wording's, as "fetch")."""
+        first = start
+        while first > 0 and words[first - 1] not in self.known_words:
+            first -= 1
+        if first < start and first > 0 and words[first - 1] in self.articles:
+            return first - 1
+        return start
 
     def __call__(self, text: str) -> Rephrasing:
         normalized = normalize(text)
