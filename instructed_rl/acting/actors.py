@@ -99,7 +99,8 @@ class ExecutorActor:
         corpus = corpus or env.unwrapped.corpus
         self.skill = AgentSkill(self.agent, greedy=self.greedy) if self.agent is not None \
             else BotSkill(env.unwrapped.level, corpus)
-        self._executor = SequenceExecutor(self.skill, corpus, split=self.sequences == "executor")
+        self._executor = SequenceExecutor(self.skill, corpus, split=self.sequences == "executor",
+                                          read_parts=self.agent.split if self.agent is not None else None)
         try:
             self.parts = list(self._executor.start(instruction, description, seed=seed))
         except UserError as error:  # only the bot needs every part to parse

@@ -14,12 +14,21 @@ the environment's subtask signal: that signal is for training and diagnostics on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.parse import plan
+
+
+def plan_parts(instruction: str, corpus: Corpus, read_parts: Callable[[str], list[str]] | None = None) -> list[str]:
+    """The parts in the order to do them: the corpus's plan or, where that sees one part, the
+    ``read_parts`` of an agent that reads connectives the corpus does not know."""
+    parts = plan(instruction, corpus) or [instruction]
+    if len(parts) == 1 and read_parts is not None:
+        parts = read_parts(instruction)
+    return parts
 
 
 class SkillPolicy(Protocol):
@@ -94,9 +103,11 @@ class SequenceExecutor:
     """Runs ``policy`` on the parts of an instruction in turn. ``split=False`` hands the whole
     text to the policy as one part (the ablation of ``eval --sequences whole``)."""
 
-    def __init__(self, policy: SkillPolicy, corpus: Corpus, *, threshold: float = 0.5, split: bool = True):
+    def __init__(self, policy: SkillPolicy, corpus: Corpus, *, threshold: float = 0.5, split: bool = True,
+                 read_parts: Callable[[str], list[str]] | None = None):
         self.policy = policy
         self.corpus = corpus
+        self.read_parts = read_parts  # the agent's own split, for connectives the corpus does not know
         self.threshold = threshold
         self.split = split
         self.parts: list[str] = []
@@ -104,7 +115,7 @@ class SequenceExecutor:
         self.description = ""
 
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
-        self.parts = (plan(instruction, self.corpus) if self.split else None) or [instruction]
+        self.parts = plan_parts(instruction, self.corpus, self.read_parts) if self.split else [instruction]
         self.index = 0
         self.policy.prepare(self.parts)  # the bot resolves every part's objects at the start
         self.description = description

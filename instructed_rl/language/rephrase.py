@@ -23,23 +23,36 @@ and each part is rephrased on its own.
 
 Only held-out evaluation is affected: every training instruction parses, so is left as is.
 ``instructed-rl eval --no-rephrase`` measures the policy on the raw words (the ablation).
+
+Sequences whose connective the corpus does not know ("go to the red ball, next pick up the
+blue key") are split the same way (:meth:`Rephraser.split`): their wording is compared with
+every trained sequence template filled with one trained wording of each skill ("go to
+something, then pick up something else", "pick up something after you go to something else",
+...) and with the single skills; where a sequence is nearest, the text is cut after its first
+written part's objects, and the parts are put in the order that sequence does them. Sentence
+similarity tells "then" and "after that" well from "after you", but not every order word:
+"X before you Y" and "X but first Y" are read in the wrong order.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import re
 import string
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from instructed_rl.language.corpus import SKILL_SLOTS, Corpus
+from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
 # around the objects, not which objects they are.
-NEUTRAL_OBJECTS = ("something", "something else")
+NEUTRAL_OBJECTS = ("something", "something else", "a third thing", "a fourth thing")
+SKILL_OBJECTS = 2  # at most, in one skill (put next to)
+PUNCTUATION = re.compile(r"([,;:.])")
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 
@@ -66,6 +79,16 @@ class _Template:
     slots: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Sequence:
+    """A two-part wording, parts in written order: its neutral text, the skills written first and
+    second, and whether acting reverses the written order ("{a} after you {b}")."""
+
+    text: str
+    parts: tuple[_Template, _Template]
+    reverse: bool
+
+
 def _slots_in_order(template: str) -> tuple[str, ...]:
     return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name is not None)
 
@@ -76,6 +99,11 @@ def _corpus_words(corpus: Corpus) -> set[str]:
     texts += [phrase for phrases in corpus.words.values() for phrase in phrases]
     formatter = string.Formatter()
     return {word for text in texts for literal, _, _, _ in formatter.parse(normalize(text)) for word in literal.split()}
+
+
+def _clean(part: str) -> str:
+    """A part cut from a sentence: punctuation back on its word, none left at either end."""
+    return re.sub(r" ([,;:.])", r"\1", part).strip(" ,;:.")
 
 
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
@@ -106,15 +134,15 @@ class Rephraser:
             raise ValueError(f"corpus {corpus.name} has no skill templates to rephrase onto")
         self._template_vectors = self.embed([self._neutral(t.text) for t in self.templates])
         self._nearest: dict[tuple[str, tuple[bool, ...]], tuple[int, float]] = {}  # wording -> template
+        self._sequence_cache: dict[int, tuple[list[_Sequence], np.ndarray]] = {}
 
     @staticmethod
     def _neutral(template: str) -> str:
         names = dict(zip(_slots_in_order(template), NEUTRAL_OBJECTS))
         return template.format(**names)
 
-    def find_objects(self, text: str) -> list[tuple[int, int, ObjectRef]]:
+    def find_objects(self, words: list[str]) -> list[tuple[int, int, ObjectRef]]:
         """Object phrases as (first word, end word, reference), longest match first, left to right."""
-        words = text.split()
         found, start = [], 0
         while start < len(words):
             for end in range(len(words), start, -1):
@@ -126,6 +154,91 @@ class Rephraser:
             else:
                 start += 1
         return found
+
+    @staticmethod
+    def _neutral_wording(words: list[str], spans: list[tuple[int, int, ObjectRef]]) -> str:
+        pieces, last = [], 0
+        for index, (start, end, _) in enumerate(spans):
+            pieces += words[last:start] + [NEUTRAL_OBJECTS[index]]
+            last = end
+        return " ".join(pieces + words[last:])
+
+    def _sequences(self, objects: int) -> tuple[list[_Sequence], np.ndarray]:
+        """Every trained sequence template filled with each skill's first trained wording, for
+        ``objects`` objects in all, and their sentence vectors (built once per count)."""
+        if objects not in self._sequence_cache:
+            skills = [_Template(kind, t[0], _slots_in_order(t[0])) for kind in SKILL_SLOTS
+                      if (t := self.trained.templates(kind))]
+            readings = []
+            for kind in SEQUENCE_SLOTS:
+                for template in self.trained.templates(kind):
+                    written = _slots_in_order(template)  # ("a", "b") or ("b", "a")
+                    reverse = (written == ("a", "b")) == (kind == "after")
+                    for first, second in itertools.product(skills, repeat=2):
+                        if len(first.slots) + len(second.slots) != objects:
+                            continue
+                        names = iter(NEUTRAL_OBJECTS)
+                        filled = [t.text.format(**{slot: next(names) for slot in t.slots}) for t in (first, second)]
+                        readings.append(_Sequence(template.format(**dict(zip(written, filled))), (first, second), reverse))
+            vectors = self.embed([r.text for r in readings]) if readings else np.zeros((0, 1))
+            self._sequence_cache[objects] = (readings, vectors)
+        return self._sequence_cache[objects]
+
+    def split(self, text: str) -> list[str]:
+        """The parts of ``text`` in the order to do them, read by similarity where the corpus
+        knows none of its connectives; ``[text]`` when it reads nearest as one skill.
+
+        Whether it is a sequence: the whole wording's nearest trained wording, a sequence or a
+        skill. Which sequence: the one whose wording and whose two skills are together nearest,
+        each part's wording (the text cut after that sequence's first objects) compared with its
+        skill's trained templates."""
+        normalized = normalize(text)
+        parsed = self.parser.parse(normalized)
+        if parsed is not None:
+            return [step.text for step in parsed.steps()]
+        loose = self.connectives.split_loosely(normalized)
+        if len(loose) > 1:
+            return loose
+        words = PUNCTUATION.sub(r" \1 ", normalized).split()
+        spans = self.find_objects(words)
+        if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
+            return [text]
+        objects = [ref for _, _, ref in spans]
+        readings, vectors = self._sequences(len(spans))
+        fitting = [i for i, r in enumerate(readings) if _fits(r.parts[0], objects[:len(r.parts[0].slots)])
+                   and _fits(r.parts[1], objects[len(r.parts[0].slots):])]
+        if not fitting:
+            return [text]
+        cuts = sorted({len(readings[i].parts[0].slots) for i in fitting})  # objects in the first written part
+        pieces = {m: (words[:spans[m - 1][1]], words[spans[m - 1][1]:]) for m in cuts}
+        texts = [self._neutral_wording(words, spans)]
+        for m in cuts:
+            texts += [self._neutral_wording(pieces[m][0], spans[:m]),
+                      self._neutral_wording(pieces[m][1], [(a - spans[m - 1][1], b - spans[m - 1][1], r)
+                                                           for a, b, r in spans[m:]])]
+        embedded = self.embed([_clean(t) for t in texts])
+        whole = embedded[0]
+        part_vectors = {m: (embedded[1 + 2 * k], embedded[2 + 2 * k]) for k, m in enumerate(cuts)}
+        single = [i for i, t in enumerate(self.templates) if len(spans) <= SKILL_OBJECTS and _fits(t, objects)]
+        nearest_single = float((self._template_vectors[single] @ whole).max()) if single else -1.0
+        if nearest_single >= float((vectors[fitting] @ whole).max()):
+            return [text]
+
+        def score(i: int) -> float:
+            reading = readings[i]
+            m = len(reading.parts[0].slots)
+            return float(vectors[i] @ whole) + sum(self._nearest_of_kind(part.kind, vector)
+                                                   for part, vector in zip(reading.parts, part_vectors[m]))
+
+        reading = readings[max(fitting, key=score)]
+        m = len(reading.parts[0].slots)
+        parts = [_clean(" ".join(piece)) for piece in pieces[m]]
+        return parts[::-1] if reading.reverse else parts
+
+    def _nearest_of_kind(self, kind: str, vector: np.ndarray) -> float:
+        """Cosine of ``vector`` with the nearest trained template of skill ``kind``."""
+        rows = [i for i, t in enumerate(self.templates) if t.kind == kind]
+        return float((self._template_vectors[rows] @ vector).max())
 
     def _with_unknown_modifiers(self, words: list[str], start: int) -> int:
         """Where the object phrase beginning at ``start`` really begins: before the words the
@@ -142,15 +255,11 @@ class Rephraser:
         normalized = normalize(text)
         if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
             return Rephrasing(text, text)
-        spans = self.find_objects(normalized)
-        if not 0 < len(spans) <= len(NEUTRAL_OBJECTS):
-            return Rephrasing(text, text)
         words = normalized.split()
-        pieces, last = [], 0
-        for index, (start, end, _) in enumerate(spans):
-            pieces += words[last:start] + [NEUTRAL_OBJECTS[index]]
-            last = end
-        wording = " ".join(pieces + words[last:])
+        spans = self.find_objects(words)
+        if not 0 < len(spans) <= SKILL_OBJECTS:
+            return Rephrasing(text, text)
+        wording = self._neutral_wording(words, spans)
         objects = [ref for _, _, ref in spans]
         key = (wording, tuple(ref.type == "door" for ref in objects))
         if key not in self._nearest:

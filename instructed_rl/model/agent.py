@@ -282,6 +282,16 @@ class Agent(nn.Module):
             self._rephraser = self._build_rephraser()
         return self._rephraser(instruction)
 
+    def split(self, instruction: str) -> list[str]:
+        """The parts of a multi-part instruction whose connective its corpus does not know, in the
+        order to do them, as this agent reads it: with ``config.rephrase`` by sentence similarity
+        (:meth:`instructed_rl.language.rephrase.Rephraser.split`), else one part."""
+        if not self.config.rephrase:
+            return [instruction]
+        if self._rephraser is None:
+            self._rephraser = self._build_rephraser()
+        return self._rephraser.split(instruction)
+
     def _build_rephraser(self) -> Rephraser:
         try:
             corpus = load_corpus(self.config.corpus)
