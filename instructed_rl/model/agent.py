@@ -159,7 +159,8 @@ class Agent(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.encoder = build_encoder(config.text, tokenizer)
-            self.policy = Policy(config.policy, goal_dim=self.encoder.out_dim)
+            self.policy = Policy(config.policy, goal_dim=self.encoder.out_dim,
+                                 pointer_input_dim=getattr(self.encoder, "backbone_width", None))
         self._act_state: ActState | None = None
         self._rephraser: Rephraser | None = None
 
@@ -181,6 +182,9 @@ class Agent(nn.Module):
             raise ValueError(f"policy change {changes} would drop or reshape {len(lost)} trained tensor(s), e.g. "
                              f"{lost[0]!r}; with init_agent only add parts (read_description: true), or train a new agent")
         grown.load_state_dict(weights, strict=False)
+        if policy_config.pointer_projection and not self.config.policy.pointer_projection:
+            # the pointer goes on reading what it was reading: the encoder's projection as it stands
+            grown.policy.pointer_reader.token_proj.load_state_dict(self.encoder.token_proj.state_dict())
         return grown.to(self.device)
 
     def with_text_length(self, max_length: int) -> Agent:
@@ -226,7 +230,7 @@ class Agent(nn.Module):
             )
         description = self._encode_unique(descriptions, allow_empty=True)
         if self._points:
-            instructions = self._point(instructions, descriptions, description)
+            instructions = self._point(instructions, descriptions, self.pointer_features(descriptions, encoded=description))
         return GoalFeatures(self._encode_unique(instructions, allow_empty=False), description)
 
     def read(self, instructions: Sequence[str], descriptions: Sequence[str]) -> list[str]:
@@ -236,7 +240,7 @@ class Agent(nn.Module):
         instructions, descriptions = list(instructions), list(descriptions)
         if not self._points:
             return instructions
-        return self._point(instructions, descriptions, self._encode_unique(descriptions, allow_empty=True))
+        return self._point(instructions, descriptions, self.pointer_features(descriptions))
 
     @property
     def _points(self) -> bool:
@@ -249,6 +253,17 @@ class Agent(nn.Module):
         with torch.no_grad():
             scores = score_queries(self.policy.pointer_reader, description, queries)
         return rewrite(instructions, descriptions, queries, scores)
+
+    def pointer_features(self, descriptions: list[str], *, encoded: TextFeatures | None = None) -> TextFeatures:
+        """What the pointer reader reads of ``descriptions``: the encoder's projected tokens
+        (``encoded``, when the caller has them), or with ``pointer_projection`` the frozen model's
+        own (the pointer projects them itself)."""
+        if self.config.policy.pointer_projection:
+            unique = list(dict.fromkeys(descriptions))
+            frozen = self.encoder.backbone_features(unique, allow_empty=True)
+            row = {text: i for i, text in enumerate(unique)}
+            return frozen if len(unique) == len(descriptions) else frozen.index([row[t] for t in descriptions])
+        return encoded if encoded is not None else self._encode_unique(descriptions, allow_empty=True)
 
     def _encode_unique(self, texts: list[str], *, allow_empty: bool) -> TextFeatures:
         unique = list(dict.fromkeys(texts))

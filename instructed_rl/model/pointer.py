@@ -62,10 +62,15 @@ class Query:
 
 
 class PointerReader(nn.Module):
-    """Scores, for each query, every description token: copy it into the query word or not."""
+    """Scores, for each query, every description token: copy it into the query word or not. It
+    reads the encoder's projected tokens, or with ``input_dim`` the frozen model's own tokens
+    through a projection of its own (:attr:`PolicyConfig.pointer_projection`)."""
 
-    def __init__(self, dim: int, *, heads: int = 2, layers: int = 2, cross_layers: int = 0) -> None:
+    def __init__(self, dim: int, *, heads: int = 2, layers: int = 2, cross_layers: int = 0,
+                 input_dim: int | None = None) -> None:
         super().__init__()
+        # With ``input_dim``: reads the frozen text model's tokens through this projection of its own.
+        self.token_proj = nn.Linear(input_dim, dim) if input_dim else None
         self.this_word = nn.Parameter(torch.randn(dim) * 0.02)
         self.context = SentenceContext(dim, heads, layers)
         self.heads = heads
@@ -83,6 +88,8 @@ class PointerReader(nn.Module):
             raise ValueError("the pointer reader needs word identities and sentence indices from the text encoder "
                              "(the pretrained encoder gives them)")
         tokens = description.tokens[rows].detach()  # the policy's training must not move what the pointer reads
+        if self.token_proj is not None:
+            tokens = self.token_proj(tokens)
         words, mask = description.words[rows], description.mask[rows]
         marked = (words == keys.unsqueeze(1)) & mask
         sentences = description.sentences[rows]

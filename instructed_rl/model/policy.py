@@ -109,6 +109,11 @@ class PolicyConfig:
     reader_cross_layers: int = 0
     """Pointer reader: layers after those in which each description token also attends to its own
     word in the other sentences (a list of objects learns what another sentence says of one)."""
+    pointer_projection: bool = False
+    """Pointer reader: read the frozen text model's tokens through a projection of its own (needs
+    the pretrained encoder) instead of the encoder's, which the policy's training moves. With it,
+    a pointer left as trained (``reading_coef: 0``) keeps reading as trained; grown onto a saved
+    agent it starts as a copy of the encoder's projection, so the agent reads as before."""
     description_direct: bool = True
     """Feed the description's pooled vector to FiLM and its tokens to the view's attention. False:
     the description reaches the policy only through what the instruction reads from it, so its
@@ -153,6 +158,8 @@ class PolicyConfig:
                 raise ValueError(f"PolicyConfig.{name}={value!r} must be a non-negative integer")
         if self.reader_cross_layers and self.reader != "pointer":
             raise ValueError("PolicyConfig.reader_cross_layers is for reader: pointer only")
+        if self.pointer_projection and not (self.read_description and self.reader == "pointer"):
+            raise ValueError("PolicyConfig.pointer_projection is for read_description with reader: pointer only")
         if not self.description_direct and not self.read_description:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
@@ -296,7 +303,7 @@ class FiLMBlock(nn.Module):
 class Policy(nn.Module):
     """Goal-conditioned actor-critic with a termination head; see the module docstring for the layout."""
 
-    def __init__(self, config: PolicyConfig, *, goal_dim: int) -> None:
+    def __init__(self, config: PolicyConfig, *, goal_dim: int, pointer_input_dim: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.goal_dim = goal_dim
@@ -317,8 +324,11 @@ class Policy(nn.Module):
             nn.init.zeros_(self.read_pool.bias)
             self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         elif config.read_description and config.reader == "pointer":
+            if config.pointer_projection and not pointer_input_dim:
+                raise ValueError("PolicyConfig.pointer_projection needs the pretrained text encoder (text: {encoder: pretrained})")
             self.pointer_reader = PointerReader(goal_dim, heads=READER_HEADS, layers=max(1, config.reader_context_layers),
-                                                cross_layers=config.reader_cross_layers)
+                                                cross_layers=config.reader_cross_layers,
+                                                input_dim=pointer_input_dim if config.pointer_projection else None)
             self.target_head = nn.Linear(goal_dim, sum(TARGET_CLASSES))
         elif config.read_description:
             self.reader_norm = nn.LayerNorm(goal_dim)

@@ -133,8 +133,7 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
         texts = [(i, add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(i + " " + p)}), p)
                  for i, d, p in texts]
     instructions, descriptions, plains = (list(column) for column in zip(*texts))
-    description = agent._encode_unique(descriptions, allow_empty=True)
-    return pointer_loss(agent.policy.pointer_reader, description, instructions, descriptions, plains)
+    return pointer_loss(agent.policy.pointer_reader, agent.pointer_features(descriptions), instructions, descriptions, plains)
 
 
 def _warm_up_parameters(agent):

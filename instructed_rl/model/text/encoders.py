@@ -294,6 +294,7 @@ class PretrainedTextEncoder(TextEncoder):
         self.backbone.requires_grad_(False)
         self.backbone.eval()
         width = self.backbone.config.hidden_size
+        self.backbone_width = width
         self.out_dim = config.dim
         self.max_length = config.max_length
         self.cache_size = config.cache_size
