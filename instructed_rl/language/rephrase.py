@@ -167,8 +167,8 @@ class Rephraser:
         """Every trained sequence template filled with each skill's first trained wording, for
         ``objects`` objects in all, and their sentence vectors (built once per count)."""
         if objects not in self._sequence_cache:
-            skills = [_Template(kind, t[0], _slots_in_order(t[0])) for kind in SKILL_SLOTS
-                      if (t := self.trained.templates(kind))]
+            firsts = {kind: self.trained.templates(kind)[0] for kind in SKILL_SLOTS if self.trained.templates(kind)}
+            skills = [_Template(kind, text, _slots_in_order(text)) for kind, text in firsts.items()]
             readings = []
             for kind in SEQUENCE_SLOTS:
                 for template in self.trained.templates(kind):
@@ -178,7 +178,8 @@ class Rephraser:
                         if len(first.slots) + len(second.slots) != objects:
                             continue
                         names = iter(NEUTRAL_OBJECTS)
-                        filled = [t.text.format(**{slot: next(names) for slot in t.slots}) for t in (first, second)]
+                        filled = [part.text.format(**{slot: next(names) for slot in part.slots})
+                                  for part in (first, second)]
                         readings.append(_Sequence(template.format(**dict(zip(written, filled))), (first, second), reverse))
             vectors = self.embed([r.text for r in readings]) if readings else np.zeros((0, 1))
             self._sequence_cache[objects] = (readings, vectors)
