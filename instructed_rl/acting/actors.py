@@ -18,7 +18,7 @@ from instructed_rl.acting.executor import AgentSkill, SequenceExecutor
 from instructed_rl.errors import UserError
 
 REFERENCE_AGENTS = ("bot", "random")
-SEQUENCE_MODES = ("executor", "whole")
+SEQUENCE_MODES = ("executor", "agent", "whole")
 
 
 class Decision(NamedTuple):
@@ -72,7 +72,9 @@ class ExecutorActor:
     """A saved agent (``agent``), or the BabyAI bot part by part (``agent=None``), run by the
     sequence executor. A plain instruction is one part. The agent moves to the next part when
     its termination head says done; the bot (a reference, it reads the live world) when the
-    part's verifier does. ``sequences="whole"`` hands the whole text to the agent (the ablation).
+    part's verifier does. ``sequences="agent"`` plans with what the agent knows, never the game's
+    grammar (:meth:`instructed_rl.model.agent.Agent.split`); ``sequences="whole"`` hands the whole
+    text to the agent (the ablation).
 
     After :meth:`start`: :attr:`parts` (the plan, in the order the parts are done),
     :attr:`rephrased` and :attr:`pointed` (how the agent reads them)."""
@@ -99,8 +101,9 @@ class ExecutorActor:
         corpus = corpus or env.unwrapped.corpus
         self.skill = AgentSkill(self.agent, greedy=self.greedy) if self.agent is not None \
             else BotSkill(env.unwrapped.level, corpus)
-        self._executor = SequenceExecutor(self.skill, corpus, split=self.sequences == "executor",
-                                          read_parts=self.agent.split if self.agent is not None else None)
+        self._executor = SequenceExecutor(self.skill, corpus, split=self.sequences != "whole",
+                                          read_parts=self.agent.split if self.agent is not None else None,
+                                          game_grammar=self.sequences == "executor" or self.agent is None)
         try:
             self.parts = list(self._executor.start(instruction, description, seed=seed))
         except UserError as error:  # only the bot needs every part to parse

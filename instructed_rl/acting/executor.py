@@ -22,10 +22,10 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.parse import plan
 
 
-def plan_parts(instruction: str, corpus: Corpus, read_parts: Callable[[str], list[str]] | None = None) -> list[str]:
-    """The parts in the order to do them: the corpus's plan or, where that sees one part, the
-    ``read_parts`` of an agent that reads connectives the corpus does not know."""
-    parts = plan(instruction, corpus) or [instruction]
+def plan_parts(instruction: str, corpus: Corpus | None, read_parts: Callable[[str], list[str]] | None = None) -> list[str]:
+    """The parts in the order to do them: the corpus's plan or, where that sees one part (or there
+    is no corpus to plan with), the ``read_parts`` of an agent that reads connectives itself."""
+    parts = (plan(instruction, corpus) if corpus is not None else None) or [instruction]
     if len(parts) == 1 and read_parts is not None:
         parts = read_parts(instruction)
     return parts
@@ -101,13 +101,15 @@ class ExecStep:
 
 class SequenceExecutor:
     """Runs ``policy`` on the parts of an instruction in turn. ``split=False`` hands the whole
-    text to the policy as one part (the ablation of ``eval --sequences whole``)."""
+    text to the policy as one part (the ablation of ``eval --sequences whole``). With
+    ``game_grammar=False`` the parts come from ``read_parts`` alone (``eval --sequences agent``)."""
 
     def __init__(self, policy: SkillPolicy, corpus: Corpus, *, threshold: float = 0.5, split: bool = True,
-                 read_parts: Callable[[str], list[str]] | None = None):
+                 read_parts: Callable[[str], list[str]] | None = None, game_grammar: bool = True):
         self.policy = policy
         self.corpus = corpus
         self.read_parts = read_parts  # the agent's own split, for connectives the corpus does not know
+        self.game_grammar = game_grammar
         self.threshold = threshold
         self.split = split
         self.parts: list[str] = []
@@ -115,7 +117,8 @@ class SequenceExecutor:
         self.description = ""
 
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
-        self.parts = plan_parts(instruction, self.corpus, self.read_parts) if self.split else [instruction]
+        corpus = self.corpus if self.game_grammar else None
+        self.parts = plan_parts(instruction, corpus, self.read_parts) if self.split else [instruction]
         self.index = 0
         self.policy.prepare(self.parts)  # the bot resolves every part's objects at the start
         self.description = description

@@ -58,8 +58,10 @@ class EvalConfig:
     description: Literal["true", "none", "shuffled"] = option(
         "true", "ablation: the true description, none (empty), or another episode's")
     instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
-    sequences: Literal["executor", "whole"] = option(
-        "executor", "multi-part instructions: planned and run part by part, or the whole text to the policy")
+    sequences: Literal["executor", "agent", "whole"] = option(
+        "executor", "multi-part instructions: planned from the game's corpus and run part by part; 'agent': "
+                    "planned by what the agent knows (its trained connectives, else sentence similarity), never "
+                    "the game's grammar; or the whole text to the policy")
     rephrase: bool = option(True, "let an agent that rephrases read unseen wordings as its nearest trained one "
                                   "(--no-rephrase: the policy reads the raw words; the ablation)")
     json: str | None = option(None, "write the result as JSON to this file")
@@ -196,7 +198,7 @@ def _single_part(env: InstructedEnv, agent, instruction: str, config: EvalConfig
         return instruction
     from instructed_rl.acting.executor import plan_parts
 
-    parts = plan_parts(instruction, env.unwrapped.corpus, agent.split)
+    parts = plan_parts(instruction, env.unwrapped.corpus if config.sequences == "executor" else None, agent.split)
     return parts[0] if len(parts) == 1 else None
 
 

@@ -197,7 +197,7 @@ class Rephraser:
         parsed = self.parser.parse(normalized)
         if parsed is not None:
             return [step.text for step in parsed.steps()]
-        loose = self.connectives.split_loosely(normalized)
+        loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:
             return loose
         words = PUNCTUATION.sub(r" \1 ", normalized).split()
