@@ -86,6 +86,9 @@ FRESH_SEQUENCES = [
     ("open the grey door. after that, go to a yellow box", [("open", "door"), ("goto", "box")]),
     ("pick up the green key, followed by a walk to the purple ball", [("pickup", "key"), ("goto", "ball")]),
     ("fetch the green box. next, put the red ball next to the blue key", [("pickup", "box"), ("putnext", "ball")]),
+    # a connective the corpus knows ("then") and one it does not, in one instruction
+    ("go to the red ball, then pick up the blue key, next open the grey door",
+     [("goto", "ball"), ("pickup", "key"), ("open", "door")]),
 ]
 
 

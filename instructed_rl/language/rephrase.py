@@ -31,7 +31,9 @@ something, then pick up something else", "pick up something after you go to some
 ...) and with the single skills; where a sequence is nearest, the text is cut after its first
 written part's objects, and the parts are put in the order that sequence does them. Sentence
 similarity tells "then" and "after that" well from "after you", but not every order word:
-"X before you Y" and "X but first Y" are read in the wrong order.
+"X before you Y" and "X but first Y" are read in the wrong order. Unknown connectives are read
+two parts at a time: "X, then Y, next Z" is three parts (the corpus splits at "then"), "X, next
+Y, next Z" is read as two.
 """
 
 from __future__ import annotations
@@ -198,8 +200,8 @@ class Rephraser:
         if parsed is not None:
             return [step.text for step in parsed.steps()]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
-        if len(loose) > 1:
-            return loose
+        if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
+            return [piece for part in loose for piece in self.split(part)]
         words = PUNCTUATION.sub(r" \1 ", normalized).split()
         spans = self.find_objects(words)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
