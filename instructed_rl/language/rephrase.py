@@ -16,9 +16,9 @@ know between an article and an object word stay with the object ("fetch the tapo
 "grab the tapomi ball"): they may be names the environment description defines, and only the
 policy can read those. What it cannot: object words the corpus does not know ("sphere" for
 ball), more than two objects, or wordings that reverse the objects' roles ("next to Y, put X":
-objects are matched to slots in order of appearance). An instruction that already parses with the trained templates, or where no object
-phrase is found, is returned unchanged, and so is a sequence (any connective of the corpus,
-held-out ones included): the executor plans sequences first (see :mod:`instructed_rl.acting.executor`)
+objects are matched to slots in order of appearance). An instruction that already parses with
+the trained templates, or where no object phrase is found, is returned unchanged, and so is a
+sequence (any connective of the corpus, held-out ones included): the executor plans sequences first (see :mod:`instructed_rl.acting.executor`)
 and each part is rephrased on its own.
 
 Only held-out evaluation is affected: every training instruction parses, so is left as is.

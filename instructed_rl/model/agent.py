@@ -298,9 +298,9 @@ class Agent(nn.Module):
         return self._rephraser(instruction)
 
     def split(self, instruction: str) -> list[str]:
-        """The parts of a multi-part instruction whose connective its corpus does not know, in the
-        order to do them, as this agent reads it: with ``config.rephrase`` by sentence similarity
-        (:meth:`instructed_rl.language.rephrase.Rephraser.split`), else one part."""
+        """The parts of a multi-part instruction in the order to do them, as this agent reads it:
+        with ``config.rephrase`` by its trained connectives, else by sentence similarity
+        (:meth:`instructed_rl.language.rephrase.Rephraser.split`); without, one part."""
         if not self.config.rephrase:
             return [instruction]
         if self._rephraser is None:
