@@ -97,13 +97,21 @@ class ExecutorActor:
         """The agent's target map at its last step (None for the bot or a policy without one)."""
         return getattr(self.skill, "target_map", None)
 
-    def start(self, env, *, instruction: str, description: str, seed: int, corpus=None) -> None:
+    def _executor_for(self, env, corpus=None) -> SequenceExecutor:
         corpus = corpus or env.unwrapped.corpus
-        self.skill = AgentSkill(self.agent, greedy=self.greedy) if self.agent is not None \
+        skill = AgentSkill(self.agent, greedy=self.greedy) if self.agent is not None \
             else BotSkill(env.unwrapped.level, corpus)
-        self._executor = SequenceExecutor(self.skill, corpus, split=self.sequences != "whole",
-                                          read_parts=self.agent.split if self.agent is not None else None,
-                                          game_grammar=self.sequences == "executor" or self.agent is None)
+        return SequenceExecutor(skill, corpus, split=self.sequences != "whole",
+                                read_parts=self.agent.split if self.agent is not None else None,
+                                game_grammar=self.sequences == "executor" or self.agent is None)
+
+    def plan(self, env, instruction: str) -> list[str]:
+        """The parts :meth:`start` would run, in order (eval's batched waves ask before starting)."""
+        return self._executor_for(env).plan(instruction)
+
+    def start(self, env, *, instruction: str, description: str, seed: int, corpus=None) -> None:
+        self._executor = self._executor_for(env, corpus)
+        self.skill = self._executor.policy
         try:
             self.parts = list(self._executor.start(instruction, description, seed=seed))
         except UserError as error:  # only the bot needs every part to parse

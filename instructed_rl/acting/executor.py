@@ -22,15 +22,6 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.parse import plan
 
 
-def plan_parts(instruction: str, corpus: Corpus | None, read_parts: Callable[[str], list[str]] | None = None) -> list[str]:
-    """The parts in the order to do them: the corpus's plan or, where that sees one part (or there
-    is no corpus to plan with), the ``read_parts`` of an agent that reads connectives itself."""
-    parts = (plan(instruction, corpus) if corpus is not None else None) or [instruction]
-    if len(parts) == 1 and read_parts is not None:
-        parts = read_parts(instruction)
-    return parts
-
-
 class SkillPolicy(Protocol):
     """What the executor drives: :class:`AgentSkill`, or the bot (:class:`~instructed_rl.acting.bot.BotSkill`)."""
 
@@ -116,9 +107,18 @@ class SequenceExecutor:
         self.index = 0
         self.description = ""
 
+    def plan(self, instruction: str) -> list[str]:
+        """The parts of ``instruction`` in the order to do them: the corpus's plan or, where that
+        sees one part (or the game's grammar is not to be used), the agent's own ``read_parts``."""
+        if not self.split:
+            return [instruction]
+        parts = (plan(instruction, self.corpus) if self.game_grammar else None) or [instruction]
+        if len(parts) == 1 and self.read_parts is not None:
+            parts = self.read_parts(instruction)
+        return parts
+
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
-        corpus = self.corpus if self.game_grammar else None
-        self.parts = plan_parts(instruction, corpus, self.read_parts) if self.split else [instruction]
+        self.parts = self.plan(instruction)
         self.index = 0
         self.policy.prepare(self.parts)  # the bot resolves every part's objects at the start
         self.description = description

@@ -192,13 +192,9 @@ def take_step(env: InstructedEnv, actor, obs: dict, *, instruction: str, descrip
     return Step(decision, dict(obs, mission=instruction, description=description), terminated, truncated, info)
 
 
-def _single_part(env: InstructedEnv, agent, instruction: str, config: EvalConfig) -> str | None:
+def _single_part(env: InstructedEnv, actor: AgentActor, instruction: str) -> str | None:
     """The one instruction the policy acts on, or None when the executor would split it into parts."""
-    if config.sequences == "whole":
-        return instruction
-    from instructed_rl.acting.executor import plan_parts
-
-    parts = plan_parts(instruction, env.unwrapped.corpus if config.sequences == "executor" else None, agent.split)
+    parts = actor.plan(env, instruction)
     return parts[0] if len(parts) == 1 else None
 
 
@@ -210,7 +206,7 @@ def _run_wave(envs: list[InstructedEnv], actor: AgentActor, seeds: list[int],
     texts = []
     for seed, env in zip(seeds, envs):
         obs, instruction, description = _start_episode(env, seed, config)
-        part = _single_part(env, actor.agent, instruction, config)
+        part = _single_part(env, actor, instruction)
         if part is not None:
             slots.append((seed, env, obs))
             texts.append((part, description))

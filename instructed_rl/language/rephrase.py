@@ -137,6 +137,7 @@ class Rephraser:
         self._template_vectors = self.embed([self._neutral(t.text) for t in self.templates])
         self._nearest: dict[tuple[str, tuple[bool, ...]], tuple[int, float]] = {}  # wording -> template
         self._sequence_cache: dict[int, tuple[list[_Sequence], np.ndarray]] = {}
+        self._rows_of_kind = {kind: [i for i, t in enumerate(self.templates) if t.kind == kind] for kind in SKILL_SLOTS}
 
     @staticmethod
     def _neutral(template: str) -> str:
@@ -240,8 +241,7 @@ class Rephraser:
 
     def _nearest_of_kind(self, kind: str, vector: np.ndarray) -> float:
         """Cosine of ``vector`` with the nearest trained template of skill ``kind``."""
-        rows = [i for i, t in enumerate(self.templates) if t.kind == kind]
-        return float((self._template_vectors[rows] @ vector).max())
+        return float((self._template_vectors[self._rows_of_kind[kind]] @ vector).max())
 
     def _with_unknown_modifiers(self, words: list[str], start: int) -> int:
         """Where the object phrase beginning at ``start`` really begins: before the words the

@@ -259,15 +259,14 @@ class Agent(nn.Module):
         (``encoded``, when the caller has them), or with ``pointer_projection`` the frozen model's
         own (the pointer projects them itself)."""
         if self.config.policy.pointer_projection:
-            unique = list(dict.fromkeys(descriptions))
-            frozen = self.encoder.backbone_features(unique, allow_empty=True)
-            row = {text: i for i, text in enumerate(unique)}
-            return frozen if len(unique) == len(descriptions) else frozen.index([row[t] for t in descriptions])
+            return self._encode_unique(descriptions, allow_empty=True, frozen=True)
         return encoded if encoded is not None else self._encode_unique(descriptions, allow_empty=True)
 
-    def _encode_unique(self, texts: list[str], *, allow_empty: bool) -> TextFeatures:
+    def _encode_unique(self, texts: list[str], *, allow_empty: bool, frozen: bool = False) -> TextFeatures:
+        """Each distinct text encoded once (``frozen``: the pretrained backbone's own outputs)."""
         unique = list(dict.fromkeys(texts))
-        features = self.encoder.encode(unique, allow_empty=allow_empty)
+        encode = self.encoder.backbone_features if frozen else self.encoder.encode
+        features = encode(unique, allow_empty=allow_empty)
         if len(unique) == len(texts):
             return features
         row = {text: i for i, text in enumerate(unique)}
@@ -293,9 +292,7 @@ class Agent(nn.Module):
         nearest trained wording (see :mod:`instructed_rl.language.rephrase`)."""
         if not self.config.rephrase:
             return Rephrasing(instruction, instruction)
-        if self._rephraser is None:
-            self._rephraser = self._build_rephraser()
-        return self._rephraser(instruction)
+        return self._the_rephraser()(instruction)
 
     def split(self, instruction: str) -> list[str]:
         """The parts of a multi-part instruction in the order to do them, as this agent reads it:
@@ -303,9 +300,12 @@ class Agent(nn.Module):
         (:meth:`instructed_rl.language.rephrase.Rephraser.split`); without, one part."""
         if not self.config.rephrase:
             return [instruction]
+        return self._the_rephraser().split(instruction)
+
+    def _the_rephraser(self) -> Rephraser:
         if self._rephraser is None:
             self._rephraser = self._build_rephraser()
-        return self._rephraser.split(instruction)
+        return self._rephraser
 
     def _build_rephraser(self) -> Rephraser:
         try:
