@@ -105,9 +105,9 @@ class ExecutorActor:
                                 read_parts=self.agent.split if self.agent is not None else None,
                                 game_grammar=self.sequences == "executor" or self.agent is None)
 
-    def plan(self, env, instruction: str) -> list[str]:
+    def plan(self, env, instruction: str, description: str = "") -> list[str]:
         """The parts :meth:`start` would run, in order (eval's batched waves ask before starting)."""
-        return self._executor_for(env).plan(instruction)
+        return self._executor_for(env).plan(instruction, description)
 
     def start(self, env, *, instruction: str, description: str, seed: int, corpus=None) -> None:
         self._executor = self._executor_for(env, corpus)
@@ -117,13 +117,16 @@ class ExecutorActor:
         except UserError as error:  # only the bot needs every part to parse
             raise UserError(f"the bot acts only on instructions that parse ({error})") from None
         self._description = description
+        self._instruction = instruction
         self._readings = None
 
     def _read(self) -> tuple[list, list[tuple[str, str]]]:
         if self._readings is None:  # on demand: only play and the web page show them
             rephrased, pointed = [], []
             if self.agent is not None and self.parts:
-                rephrased = [r for r in (self.agent.rephrase(part) for part in self.parts) if r.changed]
+                words = self.agent.read_words(self._instruction, self._description)  # before any split
+                rephrased = [r for r in [words] + [self.agent.rephrase(part, self._description) for part in self.parts]
+                             if r.changed]
                 read = self.agent.read(self.parts, [self._description] * len(self.parts))
                 pointed = [(part, reading) for part, reading in zip(self.parts, read) if reading != part]
             self._readings = (rephrased, pointed)

