@@ -77,6 +77,9 @@ class ImitationConfig(AgentSource):
                                     "no bot: ~90 s per 1,500 steps); needs policy.read_description")
     reading_warmup_worlds: int = option(WARMUP_WORLDS_PER_GAME, "distinct worlds per game the reader warm-up draws from")
     reading_warmup_lr: float = option(WARMUP_LR, "Adam learning rate of the reader warm-up (its own optimizer)")
+    reading_reword: bool = option(False, "restate some rule sentences of the warm-up's descriptions with a grammar of "
+                                         "wordings (instructed_rl.games.rule_wordings), so the pointer learns what a "
+                                         "sentence binds rather than where a template puts it")
     env_workers: int = option(1, "processes that step the envs and run the bot (1: this process; the bot's "
                                  "replanning runs beside the policy's forward)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
@@ -91,8 +94,9 @@ class ImitationConfig(AgentSource):
         self.normalize_agent_fields()
         for name in ("frames", "envs", "episodes_per_iteration", "updates_per_iteration", "batch_episodes",
                      "buffer_episodes", "checkpoint_every", "threads", "reading_warmup_worlds", "env_workers"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            if getattr(self, name) <= 0 and not (name == "frames" and self.frames == 0 and self.reading_warmup > 0):
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}"
+                                 + (" (0 only for a reading-only run: reading_warmup > 0)" if name == "frames" else ""))
         if not 0 <= self.beta_end <= 1 or not 0 <= self.beta_start <= 1:
             raise ValueError("beta_start and beta_end must lie in [0, 1]")
         if self.lr <= 0 or self.reading_warmup_lr <= 0 or (self.lr_end is not None and self.lr_end <= 0):
@@ -216,7 +220,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     if not resumed and config.reading_warmup:
         warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
                                 seed=config.seed, max_grad_norm=config.max_grad_norm, log=log,
-                                lr=config.reading_warmup_lr, worlds_per_game=config.reading_warmup_worlds)
+                                lr=config.reading_warmup_lr, worlds_per_game=config.reading_warmup_worlds,
+                                reword=config.reading_reword)
         distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
         state["reading_warmup"] = warmup
         if ctx.is_main:  # so a resumed run does not warm up again

@@ -23,7 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from instructed_rl.games.descriptions import RULES as RULE_TEMPLATES
+from instructed_rl.games.descriptions import fact_slots, phrase
 from instructed_rl.games.fresh_words import fresh_words
+from instructed_rl.games.rule_wordings import reworded
 from instructed_rl.language.instructions import NO_TARGET, instruction_targets
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
 from instructed_rl.model.policy import GoalFeatures
@@ -40,6 +43,7 @@ RENAME_EACH = 0.5  # chance that each name present is renamed, in such an exampl
 # Names the renaming may replace; a plural is renamed with the same word plus "s".
 RENAMEABLE = COLORS + CARRIABLE_TYPES
 _PLURALS = {"box": "boxes"}
+REWORD_EACH = 0.5  # chance that a rule sentence is restated, in the reading steps of ``reading_reword``
 WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
 
 
@@ -49,6 +53,7 @@ class ReadingExample:
     description: str
     target: tuple[int, ...]
     plain: str = ""
+    rules: tuple[dict, ...] = ()  # the rules the description states (``info["rules"]``)
 
 
 def reading_loss(agent, goal: GoalFeatures, targets: list[tuple[int, ...]]) -> tuple[torch.Tensor, float]:
@@ -75,9 +80,10 @@ def reading_examples(games: list[str], *, corpus: str, split: str, worlds_per_ga
     for game in games:
         env = InstructedEnv(game, split=split, corpus=corpus)
         for index in range(worlds_per_game):
-            obs, _ = env.reset(seed=seed + index)
+            obs, info = env.reset(seed=seed + index)
             examples.append(ReadingExample(obs["mission"], obs["description"],
-                                           instruction_targets(env.unwrapped.level.instrs), env.plain_mission))
+                                           instruction_targets(env.unwrapped.level.instrs), env.plain_mission,
+                                           tuple(info.get("rules", ()))))
     return examples
 
 
@@ -119,15 +125,36 @@ def rename_names(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
     return [pattern.sub(swap, text) for text in texts]
 
 
+def reword_rules(description: str, rules: Sequence[dict], rng: np.random.Generator) -> str:
+    """``description`` with each rule sentence of a trained family restated, with chance
+    :data:`REWORD_EACH`, by :func:`instructed_rl.games.rule_wordings.reworded`."""
+    for rule in rules:
+        if rng.random() >= REWORD_EACH:
+            continue
+        fresh = reworded(rule["kind"], rule["word"], rule["color"], rule["type"] or "", rng)
+        if fresh is None:
+            continue
+        slots = fact_slots(rule["word"], rule["color"], rule["type"] or "", rule.get("type2"))
+        for template in RULE_TEMPLATES[rule["kind"]].train:
+            stated = phrase(template, slots)
+            if stated in description:
+                description = description.replace(stated, fresh, 1)
+                break
+    return description
+
+
 def pointer_reading_loss(agent, examples: list[ReadingExample],
-                         rng: np.random.Generator | None = None) -> tuple[torch.Tensor, float]:
+                         rng: np.random.Generator | None = None, *, reword: bool = False) -> tuple[torch.Tensor, float]:
     """The pointer reader's loss on ``examples`` and the fraction read exactly as their plain
     mission. With ``rng`` (training), some examples get their colour and type names renamed
     (:func:`rename_names`) and some descriptions get filler words
-    (:func:`instructed_rl.model.pointer.add_fillers`)."""
+    (:func:`instructed_rl.model.pointer.add_fillers`); with ``reword`` too, some rule sentences
+    are restated (:func:`reword_rules`)."""
     from instructed_rl.model.pointer import add_fillers, pointer_loss
 
-    texts = [(e.instruction, e.description, e.plain or e.instruction) for e in examples]
+    descriptions = [reword_rules(e.description, e.rules, rng) if reword and rng is not None else e.description
+                    for e in examples]
+    texts = [(e.instruction, d, e.plain or e.instruction) for e, d in zip(examples, descriptions)]
     if rng is not None:
         texts = [tuple(rename_names(t, rng)) for t in texts]
         texts = [(i, add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(i + " " + p)}), p)
@@ -146,7 +173,8 @@ def _warm_up_parameters(agent):
 
 
 def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: int, max_grad_norm: float,
-                   log=print, worlds_per_game: int = WARMUP_WORLDS_PER_GAME, lr: float = WARMUP_LR) -> dict[str, float]:
+                   log=print, worlds_per_game: int = WARMUP_WORLDS_PER_GAME, lr: float = WARMUP_LR,
+                   reword: bool = False) -> dict[str, float]:
     """``steps`` text-only updates (own Adam; which weights: :func:`_warm_up_parameters`) of the reading loss on the games' train
     split; returns the last batch's loss and the accuracy on 200 fresh train-split worlds per game."""
     examples = reading_examples(games, corpus=corpus, split="train", worlds_per_game=worlds_per_game,
@@ -166,7 +194,7 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
         for step in range(steps):
             chunk = [examples[i] for i in rng.choice(len(examples), size=WARMUP_BATCH, replace=False)]
             if pointing:
-                loss, _ = pointer_reading_loss(agent, chunk, rng)
+                loss, _ = pointer_reading_loss(agent, chunk, rng, reword=reword)
             else:
                 goal = agent.encode_goal([e.instruction for e in chunk], [e.description for e in chunk])
                 loss, _ = reading_loss(agent, goal, [e.target for e in chunk])
