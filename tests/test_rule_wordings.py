@@ -87,3 +87,33 @@ def test_practice_on_restated_rules_teaches_to_read_wordings_no_template_has():
             read[reword] = pointer_reading_loss(agent, restated)[1]
     print(read)
     assert read[True] >= read[False] + 0.2, read
+
+
+@pytest.mark.integration
+def test_a_reading_only_run_trains_the_pointer_alone_and_records_its_time(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    from instructed_rl.commands.train import run as train_run
+
+    start = tmp_path / "start"
+    torch.manual_seed(0)
+    _pointer_agent().save_pretrained(start)
+    config = tmp_path / "reading.yaml"
+    config.write_text(f"algorithm: imitation\ngames: [RoleRoom]\ncorpus: paraphrase\ninit_agent: {start}\nframes: 0\n"
+                      "reading_warmup: 30\nreading_warmup_worlds: 100\nreading_reword: true\nseed: 1\nthreads: 1\n"
+                      "eval_episodes: 2\n")
+    final = train_run(str(config), str(tmp_path / "run"), [])
+    before, after = load_file(start / "model.safetensors"), load_file(f"{final}/model.safetensors")
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all("pointer_reader" in name for name in changed), sorted(changed)[:5]
+    record = json.loads((tmp_path / "run" / "training_record.json").read_text())
+    assert record["frames"] == 0 and record["wall_seconds"] > 0 and record["reading_warmup"]
+
+
+def test_frames_zero_needs_reading_steps():
+    from instructed_rl.train.imitation import ImitationConfig
+
+    with pytest.raises(ValueError, match="reading-only"):
+        ImitationConfig(games=["SkillRoom"], frames=0)

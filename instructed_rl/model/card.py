@@ -242,8 +242,9 @@ SHIPPED_CARDS = {
                 ["Greedy actions, as BabyAI evaluates, on BabyAI's level ids and the project's held-out splits. "
                  "Trained on single instructions only: sequences run through the executor. What it reads in a "
                  "description comes from its reader stages, read through the projection they trained "
-                 "(pointer_projection, set after the last stage without training; configs/generalist.yaml sets it "
-                 "from stage 6 on): docs/reports/transfer_default/report.md."]),
+                 "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from the last stage, "
+                 "configs/default_reading.yaml: text-only reading practice on rule sentences restated by a grammar "
+                 "of wordings, the policy untouched: docs/reports/transfer_default/report.md."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "

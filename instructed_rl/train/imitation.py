@@ -218,12 +218,14 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         buffer = episodes_from_arrays(distributed.rank_arrays(arrays, ctx))
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     if not resumed and config.reading_warmup:
+        warm_up_started = time.perf_counter()
         warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
                                 seed=config.seed, max_grad_norm=config.max_grad_norm, log=log,
                                 lr=config.reading_warmup_lr, worlds_per_game=config.reading_warmup_worlds,
                                 reword=config.reading_reword)
         distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
         state["reading_warmup"] = warmup
+        state["wall_seconds"] = time.perf_counter() - warm_up_started  # the record's time counts the warm-up
         if ctx.is_main:  # so a resumed run does not warm up again
             save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays={})
         distributed.barrier(ctx)
