@@ -115,6 +115,8 @@ class Lexicon:
         self.articles = {w for key in ("definite", "indefinite") for phrase in words[key] for w in phrase.split()}
         self.colors = {w for color in COLORS for phrase in words[color] for w in phrase.split()}
         self.nouns = {w for kind in OBJECT_TYPES + ("object",) for phrase in words[kind] for w in phrase.split()}
+        self.before_noun = self.articles | self.colors  # what may stand before a noun or a colour
+        self.noun_or_color = self.nouns | self.colors
         self.known = known
         self.embed = embed
         self._noun_of: dict[str, str | None] = {}
@@ -134,12 +136,12 @@ class Lexicon:
                 out.append(word)
                 i += length
                 continue
-            if unknown[i] and out and (out[-1] in self.articles or out[-1] in self.colors):
+            if unknown[i] and out and out[-1] in self.before_noun:
                 last = i  # the noun is the last of a run of unknown words ("the ash casket")
                 while last + 1 < len(words) and unknown[last + 1] and self._color_at(words, unknown, last + 1) is None:
                     last += 1
                 following = last + 1
-                if following == len(words) or (words[following] not in self.nouns | self.colors  # else a modifier
+                if following == len(words) or (words[following] not in self.noun_or_color  # else a modifier
                                                and self._color_at(words, unknown, following) is None):
                     noun = self._noun(words[last])
                     out += words[i:last] + [noun or words[last]]
@@ -165,7 +167,7 @@ class Lexicon:
                 continue
             before = words[i - 1] if i > 0 else ""
             after = words[i + length] if i + length < len(words) else ""
-            if before in self.articles | self.colors or after in self.nouns \
+            if before in self.before_noun or after in self.nouns \
                     or (i > 0 and unknown[i - 1]) or (after and unknown[i + length]):  # "the big crimson sphere"
                 return length, self.color_word[color]
         return None
