@@ -37,8 +37,11 @@ def test_each_shipped_agent_loads_and_carries_its_record(shipped):
     agent = Agent.from_pretrained(shipped)
     assert agent.config.games and agent.config.corpus
     record = json.loads((shipped / "training_record.json").read_text())
-    assert record["frames"] > 0 and "final_eval" in record
-    assert (shipped / "curve.png").exists() and (shipped / "metrics.jsonl").exists()
+    assert "final_eval" in record
+    # A staged agent keeps every stage's record, curve and metrics (a last stage may be reading only: no frames).
+    stages = [json.loads(p.read_text()) for p in shipped.glob("training_record*.json")]
+    assert sum(stage["frames"] for stage in stages) > 0
+    assert list(shipped.glob("curve*.png")) and list(shipped.glob("metrics*.jsonl"))
     size = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
     assert size < 25 * 1024 * 1024
 
