@@ -35,6 +35,7 @@ LONGEST_COLOR_NAME = 3  # words
 NEIGHBOURS = 7
 LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say more than how light it is
 GREY_SPELLINGS = {"gray": "grey"}
+WORD = re.compile(r"[^\W\d_]+")  # a word in any script
 GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
 SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 D65_WHITE = np.array([0.95047, 1.0, 1.08883])
@@ -67,12 +68,17 @@ def _labelled_shades() -> tuple[np.ndarray, tuple[str, ...]]:
     as a point in CIELAB (lightness scaled down) and that word (the last one, "grey blue": blue)."""
     points, labels = [], []
     for name, hex_color in color_names().items():
-        words = [GREY_SPELLINGS.get(word, word) for word in name.split()]
-        named = [word for word in words if word in COLORS]
-        if named:
+        word = _color_word_in(name)
+        if word is not None:
             points.append(_lab(hex_color) * LIGHTNESS_WEIGHT)
-            labels.append(named[-1])
+            labels.append(word)
     return np.stack(points), tuple(labels)
+
+
+def _color_word_in(name: str) -> str | None:
+    """The last world colour word a colour name holds ("grey blue": blue), or None."""
+    named = [GREY_SPELLINGS.get(word, word) for word in name.split()]
+    return next((word for word in reversed(named) if word in COLORS), None)
 
 
 def nearest_color(name: str) -> str | None:
@@ -85,9 +91,9 @@ def nearest_color(name: str) -> str | None:
     hex_color = next((color_names()[n] for n in spellings if n in color_names()), None)
     if hex_color is None:
         return None
-    named = [GREY_SPELLINGS.get(word, word) for word in name.split() if GREY_SPELLINGS.get(word, word) in COLORS]
-    if named:
-        return named[-1]
+    named = _color_word_in(name)
+    if named is not None:
+        return named
     points, labels = _labelled_shades()
     distances = np.linalg.norm(points - _lab(hex_color) * LIGHTNESS_WEIGHT, axis=1)
     votes: dict[str, float] = {}
@@ -96,10 +102,11 @@ def nearest_color(name: str) -> str | None:
     return max(votes, key=votes.get)
 
 
-def description_words(description: str) -> set[str]:
+def description_words(description: str) -> frozenset[str]:
     """The words a description uses, each also without a plural ending ("daxes" defines "dax")."""
-    words = set(re.findall(r"[a-z]+", description.lower()))
-    return words | {word[:-2] for word in words if word.endswith("es")} | {word[:-1] for word in words if word.endswith("s")}
+    words = {word.lower() for word in WORD.findall(description)}
+    singulars = {word[:-2] for word in words if word.endswith("es")} | {word[:-1] for word in words if word.endswith("s")}
+    return frozenset(words | singulars)
 
 
 class Lexicon:

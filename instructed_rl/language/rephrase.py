@@ -50,6 +50,7 @@ import numpy as np
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import Lexicon
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
+from instructed_rl.language.understanding import corpus_words
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
 # around the objects, not which objects they are.
@@ -137,7 +138,7 @@ class Rephraser:
         self.embed = embed
         self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
         self.known_words = _corpus_words(self.trained)
-        self.lexicon = Lexicon(corpus.words, _corpus_words(corpus), embed)
+        self.lexicon = Lexicon(corpus.words, corpus_words(corpus), embed)
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
         if not self.templates:

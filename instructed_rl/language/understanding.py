@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from instructed_rl.language import vocabulary
 from instructed_rl.language.corpus import Corpus
+from instructed_rl.language.lexicon import description_words
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
 COLORS = frozenset(vocabulary.COLORS) | {"gray"}
@@ -69,7 +70,7 @@ def corpus_words(corpus: Corpus) -> frozenset[str]:
 def check_instruction(instruction: str, *, corpus: Corpus, description: str = "") -> Understanding:
     """The words of ``instruction`` that neither the corpus nor ``description`` names; see the module doc."""
     words = [w.lower() for w in _WORD.findall(instruction)]
-    known = corpus_words(corpus) | COLORS | TYPES | _with_singulars(w.lower() for w in _WORD.findall(description))
+    known = corpus_words(corpus) | COLORS | TYPES | description_words(description)
     if not any(w in known and w not in FUNCTION_WORDS for w in words):
         unplaced = tuple(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or (instruction.strip(),)
         return Understanding(instruction, unplaced, "no word of it names a skill, colour or object the agent knows")
@@ -77,18 +78,6 @@ def check_instruction(instruction: str, *, corpus: Corpus, description: str = ""
     if unplaced:
         return Understanding(instruction, unplaced, "no object here is called that, and the description defines no such word")
     return Understanding(instruction, ())
-
-
-def _with_singulars(words) -> frozenset[str]:
-    """The words and their plain singulars ("Lursezons are balls" defines "lursezon")."""
-    out: set[str] = set()
-    for word in words:
-        out.add(word)
-        if word.endswith("es"):
-            out.add(word[:-2])
-        if word.endswith("s"):
-            out.add(word[:-1])
-    return frozenset(out)
 
 
 def _object_phrase_words(words: list[str]) -> list[str]:

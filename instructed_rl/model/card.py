@@ -245,9 +245,8 @@ SHIPPED_CARDS = {
                  "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from the last stage, "
                  "configs/default_reading.yaml: text-only reading practice on rule sentences restated by a grammar "
                  "of wordings, the policy untouched: docs/reports/transfer_default/report.md.",
-                 "The CPU-hours above are a lower bound: stages 2-5 ran reading warm-ups (6,400 text-only steps) "
-                 "that their records' wall time leaves out (docs/history.md, session 26: about 1.3-1.8 CPU-hours "
-                 "more)."]),
+                 "The CPU-hours above are a lower bound: the records of stages 2-5 leave out the time of their "
+                 "reading warm-ups (6,400 text-only steps, about 1.3-1.8 CPU-hours)."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "
