@@ -17,15 +17,16 @@ def agent():
     return Agent.from_pretrained("data/agents/default")
 
 
-@pytest.mark.parametrize("greedy", [True, False])
-def test_an_agent_skill_acts_exactly_as_the_agent_api(agent, greedy):
+@pytest.mark.parametrize("greedy,escape_loops", [(True, True), (True, False), (False, True)])
+def test_an_agent_skill_acts_exactly_as_the_agent_api(agent, greedy, escape_loops, monkeypatch):
+    monkeypatch.setattr(agent.config, "escape_loops", escape_loops)
     env = InstructedEnv("SkillRoom", split="test", corpus="paraphrase")
     for seed in range(4):
         obs, _ = env.reset(seed=seed)
         skill = AgentSkill(agent, greedy=greedy)
         skill.begin(obs["mission"], obs["description"], seed=seed, first=True)
         agent.reset(obs["mission"], obs["description"], greedy=greedy, seed=seed)
-        for _ in range(12):
+        for _ in range(40):
             action, done = skill.step(obs)
             reference = agent.act(obs)
             assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))

@@ -158,33 +158,60 @@ class AgentActor(ExecutorActor):
         super().__init__(agent, name=name, greedy=greedy, sequences=sequences)
 
 
+def _saved_setting(spec: str, key: str, default):
+    """A saved agent's config.json ``key`` (``default`` for agents saved before it, for the
+    reference agents, for python agents and for what is not an agent: its loader says why)."""
+    from instructed_rl.acting.foreign import is_python_agent
+
+    if spec in REFERENCE_AGENTS or is_python_agent(spec):
+        return default
+    from instructed_rl.model.hub import resolve_agent
+    from instructed_rl.model.io import read_config_document
+
+    config = resolve_agent(spec) / "config.json"
+    if not config.is_file():
+        return default
+    return read_config_document(config).get(key, default)
+
+
 def acts_greedily(spec: str, greedy: bool | None = None) -> bool:
     """``greedy`` when a command was told (``--greedy`` / ``--no-greedy``); otherwise the saved
     agent's own mode (its config.json ``actions``; greedy for agents saved before that key, for
     the reference agents and for python agents)."""
     if greedy is not None:
         return greedy
+    return _saved_setting(spec, "actions", "greedy") == "greedy"
+
+
+def escapes_loops(spec: str, escape: bool | None = None, *, greedy: bool = True) -> bool:
+    """Whether a greedy saved agent escapes its loops (:mod:`instructed_rl.model.loops`): ``escape``
+    when a command was told (``--escape-loops`` / ``--no-escape-loops``), else its config.json
+    ``escape_loops``. Never for sampled actions, nor for agents that are not saved agents."""
+    if not greedy or spec in REFERENCE_AGENTS:
+        return False
     from instructed_rl.acting.foreign import is_python_agent
 
-    if spec in REFERENCE_AGENTS or is_python_agent(spec):
-        return True
-    from instructed_rl.model.hub import resolve_agent
-    from instructed_rl.model.io import read_config_document
+    if is_python_agent(spec):
+        return False
+    return bool(_saved_setting(spec, "escape_loops", False) if escape is None else escape)
 
-    config = resolve_agent(spec) / "config.json"
-    if not config.is_file():
-        return True  # not an agent: the loader says what is wrong with it
-    return read_config_document(config).get("actions", "greedy") == "greedy"
+
+def action_mode(greedy: bool, escape_loops: bool = False) -> str:
+    """How a result's actions were chosen, in the words reports use."""
+    if not greedy:
+        return "sampled"
+    return "greedy, escaping loops" if escape_loops else "greedy"
 
 
 def make_actor(spec: str, *, greedy: bool | None = None, sequences: str = "executor", rephrase: bool = True,
-               bot: str = "whole") -> Actor:
+               bot: str = "whole", escape_loops: bool | None = None) -> Actor:
     """``bot``, ``random``, a saved agent (its directory, a shipped name such as ``default``, or a
     Hugging Face Hub repo id), or ``python:MODULE:FACTORY``, anyone's policy
     (:mod:`instructed_rl.acting.foreign`). ``rephrase=False`` turns off the agent's rephraser, if
     its config enables one. ``bot="parts"`` runs the bot part by part through the executor (as
     ``play`` does) instead of on the whole mission (eval's reference). ``greedy=None``: the
-    agent's own action mode (:func:`acts_greedily`)."""
+    agent's own action mode (:func:`acts_greedily`); ``escape_loops=None``: its own
+    (:func:`escapes_loops`)."""
     if spec == "bot":
         return BotActor() if bot == "whole" else ExecutorActor(name="bot")
     if spec == "random":
@@ -204,5 +231,7 @@ def make_actor(spec: str, *, greedy: bool | None = None, sequences: str = "execu
 
     agent = Agent.from_pretrained(path)
     agent.config.rephrase = agent.config.rephrase and rephrase
+    if escape_loops is not None:
+        agent.config.escape_loops = escape_loops
     greedy = agent.config.actions == "greedy" if greedy is None else greedy
     return AgentActor(agent, name=spec, greedy=greedy, sequences=sequences)

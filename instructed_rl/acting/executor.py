@@ -53,10 +53,13 @@ class AgentSkill:
     def begin(self, instruction: str, description: str, *, seed: int | None, first: bool) -> None:
         import torch
 
+        from instructed_rl.model.loops import LoopGuard
+
         text = self.agent.rephrase(instruction, description).text
         with torch.inference_mode():
             self.goal = self.agent.encode_goal([text], [description])
         self.memory = self.agent.initial_memory(1)
+        self.loops = LoopGuard(1) if self.greedy and self.agent.config.escape_loops else None
         if first:
             self.generator = torch.Generator()
             if seed is None:
@@ -75,7 +78,10 @@ class AgentSkill:
                                               map_memory=self.agent.config.policy.map_memory)
             out = self.agent(image, direction, self.goal, self.memory)
             self.memory = out.memory
-            action = int(choose_actions(out.logits, greedy=self.greedy, generator=self.generator)[0][0])
+            if self.loops is not None:
+                action = int(self.loops.choose(out.logits, obs["image"], obs["direction"])[0])
+            else:
+                action = int(choose_actions(out.logits, greedy=self.greedy, generator=self.generator)[0][0])
             if out.target_map is not None:
                 self.target_map = torch.sigmoid(out.target_map[0].float()).cpu().numpy()
             return action, float(torch.sigmoid(out.done_logit[0].float()))

@@ -62,7 +62,7 @@ def run(config: DemoConfig) -> int:
                                  fps=fps, record=config.record if recorder is None else None, color=config.color,
                                  greedy=config.greedy)
         session = Session(play_config)
-        mode = "greedy" if session.stage.greedy else "sampled"
+        mode = session.stage.action_mode
         if recorder is None:
             recorder = session.recorder
         else:

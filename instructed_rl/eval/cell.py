@@ -24,7 +24,8 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import REFERENCE_AGENTS, AgentActor, BotActor, Decision, acts_greedily, make_actor
+from instructed_rl.acting.actors import (REFERENCE_AGENTS, AgentActor, BotActor, Decision, action_mode, acts_greedily,
+                                         escapes_loops, make_actor)
 from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
@@ -55,6 +56,10 @@ class EvalConfig:
     workers: int = option(1, "worker processes (each runs a slice of the seeds)")
     greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: the "
                                        "agent's own mode, its config.json 'actions'; greedy unless it says sampled)")
+    escape_loops: bool | None = option(None, "greedy actions that never repeat an action taken from the same cell, "
+                                             "heading and view in the last 16 steps, or --no-escape-loops: the plain "
+                                             "argmax, as BabyAI evaluates (default: the agent's config.json "
+                                             "'escape_loops')")
     description: Literal["true", "none", "shuffled"] = option(
         "true", "ablation: the true description, none (empty), or another episode's")
     instruction: Literal["true", "shuffled"] = option("true", "ablation: the true instruction, or another episode's")
@@ -111,6 +116,7 @@ class CellResult:
     wall_seconds: float
     rephrase: bool = True
     greedy: bool = True
+    escape_loops: bool = False  # greedy actions that leave loops (instructed_rl.model.loops)
     # Per episode, in seed order: the world seed and 1 (success) or 0, so that two runs on the same
     # seeds can be compared seed by seed. None in results read back from files older than them.
     seeds: list[int] | None = None
@@ -237,7 +243,7 @@ def run_seeds(config: EvalConfig, split: str, seeds: list[int], *, actor=None,
     with the number done after each."""
     env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     actor = actor or make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
-                                rephrase=config.rephrase)
+                                rephrase=config.rephrase, escape_loops=config.escape_loops)
     bot_env = InstructedEnv(config.game, split=split, corpus=config.corpus)
     plain = EvalConfig(agent="bot", game=config.game, split=split, corpus=config.corpus)
     batched = isinstance(actor, AgentActor) and actor.greedy
@@ -275,10 +281,10 @@ def _worker(payload: tuple[dict, str, list[int]]) -> list[dict]:
     torch.set_num_threads(1)  # one core per worker process
     config_dict, split, seeds = payload
     config = EvalConfig(**config_dict)
-    key = (config.agent, config.greedy, config.sequences, config.rephrase)
+    key = (config.agent, config.greedy, config.sequences, config.rephrase, config.escape_loops)
     if key not in _ACTORS:
         _ACTORS[key] = make_actor(config.agent, greedy=config.greedy, sequences=config.sequences,
-                                  rephrase=config.rephrase)
+                                  rephrase=config.rephrase, escape_loops=config.escape_loops)
     return [asdict(r) for r in run_seeds(config, split, seeds, actor=_ACTORS[key])]
 
 
@@ -303,7 +309,7 @@ def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = N
     if split not in spec.splits:
         raise UserError(f"game {spec.id} has no split {split!r}. Fix: use one of {', '.join(spec.splits)}")
     check_agent(config.agent)
-    config = replace(config, greedy=acts_greedily(config.agent, config.greedy))  # the result names the mode
+    config = resolve_mode(config)  # the result names the mode
     env = InstructedEnv(spec, split=split, corpus=config.corpus)  # validates game/split/corpus up front
     corpus_name = env.corpus.name
     env.close()
@@ -335,6 +341,13 @@ def run_cell(config: EvalConfig, *, progress: bool = True, label: str | None = N
     return summarize(results, config=config, split=split, corpus=corpus_name, wall_seconds=wall)
 
 
+def resolve_mode(config: EvalConfig) -> EvalConfig:
+    """``config`` with its action mode decided (a flag, else the agent's own), so that results and
+    cached cells name it."""
+    greedy = acts_greedily(config.agent, config.greedy)
+    return replace(config, greedy=greedy, escape_loops=escapes_loops(config.agent, config.escape_loops, greedy=greedy))
+
+
 def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, corpus: str,
               wall_seconds: float) -> CellResult:
     if not results:
@@ -350,7 +363,7 @@ def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, c
         failures=sum(not r.success for r in results),
         description=config.description, instruction=config.instruction, sequences=config.sequences,
         wall_seconds=round(wall_seconds, 2), rephrase=config.rephrase,
-        greedy=config.greedy,
+        greedy=config.greedy, escape_loops=bool(config.escape_loops),
         seeds=[r.seed for r in results], outcomes=[int(r.success) for r in results],
     )
 
@@ -358,7 +371,8 @@ def summarize(results: list[EpisodeResult], *, config: EvalConfig, split: str, c
 def format_cell(result: CellResult) -> str:
     low, high = result.ci95
     ratio = "n/a" if result.path_ratio is None else f"{result.path_ratio:.2f}"
-    return (f"{result.agent} on {result.game} [{result.split}, corpus {result.corpus}]: "
+    return (f"{result.agent} on {result.game} [{result.split}, corpus {result.corpus}, "
+            f"{action_mode(result.greedy, result.escape_loops)}]: "
             f"success {100 * result.success_rate:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}) "
             f"over {result.episodes} episodes, mean steps {result.mean_steps:.1f}, path ratio {ratio}")
 

@@ -30,11 +30,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.acting.actors import acts_greedily
+from instructed_rl.acting.actors import action_mode
 from instructed_rl.config import from_mapping
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError
-from instructed_rl.eval.cell import CellResult, EvalConfig, default_split, format_cell, run_cell
+from instructed_rl.eval.cell import CellResult, EvalConfig, default_split, format_cell, resolve_mode, run_cell
 from instructed_rl.games.spec import find_game_at
 from instructed_rl.yaml_check import Where, dotted, read_yaml_mapping
 
@@ -266,7 +266,7 @@ def _cell_config(config: EvalConfig, suite: Suite, index: int, explicit: dict[st
     if cell_config.corpus is not None:
         load_corpus(cell_config.corpus)
     # A cell that names no mode takes the agent's; resolved here so that a reused cell's key names it.
-    return dataclasses.replace(cell_config, greedy=acts_greedily(cell_config.agent, cell_config.greedy))
+    return resolve_mode(cell_config)
 
 
 def markdown_table(results: list[tuple[str, CellResult]]) -> str:
@@ -313,7 +313,8 @@ def write_report(results: list[tuple[str, CellResult]], *, config: EvalConfig, o
     table = markdown_table(results)
     note = (f"\n**Partial**: {len(results)} of the suite's {len(suite.cells)} cells (stopped); run the same "
             "command again to measure the rest.\n" if partial else "")
-    modes = sorted({"greedy" if r.greedy else "sampled (seeded per episode)" for _, r in results})
+    modes = sorted({action_mode(r.greedy, r.escape_loops) + ("" if r.greedy else " (seeded per episode)")
+                    for _, r in results})
     (out / "report.md").write_text(f"# {suite.name}: {config.agent}\n{note}\nActions: {', '.join(modes)}.\n\n{table}\n")
     bar_chart(results, out / "report.png", title=f"{suite.name}: {Path(config.agent).name}")
     return table

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.acting.actors import acts_greedily
+from instructed_rl.acting.actors import action_mode
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, run_cell
+from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, resolve_mode, run_cell
 from instructed_rl.eval.stats import paired_difference_interval, paired_table, wilson_interval
 from instructed_rl.eval.suite import (
     MEASURED,
@@ -64,6 +64,8 @@ class TransferConfig:
     workers: int = option(1, "worker processes per cell (each runs a slice of the seeds)")
     greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: each "
                                        "agent's own mode)")
+    escape_loops: bool | None = option(None, "greedy actions that leave loops, or --no-escape-loops: the plain argmax "
+                                             "(default: each agent's own config.json 'escape_loops')")
     readme: str | None = option(None, "also write the summary into this Markdown file, between the lines "
                                       f"'{SUMMARY_START}' and '{SUMMARY_END}' (e.g. README.md)")
 
@@ -178,9 +180,9 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
                 values["seed"] = config.seed
             results = {}
             for ablation in ABLATIONS:
-                cell_config = EvalConfig(agent=row.agent, game=column.game, split=column.split, workers=config.workers,
-                                         greedy=acts_greedily(row.agent, config.greedy), description=ablation,
-                                         **values)
+                cell_config = resolve_mode(EvalConfig(
+                    agent=row.agent, game=column.game, split=column.split, workers=config.workers,
+                    greedy=config.greedy, escape_loops=config.escape_loops, description=ablation, **values))
                 key = _cell_key(f"{row.label} / {column.label}", cell_config, fingerprints[row.agent])
                 if key in measured:
                     results[ablation] = measured[key]
@@ -232,7 +234,7 @@ def summary_markdown(suite: TransferSuite, cells: list[TransferCell]) -> str:
     for row in suite.rows:
         row_cells = [by[(row.label, c.label)] for c in suite.columns]
         first = row_cells[0].results["true"]
-        mode = "greedy" if first.greedy else "sampled"
+        mode = action_mode(first.greedy, first.escape_loops)
         lines += [f"**{row.label}** ({first.episodes} episodes per cell and arm, {mode} actions, seeds "
                   f"{first.seed:,}+; **bold**: a game in its training set; gap: paired 95% interval)", "",
                   "| target | true description | none | another episode's | gap true-none |",
@@ -280,7 +282,7 @@ def markdown_report(suite: TransferSuite, cells: list[TransferCell]) -> str:
         return f"{'**' if cell.in_training else ''}{_pct(r.success_rate)}{'**' if cell.in_training else ''} " \
                f"({_pct(r.ci95[0])}-{_pct(r.ci95[1])})"
 
-    modes = sorted({"greedy" if cell.results["true"].greedy else "sampled" for cell in cells})
+    modes = sorted({action_mode(cell.results["true"].greedy, cell.results["true"].escape_loops) for cell in cells})
     lines = [f"# Transfer matrix: {suite.name}", "", f"Actions: {', '.join(modes)}.", "",
              "Success % with the true description (95% Wilson CI). **Bold**: the target game is in the "
              "row's training set; every other cell is transfer.", ""]

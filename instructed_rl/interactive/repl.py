@@ -63,7 +63,7 @@ class Session:
     def show_world(self) -> None:
         stage, say = self.stage, self.view.say
         env = stage.env
-        mode = "greedy" if stage.greedy else "sampling"
+        mode = stage.action_mode
         reads = [c.name for c in stage.reading_corpora()]
         typed = f" (typed text read as {', then '.join(reads)})" if len(reads) > 1 else ""
         say(f"{env.spec_game.id}  seed {stage.world_seed}  split {env.split}  corpus {env.corpus.name}{typed}  "

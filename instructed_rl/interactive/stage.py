@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from minigrid.core.actions import Actions
 
-from instructed_rl.acting.actors import REFERENCE_AGENTS, Actor, Decision, make_actor
+from instructed_rl.acting.actors import REFERENCE_AGENTS, Actor, Decision, action_mode, make_actor
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import take_step
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
@@ -86,6 +86,12 @@ class Stage:
         self.world_seed = config.seed
         self.count = 0  # instructions run, for captions and sampling seeds
         self.fresh = True  # no step taken since the world was made
+
+    @property
+    def action_mode(self) -> str:
+        """How the driver chooses actions, in the words reports use."""
+        agent = getattr(self.driver, "agent", None)
+        return action_mode(self.greedy, bool(agent is not None and agent.config.escape_loops))
 
     # ---- worlds ---------------------------------------------------------------------------
     def _make_env(self, game: str) -> InstructedEnv:

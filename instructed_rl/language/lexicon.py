@@ -10,14 +10,17 @@ compares wordings, this reads the words that stand where an object's colour or n
   nearest to it in CIELAB ("sea blue", "dusty purple", ... : the 449 names that hold one). So
   the map comes from how the survey's people named colours, not from our games.
 - **Object nouns**: an unknown word after an article or a colour, and not before an object word,
-  is read as the object type whose phrase MiniLM embeds nearest ("a sphere" against "a ball",
-  "a box", "a key" and "a door"), unless "a thing" is nearer still ("a little", "a while").
+  is read as an object type, unless MiniLM embeds "a thing" nearer it than every type ("a
+  little", "a while", "a unicorn"). The type is the one WordNet's hierarchy of kinds puts
+  nearest (:mod:`instructed_rl.language.wordnet`: a coffer is a chest, a chest a box), and for a
+  word WordNet does not have, the one whose phrase MiniLM embeds nearest ("a keycard" against "a
+  ball", "a box", "a key" and "a door").
 
 Words the environment description uses are never read this way: the description defines them
 (role words, invented nouns and colours), and only the policy can read those. An unknown word
 that is neither a colour name nor in an object noun's place (a verb, "fetch") is left for the
-rephraser. Sentence similarity of single words is a weak signal: "the red one" reads as some
-object, and a rare synonym may read as the wrong type.
+rephraser. "the red one" reads as some object, and a rare synonym may read as the wrong type
+(WordNet reads "an exit" as a ball).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
+from instructed_rl.language.wordnet import object_type
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 LONGEST_COLOR_NAME = 3  # words
@@ -180,12 +184,16 @@ class Lexicon:
         return None
 
     def _noun(self, word: str) -> str | None:
-        """The corpus's word for the object type MiniLM finds nearest ``word`` ("a sphere" against
-        "a ball", "a box", ...), or None where "a thing" is nearer than every type ("a little")."""
+        """The corpus's word for the object type ``word`` names: WordNet's nearest, else the one
+        MiniLM finds nearest ("a sphere" against "a ball", "a box", ...); None where MiniLM finds
+        "a thing" nearer than every type ("a little")."""
         if word not in self._noun_of:
-            kinds = list(self.type_word.values())
-            vectors = self.embed([f"a {text}" for text in [word, GENERIC_NOUN] + kinds])
+            kinds = list(OBJECT_TYPES)
+            vectors = self.embed([f"a {text}" for text in [word, GENERIC_NOUN] + [self.type_word[k] for k in kinds]])
             similarity = vectors[1:] @ vectors[0]
             best = int(similarity[1:].argmax())
-            self._noun_of[word] = kinds[best] if similarity[1 + best] > similarity[0] else None
+            if similarity[1 + best] <= similarity[0]:
+                self._noun_of[word] = None
+            else:
+                self._noun_of[word] = self.type_word[object_type(word) or kinds[best]]
         return self._noun_of[word]

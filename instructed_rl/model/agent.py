@@ -33,6 +33,7 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.pointer import find_queries, rewrite, score_queries
+from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
@@ -75,6 +76,9 @@ class AgentConfig:
     """How the agent acts unless a command is told otherwise (``eval``, ``play``, ``demo``, ``serve``:
     ``--greedy`` / ``--no-greedy``): ``greedy`` (the argmax, as BabyAI evaluates) or ``sampled``
     (for an agent measured better when it samples; its reports name the mode)."""
+    escape_loops: bool = False
+    """When acting greedily, do not repeat an action already taken from the same cell, heading and
+    view in the last 16 steps (:mod:`instructed_rl.model.loops`); reports name the mode."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -87,6 +91,8 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.corpus={self.corpus!r} must be a string")
         if not isinstance(self.rephrase, bool):
             raise ValueError(f"AgentConfig.rephrase={self.rephrase!r} must be true or false")
+        if not isinstance(self.escape_loops, bool):
+            raise ValueError(f"AgentConfig.escape_loops={self.escape_loops!r} must be true or false")
         if self.actions not in ACTION_MODES:
             raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
@@ -139,6 +145,7 @@ class ActState:
     memory: torch.Tensor
     greedy: bool
     generator: torch.Generator
+    loops: LoopGuard | None = None  # greedy actions that leave loops, where the agent escapes them
 
 
 class Agent(nn.Module):
@@ -352,6 +359,7 @@ class Agent(nn.Module):
             generator.seed()
         else:
             generator.manual_seed(seed)
+        greedy = self.config.actions == "greedy" if greedy is None else greedy
         instructions = [self.rephrase(text, description).text for text, description in zip(instructions, descriptions)]
         with torch.inference_mode():
             goal = self.encode_goal(instructions, descriptions)
@@ -360,8 +368,9 @@ class Agent(nn.Module):
             descriptions=descriptions,
             goal=goal,
             memory=self.initial_memory(len(instructions)),
-            greedy=self.config.actions == "greedy" if greedy is None else greedy,
+            greedy=greedy,
             generator=generator,
+            loops=LoopGuard(len(instructions)) if greedy and self.config.escape_loops else None,
         )
         return self._act_state
 
@@ -378,6 +387,8 @@ class Agent(nn.Module):
         if description is not None:
             state.descriptions[index] = description
         state.instructions[index] = self.rephrase(instruction, state.descriptions[index]).text
+        if state.loops is not None:
+            state.loops.restart(index)
         with torch.inference_mode():
             state.goal = self.encode_goal(state.instructions, state.descriptions)
             if reset_memory:
@@ -412,7 +423,10 @@ class Agent(nn.Module):
                 )
             out = self.policy(image, direction, state.goal, state.memory)
             state.memory = out.memory
-            actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
+            if state.loops is not None:
+                actions = state.loops.choose(out.logits, obs["image"], obs["direction"])
+            else:
+                actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
             done = torch.sigmoid(out.done_logit.float()).cpu()
             return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
 

