@@ -99,7 +99,7 @@ def test_interactive_session_through_a_terminal(never_done):
     child.expect_exact("instruction> ")
     child.sendline(":reset")
     child.expect_exact("GoToRoom  seed 4")
-    child.expect_exact("(sampling)")
+    child.expect_exact("(sampled)")
     child.expect_exact("instruction> ")
     child.sendline(":quit")
     child.expect(pexpect.EOF)

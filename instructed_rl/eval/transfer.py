@@ -235,7 +235,7 @@ def summary_markdown(suite: TransferSuite, cells: list[TransferCell]) -> str:
         row_cells = [by[(row.label, c.label)] for c in suite.columns]
         first = row_cells[0].results["true"]
         mode = action_mode(first.greedy, first.escape_loops)
-        lines += [f"**{row.label}** ({first.episodes} episodes per cell and arm, {mode} actions, seeds "
+        lines += [f"**{row.label}** ({first.episodes} episodes per cell and arm; actions: {mode}; seeds "
                   f"{first.seed:,}+; **bold**: a game in its training set; gap: paired 95% interval)", "",
                   "| target | true description | none | another episode's | gap true-none |",
                   "|---|---:|---:|---:|---|"]
