@@ -90,8 +90,8 @@ def _model_index(name: str, reports: list[dict]) -> list[dict]:
                 "dataset": {"type": str(cell["game"]), "name": f"{cell['game']} [{cell['split']}]",
                             "split": str(cell["split"])},
                 "metrics": [{"type": "success_rate", "value": round(100 * cell["success_rate"], 1),
-                             "name": f"success % ({_label(cell)}: {cell.get('episodes')} episodes, "
-                                     f"{_mode(cell)} actions{interval})"}],
+                             "name": f"success % ({_label(cell)}: {cell.get('episodes')} episodes; "
+                                     f"actions: {_mode(cell)}{interval})"}],
             })
     return [{"name": name, "results": results}] if results else []
 
