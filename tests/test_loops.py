@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from instructed_rl.acting.actors import action_mode, escapes_loops, make_actor
+from instructed_rl.acting.actors import escapes_loops, make_actor
 from instructed_rl.eval.cell import EvalConfig, format_cell, run_cell
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.loops import WINDOW, LoopGuard
+from instructed_rl.model.loops import WINDOW, LoopGuard, action_mode
 
 LEFT, RIGHT, FORWARD = 0, 1, 2
 

@@ -196,13 +196,6 @@ def escapes_loops(spec: str, escape: bool | None = None, *, greedy: bool = True)
     return bool(_saved_setting(spec, "escape_loops", False) if escape is None else escape)
 
 
-def action_mode(greedy: bool, escape_loops: bool = False) -> str:
-    """How a result's actions were chosen, in the words reports use."""
-    if not greedy:
-        return "sampled"
-    return "greedy, escaping loops" if escape_loops else "greedy"
-
-
 def make_actor(spec: str, *, greedy: bool | None = None, sequences: str = "executor", rephrase: bool = True,
                bot: str = "whole", escape_loops: bool | None = None) -> Actor:
     """``bot``, ``random``, a saved agent (its directory, a shipped name such as ``default``, or a

@@ -24,12 +24,14 @@ import numpy as np
 
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
-from instructed_rl.acting.actors import (REFERENCE_AGENTS, AgentActor, BotActor, Decision, action_mode, acts_greedily,
-                                         escapes_loops, make_actor)
+from instructed_rl.acting.actors import (REFERENCE_AGENTS, AgentActor, BotActor, Decision, acts_greedily, escapes_loops,
+                                         make_actor)
 from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
+from instructed_rl.model.loops import WINDOW as LOOP_WINDOW
+from instructed_rl.model.loops import action_mode
 from instructed_rl.model.hub import resolve_agent
 from instructed_rl.progress import Progress
 
@@ -57,8 +59,8 @@ class EvalConfig:
     greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: the "
                                        "agent's own mode, its config.json 'actions'; greedy unless it says sampled)")
     escape_loops: bool | None = option(None, "greedy actions that never repeat an action taken from the same cell, "
-                                             "heading and view in the last 16 steps, or --no-escape-loops: the plain "
-                                             "argmax, as BabyAI evaluates (default: the agent's config.json "
+                                             f"heading and view in the last {LOOP_WINDOW} steps, or --no-escape-loops: "
+                                             "the plain argmax, as BabyAI evaluates (default: the agent's config.json "
                                              "'escape_loops')")
     description: Literal["true", "none", "shuffled"] = option(
         "true", "ablation: the true description, none (empty), or another episode's")

@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.acting.actors import action_mode
+from instructed_rl.model.loops import action_mode
 from instructed_rl.config import from_mapping
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.errors import UserError

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.acting.actors import action_mode
+from instructed_rl.model.loops import action_mode
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, resolve_mode, run_cell

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from minigrid.core.actions import Actions
 
-from instructed_rl.acting.actors import REFERENCE_AGENTS, Actor, Decision, action_mode, make_actor
+from instructed_rl.acting.actors import REFERENCE_AGENTS, Actor, Decision, make_actor
+from instructed_rl.model.loops import action_mode
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import take_step
 from instructed_rl.games.env import InstructedEnv, describe_objects, quiet

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES, singulars
 from instructed_rl.language.wordnet import object_type
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
@@ -109,8 +109,7 @@ def nearest_color(name: str) -> str | None:
 def description_words(description: str) -> frozenset[str]:
     """The words a description uses, each also without a plural ending ("daxes" defines "dax")."""
     words = {word.lower() for word in WORD.findall(description)}
-    singulars = {word[:-2] for word in words if word.endswith("es")} | {word[:-1] for word in words if word.endswith("s")}
-    return frozenset(words | singulars)
+    return frozenset(words | {singular for word in words for singular in singulars(word)})
 
 
 class Lexicon:

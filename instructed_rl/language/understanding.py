@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from instructed_rl.language import vocabulary
 from instructed_rl.language.corpus import Corpus
-from instructed_rl.language.lexicon import description_words
+from instructed_rl.language.lexicon import WORD, description_words
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
 COLORS = frozenset(vocabulary.COLORS) | {"gray"}
@@ -32,7 +32,6 @@ TYPES = frozenset({"ball", "box", "key", "door", "object", "thing", "balls", "bo
 FUNCTION_WORDS = frozenset(
     "the a an any that this to of on in at by with from into onto next beside near your you it its and or then "
     "after before first later once when while is are be one".split())
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,13 @@ def corpus_words(corpus: Corpus) -> frozenset[str]:
         texts.extend(options)
     words: set[str] = set()
     for text in texts:
-        words.update(w.lower() for w in _WORD.findall(re.sub(r"\{[^}]*\}", " ", text)))
+        words.update(w.lower() for w in WORD.findall(re.sub(r"\{[^}]*\}", " ", text)))
     return frozenset(words)
 
 
 def check_instruction(instruction: str, *, corpus: Corpus, description: str = "") -> Understanding:
     """The words of ``instruction`` that neither the corpus nor ``description`` names; see the module doc."""
-    words = [w.lower() for w in _WORD.findall(instruction)]
+    words = [w.lower() for w in WORD.findall(instruction)]
     known = corpus_words(corpus) | COLORS | TYPES | description_words(description)
     if not any(w in known and w not in FUNCTION_WORDS for w in words):
         unplaced = tuple(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or (instruction.strip(),)

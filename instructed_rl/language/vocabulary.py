@@ -9,3 +9,8 @@ from minigrid.core.constants import COLOR_TO_IDX
 COLORS: tuple[str, ...] = tuple(sorted(COLOR_TO_IDX, key=COLOR_TO_IDX.get))
 OBJECT_TYPES: tuple[str, ...] = ("ball", "box", "key", "door")  # what an instruction can name
 CARRIABLE_TYPES: tuple[str, ...] = ("ball", "box", "key")
+
+
+def singulars(word: str) -> tuple[str, ...]:
+    """What ``word`` is the plural of, if it is one by its ending ("boxes": box, boxe; "gates": gate)."""
+    return tuple(word[:-n] for n, ending in ((2, "es"), (1, "s")) if word.endswith(ending))

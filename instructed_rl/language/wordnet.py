@@ -21,6 +21,8 @@ import functools
 import importlib.util
 from pathlib import Path
 
+from instructed_rl.language.vocabulary import singulars
+
 # The senses (1-based, in WordNet's order) that are the world's objects.
 OBJECT_SENSES = {"ball": (1, 3, 6), "box": (1,), "key": (1, 11), "door": (1, 2)}
 HYPERNYMS = ("@", "@i")  # pointers to a more general kind, and to the kind an instance is of
@@ -81,8 +83,7 @@ class NounKinds:
         """The synsets of ``word`` as a noun, and of its singular where it may be a plural
         ("gates" is also Bill Gates), most common first."""
         word = word.lower().replace(" ", "_")
-        lemmas = (word, self._exceptions.get(word, ""), word[:-2] if word.endswith("es") else "",
-                  word[:-1] if word.endswith("s") else "")
+        lemmas = (word, self._exceptions.get(word, ""), *singulars(word))
         return tuple(dict.fromkeys(s for lemma in lemmas if lemma for s in self._index.get(lemma, ())))
 
     @functools.lru_cache(maxsize=4096)

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 from instructed_rl.errors import UserError
+from instructed_rl.model.loops import WINDOW as LOOP_WINDOW
+from instructed_rl.model.loops import action_mode
 
 CARD_FILE = "README.md"
 MARKER = "<!-- model card written by instructed_rl.model.card: regenerate it rather than edit it -->"
@@ -91,15 +93,13 @@ def _model_index(name: str, reports: list[dict]) -> list[dict]:
                             "split": str(cell["split"])},
                 "metrics": [{"type": "success_rate", "value": round(100 * cell["success_rate"], 1),
                              "name": f"success % ({_label(cell)}: {cell.get('episodes')} episodes; "
-                                     f"actions: {_mode(cell)}{interval})"}],
+                                     f"actions: {_cell_mode(cell)}{interval})"}],
             })
     return [{"name": name, "results": results}] if results else []
 
 
-def _mode(cell: dict) -> str:
-    if not cell.get("greedy", True):
-        return "sampled"
-    return "greedy, escaping loops" if cell.get("escape_loops", False) else "greedy"
+def _cell_mode(cell: dict) -> str:
+    return action_mode(cell.get("greedy", True), cell.get("escape_loops", False))
 
 
 def _label(cell: dict) -> str:
@@ -164,9 +164,9 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                      "if any, comes from its own package)")
     actions = config.get("actions", "greedy")
     if actions == "greedy" and config.get("escape_loops", False):
-        actions = ("greedy, escaping loops (an action already taken from the same cell, heading and view in the "
-                   "last 16 steps is not taken there again; `escape_loops` in config.json, `--no-escape-loops` on "
-                   "eval for the plain argmax)")
+        actions = (f"{action_mode(True, True)} (an action already taken from the same cell, heading and view in "
+                   f"the last {LOOP_WINDOW} steps is not taken there again; `escape_loops` in config.json, "
+                   "`--no-escape-loops` on eval for the plain argmax)")
     lines += [f"- acts {actions} unless told otherwise (`actions` in config.json; `--greedy` / `--no-greedy` on "
               "eval, play, demo and serve)",
               f"- trained on games: {', '.join(games) or '?'}; corpus: {config.get('corpus', '?')}", ""]
@@ -209,7 +209,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                       "|---|---|---|---:|---|---:|---|"]
             for cell in report["cells"]:
                 low, high = cell.get("ci95") or (0.0, 0.0)
-                actions = _mode(cell)
+                actions = _cell_mode(cell)
                 lines.append(f"| {_label(cell)} | {cell['game']} | {cell['split']} | "
                              f"{_percent(cell['success_rate'])} | {_percent(low)}-{_percent(high)} | "
                              f"{cell.get('episodes', '?')} | {actions} |")

@@ -13,15 +13,25 @@ front can be entered), and the view includes what the agent carries.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+from minigrid.core.actions import Actions
+from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
+
+if TYPE_CHECKING:
+    import torch
 
 WINDOW = 16  # steps of history a return is looked for in (the trainer's loop takeover uses the same)
-FORWARD = 2  # minigrid's Actions.forward
-_DIR_TO_VEC = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's DIR_TO_VEC: right, down, left, up
-_ENTERABLE = {1, 3, 8, 9}  # empty, floor, goal, lava (minigrid's OBJECT_TO_IDX); an open door too
-_DOOR, _OPEN = 4, 0
+_ENTERABLE = {OBJECT_TO_IDX[kind] for kind in ("empty", "floor", "goal", "lava")}  # and an open door
+_DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
+
+
+def action_mode(greedy: bool, escape_loops: bool = False) -> str:
+    """How actions were chosen, in the words every result and report uses."""
+    if not greedy:
+        return "sampled"
+    return "greedy, escaping loops" if escape_loops else "greedy"
 
 
 def _front_enterable(image: np.ndarray) -> bool:
@@ -61,7 +71,7 @@ class LoopGuard:
         for i, history in enumerate(self.history):
             action = int(actions[i])
             history.append((keys[i], action))
-            if action == FORWARD and _front_enterable(images[i]):
-                dx, dy = _DIR_TO_VEC[int(directions[i]) % 4]
+            if action == Actions.forward and _front_enterable(images[i]):
+                dx, dy = (int(v) for v in DIR_TO_VEC[int(directions[i]) % 4])
                 self.cells[i] = (self.cells[i][0] + dx, self.cells[i][1] + dy)
         return actions
