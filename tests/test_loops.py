@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from minigrid.core.constants import OBJECT_TO_IDX
 
 from instructed_rl.acting.actors import escapes_loops, make_actor
 from instructed_rl.eval.cell import EvalConfig, format_cell, run_cell
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.loops import WINDOW, LoopGuard, action_mode
+from instructed_rl.model.loops import LoopGuard, action_mode
 
 LEFT, RIGHT, FORWARD = 0, 1, 2
 
@@ -51,14 +52,29 @@ def test_a_policy_that_only_turns_is_sent_on_and_never_repeats_itself():
     for _ in range(12):
         key = (guard.cells[0], int(obs["direction"]), obs["image"].tobytes())
         action = _choose(guard, spin, obs)
-        assert (key, action) not in seen[-WINDOW:]
+        assert (key, action) not in seen  # every action here is still untried where it is taken
         seen.append((key, action))
         obs, *_ = env.step(action)
     assert [action for _, action in seen[:4]] == [LEFT] * 4  # the argmax until it is back where it began
     assert seen[4][1] != LEFT
     assert tuple(env.unwrapped.level.agent_pos) != start  # the spin was left: it went forward
     guard.restart(0)
-    assert guard.cells[0] == (0, 0) and not guard.history[0]
+    assert guard.cells[0] == (0, 0) and not guard.taken[0]
+
+
+def test_once_every_action_was_tried_the_least_used_ones_come_first():
+    """Facing a wall, where no action moves it, the agent takes every action once in the policy's
+    order, then every action a second time in that order: no action twice before all once more."""
+    env = InstructedEnv("BabyAI-GoToLocal-v0", split="test")
+    obs, _ = env.reset(seed=1)
+    image = obs["image"].copy()
+    image[3, 5] = (OBJECT_TO_IDX["wall"], 0, 0)  # a wall ahead: forward does not move it
+    preference = [0.5, 3.0, 1.0, -1.0, 2.0, 0.0, -2.0]
+    order = sorted(range(7), key=lambda a: -preference[a])
+    guard = LoopGuard(1)
+    taken = [_choose(guard, preference, dict(obs, image=image)) for _ in range(14)]
+    assert taken == order + order
+    assert guard.cells[0] == (0, 0)
 
 
 def test_the_guard_is_named_and_can_be_switched_off():

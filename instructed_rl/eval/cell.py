@@ -30,8 +30,7 @@ from instructed_rl.acting.foreign import is_python_agent, load_factory
 from instructed_rl.eval.stats import wilson_interval
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.games.spec import find_game
-from instructed_rl.model.loops import WINDOW as LOOP_WINDOW
-from instructed_rl.model.loops import action_mode
+from instructed_rl.model.loops import ESCAPE_RULE, action_mode
 from instructed_rl.model.hub import resolve_agent
 from instructed_rl.progress import Progress
 
@@ -58,8 +57,7 @@ class EvalConfig:
     workers: int = option(1, "worker processes (each runs a slice of the seeds)")
     greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: the "
                                        "agent's own mode, its config.json 'actions'; greedy unless it says sampled)")
-    escape_loops: bool | None = option(None, "greedy actions that never repeat an action taken from the same cell, "
-                                             f"heading and view in the last {LOOP_WINDOW} steps, or --no-escape-loops: "
+    escape_loops: bool | None = option(None, f"greedy actions that escape loops ({ESCAPE_RULE}), or --no-escape-loops: "
                                              "the plain argmax, as BabyAI evaluates (default: the agent's config.json "
                                              "'escape_loops')")
     description: Literal["true", "none", "shuffled"] = option(

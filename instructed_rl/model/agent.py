@@ -77,8 +77,9 @@ class AgentConfig:
     ``--greedy`` / ``--no-greedy``): ``greedy`` (the argmax, as BabyAI evaluates) or ``sampled``
     (for an agent measured better when it samples; its reports name the mode)."""
     escape_loops: bool = False
-    """When acting greedily, do not repeat an action already taken from the same cell, heading and
-    view in the last 16 steps (:mod:`instructed_rl.model.loops`); reports name the mode."""
+    """When acting greedily, escape loops: back at a cell, heading and view held before in the same
+    part, take the best of the actions taken least often there (:mod:`instructed_rl.model.loops`);
+    reports name the mode."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 

@@ -20,8 +20,7 @@ from typing import Any
 import yaml
 
 from instructed_rl.errors import UserError
-from instructed_rl.model.loops import WINDOW as LOOP_WINDOW
-from instructed_rl.model.loops import action_mode
+from instructed_rl.model.loops import ESCAPE_RULE, action_mode
 
 CARD_FILE = "README.md"
 MARKER = "<!-- model card written by instructed_rl.model.card: regenerate it rather than edit it -->"
@@ -164,8 +163,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                      "if any, comes from its own package)")
     actions = config.get("actions", "greedy")
     if actions == "greedy" and config.get("escape_loops", False):
-        actions = (f"{action_mode(True, True)} (an action already taken from the same cell, heading and view in "
-                   f"the last {LOOP_WINDOW} steps is not taken there again; `escape_loops` in config.json, "
+        actions = (f"{action_mode(True, True)} ({ESCAPE_RULE}; `escape_loops` in config.json, "
                    "`--no-escape-loops` on eval for the plain argmax)")
     lines += [f"- acts {actions} unless told otherwise (`actions` in config.json; `--greedy` / `--no-greedy` on "
               "eval, play, demo and serve)",

@@ -1,18 +1,19 @@
-"""Greedy actions that leave a loop: the argmax, except that an action already taken from the same
-place, heading and view in the last few steps is not taken again there.
+"""Greedy actions that leave a loop: the argmax, except that back at a place, heading and view it
+already held in the current part, the agent takes the best of the actions it took least often there.
 
 A greedy policy is deterministic given its memory, and its failures are loops: it comes back to
-a pose it held a few steps earlier, sees the same view and, its memory cycling too, takes the same
-action again until the step limit. The guard notices the return and takes the best action not yet
-tried from there, so the agent explores instead of repeating itself. Everything it uses the agent
-knows by itself: the heading is in the observation, the cell is dead-reckoned from its own
-forward steps and what its view showed ahead (minigrid moves the agent exactly when the cell in
-front can be entered), and the view includes what the agent carries.
+a pose it held earlier, sees the same view and, its memory cycling too, takes the same action
+again until the step limit. The guard notices the return and takes the best action not yet tried
+from there (once all have been, the best of those tried least often), so the agent explores
+instead of repeating itself and, in a maze, a loop of any length is eventually left through its
+least used exit. Everything it uses the agent knows by itself: the heading is in the
+observation, the cell is dead-reckoned from its own forward steps and what its view showed ahead
+(minigrid moves the agent exactly when the cell in front can be entered), and the view includes
+what the agent carries.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,9 +23,12 @@ from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
 if TYPE_CHECKING:
     import torch
 
-WINDOW = 16  # steps of history a return is looked for in (the trainer's loop takeover uses the same)
 _ENTERABLE = {OBJECT_TO_IDX[kind] for kind in ("empty", "floor", "goal", "lava")}  # and an open door
 _DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
+
+
+ESCAPE_RULE = ("back at a cell, heading and view it already held in the same part, it takes the best "
+               "of the actions it took least often there")
 
 
 def action_mode(greedy: bool, escape_loops: bool = False) -> str:
@@ -42,35 +46,37 @@ def _front_enterable(image: np.ndarray) -> bool:
 
 
 class LoopGuard:
-    """Per env, the agent's dead-reckoned cell and the (pose, view, action) of its last
-    ``WINDOW`` steps. :meth:`choose` picks greedy actions; :meth:`restart` forgets env ``index``'s
-    history (a new episode, or a new part of a sequence: a new goal may return anywhere)."""
+    """Per env, the agent's dead-reckoned cell and, for every (cell, heading, view) it held in the
+    current part, how often it took each action there. :meth:`choose` picks greedy actions;
+    :meth:`restart` forgets env ``index``'s history (a new episode, or a new part of a sequence:
+    a new goal may return anywhere)."""
 
-    def __init__(self, n: int, window: int = WINDOW) -> None:
+    def __init__(self, n: int) -> None:
         self.cells = [(0, 0)] * n
-        self.history = [deque(maxlen=window) for _ in range(n)]
+        self.taken: list[dict[tuple, np.ndarray]] = [{} for _ in range(n)]  # key -> times each action was taken
 
     def restart(self, index: int) -> None:
         self.cells[index] = (0, 0)
-        self.history[index].clear()
+        self.taken[index].clear()
 
     def choose(self, logits: torch.Tensor, images: np.ndarray, directions: np.ndarray) -> torch.Tensor:
         """Greedy actions (B,) for logits (B, A) given each env's view (B, 7, 7, 3), or one view
-        (7, 7, 3), and heading (B,)."""
+        (7, 7, 3), and heading (B,): the argmax among the actions taken least often from the same
+        cell, heading and view in this part (among all of them, the first time there)."""
         logits = logits.float().cpu().clone()
         images = np.asarray(images).reshape(-1, *np.shape(images)[-3:])
         directions = np.asarray(directions).reshape(-1)
         keys = []
-        for i, history in enumerate(self.history):
+        for i, taken in enumerate(self.taken):
             key = (self.cells[i], int(directions[i]), images[i].tobytes())
-            tried = [action for seen, action in history if seen == key]
-            if tried and len(set(tried)) < logits.shape[1]:
-                logits[i, tried] = float("-inf")
+            counts = taken.get(key)
+            if counts is not None:
+                logits[i, np.flatnonzero(counts > counts.min()).tolist()] = float("-inf")
             keys.append(key)
         actions = logits.argmax(dim=-1)
-        for i, history in enumerate(self.history):
+        for i, taken in enumerate(self.taken):
             action = int(actions[i])
-            history.append((keys[i], action))
+            taken.setdefault(keys[i], np.zeros(logits.shape[1], dtype=np.int64))[action] += 1
             if action == Actions.forward and _front_enterable(images[i]):
                 dx, dy = (int(v) for v in DIR_TO_VEC[int(directions[i]) % 4])
                 self.cells[i] = (self.cells[i][0] + dx, self.cells[i][1] + dy)
