@@ -187,11 +187,9 @@ def escapes_loops(spec: str, escape: bool | None = None, *, greedy: bool = True)
     """Whether a greedy saved agent escapes its loops (:mod:`instructed_rl.model.loops`): ``escape``
     when a command was told (``--escape-loops`` / ``--no-escape-loops``), else its config.json
     ``escape_loops``. Never for sampled actions, nor for agents that are not saved agents."""
-    if not greedy or spec in REFERENCE_AGENTS:
-        return False
     from instructed_rl.acting.foreign import is_python_agent
 
-    if is_python_agent(spec):
+    if not greedy or spec in REFERENCE_AGENTS or is_python_agent(spec):
         return False
     return bool(_saved_setting(spec, "escape_loops", False) if escape is None else escape)
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instructed_rl.model.loops import action_mode
+from instructed_rl.model.loops import ESCAPE_RULE, action_mode
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
 from instructed_rl.eval.cell import DEFAULT_EVAL_SEED, CellResult, EvalConfig, resolve_mode, run_cell
@@ -64,8 +64,8 @@ class TransferConfig:
     workers: int = option(1, "worker processes per cell (each runs a slice of the seeds)")
     greedy: bool | None = option(None, "greedy actions, or --no-greedy: sampled, seeded per episode (default: each "
                                        "agent's own mode)")
-    escape_loops: bool | None = option(None, "greedy actions that leave loops, or --no-escape-loops: the plain argmax "
-                                             "(default: each agent's own config.json 'escape_loops')")
+    escape_loops: bool | None = option(None, f"greedy actions that escape loops ({ESCAPE_RULE}), or --no-escape-loops: "
+                                             "the plain argmax (default: each agent's own config.json 'escape_loops')")
     readme: str | None = option(None, "also write the summary into this Markdown file, between the lines "
                                       f"'{SUMMARY_START}' and '{SUMMARY_END}' (e.g. README.md)")
 
