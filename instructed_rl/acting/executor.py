@@ -19,6 +19,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from instructed_rl.language.corpus import Corpus
+from instructed_rl.language.order import doing_order
 from instructed_rl.language.parse import plan
 
 
@@ -114,14 +115,15 @@ class SequenceExecutor:
         self.description = ""
 
     def plan(self, instruction: str, description: str = "") -> list[str]:
-        """The parts of ``instruction`` in the order to do them: the corpus's plan or, where that
-        sees one part (or the game's grammar is not to be used), the agent's own ``read_parts``
-        (which leaves the words ``description`` uses as written)."""
+        """The parts of ``instruction`` in the order to do them: the corpus's plan (unless the
+        game's grammar is not to be used), each of its parts split again by the agent's own
+        ``read_parts`` (which leaves the words ``description`` uses as written), all put in the
+        order their order words say (:func:`instructed_rl.language.order.doing_order`)."""
         if not self.split:
             return [instruction]
         parts = (plan(instruction, self.corpus) if self.game_grammar else None) or [instruction]
-        if len(parts) == 1 and self.read_parts is not None:
-            parts = self.read_parts(instruction, description)
+        if self.read_parts is not None:  # a part split at the corpus's connectives may hold others
+            parts = doing_order([piece for part in parts for piece in self.read_parts(part, description)])
         return parts
 
     def start(self, instruction: str, description: str = "", *, seed: int | None = None) -> list[str]:

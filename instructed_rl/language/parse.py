@@ -38,6 +38,7 @@ from minigrid.envs.babyai.core.verifier import (
 
 from instructed_rl.errors import UserError
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
+from instructed_rl.language.order import doing_order
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
 _COLORS = COLORS
@@ -249,8 +250,9 @@ class InstructionParser:
         return self.parse_skill(text)
 
     def split_loosely(self, text: str) -> list[str]:
-        """Connectives only, parts left as free text: for phrasings the corpus does not know."""
-        text = normalize(text)
+        """Connectives only, parts left as free text (less the punctuation that joined them):
+        for phrasings the corpus does not know."""
+        text = normalize(text).strip(" ,;:.")
         for wanted in ("before", "after", "and"):
             for kind, template in self.grammar.sequence_templates:
                 if kind != wanted:
@@ -283,11 +285,12 @@ def parse_instruction(text: str, corpus: Corpus) -> Parsed:
 
 
 def plan(text: str, corpus: Corpus) -> list[str]:
-    """The parts of an instruction in the order to do them; one part when it is not a sequence."""
+    """The parts of an instruction in the order to do them; one part when it is not a sequence.
+    Parts split at connectives alone are put in order by their order words (:mod:`.order`)."""
     parsed = parser_for(corpus).parse(text)
     if parsed is not None:
         return [step.text for step in parsed.steps()]
-    return parser_for(corpus).split_loosely(text)
+    return doing_order(parser_for(corpus).split_loosely(text))
 
 
 def missing_objects(parsed: Parsed, level) -> list[str]:

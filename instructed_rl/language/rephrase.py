@@ -29,11 +29,10 @@ blue key") are split the same way (:meth:`Rephraser.split`): their wording is co
 every trained sequence template filled with one trained wording of each skill ("go to
 something, then pick up something else", "pick up something after you go to something else",
 ...) and with the single skills; where a sequence is nearest, the text is cut after its first
-written part's objects, and the parts are put in the order that sequence does them. Sentence
-similarity tells "then" and "after that" well from "after you", but not every order word:
-"X before you Y" and "X but first Y" are read in the wrong order. Unknown connectives are read
-two parts at a time: "X, then Y, next Z" is three parts (the corpus splits at "then"), "X, next
-Y, next Z" is read as two.
+written part's objects, and each piece is split again the same way ("X, next Y, next Z" is three
+parts). Which part comes first is read from the order words in the parts ("before you", "but
+first", "once you", "when you are done": :mod:`instructed_rl.language.order`), which sentence
+similarity does not tell apart; only where no part has one does the nearest sequence's order stand.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import Lexicon
+from instructed_rl.language.order import doing_order, placement
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
 
@@ -214,15 +214,21 @@ class Rephraser:
         Whether it is a sequence: the whole wording's nearest trained wording, a sequence or a
         skill. Which sequence: the one whose wording and whose two skills are together nearest,
         each part's wording (the text cut after that sequence's first objects) compared with its
-        skill's trained templates."""
+        skill's trained templates. Which part comes first: the order words in each, where the
+        text has them (:func:`instructed_rl.language.order.doing_order`), else that sequence's order."""
         text, _ = self.read_words(text, description)
+        return doing_order(self._split_read(text))
+
+    def _split_read(self, text: str) -> list[str]:
+        """:meth:`split` once the words are read, parts in the order the connectives say (the
+        order words are read after, on all the parts together)."""
         normalized = normalize(text)
         parsed = self.parser.parse(normalized)
         if parsed is not None:
             return [step.text for step in parsed.steps()]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
-            return [piece for part in loose for piece in self.split(part, description)]
+            return [piece for part in loose for piece in self._split_read(part)]
         words = PUNCTUATION.sub(r" \1 ", normalized).split()
         spans = self.find_objects(words)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
@@ -257,7 +263,10 @@ class Rephraser:
         reading = readings[max(fitting, key=score)]
         m = len(reading.parts[0].slots)
         parts = [_clean(" ".join(piece)) for piece in pieces[m]]
-        return parts[::-1] if reading.reverse else parts
+        if reading.reverse and not any(placement(part) for part in parts):  # order words, where any, decide
+            parts = parts[::-1]
+        # Either part may be a sequence itself ("X, next Y, next Z"); each is shorter than the text.
+        return [piece for part in parts for piece in self._split_read(part)]
 
     def _nearest_of_kind(self, kind: str, vector: np.ndarray) -> float:
         """Cosine of ``vector`` with the nearest trained template of skill ``kind``."""
