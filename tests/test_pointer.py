@@ -25,6 +25,21 @@ def test_only_words_the_description_holds_are_queried_and_only_from_their_senten
     assert word_key("tadostos") in {key for _, key in tadostos.units}
 
 
+def test_a_word_the_description_has_in_the_other_number_is_found_there():
+    description = "Dobels are balls and keys. There are a red ball and two blue keys here."
+    queries = {q.key: q for q in find_queries(["pick up the red dobel", "go to the dobels"],
+                                              [description, "A dobel is a box."])}
+    dobel = queries[word_key("dobel")]
+    assert dobel.row == 0 and dobel.marked == word_key("dobels")  # the pointer looks for "Dobels"
+    assert {word_key("balls"), word_key("keys")} <= {key for _, key in dobel.units}
+    assert queries[word_key("dobels")].marked == word_key("dobel")
+    # the policy's own object words are never looked up in another number
+    assert word_key("key") not in {q.key for q in find_queries(["pick up the blue key"], [description])}
+    scores = [torch.tensor([10.0 if key == word_key("balls") else -10.0 for _, key in q.units])
+              for q in [dobel]]
+    assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red balls"]
+
+
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():
     instruction = "Bring the tadostos to the door"
     queries = find_queries([instruction], [DESCRIPTION])

@@ -68,6 +68,19 @@ def test_words_it_does_not_know_stay_with_their_object(rephraser):
     assert "fetch" not in rephraser("fetch ball").text
 
 
+def test_nouns_the_description_defines_are_objects_of_the_skill(rephraser):
+    # "mufu" is no word of the corpus, so without the description's word for it "put the grey
+    # mufu next to the green key" had one object and read as "go to the green key".
+    description = "A mufu is a box or a ball. The word sarir covers balls and keys."
+    text = "put the grey mufu next to the green key"
+    assert rephraser(text, description).text == text and not rephraser(text, description).changed
+    assert _kind(rephraser("fetch the grey mufu", description).text.replace("mufu", "ball")) == "pickup"
+    assert rephraser("fetch the grey mufu", description).text.endswith(" the grey mufu")
+    assert rephraser("drop the sarir in front of you beside a blue box", description).text.count("sarir in front of you") == 1
+    assert _kind(rephraser("crack open the mufu", description).text.replace("mufu", "door")) == "open"  # the policy reads what it is
+    assert rephraser.split("walk to the sarirs, then fetch the grey mufu", description)[1].endswith("the grey mufu")
+
+
 def test_trained_wordings_and_texts_without_objects_are_left_alone(rephraser):
     for text in ("place the red ball beside the blue key", "go to a door", "dance a little",
                  "go to the red ball; afterwards go to the blue key"):  # a held-out connective: a sequence

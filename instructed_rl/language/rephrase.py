@@ -47,7 +47,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
-from instructed_rl.language.lexicon import Lexicon
+from instructed_rl.language.lexicon import Lexicon, description_words
 from instructed_rl.language.order import doing_order, placement
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
@@ -116,11 +116,18 @@ def _clean(part: str) -> str:
     return _clean_spacing(part).strip(" ,;:.")
 
 
+# The type of an object phrase whose noun the corpus does not know ("the grey mufu"): it may
+# be a name the description gives, which only the policy can read, so it fits any slot.
+UNKNOWN_NOUN = "unknown noun"
+
+
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
     """BabyAI's constraints: only doors open, doors are never picked up or moved."""
     if len(template.slots) != len(objects):
         return False
     first = objects[0]
+    if first.type == UNKNOWN_NOUN:
+        return True
     if template.kind == "open":
         return first.type == "door"
     if template.kind in ("pickup", "putnext"):
@@ -138,6 +145,10 @@ class Rephraser:
         self.embed = embed
         self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
         self.known_words = _corpus_words(self.trained)
+        lookup = self.parser.grammar.lookup
+        self.colour_words = {w for phrase in lookup.get("color", {}) for w in phrase.split()}
+        self.type_words = {w for phrase in lookup.get("type", {}) for w in phrase.split()}
+        self.location_phrases = [phrase.split() for phrase in lookup.get("location", {})]
         self.lexicon = Lexicon(corpus.words, corpus_words(corpus), embed)
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
@@ -153,8 +164,11 @@ class Rephraser:
         names = dict(zip(_slots_in_order(template), NEUTRAL_OBJECTS))
         return template.format(**names)
 
-    def find_objects(self, words: list[str]) -> list[tuple[int, int, ObjectRef]]:
-        """Object phrases as (first word, end word, reference), longest match first, left to right."""
+    def find_objects(self, words: list[str], names: frozenset[str] = frozenset()) -> list[tuple[int, int, ObjectRef]]:
+        """Object phrases as (first word, end word, reference), longest match first, left to right;
+        an article and words ending on one of ``names`` (nouns the description uses that the
+        corpus does not know) are one too, of type :data:`UNKNOWN_NOUN`: "put the grey mufu next
+        to the green key" has two objects where the description says what a mufu is."""
         found, start = [], 0
         while start < len(words):
             for end in range(len(words), start, -1):
@@ -164,8 +178,33 @@ class Rephraser:
                     start = end
                     break
             else:
-                start += 1
+                end = self._unknown_noun_phrase(words, start, names)
+                if end is None:
+                    start += 1
+                else:
+                    found.append((start, end, ObjectRef(UNKNOWN_NOUN, None, None, " ".join(words[start:end]))))
+                    start = end
         return found
+
+    def _unknown_noun_phrase(self, words: list[str], start: int, names: frozenset[str]) -> int | None:
+        """Where an object phrase with a noun the corpus does not know ends, if one begins at
+        ``start``: an article, colour words or unknown words, the last of them one of ``names``,
+        no object word after them ("the tapomi ball" is a ball, found as such), then a location
+        phrase if any."""
+        if words[start] not in self.articles:
+            return None
+        end = start + 1
+        while end < len(words) and (words[end] in self.colour_words
+                                    or (words[end].isalpha() and words[end] not in self.known_words)):
+            end += 1
+        if end == start + 1 or words[end - 1] not in names:
+            return None
+        if end < len(words) and words[end] in self.type_words:
+            return None
+        for location in self.location_phrases:
+            if words[end:end + len(location)] == location:
+                return end + len(location)
+        return end
 
     @staticmethod
     def _neutral_wording(words: list[str], spans: list[tuple[int, int, ObjectRef]]) -> str:
@@ -217,9 +256,9 @@ class Rephraser:
         skill's trained templates. Which part comes first: the order words in each, where the
         text has them (:func:`instructed_rl.language.order.doing_order`), else that sequence's order."""
         text, _ = self.read_words(text, description)
-        return doing_order(self._split_read(text))
+        return doing_order(self._split_read(text, description_words(description)))
 
-    def _split_read(self, text: str) -> list[str]:
+    def _split_read(self, text: str, names: frozenset[str]) -> list[str]:
         """:meth:`split` once the words are read, parts in the order the connectives say (the
         order words are read after, on all the parts together)."""
         normalized = normalize(text)
@@ -228,9 +267,9 @@ class Rephraser:
             return [step.text for step in parsed.steps()]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
-            return [piece for part in loose for piece in self._split_read(part)]
+            return [piece for part in loose for piece in self._split_read(part, names)]
         words = PUNCTUATION.sub(r" \1 ", normalized).split()
-        spans = self.find_objects(words)
+        spans = self.find_objects(words, names)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
             return [text]
         objects = [ref for _, _, ref in spans]
@@ -266,7 +305,7 @@ class Rephraser:
         if reading.reverse and not any(placement(part) for part in parts):  # order words, where any, decide
             parts = parts[::-1]
         # Either part may be a sequence itself ("X, next Y, next Z"); each is shorter than the text.
-        return [piece for part in parts for piece in self._split_read(part)]
+        return [piece for part in parts for piece in self._split_read(part, names)]
 
     def _nearest_of_kind(self, kind: str, vector: np.ndarray) -> float:
         """Cosine of ``vector`` with the nearest trained template of skill ``kind``."""
@@ -292,7 +331,7 @@ class Rephraser:
         if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
             return unchanged
         words = normalized.split()
-        spans = self.find_objects(words)
+        spans = self.find_objects(words, description_words(description))
         if not 0 < len(spans) <= SKILL_OBJECTS:
             return unchanged
         wording = self._neutral_wording(words, spans)
@@ -308,4 +347,7 @@ class Rephraser:
         index, similarity = self._nearest[key]
         template = self.templates[index]
         phrases = {slot: " ".join(words[start:end]) for slot, (start, end, _) in zip(template.slots, spans)}
-        return Rephrasing(template.text.format(**phrases), original, template.text, similarity, replaced)
+        read = template.text.format(**phrases)
+        if read == normalized:  # already a trained wording around words it does not know
+            return unchanged
+        return Rephrasing(read, original, template.text, similarity, replaced)

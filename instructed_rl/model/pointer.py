@@ -39,8 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from instructed_rl.language.vocabulary import OBJECT_TYPES
 from instructed_rl.model.reader import SentenceContext
-from instructed_rl.model.text.encoders import TextFeatures, Word, text_words
+from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
 COPY_THRESHOLD = 0.5
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
@@ -57,8 +58,14 @@ class Query:
     sentences that hold it."""
 
     row: int  # which (instruction, description) pair
-    key: int
+    key: int  # the instruction word
     units: tuple[Unit, ...]
+    described: int = 0  # the description's form of it where that differs ("dobels" for "dobel"), else 0
+
+    @property
+    def marked(self) -> int:
+        """The word the pointer looks for in the description."""
+        return self.described or self.key
 
 
 class PointerReader(nn.Module):
@@ -119,21 +126,39 @@ def _quiet_layer(dim: int, heads: int) -> nn.TransformerEncoderLayer:
 
 def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> list[Query]:
     """Each distinct instruction word that occurs in its description, with its copy candidates:
-    every word of the sentences that hold it, itself included."""
+    every word of the sentences that hold it, itself included. A word the description has only
+    in the other number ("a dobel" where it says "Dobels are ...") is found in that form, unless
+    it is one of the object words the policy knows ("key" is not looked up as "keys")."""
     queries = []
     for row, (instruction, description) in enumerate(zip(instructions, descriptions)):
         described = text_words(description)
         sentences_of: dict[int, set[int]] = {}
         for word in described:
             sentences_of.setdefault(word.key, set()).add(word.sentence)
-        for key in dict.fromkeys(w.key for w in text_words(instruction)):
-            if key not in sentences_of:
+        plural_of = {word_key(form): word.key for word in described for form in singular_forms(word.text)}
+        for key, text in {w.key: w.text.lower() for w in text_words(instruction)}.items():
+            marked = key if key in sentences_of else 0
+            if not marked and text not in OBJECT_TYPES:  # the other number: plural there, or here
+                marked = plural_of.get(key) or next(
+                    (word_key(form) for form in singular_forms(text) if word_key(form) in sentences_of), 0)
+            if not marked:
                 continue
             units = tuple(dict.fromkeys((w.sentence, w.key) for w in described
-                                        if w.sentence in sentences_of[key]))
+                                        if w.sentence in sentences_of[marked]))
             if units:
-                queries.append(Query(row, key, units))
+                queries.append(Query(row, key, units, 0 if marked == key else marked))
     return queries
+
+
+def singular_forms(word: str) -> tuple[str, ...]:
+    """The singulars a plural-looking word may have ("dobels" -> "dobel"; "kertises" -> "kertis")."""
+    word = word.lower()
+    forms = []
+    if word.endswith("es") and len(word) > 4:
+        forms.append(word[:-2])
+    if word.endswith("s") and len(word) > 3:  # "modass" too: invented words are pluralised by "s"
+        forms.append(word[:-1])
+    return tuple(forms)
 
 
 def unit_logits(logits: torch.Tensor, description: TextFeatures, queries: list[Query]) -> list[torch.Tensor]:
@@ -156,7 +181,7 @@ def score_queries(pointer: PointerReader, description: TextFeatures,
         return []
     device = description.tokens.device
     rows = torch.tensor([q.row for q in queries], dtype=torch.long, device=device)
-    keys = torch.tensor([q.key for q in queries], dtype=torch.long, device=device)
+    keys = torch.tensor([q.marked for q in queries], dtype=torch.long, device=device)
     return unit_logits(pointer(description, rows, keys), description, queries)
 
 
