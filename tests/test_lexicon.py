@@ -117,3 +117,21 @@ def test_play_runs_and_judges_an_instruction_worded_with_words_no_corpus_has():
     assert outcome.status == "succeeded", (outcome, out.getvalue()[-2000:])
     assert "'crimson' as 'red'" in out.getvalue() and "'keycard' as 'key'" in out.getvalue()
     assert refused.status == "not_run" and "'unicorn'" in refused.message
+
+
+@pytest.mark.parametrize("text, where", [
+    ("pick up the red ball to your left", "left"), ("pick up a box ahead of you", "front"),
+    ("go to the grey key at your back", "behind"), ("pick up the ball to the right of you", "right"),
+    ("pick up a key right behind you", "behind"), ("go to the door on your left-hand side", "left"),
+    ("pick up the box right in front of you", "front"), ("pick up the ball that is on your right", "right"),
+])
+def test_where_an_object_is_said_in_other_words_reads_as_the_corpus_location(rephraser, text, where):
+    parsed = parse_instruction(rephraser(text).text, load_corpus("paraphrase"))
+    assert parsed.obj.loc == where
+
+
+def test_a_place_relative_to_another_object_is_no_location_of_the_agent(rephraser):
+    words = "put the ball to the left of the box".split()
+    assert rephraser.lexicon(words)[0] == words
+    words = "go to the ball , then turn right".split()
+    assert rephraser.lexicon(words)[0] == words

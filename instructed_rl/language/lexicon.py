@@ -1,4 +1,4 @@
-"""Colour and object words the corpus does not know, read as the ones it does.
+"""Colour words, object nouns and locations the corpus does not know, read as the ones it does.
 
 "go to the crimson sphere" names no colour and no object of the corpus. Before the rephraser
 compares wordings, this reads the words that stand where an object's colour or noun stands:
@@ -15,6 +15,11 @@ compares wordings, this reads the words that stand where an object's colour or n
   nearest (:mod:`instructed_rl.language.wordnet`: a coffer is a chest, a chest a box), and for a
   word WordNet does not have, the one whose phrase MiniLM embeds nearest ("a keycard" against "a
   ball", "a box", "a key" and "a door").
+
+- **Locations**: after an object's noun, a few function words around one direction word ("to
+  your left", "ahead of you", "right behind you", "at your back") read as the corpus's phrase for
+  that direction ("on your left", "in front of you", ...); not where another object follows
+  ("to the left of the box" places it by the box, not by the agent).
 
 Words the environment description uses are never read this way: the description defines them
 (role words, invented nouns and colours), and only the policy can read those. An unknown word
@@ -41,6 +46,16 @@ LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say mor
 GREY_SPELLINGS = {"gray": "grey"}
 WORD = re.compile(r"[^\W\d_]+")  # a word in any script
 GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
+# Where an object is relative to the agent: one direction word among a few function words.
+DIRECTIONS = ("front", "behind", "left", "right")
+DIRECTIONS_BY_WORD = {"front": "front", "ahead": "front", "forward": "front", "forwards": "front",
+                      "behind": "behind", "back": "behind", "rear": "behind", "backward": "behind",
+                      "backwards": "behind", "left": "left", "right": "right", "left-hand": "left", "right-hand": "right"}
+LOCATION_WORDS = frozenset({"to", "on", "at", "in", "of", "from", "by", "your", "you", "the", "side", "hand", "is",
+                            "that", "which", "directly", "just", "immediately", "straight", "located", "lying",
+                            "sitting", "standing", "placed", "positioned", "situated", "there", "over"})
+LOCATION_TRAILERS = frozenset({"the", "that", "which", "is", "to", "at", "on", "in", "by", "from", "of", "there", "over"})
+LONGEST_LOCATION = 7  # words
 SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
@@ -130,6 +145,7 @@ class Lexicon:
         self.known = known
         self.embed = embed
         self._noun_of: dict[str, str | None] = {}
+        self.location_phrase = {where: words[where][0] for where in DIRECTIONS if words.get(where)}
 
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
@@ -159,9 +175,40 @@ class Lexicon:
                         replaced.append((words[last], noun))
                     i = last + 1
                     continue
+            location = self._location_at(words, i, defined) if out and (out[-1] in self.nouns or out[-1] in defined) else None
+            if location is not None:
+                length, phrase = location
+                replaced.append((" ".join(words[i:i + length]), phrase))
+                out += phrase.split()
+                i += length
+                continue
             out.append(words[i])
             i += 1
         return out, replaced
+
+    def _location_at(self, words: list[str], i: int, defined: frozenset[str]) -> tuple[int, str] | None:
+        """(words it spans, the corpus's phrase) where a wording of where an object is relative to
+        the agent starts at ``i`` (right after the object's noun): words of :data:`LOCATION_WORDS`
+        holding one direction word ("to your left", "right behind you", "ahead of you"), not
+        followed by another object ("to the left of the box" says where it is from the box)."""
+        end = i
+        while end < len(words) and end - i < LONGEST_LOCATION and (words[end] in LOCATION_WORDS
+                                                                  or words[end] in DIRECTIONS_BY_WORD):
+            end += 1
+        following = words[end] if end < len(words) else ""
+        if following in self.before_noun or following in self.nouns or following in defined \
+                or (following.isalpha() and following not in self.known):
+            return None
+        while end > i and words[end - 1] in LOCATION_TRAILERS:  # "the ball ahead of you, then ..."
+            end -= 1
+        named = [w for w in words[i:end] if w in DIRECTIONS_BY_WORD]
+        if len(named) > 1:  # "right behind you": "right" says how near
+            named = [w for w in named if w != "right"]
+        if len(named) != 1 or DIRECTIONS_BY_WORD[named[0]] not in self.location_phrase:
+            return None
+        direction = DIRECTIONS_BY_WORD[named[0]]
+        phrase = self.location_phrase[direction]
+        return None if " ".join(words[i:end]) == phrase else (end - i, phrase)
 
     def _color_at(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:
         """(words it spans, corpus colour word) where a colour name the corpus does not know

@@ -155,7 +155,7 @@ class Rephraser:
         if not self.templates:
             raise ValueError(f"corpus {corpus.name} has no skill templates to rephrase onto")
         self._template_vectors = self.embed([self._neutral(t.text) for t in self.templates])
-        self._nearest: dict[tuple[str, tuple[bool, ...]], tuple[int, float]] = {}  # wording -> template
+        self._nearest: dict[tuple[str, tuple[str, ...]], tuple[int, float]] = {}  # wording -> template
         self._sequence_cache: dict[int, tuple[list[_Sequence], np.ndarray]] = {}
         self._rows_of_kind = {kind: [i for i, t in enumerate(self.templates) if t.kind == kind] for kind in SKILL_SLOTS}
 
@@ -336,7 +336,7 @@ class Rephraser:
             return unchanged
         wording = self._neutral_wording(words, spans)
         objects = [ref for _, _, ref in spans]
-        key = (wording, tuple(ref.type == "door" for ref in objects))
+        key = (wording, tuple(ref.type if ref.type in ("door", UNKNOWN_NOUN) else "" for ref in objects))  # what _fits reads
         if key not in self._nearest:
             allowed = [i for i, t in enumerate(self.templates) if _fits(t, objects)]
             if not allowed:
