@@ -135,3 +135,14 @@ def test_a_place_relative_to_another_object_is_no_location_of_the_agent(rephrase
     assert rephraser.lexicon(words)[0] == words
     words = "go to the ball , then turn right".split()
     assert rephraser.lexicon(words)[0] == words
+
+
+@pytest.mark.parametrize("text, read", [
+    ("go to any red ball", "go to a red ball"), ("pick up that blue key", "pick up the blue key"),
+    ("put that key next to this box", "put the key next to the box"), ("pick up an orange ball", "pick up a red ball"),
+    ("go to the ball which is red", "go to the red ball"), ("go to a ball that is crimson", "go to a red ball"),
+    ("open the door that is yellow", "open the yellow door"),
+    ("put the box coloured blue next to the key in grey", "put the blue box next to the grey key"),
+])
+def test_determiners_and_colours_said_after_the_noun_read_as_the_corpus_says_them(rephraser, text, read):
+    assert rephraser(text).text == read

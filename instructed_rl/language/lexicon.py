@@ -16,6 +16,9 @@ compares wordings, this reads the words that stand where an object's colour or n
   word WordNet does not have, the one whose phrase MiniLM embeds nearest ("a keycard" against "a
   ball", "a box", "a key" and "a door").
 
+- **Determiners and colours said after the noun**: "an", "any", "some", "this", "that" before
+  an object read as the corpus's articles; "the ball which is red", "a box coloured crimson"
+  read as "the red ball", "a red box".
 - **Locations**: after an object's noun, a few function words around one direction word ("to
   your left", "ahead of you", "right behind you", "at your back") read as the corpus's phrase for
   that direction ("on your left", "in front of you", ...); not where another object follows
@@ -46,6 +49,11 @@ LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say mor
 GREY_SPELLINGS = {"gray": "grey"}
 WORD = re.compile(r"[^\W\d_]+")  # a word in any script
 GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
+# Determiners a corpus may not use, read as its articles: "any red ball" is "a red ball".
+DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "one": "indefinite",
+               "this": "definite", "that": "definite"}
+# Words that link a colour said after the noun to it: "the ball which is red", "a box coloured blue".
+COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in"})
 # Where an object is relative to the agent: one direction word among a few function words.
 DIRECTIONS = ("front", "behind", "left", "right")
 DIRECTIONS_BY_WORD = {"front": "front", "ahead": "front", "forward": "front", "forwards": "front",
@@ -56,6 +64,7 @@ LOCATION_WORDS = frozenset({"to", "on", "at", "in", "of", "from", "by", "your", 
                             "sitting", "standing", "placed", "positioned", "situated", "there", "over"})
 LOCATION_TRAILERS = frozenset({"the", "that", "which", "is", "to", "at", "on", "in", "by", "from", "of", "there", "over"})
 LONGEST_LOCATION = 7  # words
+NOT_IN_OBJECTS = COLOR_LINKS | LOCATION_WORDS | {"are", "was", "were", "be", "it", "them"}  # "that is red"
 SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
@@ -146,6 +155,7 @@ class Lexicon:
         self.embed = embed
         self._noun_of: dict[str, str | None] = {}
         self.location_phrase = {where: words[where][0] for where in DIRECTIONS if words.get(where)}
+        self.article_word = {key: words[key][0] for key in ("definite", "indefinite") if words.get(key)}
 
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
@@ -155,6 +165,20 @@ class Lexicon:
         replaced: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
+            article = self._article_for(words, unknown, i)
+            if article is not None:
+                replaced.append((words[i], article))
+                out.append(article)
+                i += 1
+                continue
+            said_after = self._color_after_noun(words, unknown, i) if out and out[-1] in self.nouns else None
+            if said_after is not None:  # "the ball which is red" -> "the red ball"
+                length, word = said_after
+                replaced.append((" ".join(words[i:i + length]), word))
+                if len(out) < 2 or out[-2] not in self.colors:
+                    out.insert(len(out) - 1, word)
+                i += length
+                continue
             color = self._color_at(words, unknown, i)
             if color is not None:
                 length, word = color
@@ -185,6 +209,36 @@ class Lexicon:
             out.append(words[i])
             i += 1
         return out, replaced
+
+    def _article_for(self, words: list[str], unknown: list[bool], i: int) -> str | None:
+        """The corpus's article for a determiner it does not use ("an", "any", "this") that
+        stands before an object's colour or noun (a word it does not know may be either)."""
+        if words[i] not in DETERMINERS or i + 1 >= len(words):
+            return None
+        following = words[i + 1]
+        if following in self.noun_or_color or (unknown[i + 1] and following not in NOT_IN_OBJECTS):
+            return self.article_word.get(DETERMINERS[words[i]])
+        return None
+
+    def _color_after_noun(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:
+        """(words it spans, corpus colour word) where the colour of the object just named is
+        said after its noun ("which is red", "that is crimson", "coloured blue", "in grey")."""
+        end = i
+        while end < len(words) and end - i < 3 and words[end] in COLOR_LINKS:
+            end += 1
+        if end == i or end >= len(words):
+            return None
+        if words[end] in self.colors:
+            length, word = 1, words[end]
+        else:
+            found = self._color_at(words, [True] * len(words), end) if unknown[end] else None
+            if found is None:
+                return None
+            length, word = found
+        following = words[end + length] if end + length < len(words) else ""
+        if following in self.nouns or following in self.colors:  # "... is red ball"? not a colour said after
+            return None
+        return end + length - i, word
 
     def _location_at(self, words: list[str], i: int, defined: frozenset[str]) -> tuple[int, str] | None:
         """(words it spans, the corpus's phrase) where a wording of where an object is relative to
