@@ -102,3 +102,14 @@ def test_executor_with_the_bot_as_single_skill_policy_solves_sequences(game, spl
         walked_all += parts_seen == set(range(len(parts)))
     assert wins == episodes
     assert walked_all >= episodes // 2  # (a part can also get done in passing while doing another)
+
+
+def test_parts_joined_by_and_name_an_object_and_pronouns_read_as_the_object_before():
+    # "go and stand by ..." is one skill, not "go" and "stand by ..."
+    assert plan("go and stand by the red door", BABYAI) == ["go and stand by the red door"]
+    assert plan("go to the yellow key, then pick it up", BABYAI) == ["go to the yellow key", "pick the yellow key up"]
+    assert plan("pick up the red ball and then put it next to the grey box", BABYAI)[1].endswith(
+        "put the red ball next to the grey box")
+    assert plan("find a green box and pick it up", BABYAI) == ["find a green box", "pick a green box up"]
+    # a part that names nothing and points at nothing stays a part where the connective is clear
+    assert plan("snatch the shiny thing, then wander about", BABYAI) == ["snatch the shiny thing", "wander about"]

@@ -251,16 +251,57 @@ class InstructionParser:
 
     def split_loosely(self, text: str) -> list[str]:
         """Connectives only, parts left as free text (less the punctuation that joined them):
-        for phrasings the corpus does not know."""
-        text = normalize(text).strip(" ,;:.")
+        for phrasings the corpus does not know. Parts joined by "and" must name an object or
+        point back at one ("go and stand by the door" is one part); a pronoun that points back
+        reads as the object the part before names first ("pick up the red ball, then put it next
+        to the box": "put the red ball next to the box")."""
+        parts = self._split_at_connectives(normalize(text).strip(" ,;:."))
+        return [self._resolved(part, before) for before, part in zip([None] + parts[:-1], parts)]
+
+    def _split_at_connectives(self, text: str) -> list[str]:
         for wanted in ("before", "after", "and"):
             for kind, template in self.grammar.sequence_templates:
                 if kind != wanted:
                     continue
                 for values in _splits(template, text):
                     first, second = (values["b"], values["a"]) if kind == "after" else (values["a"], values["b"])
-                    return self.split_loosely(first) + self.split_loosely(second)
+                    if kind == "and" and not all(self._names_object(part) or _points_back(part) for part in (first, second)):
+                        continue
+                    return self._split_at_connectives(first.strip(" ,;:.")) + self._split_at_connectives(second.strip(" ,;:."))
         return [text]
+
+    def _resolved(self, part: str, before: str | None) -> str:
+        """``part`` with its pronouns replaced by the first object phrase of ``before``."""
+        if before is None or not _points_back(part):
+            return part
+        phrase = self._first_object(before)
+        if phrase is None:
+            return part
+        return " ".join(phrase if word in PRONOUNS else word for word in part.split())
+
+    def _first_object(self, text: str) -> str | None:
+        words = text.split()
+        for start in range(len(words)):
+            for end in range(len(words), start, -1):
+                if self.grammar.parse_object(" ".join(words[start:end])):
+                    return " ".join(words[start:end])
+        return None
+
+    def _names_object(self, text: str) -> bool:
+        """Whether ``text`` holds an object phrase, or an article (whose noun may be a word the
+        description defines)."""
+        words = normalize(text).strip(" ,;:.").split()
+        if any(word in self.grammar.lookup["article"] for word in words):
+            return True
+        return any(self.grammar.parse_object(" ".join(words[start:end]))
+                   for start in range(len(words)) for end in range(start + 1, min(len(words), start + 8) + 1))
+
+
+PRONOUNS = frozenset({"it", "them"})
+
+
+def _points_back(text: str) -> bool:
+    return any(word in PRONOUNS for word in text.split())
 
 
 _PARSERS: dict[int, tuple[Corpus, InstructionParser]] = {}
