@@ -64,7 +64,6 @@ LOCATION_WORDS = frozenset({"to", "on", "at", "in", "of", "from", "by", "your", 
                             "sitting", "standing", "placed", "positioned", "situated", "there", "over"})
 LOCATION_TRAILERS = frozenset({"the", "that", "which", "is", "to", "at", "on", "in", "by", "from", "of", "there", "over"})
 LONGEST_LOCATION = 7  # words
-NOT_IN_OBJECTS = COLOR_LINKS | LOCATION_WORDS | {"are", "was", "were", "be", "it", "them"}  # "that is red"
 SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
@@ -165,7 +164,7 @@ class Lexicon:
         replaced: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
-            article = self._article_for(words, unknown, i)
+            article = self._article_for(words, unknown, i, defined)
             if article is not None:
                 replaced.append((words[i], article))
                 out.append(article)
@@ -210,14 +209,16 @@ class Lexicon:
             i += 1
         return out, replaced
 
-    def _article_for(self, words: list[str], unknown: list[bool], i: int) -> str | None:
+    def _article_for(self, words: list[str], unknown: list[bool], i: int, defined: frozenset[str]) -> str | None:
         """The corpus's article for a determiner it does not use ("an", "any", "this") that
-        stands before an object's colour or noun (a word it does not know may be either)."""
+        stands before an object's colour or noun, a noun the description defines, or a word it
+        does not know before either ("that tapomi ball")."""
         if words[i] not in DETERMINERS or i + 1 >= len(words):
             return None
         following = words[i + 1]
-        if following in self.noun_or_color or (unknown[i + 1] and following not in NOT_IN_OBJECTS):
-            return self.article_word.get(DETERMINERS[words[i]])
+        after = words[i + 2] if i + 2 < len(words) else ""
+        if following in self.noun_or_color or following in defined or (unknown[i + 1] and after in self.noun_or_color):
+            return self.article_word.get(DETERMINERS[words[i]])  # not "in that order": no object follows
         return None
 
     def _color_after_noun(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:

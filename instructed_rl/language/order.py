@@ -27,10 +27,10 @@ PLACING_PHRASES: dict[tuple[str, ...], float] = {
     **{tuple(p.split()): -1.0 for p in (
         "first", "firstly", "first of all", "at first", "initially", "beforehand", "previously", "earlier",
         "to begin", "to start", "begin by", "start by", "begin with", "start with", "before anything else",
-        "before all else", "before everything else")},
+        "before all else", "before everything else", "preceded by")},
     **{tuple(p.split()): 1.0 for p in (
         "then", "next", "afterwards", "afterward", "later", "subsequently", "thereafter", "after which",
-        "eventually", "second", "secondly")},
+        "eventually", "second", "secondly", "followed by")},
     **{tuple(p.split()): 2.0 for p in ("third", "thirdly")},
     **{tuple(p.split()): 3.0 for p in ("fourth", "fourthly")},
     **{tuple(p.split()): 9.0 for p in ("finally", "lastly", "last", "at last", "in the end", "at the end", "to finish",
