@@ -164,12 +164,6 @@ class Lexicon:
         replaced: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
-            article = self._article_for(words, unknown, i, defined)
-            if article is not None:
-                replaced.append((words[i], article))
-                out.append(article)
-                i += 1
-                continue
             said_after = self._color_after_noun(words, unknown, i) if out and out[-1] in self.nouns else None
             if said_after is not None:  # "the ball which is red" -> "the red ball"
                 length, word = said_after
@@ -177,6 +171,12 @@ class Lexicon:
                 if len(out) < 2 or out[-2] not in self.colors:
                     out.insert(len(out) - 1, word)
                 i += length
+                continue
+            article = self._article_for(words, unknown, i, defined)
+            if article is not None:
+                replaced.append((words[i], article))
+                out.append(article)
+                i += 1
                 continue
             color = self._color_at(words, unknown, i)
             if color is not None:
@@ -217,7 +217,7 @@ class Lexicon:
             return None
         following = words[i + 1]
         after = words[i + 2] if i + 2 < len(words) else ""
-        if following in self.noun_or_color or following in defined or (unknown[i + 1] and after in self.noun_or_color):
+        if following in self.noun_or_color or following in defined or (unknown[i + 1] and following not in COLOR_LINKS and after in self.noun_or_color):
             return self.article_word.get(DETERMINERS[words[i]])  # not "in that order": no object follows
         return None
 
