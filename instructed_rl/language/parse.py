@@ -265,9 +265,10 @@ class InstructionParser:
                     continue
                 for values in _splits(template, text):
                     first, second = (values["b"], values["a"]) if kind == "after" else (values["a"], values["b"])
-                    if kind == "and" and not all(self._names_object(part) or _points_back(part) for part in (first, second)):
+                    first, second = first.strip(" ,;:."), second.strip(" ,;:.")
+                    if kind == "and" and not all(self._names_object(p) or _points_back(p) for p in (first, second)):
                         continue
-                    return self._split_at_connectives(first.strip(" ,;:.")) + self._split_at_connectives(second.strip(" ,;:."))
+                    return self._split_at_connectives(first) + self._split_at_connectives(second)
         return [text]
 
     def _resolved(self, part: str, before: str | None) -> str:
@@ -290,11 +291,8 @@ class InstructionParser:
     def _names_object(self, text: str) -> bool:
         """Whether ``text`` holds an object phrase, or an article (whose noun may be a word the
         description defines)."""
-        words = normalize(text).strip(" ,;:.").split()
-        if any(word in self.grammar.lookup["article"] for word in words):
-            return True
-        return any(self.grammar.parse_object(" ".join(words[start:end]))
-                   for start in range(len(words)) for end in range(start + 1, min(len(words), start + 8) + 1))
+        text = normalize(text).strip(" ,;:.")
+        return any(word in self.grammar.lookup["article"] for word in text.split()) or self._first_object(text) is not None
 
 
 PRONOUNS = frozenset({"it", "them"})

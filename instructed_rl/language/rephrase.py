@@ -145,11 +145,8 @@ class Rephraser:
         self.embed = embed
         self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
         self.known_words = _corpus_words(self.trained)
-        lookup = self.parser.grammar.lookup
-        self.colour_words = {w for phrase in lookup.get("color", {}) for w in phrase.split()}
-        self.type_words = {w for phrase in lookup.get("type", {}) for w in phrase.split()}
-        self.location_phrases = [phrase.split() for phrase in lookup.get("location", {})]
         self.lexicon = Lexicon(corpus.words, corpus_words(corpus), embed)
+        self.location_phrases = [phrase.split() for phrase in self.parser.grammar.lookup["location"]]
         self.templates = [_Template(kind, template, _slots_in_order(template))
                           for kind in SKILL_SLOTS for template in self.trained.templates(kind)]
         if not self.templates:
@@ -194,12 +191,12 @@ class Rephraser:
         if words[start] not in self.articles:
             return None
         end = start + 1
-        while end < len(words) and (words[end] in self.colour_words
+        while end < len(words) and (words[end] in self.lexicon.colors
                                     or (words[end].isalpha() and words[end] not in self.known_words)):
             end += 1
         if end == start + 1 or words[end - 1] not in names:
             return None
-        if end < len(words) and words[end] in self.type_words:
+        if end < len(words) and words[end] in self.lexicon.nouns:
             return None
         for location in self.location_phrases:
             if words[end:end + len(location)] == location:

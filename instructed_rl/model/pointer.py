@@ -39,11 +39,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instructed_rl.language.vocabulary import OBJECT_TYPES
+from instructed_rl.language.vocabulary import OBJECT_TYPES, singulars
 from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
 COPY_THRESHOLD = 0.5
+MIN_NOUN = 3  # letters: shorter words ("a", "as", "is") are never looked up in another number
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
 MAX_FILLERS = 3
 Unit = tuple[int, int]  # (sentence index, word key): one word of the description that can be copied
@@ -135,12 +136,13 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
         sentences_of: dict[int, set[int]] = {}
         for word in described:
             sentences_of.setdefault(word.key, set()).add(word.sentence)
-        plural_of = {word_key(form): word.key for word in described for form in singular_forms(word.text)}
+        plural_of = {word_key(form): word.key for word in described if len(word.text) > MIN_NOUN
+                     for form in singulars(word.text.lower())}
         for key, text in {w.key: w.text.lower() for w in text_words(instruction)}.items():
             marked = key if key in sentences_of else 0
-            if not marked and text not in OBJECT_TYPES:  # the other number: plural there, or here
+            if not marked and len(text) >= MIN_NOUN and text not in OBJECT_TYPES:  # the other number: plural there, or here
                 marked = plural_of.get(key) or next(
-                    (word_key(form) for form in singular_forms(text) if word_key(form) in sentences_of), 0)
+                    (word_key(form) for form in singulars(text) if word_key(form) in sentences_of), 0)
             if not marked:
                 continue
             units = tuple(dict.fromkeys((w.sentence, w.key) for w in described
@@ -148,17 +150,6 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
             if units:
                 queries.append(Query(row, key, units, 0 if marked == key else marked))
     return queries
-
-
-def singular_forms(word: str) -> tuple[str, ...]:
-    """The singulars a plural-looking word may have ("dobels" -> "dobel"; "kertises" -> "kertis")."""
-    word = word.lower()
-    forms = []
-    if word.endswith("es") and len(word) > 4:
-        forms.append(word[:-2])
-    if word.endswith("s") and len(word) > 3:  # "modass" too: invented words are pluralised by "s"
-        forms.append(word[:-1])
-    return tuple(forms)
 
 
 def unit_logits(logits: torch.Tensor, description: TextFeatures, queries: list[Query]) -> list[torch.Tensor]:
