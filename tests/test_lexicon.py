@@ -146,3 +146,12 @@ def test_a_place_relative_to_another_object_is_no_location_of_the_agent(rephrase
 ])
 def test_determiners_and_colours_said_after_the_noun_read_as_the_corpus_says_them(rephraser, text, read):
     assert rephraser(text).text == read
+
+
+def test_words_the_description_uses_are_not_taken_for_nouns_it_defines(rephraser):
+    # A level's description uses "in", "front" and "is"; they still read as the corpus's words.
+    description = "You are in one of nine rooms. The world contains a purple door. Not every door is open."
+    for text in ("open the purple door in front of you", "go to the door that is purple"):
+        words = text.split()
+        read, _ = rephraser.lexicon(words, description)
+        assert read == words or " ".join(read) == "go to the purple door"

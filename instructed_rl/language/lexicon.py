@@ -198,7 +198,7 @@ class Lexicon:
                         replaced.append((words[last], noun))
                     i = last + 1
                     continue
-            location = self._location_at(words, i, defined) if out and (out[-1] in self.nouns or out[-1] in defined) else None
+            location = self._location_at(words, i, defined) if out and self._is_noun(out[-1], defined) else None
             if location is not None:
                 length, phrase = location
                 replaced.append((" ".join(words[i:i + length]), phrase))
@@ -209,6 +209,10 @@ class Lexicon:
             i += 1
         return out, replaced
 
+    def _is_noun(self, word: str, defined: frozenset[str]) -> bool:
+        """An object word of the corpus, or a word the description defines that the corpus does not use."""
+        return word in self.nouns or (word in defined and word not in self.known)
+
     def _article_for(self, words: list[str], unknown: list[bool], i: int, defined: frozenset[str]) -> str | None:
         """The corpus's article for a determiner it does not use ("an", "any", "this") that
         stands before an object's colour or noun, a noun the description defines, or a word it
@@ -217,7 +221,8 @@ class Lexicon:
             return None
         following = words[i + 1]
         after = words[i + 2] if i + 2 < len(words) else ""
-        if following in self.noun_or_color or following in defined or (unknown[i + 1] and following not in COLOR_LINKS and after in self.noun_or_color):
+        if following in self.noun_or_color or self._is_noun(following, defined) \
+                or (unknown[i + 1] and following not in COLOR_LINKS and after in self.noun_or_color):
             return self.article_word.get(DETERMINERS[words[i]])  # not "in that order": no object follows
         return None
 
@@ -251,7 +256,7 @@ class Lexicon:
                                                                   or words[end] in DIRECTIONS_BY_WORD):
             end += 1
         following = words[end] if end < len(words) else ""
-        if following in self.before_noun or following in self.nouns or following in defined \
+        if following in self.before_noun or self._is_noun(following, defined) \
                 or (following.isalpha() and following not in self.known):
             return None
         while end > i and words[end - 1] in LOCATION_TRAILERS:  # "the ball ahead of you, then ..."
