@@ -40,6 +40,16 @@ def test_a_word_the_description_has_in_the_other_number_is_found_there():
     assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red balls"]
 
 
+def test_a_sentence_that_opens_with_a_pronoun_pointing_back_is_read_with_the_one_before():
+    # "The rupi? It is the red box.": the word and what it is bound to are one sentence to the pointer
+    def sentence_of(text):
+        return {w.text: w.sentence for w in text_words(text)}
+    assert sentence_of("The rupi? It is the red box.")["red"] == sentence_of("The rupi? It is the red box.")["rupi"]
+    assert sentence_of("Look at the grey key: that is the dobel.")["dobel"] == 0
+    assert sentence_of("Not every door is open: some are locked.")["some"] == 1
+    assert sentence_of("A dobel is a key. The red ball is the rupi.")["rupi"] == 1
+
+
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():
     instruction = "Bring the tadostos to the door"
     queries = find_queries([instruction], [DESCRIPTION])

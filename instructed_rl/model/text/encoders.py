@@ -125,7 +125,10 @@ class TextFeatures:
 
 
 _WORD = re.compile(r"[A-Za-z]+")
-_SENTENCE_END = re.compile(r"[.!?;:]")
+# A sentence ends at one of these marks, unless the next sentence opens with a pronoun that points
+# back into it ("The rupi? It is the red box."; "Look at the red box: that is the rupi."): the
+# word and what it is bound to are then read as one sentence.
+_SENTENCE_END = re.compile(r"[.!?;:](?!\s*(?:it|that|this|they|these|those)\b)", re.IGNORECASE)
 
 
 def word_key(word: str) -> int:
