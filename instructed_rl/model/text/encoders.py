@@ -125,10 +125,26 @@ class TextFeatures:
 
 
 _WORD = re.compile(r"[A-Za-z]+")
-# A sentence ends at one of these marks, unless the next sentence opens with a pronoun that points
-# back into it ("The rupi? It is the red box."; "Look at the red box: that is the rupi."): the
-# word and what it is bound to are then read as one sentence.
-_SENTENCE_END = re.compile(r"[.!?;:](?!\s*(?:it|that|this|they|these|those)\b)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?;:]")
+_POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
+_COPULAS = frozenset({"is", "are", "was", "were", "means", "s"})
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Where the sentences of ``text`` end, except where the next one points back into it, so a
+    word and what it is bound to read as one sentence: after "?", ":" or ";" a pronoun ("The
+    rupi? It is the red box."; "Look at the grey key: that is the dobel."), after "." or "!" a
+    pronoun and a verb of being ("Meet the rupi. It is the red box."; not "... the red key. It
+    holds a ball.", which speaks of the room)."""
+    ends = []
+    for mark in _SENTENCE_END.finditer(text):
+        following = _POINTING_BACK.match(text, mark.end())
+        if following is not None:
+            verb = (following.group(3) or "").lower().strip(".,;:!?'")
+            if mark.group() in "?:;" or verb in _COPULAS:
+                continue
+        ends.append(mark.start())
+    return ends
 
 
 def word_key(word: str) -> int:
@@ -150,7 +166,7 @@ class Word:
 def text_words(text: str) -> list[Word]:
     """The words of ``text`` in order, with the same identities and sentence indices that
     :func:`token_words` gives the tokens inside them."""
-    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    ends = sentence_ends(text)
     return [Word(word_key(m.group()), sum(1 for e in ends if e < m.start()), m.start(), m.end(), m.group())
             for m in _WORD.finditer(text)]
 
@@ -159,7 +175,7 @@ def token_words(text: str, offsets: Sequence[tuple[int, int]]) -> tuple[list[int
     """Word identity and sentence index of each token, from its character ``offsets`` in ``text``
     (a token with an empty span, like [CLS], gets word 0)."""
     spans = [(m.start(), m.end(), word_key(m.group())) for m in _WORD.finditer(text)]
-    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    ends = sentence_ends(text)
     words, sentences = [], []
     for start, end in offsets:
         key = next((k for a, b, k in spans if a <= start < b), 0) if end > start else 0
