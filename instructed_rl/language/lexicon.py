@@ -264,11 +264,8 @@ class Lexicon:
         named = [w for w in words[i:end] if w in DIRECTIONS_BY_WORD]
         if len(named) > 1:  # "right behind you": "right" says how near
             named = [w for w in named if w != "right"]
-        if len(named) != 1 or DIRECTIONS_BY_WORD[named[0]] not in self.location_phrase:
-            return None
-        direction = DIRECTIONS_BY_WORD[named[0]]
-        phrase = self.location_phrase[direction]
-        return None if " ".join(words[i:end]) == phrase else (end - i, phrase)
+        phrase = self.location_phrase.get(DIRECTIONS_BY_WORD[named[0]]) if len(named) == 1 else None
+        return None if phrase is None or " ".join(words[i:end]) == phrase else (end - i, phrase)
 
     def _color_at(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:
         """(words it spans, corpus colour word) where a colour name the corpus does not know

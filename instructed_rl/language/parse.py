@@ -266,14 +266,14 @@ class InstructionParser:
                 for values in _splits(template, text):
                     first, second = (values["b"], values["a"]) if kind == "after" else (values["a"], values["b"])
                     first, second = first.strip(" ,;:."), second.strip(" ,;:.")
-                    if kind == "and" and not all(self._names_object(p) or _points_back(p) for p in (first, second)):
+                    if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
                     return self._split_at_connectives(first) + self._split_at_connectives(second)
         return [text]
 
     def _resolved(self, part: str, before: str | None) -> str:
         """``part`` with its pronouns replaced by the first object phrase of ``before``."""
-        if before is None or not _points_back(part):
+        if before is None or not _has_pronoun(part):
             return part
         phrase = self._first_object(before)
         if phrase is None:
@@ -298,7 +298,7 @@ class InstructionParser:
 PRONOUNS = frozenset({"it", "them"})
 
 
-def _points_back(text: str) -> bool:
+def _has_pronoun(text: str) -> bool:
     return any(word in PRONOUNS for word in text.split())
 
 
