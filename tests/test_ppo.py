@@ -300,7 +300,7 @@ def test_rollouts_of_a_map_reading_agent_carry_the_seen_map():
     from instructed_rl.model.policy import unfold_map
 
     agent = _tiny_agent().with_policy(map_memory=True).eval()
-    envs = EnvVector(games=[GAME], corpus="babyai", seed=3, first=0, count=4, workers=2, map_memory=True)
+    envs = EnvVector(games=[GAME], corpus="babyai", seed=3, first=0, count=4, workers=2, map_size=21)
     try:
         rollout, _ = collect_rollout(agent, envs, iteration=0, steps=20, generator=torch.Generator().manual_seed(1))
     finally:

@@ -133,20 +133,27 @@ RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes"
 def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:
     """The policy over whole episodes from zero memory, padded to the longest: its outputs (B, L, ...),
     the padded targets ``action`` (-1 = none), ``optimal``, ``done`` and ``valid`` (B, L) with the
-    views ``image`` (B, L, 7, 7, C), and the goal."""
+    views' symbols ``image`` (B, L, 7, 7, 3), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
-    image = np.zeros((batch, length, 7, 7, agent.config.policy.view_channels), np.int64)  # demos hold no map: zeros
+    # The policy gets the real steps' views only, stacked: padding a batch of 576-step maze
+    # episodes to (B, L) with the whole seen map folded in would be a gigabyte a step.
+    channels = agent.config.policy.view_channels
+    steps = np.zeros((sum(len(e) for e in episodes), 7, 7, channels), np.uint8)  # demos hold no map: zeros
+    image = np.zeros((batch, length, 7, 7, 3), np.int64)
     direction = np.zeros((batch, length), np.int64)
     padded = {"action": np.full((batch, length), -1, np.int64), "optimal": np.zeros((batch, length), np.int64),
               "done": np.zeros((batch, length), np.float32), "valid": np.zeros((batch, length), bool)}
+    start = 0
     for row, episode in enumerate(episodes):
         n = len(episode)
-        image[row, :n, ..., :episode.image.shape[-1]], direction[row, :n] = episode.image, episode.direction
+        steps[start:start + n, ..., :episode.image.shape[-1]] = episode.image
+        start += n
+        image[row, :n], direction[row, :n] = episode.image[..., :3], episode.direction
         padded["action"][row, :n], padded["optimal"][row, :n] = episode.action, episode.optimal
         padded["done"][row, :n], padded["valid"][row, :n] = episode.done, True
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
-    out = agent.forward_sequence(torch.from_numpy(image), torch.from_numpy(direction), goal,
+    out = agent.forward_sequence(torch.from_numpy(steps), torch.from_numpy(direction), goal,
                                  agent.initial_memory(batch), torch.from_numpy(padded["valid"]))
     padded["image"] = image
     return out, padded, goal
@@ -240,7 +247,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
                                 metrics=metrics, progress=progress, started=started)
     envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory)
+                     count=config.envs, workers=config.env_workers, map_size=agent.config.policy.map_cells)
     # A frozen pretrained encoder keeps the texts of every episode in the buffer: each replay
     # would otherwise run MiniLM again on its (unique) description, ~20 ms an episode on 2 cores.
     texts_held = 2 * (config.buffer_episodes + config.episodes_per_iteration + config.envs
