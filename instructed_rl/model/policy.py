@@ -176,7 +176,8 @@ class PolicyConfig:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
         if self.map_size not in MAP_SIZES:
-            raise ValueError(f"PolicyConfig.map_size={self.map_size!r} is not one of {', '.join(map(str, MAP_SIZES))}")
+            raise ValueError(f"PolicyConfig.map_size={self.map_size!r} is not one of {', '.join(map(str, MAP_SIZES))}. "
+                             "Fix: 21 reads 10 cells each way of the agent, 49 a whole BabyAI maze")
         for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct",
                      "map_memory"):
             if not isinstance(getattr(self, name), bool):
