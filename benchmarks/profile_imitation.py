@@ -71,8 +71,6 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=0.5, help="share of bot actions taken (DAgger mix)")
     parser.add_argument("--map-memory", action="store_true",
                         help="give the config's agent the seen-map stream (policy.map_memory) to measure its cost")
-    parser.add_argument("--map-size", type=int, default=None, choices=(21, 49),
-                        help="cells a side of the seen map the agent reads (policy.map_size; 49 adds the far stream)")
     args = parser.parse_args()
 
     from instructed_rl.acting.bot import Bot
@@ -95,8 +93,6 @@ def main() -> None:
     agent = make_agent(config, None, distributed.init_distributed(), resumed=False)
     if args.map_memory and not agent.config.policy.map_memory:
         agent = agent.with_policy(map_memory=True)
-    if args.map_size and args.map_size != agent.config.policy.map_size:
-        agent = agent.with_policy(map_memory=True, map_size=args.map_size)
     parameters = [p for p in agent.parameters() if p.requires_grad]
     optimizer = make_adam(parameters, lr=config.lr)
 
@@ -109,7 +105,7 @@ def main() -> None:
     timed(type(agent.policy), "forward", "policy forward (acting)")
 
     envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs,
-                                   workers=config.env_workers, map_size=agent.config.policy.map_cells)
+                                   workers=config.env_workers, map_memory=agent.config.policy.map_memory)
     buffer: list = []
     totals: dict[str, float] = collections.defaultdict(float)
     frames = wall = 0

@@ -138,6 +138,25 @@ def test_forward_sequence_equals_step_by_step(memory):
         assert torch.allclose(memory_now, whole.memory, atol=1e-5)
 
 
+def test_forward_sequence_takes_the_valid_steps_views_alone():
+    """Trainers may hand over only the real steps' views, stacked (no padded batch): the same outputs
+    on those steps as the padded batch gives; a count that does not match ``valid`` is refused."""
+    from instructed_rl.model.agent import Agent, AgentConfig
+
+    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
+                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1}})
+    agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
+    image, direction = _sequence_views()
+    valid = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
+    with torch.no_grad():
+        padded = agent.forward_sequence(image, direction, goal, agent.initial_memory(2), valid)
+        stacked = agent.forward_sequence(image[valid].to(torch.uint8), direction, goal, agent.initial_memory(2), valid)
+    assert torch.allclose(padded.logits[valid], stacked.logits[valid], atol=1e-6)
+    with pytest.raises(ValueError, match="image of 7 steps for 8 valid ones"):
+        agent.forward_sequence(image[valid][:7], direction, goal, agent.initial_memory(2), valid)
+
+
 def _sequence_views() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     image = torch.stack([torch.randint(0, 6, (2, 5, 7, 7), generator=generator),
@@ -189,43 +208,18 @@ def test_seen_map_folds_into_the_view_and_back():
     from instructed_rl.model import policy
     from instructed_rl.model.policy import policy_view, unfold_map
 
-    assert policy.FULL_MAP_SIZE == games_view.MAP_SIZE  # the model may not import games: two constants kept equal
+    assert policy.MAP_SIZE == games_view.MAP_SIZE  # the model may not import games: two constants kept equal
 
     env = InstructedEnv("SkillMaze")
     obs, _ = env.reset(seed=2)
     for _ in range(8):
         obs, *_ = env.step(0)
-    view = policy_view(obs, map_size=49)
-    assert view.shape == (7, 7, 150) and np.array_equal(view[..., :3], obs["image"])
+    view = policy_view(obs, map_memory=True)
+    assert view.shape == (7, 7, 30) and np.array_equal(view[..., :3], obs["image"])
     assert np.array_equal(unfold_map(torch.as_tensor(view[None]))[0].numpy(), obs["map"])
-    near = policy_view(obs, map_size=21)  # the 21 cells around the agent, centred on it as the whole map is
-    assert near.shape == (7, 7, 30)
-    assert np.array_equal(unfold_map(torch.as_tensor(near[None]))[0].numpy(), obs["map"][14:35, 14:35])
-    assert np.array_equal(policy_view(obs, map_size=0), obs["image"])
-    blank = policy_view({"image": obs["image"]}, map_size=49)  # a foreign env: nothing seen
-    assert blank.shape == (7, 7, 150) and not blank[..., 3:].any()
-    with pytest.raises(ValueError, match="21 cells a side; this policy reads 49"):
-        policy_view({"image": obs["image"], "map": obs["map"][14:35, 14:35]}, map_size=49)
-
-
-def test_the_whole_map_holds_a_babyai_maze_from_its_corner():
-    """From a corner room of BossLevel's 22x22 maze every cell of the world is on the map, and
-    what the agent saw at the far side stays there after it walks away."""
-    from instructed_rl.games.env import InstructedEnv
-
-    env = InstructedEnv("BabyAI-BossLevel-v0")
-    env.reset(seed=5)
-    level = env.level
-    width, height = level.grid.width, level.grid.height
-    assert max(width, height) <= 24 + 1  # 24 cells each way of the agent: the whole world
-    level.agent_pos = (1, 1)
-    level.agent_dir = 0
-    obs = env._observation({"image": level.gen_obs()["image"], "direction": level.agent_dir})
-    assert int((obs["map"][..., 0] != 0).sum()) <= 49  # only this view so far
-    level.agent_pos = (width - 2, height - 2)
-    obs = env._observation({"image": level.gen_obs()["image"], "direction": level.agent_dir})
-    # the first view's cells, 18+ cells behind and beside, are still on the map (the 21 around would lose them)
-    assert int((obs["map"][..., 0] != 0).sum()) > int((obs["map"][14:35, 14:35, 0] != 0).sum())
+    assert np.array_equal(policy_view(obs, map_memory=False), obs["image"])
+    blank = policy_view({"image": obs["image"]}, map_memory=True)  # a foreign env: nothing seen
+    assert not blank[..., 3:].any()
 
 
 def test_map_memory_grows_an_agent_that_acts_as_before_and_then_learns_from_the_map():
@@ -258,46 +252,6 @@ def test_map_memory_grows_an_agent_that_acts_as_before_and_then_learns_from_the_
         grown.forward_sequence(image, direction, goal, grown.initial_memory(2))
 
 
-def test_the_whole_map_grows_an_agent_that_acts_as_before_and_then_reads_beyond_its_21_cells():
-    """A map-reading agent given the whole 49-cell map acts exactly as before (the far stream's
-    output starts at zero, the near stream reads the same 21 cells), gradients reach the far
-    stream, and once it is non-zero a cell seen beyond the 21 around the agent changes the memory's input."""
-    from instructed_rl.model.agent import Agent, AgentConfig
-    from instructed_rl.model.policy import MAP_FOLDED
-
-    config = AgentConfig.from_dict({"text": {"encoder": "gru", "dim": 32},
-                                    "policy": {"embed_dim": 16, "channels": 32, "film_layers": 1, "map_memory": True}})
-    agent = Agent.create(config, texts=["go to the red ball", "pick up a key", "a room"])
-    with torch.no_grad():
-        agent.policy.map_out.weight.normal_(std=0.1)  # a trained near stream
-    whole = agent.with_policy(map_size=49)
-    image, direction = _sequence_views()
-    seen = torch.zeros(2, 5, 49, 49, 3, dtype=torch.long)
-    seen[..., 0] = torch.randint(0, 11, (2, 5, 49, 49))
-    seen[..., 1] = torch.randint(0, 6, (2, 5, 49, 49))
-
-    def folded(maps: torch.Tensor, size: int) -> torch.Tensor:
-        start, fold = (49 - size) // 2, size // 7
-        part = maps[..., start:start + size, start:start + size, :]
-        part = part.reshape(2, 5, 7, fold, 7, fold, 3).permute(0, 1, 2, 4, 3, 5, 6)
-        return torch.cat([image, part.reshape(2, 5, 7, 7, 3 * fold * fold)], dim=-1)
-
-    goal = agent.encode_goal(["go to the red ball", "pick up a key"], ["a room", ""])
-    before = agent.forward_sequence(folded(seen, 21), direction, goal, agent.initial_memory(2))
-    after = whole.forward_sequence(folded(seen, 49), direction, goal, whole.initial_memory(2))
-    assert folded(seen, 21).shape[-1] == 3 + MAP_FOLDED
-    assert torch.allclose(before.logits, after.logits, atol=1e-6)
-    after.logits.sum().backward()
-    assert whole.policy.far_out.weight.grad.abs().sum() > 0
-    centre_only = torch.zeros_like(seen)  # differs from ``seen`` only beyond the 21 cells around the agent
-    centre_only[..., 14:35, 14:35, :] = seen[..., 14:35, 14:35, :]
-    with torch.no_grad():
-        whole.policy.far_out.weight.normal_(std=0.1)
-        a = whole.forward_sequence(folded(seen, 49), direction, goal, whole.initial_memory(2)).logits
-        b = whole.forward_sequence(folded(centre_only, 49), direction, goal, whole.initial_memory(2)).logits
-    assert not torch.allclose(a, b, atol=1e-4)
-
-
 def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
     """The seen map's stem runs on the cells' multi-hot codes with the embedding folded into its
     weights: the same numbers as convolving the embedded cells, gradients included."""
@@ -314,22 +268,3 @@ def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
     grads = torch.autograd.grad(folded.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
     expected = torch.autograd.grad(direct.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
     assert all(torch.allclose(g, e, atol=1e-4) for g, e in zip(grads, expected))
-
-
-def test_far_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
-    """The whole map's stream folds the embedding into its 4x4 stem the same way: equal to
-    convolving the embedded cells, the near stream reading the map's centre 21 cells."""
-    policy = Policy(PolicyConfig(**SMALL, map_memory=True, map_size=49), goal_dim=8)
-    torch.nn.init.normal_(policy.map_out.weight, std=0.1)
-    torch.nn.init.normal_(policy.far_out.weight, std=0.1)
-    seen = torch.stack([torch.randint(0, 11, (3, 49, 49)), torch.randint(0, 6, (3, 49, 49)),
-                        torch.randint(0, 3, (3, 49, 49))], dim=-1)
-    cond = torch.randn(3, policy.cond_dim)
-    folded = policy._read_map(seen, cond)
-    embedded = policy._embed_view(seen)
-    x = torch.relu(policy.map_stem(embedded[..., 14:35, 14:35]))
-    near = policy.map_out(torch.relu(policy.map_down(policy.map_film(x, cond))).flatten(1))
-    x = torch.relu(policy.far_stem(embedded))
-    far = policy.far_out(torch.relu(policy.far_down(policy.far_film(x, cond))).flatten(1))
-    assert x.shape[-2:] == (13, 13)
-    assert torch.allclose(folded, near + far, atol=1e-5)

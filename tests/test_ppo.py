@@ -294,22 +294,19 @@ def test_unknown_and_invalid_keys_are_one_line_errors(tmp_path, write_yaml):
         train_run(PPO_TINY, str(tmp_path / "x"), ["--games", "GoToRom"])
 
 
-@pytest.mark.parametrize("size", [21, 49])
-def test_rollouts_of_a_map_reading_agent_carry_the_seen_map(size):
-    """Trainers ask the envs for as much of the map as the policy reads: views fold it in (30 or
-    150 channels), worker processes too, and the map grows within an episode."""
-    from instructed_rl.model.policy import unfold_map, view_channels
+def test_rollouts_of_a_map_reading_agent_carry_the_seen_map():
+    """Trainers ask the envs for the map when the policy reads it: views fold it in (30 channels),
+    worker processes too, and the map grows within an episode."""
+    from instructed_rl.model.policy import unfold_map
 
-    agent = _tiny_agent().with_policy(map_memory=True, map_size=size).eval()
-    envs = EnvVector(games=[GAME], corpus="babyai", seed=3, first=0, count=4, workers=2,
-                     map_size=agent.config.policy.map_cells)
+    agent = _tiny_agent().with_policy(map_memory=True).eval()
+    envs = EnvVector(games=[GAME], corpus="babyai", seed=3, first=0, count=4, workers=2, map_memory=True)
     try:
         rollout, _ = collect_rollout(agent, envs, iteration=0, steps=20, generator=torch.Generator().manual_seed(1))
     finally:
         envs.close()
-    channels = view_channels(size)
-    assert rollout.image.shape == (20, 4, 7, 7, channels) and channels == {21: 30, 49: 150}[size]
-    maps = unfold_map(torch.as_tensor(rollout.image.reshape(-1, 7, 7, channels))).reshape(20, 4, size, size, 3)
+    assert rollout.image.shape == (20, 4, 7, 7, 30)
+    maps = unfold_map(torch.as_tensor(rollout.image.reshape(-1, 7, 7, 30))).reshape(20, 4, 21, 21, 3)
     seen = (maps[..., 0] != 0).sum(dim=(2, 3))  # (T, N) cells seen; the world fits in the map
     within = ~torch.as_tensor(rollout.start[1:])  # steps that continue an episode
     growth = (seen[1:] - seen[:-1])[within]

@@ -76,7 +76,7 @@ class AgentSkill:
 
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device,
-                                              map_size=self.agent.config.policy.map_cells)
+                                              map_memory=self.agent.config.policy.map_memory)
             out = self.agent(image, direction, self.goal, self.memory)
             self.memory = out.memory
             if self.loops is not None:

@@ -109,9 +109,8 @@ def use_fast_view(level) -> None:
     level.view_mask = types.MethodType(view_mask, level)
 
 
-# The remembered map: MAP_SIZE x MAP_SIZE cells around the agent (24 each way, so a whole BabyAI
-# maze of 22 cells a side from anywhere in it), turned with it. Policies read 21 or all 49.
-MAP_SIZE = 49
+# The remembered map: MAP_SIZE x MAP_SIZE cells around the agent (10 each way), turned with it.
+MAP_SIZE = 21
 MAP_CENTER = MAP_SIZE // 2
 
 

@@ -416,7 +416,7 @@ class Agent(nn.Module):
                 **({"map": np.stack([np.asarray(o["map"]) for o in obs])} if all("map" in o for o in obs) else {}),
             }
         with torch.inference_mode():
-            image, direction = preprocess_obs(obs, device=self.device, map_size=self.config.policy.map_cells)
+            image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory)
             if image.shape[0] != len(state.instructions):
                 raise ValueError(
                     f"got {image.shape[0]} observations for {len(state.instructions)} envs; "

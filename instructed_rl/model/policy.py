@@ -18,8 +18,7 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   this episode around it (:class:`instructed_rl.games.view.SeenMap`, 21x21 cells): two strided
   convolutions with a FiLM block between, added to the memory cell's input through a layer
   that starts at zero (an agent grown with it acts as before). The cell's memory alone does not
-  keep a map; the bot that labels it plans on one. With ``map_size`` 49 a third stream reads the
-  whole map in 4x4 blocks of cells, so what lies beyond those 21 cells is not forgotten.
+  keep a map; the bot that labels it plans on one.
 - A recurrent cell (LSTM or GRU) carries memory; the heads see the memory output and
   the current goal vector, so replacing the instruction mid-episode changes what "done"
   means at once, without waiting for memory to catch up.
@@ -63,22 +62,15 @@ CHANNEL_SIZES = (16, 8, 4)
 NUM_DIRECTIONS = 4
 # The seen map travels with the view, folded into its 7x7 cells (3x3 map cells each: space to
 # depth), so rollouts and batches keep one view array: (7, 7, 3 + MAP_FOLDED) with the map.
-MAP_SIZE = 21  # cells a side of the seen map around the agent that the map stream reads
+MAP_SIZE = 21  # cells of the env's seen map a side (games.view.MAP_SIZE: a test keeps them equal)
 MAP_FOLD = MAP_SIZE // VIEW_SIZE
 MAP_FOLDED = 3 * MAP_FOLD * MAP_FOLD
 MAP_CHANNELS = 32
-# The env's seen map (games.view.MAP_SIZE: a test keeps them equal) reaches 24 cells each way, so
-# it holds a whole BabyAI maze (22 cells a side) from anywhere in it. A policy reads the 21 cells
-# around it, or all 49 (``map_size``): then a second stream reads the whole map coarsely.
-FULL_MAP_SIZE = 49
-MAP_SIZES = (MAP_SIZE, FULL_MAP_SIZE)
-FAR_STRIDE = 4  # the far stream's stem sums 4x4 blocks of cells: 49 -> 13 -> 7 after a stride-2 conv
 
 
-def view_channels(map_size: int) -> int:
-    """Channels per view cell a policy reads: object, colour, state (+ the seen map of ``map_size``
-    cells a side folded into the 7x7 cells; 0 = no map)."""
-    return 3 + 3 * (map_size // VIEW_SIZE) ** 2
+def view_channels(map_memory: bool) -> int:
+    """Channels per view cell a policy reads: object, colour, state (+ the folded seen map)."""
+    return 3 + (MAP_FOLDED if map_memory else 0)
 READER_HEADS = 2
 MATCH_DIM = 32  # width of the match map's per-cell keys and per-slot queries
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
@@ -142,10 +134,6 @@ class PolicyConfig:
     """Read the observation's ``map`` (the cells the agent has seen this episode, 10 each way
     around it) through a second, strided stream whose output starts at zero. Views without a map
     (foreign envs, demos) read as a map of nothing seen."""
-    map_size: int = MAP_SIZE
-    """Cells a side of the seen map the policy reads: 21 (10 each way), or 49, which holds a whole
-    BabyAI maze from anywhere in it: a third stream then reads all of it in 4x4 blocks (its output
-    also starts at zero), beside the 21 cells around the agent read as before."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -175,9 +163,6 @@ class PolicyConfig:
         if not self.description_direct and not self.read_description:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
-        if self.map_size not in MAP_SIZES:
-            raise ValueError(f"PolicyConfig.map_size={self.map_size!r} is not one of {', '.join(map(str, MAP_SIZES))}. "
-                             "Fix: 21 reads 10 cells each way of the agent, 49 a whole BabyAI maze")
         for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct",
                      "map_memory"):
             if not isinstance(getattr(self, name), bool):
@@ -199,12 +184,7 @@ class PolicyConfig:
     @property
     def view_channels(self) -> int:
         """Channels per view cell the policy reads (:func:`view_channels`)."""
-        return view_channels(self.map_cells)
-
-    @property
-    def map_cells(self) -> int:
-        """Cells a side of the seen map this policy reads, 0 without one (:func:`policy_view`'s ``map_size``)."""
-        return self.map_size if self.map_memory else 0
+        return view_channels(self.map_memory)
 
     @property
     def memory_size(self) -> int:
@@ -243,52 +223,44 @@ class PolicyOutput(NamedTuple):
     target_map: torch.Tensor | None = None
 
 
-def policy_view(obs: dict[str, Any], *, map_size: int) -> np.ndarray:
+def policy_view(obs: dict[str, Any], *, map_memory: bool) -> np.ndarray:
     """The view a policy reads from an observation (one env or stacked): ``image`` (..., 7, 7, 3),
-    and with ``map_size`` > 0 the ``map_size`` cells a side around the agent of the observation's
-    ``map`` folded into it: 3 x (map_size / 7)^2 more channels per view cell (zeros, "nothing
-    seen", where the observation has no map)."""
+    and with ``map_memory`` the observation's ``map`` (..., 21, 21, 3) folded into it as 27 more
+    channels per view cell (zeros, "nothing seen", where the observation has no map)."""
     image = np.asarray(obs["image"])
-    if not map_size or image.shape[-1] != 3:
+    if not map_memory or image.shape[-1] != 3:
         return image
-    fold = map_size // VIEW_SIZE
     seen = obs.get("map")
     if seen is None:
-        return np.concatenate([image, np.zeros((*image.shape[:-1], 3 * fold * fold), image.dtype)], axis=-1)
+        return np.concatenate([image, np.zeros((*image.shape[:-1], MAP_FOLDED), image.dtype)], axis=-1)
     seen = np.asarray(seen, dtype=image.dtype)
-    side = seen.shape[-2]
-    if side < map_size:
-        raise ValueError(f"the observation's map is {side} cells a side; this policy reads {map_size}")
-    start = (side - map_size) // 2  # both centred on the agent
-    seen = seen[..., start:start + map_size, start:start + map_size, :]
     lead = seen.shape[:-3]
-    folded = seen.reshape(*lead, VIEW_SIZE, fold, VIEW_SIZE, fold, 3)
-    folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, 3 * fold * fold)  # [i, j, (a, b, c)]
+    folded = seen.reshape(*lead, VIEW_SIZE, MAP_FOLD, VIEW_SIZE, MAP_FOLD, 3)
+    folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, MAP_FOLDED)  # [i, j, (a, b, c)]
     return np.concatenate([image, folded], axis=-1)
 
 
 def unfold_map(view: torch.Tensor) -> torch.Tensor:
-    """(B, 7, 7, 3 + 3 f^2) policy views -> the seen maps (B, 7f, 7f, 3): :func:`policy_view` undone."""
+    """(B, 7, 7, 3 + 27) policy views -> the seen maps (B, 21, 21, 3): :func:`policy_view` undone."""
     batch = view.shape[0]
-    fold = round(((view.shape[-1] - 3) // 3) ** 0.5)
-    folded = view[..., 3:].reshape(batch, VIEW_SIZE, VIEW_SIZE, fold, fold, 3)
-    return folded.permute(0, 1, 3, 2, 4, 5).reshape(batch, VIEW_SIZE * fold, VIEW_SIZE * fold, 3)
+    folded = view[..., 3:].reshape(batch, VIEW_SIZE, VIEW_SIZE, MAP_FOLD, MAP_FOLD, 3)
+    return folded.permute(0, 1, 3, 2, 4, 5).reshape(batch, MAP_SIZE, MAP_SIZE, 3)
 
 
 def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu",
-                   map_size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                   map_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,C) (C = 3, or
-    more with a ``map_size``: :func:`policy_view`), ``direction`` (B,).
+    30 with ``map_memory``: :func:`policy_view`), ``direction`` (B,).
 
     Text keys (``mission``, ``description``) are ignored: text goes through the encoder once per
     instruction, not every step.
     """
-    image = torch.as_tensor(policy_view(obs, map_size=map_size), dtype=torch.long, device=device)
+    image = torch.as_tensor(policy_view(obs, map_memory=map_memory), dtype=torch.long, device=device)
     direction = torch.as_tensor(np.asarray(obs["direction"]), dtype=torch.long, device=device)
     if image.dim() == 3:
         image = image.unsqueeze(0)
     direction = direction.reshape(-1)
-    channels_ok = image.shape[-1] in (view_channels(0), *map(view_channels, MAP_SIZES))
+    channels_ok = image.shape[-1] in (view_channels(False), view_channels(True))
     if image.dim() != 4 or not channels_ok or direction.shape[0] != image.shape[0]:
         raise ValueError(
             f"expected obs image (7,7,3) or (B,7,7,3) and one direction per image, got image "
@@ -387,17 +359,6 @@ class Policy(nn.Module):
             self.map_out = nn.Linear(MAP_CHANNELS * side * side, core_in)
             nn.init.zeros_(self.map_out.weight)  # reads nothing at first: a grown agent acts as before
             nn.init.zeros_(self.map_out.bias)
-        if config.map_memory and config.map_size > MAP_SIZE:
-            # The whole map in 4x4 blocks of cells (49 -> 13), a FiLM block, a stride-2 conv (13 -> 7):
-            # where the rooms not yet seen and the objects seen long ago lie, at about a room's grain.
-            self.far_stem = nn.Conv2d(config.embed_dim, MAP_CHANNELS, kernel_size=FAR_STRIDE, stride=FAR_STRIDE,
-                                      padding=FAR_STRIDE // 2)
-            self.far_film = FiLMBlock(MAP_CHANNELS, self.cond_dim)
-            self.far_down = nn.Conv2d(MAP_CHANNELS, MAP_CHANNELS, kernel_size=3, stride=2, padding=1)
-            side = (config.map_size // FAR_STRIDE + 2) // 2
-            self.far_out = nn.Linear(MAP_CHANNELS * side * side, core_in)
-            nn.init.zeros_(self.far_out.weight)  # reads nothing at first, as the near stream
-            nn.init.zeros_(self.far_out.bias)
         if config.memory == "lstm":
             self.memory_cell: nn.Module = nn.LSTMCell(core_in, config.memory_dim)
         elif config.memory == "gru":
@@ -531,7 +492,7 @@ class Policy(nn.Module):
         target map's logits (B, TARGET_SLOTS, 7, 7) or None."""
         if image.shape[-1] < self.config.view_channels:
             raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
-                             f"map_size={self.config.map_cells}), got {tuple(image.shape)}")
+                             f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
         embedded = self._embed_view(image[..., :3])
         with self._convolution_precision(embedded.device):
             x = torch.relu(self.stem(embedded)).float()
@@ -557,7 +518,7 @@ class Policy(nn.Module):
             parts.append(torch.sigmoid(map_logits).flatten(1))
         core_in = torch.cat(parts, dim=-1)
         if self.config.map_memory:
-            core_in = core_in + self._read_map(unfold_map(image[..., :self.config.view_channels]), cond)
+            core_in = core_in + self._read_map(unfold_map(image), cond)
         return core_in, map_logits
 
     def _match_map(self, cells: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -568,28 +529,18 @@ class Policy(nn.Module):
         return scores + self.map_bias[:, None, None]
 
     def _read_map(self, seen: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """(B, S, S, 3) seen maps (S = ``map_size``) -> what they add to the memory cell's input (B, core_in).
+        """(B, 21, 21, 3) seen maps -> what they add to the memory cell's input (B, core_in).
 
-        The stems convolve the cells' embeddings; that equals convolving their multi-hot codes
+        The stem convolves the cells' embeddings; that equals convolving their multi-hot codes
         (28 channels) with the stem's weights folded into the embedding table, which never
-        builds the 64-channel embedding of every cell a frame (about half the stream's cost)."""
-        codes = self._multi_hot(self._table_rows(seen)).permute(0, 3, 1, 2)  # (B, 28, S, S)
-        start = (seen.shape[1] - MAP_SIZE) // 2
-        near = codes[..., start:start + MAP_SIZE, start:start + MAP_SIZE]
+        builds the 64-channel embedding of 441 cells a frame (about half the stream's cost)."""
+        codes = self._multi_hot(self._table_rows(seen)).permute(0, 3, 1, 2)  # (B, 28, 21, 21)
         folded = torch.einsum("oekl,re->orkl", self.map_stem.weight, self.cell_embed.weight)
         with self._convolution_precision(codes.device):
-            x = torch.relu(F.conv2d(near, folded, self.map_stem.bias, stride=2, padding=1))
+            x = torch.relu(F.conv2d(codes, folded, self.map_stem.bias, stride=2, padding=1))
             x = self.map_film(x, cond)
             x = torch.relu(self.map_down(x)).float()
-        added = self.map_out(x.flatten(1))
-        if self.config.map_size > MAP_SIZE:  # the whole map, in 4x4 blocks
-            folded = torch.einsum("oekl,re->orkl", self.far_stem.weight, self.cell_embed.weight)
-            with self._convolution_precision(codes.device):
-                x = torch.relu(F.conv2d(codes, folded, self.far_stem.bias, stride=FAR_STRIDE, padding=FAR_STRIDE // 2))
-                x = self.far_film(x, cond)
-                x = torch.relu(self.far_down(x)).float()
-            added = added + self.far_out(x.flatten(1))
-        return added
+        return self.map_out(x.flatten(1))
 
     def _recur(self, core_in: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.config.memory == "lstm":

@@ -174,9 +174,9 @@ class StepBatch:
 class EnvSlice:
     """Envs ``first .. first + count - 1`` of the run (global indices seed the episodes)."""
 
-    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_size: int = 0):
+    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False):
         self.games, self.seed, self.first, self.count = list(games), seed, first, count
-        self.map_size = map_size  # views carry this much of the seen map (what the policy reads; 0 = none)
+        self.map_memory = map_memory  # views carry the seen map (the policy reads it)
         self.pool = EnvPool(corpus)
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
@@ -187,14 +187,14 @@ class EnvSlice:
 
     def start(self, plan: Plan) -> StepBatch:
         self.plan = plan
-        batch = StepBatch.empty(self.count, view_channels(self.map_size))
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
         for i in range(self.count):
             self.episode[i] = -1
             self._next_episode(i, batch)
         return batch
 
     def step(self, actions: np.ndarray) -> StepBatch:
-        batch = StepBatch.empty(self.count, view_channels(self.map_size))
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
         for i, action in enumerate(actions.tolist()):
             if self.envs[i] is None:
                 batch.idle[i] = True
@@ -205,14 +205,14 @@ class EnvSlice:
                 self._achieved(i, action, batch)
             if terminated or truncated:
                 if i in batch.achieved:
-                    batch.achieved_last[i] = (policy_view(obs, map_size=self.map_size), int(obs["direction"]))
+                    batch.achieved_last[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
                 batch.ended[i] = True
                 batch.success[i] = bool(info["success"])
                 if batch.success[i]:
-                    batch.terminal[i] = (policy_view(obs, map_size=self.map_size), int(obs["direction"]))
+                    batch.terminal[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
                 self._next_episode(i, batch)
             else:
-                batch.image[i], batch.direction[i] = policy_view(obs, map_size=self.map_size), obs["direction"]
+                batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
                 batch.repeat[i] = self.plan.track_poses and self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
@@ -232,7 +232,7 @@ class EnvSlice:
             game = self.games[(env_index + self.episode[i]) % len(self.games)]
             env = self.envs[i] = self.pool.get(i, game)
             obs, _ = env.reset(seed=self.plan.episode_seed(self.seed, env_index, i, self.episode[i]))
-            batch.image[i], batch.direction[i] = policy_view(obs, map_size=self.map_size), obs["direction"]
+            batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
@@ -292,19 +292,19 @@ class EnvVector:
     """``count`` envs starting at global index ``first``, stepped here or by ``workers`` processes."""
 
     def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, workers: int = 1,
-                 map_size: int = 0):
+                 map_memory: bool = False):
         self.count = count
         slices = [s for s in np.array_split(np.arange(count), workers) if len(s)]
         self._local = None
         self._pipes, self._processes = [], []
         if len(slices) == 1:
-            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count, map_size=map_size)
+            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count, map_memory=map_memory)
             return
         context = multiprocessing.get_context("spawn")
         for part in slices:
             parent, child = context.Pipe()
             kwargs = dict(games=games, corpus=corpus, seed=seed, first=first + int(part[0]), count=len(part),
-                          map_size=map_size)
+                          map_memory=map_memory)
             process = context.Process(target=_worker, args=(child, kwargs), daemon=True)
             process.start()
             child.close()
