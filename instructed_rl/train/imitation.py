@@ -136,22 +136,22 @@ def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[st
     views' symbols ``image`` (B, L, 7, 7, 3), and the goal."""
     batch = len(episodes)
     length = max(len(e) for e in episodes)
-    # The policy gets the real steps' views only, stacked: padding a batch of 576-step maze
-    # episodes to (B, L) with the whole seen map folded in would be a gigabyte a step.
-    channels = agent.config.policy.view_channels
-    steps = np.zeros((sum(len(e) for e in episodes), 7, 7, channels), np.uint8)  # demos hold no map: zeros
-    image = np.zeros((batch, length, 7, 7, 3), np.int64)
+    # The policy gets the real steps' views only, stacked as uint8: a batch of 576-step maze
+    # episodes padded to (B, L) as int64 was 0.2 GB, allocated afresh every learning step.
+    steps = np.zeros((sum(len(e) for e in episodes), 7, 7, agent.config.policy.view_channels), np.uint8)
     direction = np.zeros((batch, length), np.int64)
     padded = {"action": np.full((batch, length), -1, np.int64), "optimal": np.zeros((batch, length), np.int64),
               "done": np.zeros((batch, length), np.float32), "valid": np.zeros((batch, length), bool)}
     start = 0
     for row, episode in enumerate(episodes):
         n = len(episode)
-        steps[start:start + n, ..., :episode.image.shape[-1]] = episode.image
+        steps[start:start + n, ..., :episode.image.shape[-1]] = episode.image  # demos hold no map: zeros
         start += n
-        image[row, :n], direction[row, :n] = episode.image[..., :3], episode.direction
+        direction[row, :n] = episode.direction
         padded["action"][row, :n], padded["optimal"][row, :n] = episode.action, episode.optimal
         padded["done"][row, :n], padded["valid"][row, :n] = episode.done, True
+    image = np.zeros((batch, length, 7, 7, 3), np.int64)
+    image[padded["valid"]] = steps[..., :3]  # the symbols padded, for the losses that look at cells
     goal: GoalFeatures = agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
     out = agent.forward_sequence(torch.from_numpy(steps), torch.from_numpy(direction), goal,
                                  agent.initial_memory(batch), torch.from_numpy(padded["valid"]))
