@@ -92,7 +92,7 @@ def test_same_seed_same_world_and_phrasing_different_seed_differs():
 def test_observation_and_info_contents():
     env = gymnasium.make("InstructedRL/SkillRoom-v0", split="train")
     obs, info = env.reset(seed=3)
-    assert set(obs) == {"image", "direction", "map", "mission", "description"}
+    assert set(obs) == {"image", "direction", "map", "world", "pose", "mission", "description"}
     assert obs["image"].shape == (7, 7, 3) and obs["image"].dtype == np.uint8
     assert obs["mission"] == info["mission"] and obs["description"] == info["description"]
     # one room with doors (its wording varies: the description family's training templates)

@@ -118,6 +118,8 @@ class InstructedEnv(gymnasium.Env):
             "image": self.level.observation_space["image"],
             "direction": self.level.observation_space["direction"],
             "map": spaces.Box(0, 255, (MAP_SIZE, MAP_SIZE, 3), np.uint8),
+            "world": spaces.Box(0, 255, (self.level.width, self.level.height, 3), np.uint8),
+            "pose": spaces.Box(0, max(self.level.width, self.level.height), (3,), np.int64),
             "mission": text,
             "description": text,
         })
@@ -254,6 +256,8 @@ class InstructedEnv(gymnasium.Env):
             "image": obs["image"],
             "direction": obs["direction"],
             "map": self.seen_map.observe(self.level, obs["image"]),
+            "world": self.seen_map.world(),
+            "pose": np.array([*self.level.agent_pos, self.level.agent_dir], np.int64),
             "mission": self.mission,
             "description": self.description,
         }

@@ -149,3 +149,7 @@ class SeenMap:
         seen[size // 2, size - 1] = False  # the view shows what the agent carries there, not the floor
         np.copyto(around[i0:i0 + size, j0:j0 + size], image, where=seen[..., None])  # writes through to cells
         return around.copy()
+
+    def world(self) -> np.ndarray:
+        """The world's cells as seen so far, (width, height, 3) indexed [x, y]: a copy."""
+        return self.cells[MAP_CENTER:-MAP_CENTER, MAP_CENTER:-MAP_CENTER].copy()

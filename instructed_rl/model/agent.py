@@ -414,9 +414,12 @@ class Agent(nn.Module):
                 "image": np.stack([np.asarray(o["image"]) for o in obs]),
                 "direction": np.asarray([o["direction"] for o in obs]),
                 **({"map": np.stack([np.asarray(o["map"]) for o in obs])} if all("map" in o for o in obs) else {}),
+                **({"world": [np.asarray(o["world"]) for o in obs], "pose": np.stack([o["pose"] for o in obs])}
+                   if all("world" in o and "pose" in o for o in obs) else {}),
             }
         with torch.inference_mode():
-            image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory)
+            image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory,
+                                              planner=self.config.policy.map_planner)
             if image.shape[0] != len(state.instructions):
                 raise ValueError(
                     f"got {image.shape[0]} observations for {len(state.instructions)} envs; "

@@ -48,6 +48,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from instructed_rl.language.instructions import TARGET_CLASSES
+from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATURES, TABLE_ROWS, distance_table,
+                                         plan_features, unfold_table)
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
 from instructed_rl.model.text.encoders import TextFeatures
@@ -66,11 +68,13 @@ MAP_SIZE = 21  # cells of the env's seen map a side (games.view.MAP_SIZE: a test
 MAP_FOLD = MAP_SIZE // VIEW_SIZE
 MAP_FOLDED = 3 * MAP_FOLD * MAP_FOLD
 MAP_CHANNELS = 32
+TABLE_FOLDED = -(-TABLE_ROWS * ORIGINS // (VIEW_SIZE * VIEW_SIZE))  # channels a view cell gives the distance table
 
 
-def view_channels(map_memory: bool) -> int:
-    """Channels per view cell a policy reads: object, colour, state (+ the folded seen map)."""
-    return 3 + (MAP_FOLDED if map_memory else 0)
+def view_channels(map_memory: bool, planner: bool = False) -> int:
+    """Channels per view cell a policy reads: object, colour, state (+ the folded seen map, + the
+    folded distance table)."""
+    return 3 + (MAP_FOLDED if map_memory else 0) + (TABLE_FOLDED if planner else 0)
 READER_HEADS = 2
 MATCH_DIM = 32  # width of the match map's per-cell keys and per-slot queries
 TARGET_SLOTS = len(TARGET_CLASSES) // 2  # (colour, type) of the instruction's object, and of put next to's fixed one
@@ -134,6 +138,11 @@ class PolicyConfig:
     """Read the observation's ``map`` (the cells the agent has seen this episode, 10 each way
     around it) through a second, strided stream whose output starts at zero. Views without a map
     (foreign envs, demos) read as a map of nothing seen."""
+    map_planner: bool = False
+    """Hand the memory cell shortest-path features over the whole world seen so far
+    (:mod:`instructed_rl.model.planner`): which cells around the agent lead nearer the object it
+    reads its instruction to name, put next to's second object, and the unexplored. Needs
+    ``map_memory``; added through a layer that starts at zero (an agent grown with it acts as before)."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -164,7 +173,7 @@ class PolicyConfig:
             raise ValueError("PolicyConfig.description_direct: false needs read_description: true "
                              "(otherwise the description would reach the policy nowhere)")
         for name in ("goal_attention", "use_description", "read_description", "target_map", "description_direct",
-                     "map_memory"):
+                     "map_memory", "map_planner"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"PolicyConfig.{name}={getattr(self, name)!r} must be true or false")
         positive = ("embed_dim", "channels", "attention_heads", "memory_dim", "direction_dim", "head_dim", "num_actions")
@@ -174,6 +183,8 @@ class PolicyConfig:
                 raise ValueError(f"PolicyConfig.{name}={value!r} must be a positive integer")
         if not isinstance(self.film_layers, int) or isinstance(self.film_layers, bool) or self.film_layers < 0:
             raise ValueError(f"PolicyConfig.film_layers={self.film_layers!r} must be a non-negative integer")
+        if self.map_planner and not self.map_memory:
+            raise ValueError("PolicyConfig.map_planner needs map_memory: true (its table travels after the map)")
         if self.read_description and not self.use_description:
             raise ValueError("PolicyConfig.read_description needs use_description: true (it reads the description)")
         if self.goal_attention and self.channels % self.attention_heads:
@@ -184,7 +195,7 @@ class PolicyConfig:
     @property
     def view_channels(self) -> int:
         """Channels per view cell the policy reads (:func:`view_channels`)."""
-        return view_channels(self.map_memory)
+        return view_channels(self.map_memory, self.map_planner)
 
     @property
     def memory_size(self) -> int:
@@ -223,44 +234,66 @@ class PolicyOutput(NamedTuple):
     target_map: torch.Tensor | None = None
 
 
-def policy_view(obs: dict[str, Any], *, map_memory: bool) -> np.ndarray:
+def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: bool = False) -> np.ndarray:
     """The view a policy reads from an observation (one env or stacked): ``image`` (..., 7, 7, 3),
     and with ``map_memory`` the observation's ``map`` (..., 21, 21, 3) folded into it as 27 more
-    channels per view cell (zeros, "nothing seen", where the observation has no map)."""
+    channels per view cell (zeros, "nothing seen", where the observation has no map); with
+    ``planner`` also the distance table of its ``world`` and ``pose`` (:mod:`instructed_rl.model.planner`),
+    3 more channels (all "no path" where the observation has no world)."""
     image = np.asarray(obs["image"])
     if not map_memory or image.shape[-1] != 3:
         return image
     seen = obs.get("map")
     if seen is None:
-        return np.concatenate([image, np.zeros((*image.shape[:-1], MAP_FOLDED), image.dtype)], axis=-1)
-    seen = np.asarray(seen, dtype=image.dtype)
-    lead = seen.shape[:-3]
-    folded = seen.reshape(*lead, VIEW_SIZE, MAP_FOLD, VIEW_SIZE, MAP_FOLD, 3)
-    folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, MAP_FOLDED)  # [i, j, (a, b, c)]
-    return np.concatenate([image, folded], axis=-1)
+        folded = np.zeros((*image.shape[:-1], MAP_FOLDED), image.dtype)
+    else:
+        seen = np.asarray(seen, dtype=image.dtype)
+        lead = seen.shape[:-3]
+        folded = seen.reshape(*lead, VIEW_SIZE, MAP_FOLD, VIEW_SIZE, MAP_FOLD, 3)
+        folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, MAP_FOLDED)  # [i, j, (a, b, c)]
+    parts = [image, folded]
+    if planner:
+        parts.append(_folded_tables(obs, image.shape[:-3]).astype(image.dtype))
+    return np.concatenate(parts, axis=-1)
+
+
+def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...]) -> np.ndarray:
+    """The observation's distance table(s) as (..., 7, 7, TABLE_FOLDED) uint8, read back by
+    :func:`instructed_rl.model.planner.unfold_table`."""
+    world, pose = obs.get("world"), obs.get("pose")
+    cells = VIEW_SIZE * VIEW_SIZE * TABLE_FOLDED
+    if world is None or pose is None:
+        return np.full((*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED), FAR, np.uint8)
+    worlds = [world] if not lead else list(world)
+    poses = np.asarray(pose).reshape(-1, 3)
+    flat = np.full((len(worlds), cells), FAR, np.uint8)
+    for row, (cells_seen, (x, y, direction)) in enumerate(zip(worlds, poses)):
+        flat[row, :TABLE_ROWS * ORIGINS] = distance_table(np.asarray(cells_seen), (x, y), int(direction)).reshape(-1)
+    return flat.reshape(*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED)
 
 
 def unfold_map(view: torch.Tensor) -> torch.Tensor:
     """(B, 7, 7, 3 + 27) policy views -> the seen maps (B, 21, 21, 3): :func:`policy_view` undone."""
     batch = view.shape[0]
-    folded = view[..., 3:].reshape(batch, VIEW_SIZE, VIEW_SIZE, MAP_FOLD, MAP_FOLD, 3)
+    folded = view[..., 3:3 + MAP_FOLDED].reshape(batch, VIEW_SIZE, VIEW_SIZE, MAP_FOLD, MAP_FOLD, 3)
     return folded.permute(0, 1, 3, 2, 4, 5).reshape(batch, MAP_SIZE, MAP_SIZE, 3)
 
 
 def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu",
-                   map_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                   map_memory: bool = False, planner: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,C) (C = 3, or
     30 with ``map_memory``: :func:`policy_view`), ``direction`` (B,).
 
     Text keys (``mission``, ``description``) are ignored: text goes through the encoder once per
     instruction, not every step.
     """
-    image = torch.as_tensor(policy_view(obs, map_memory=map_memory), dtype=torch.long, device=device)
+    image = torch.as_tensor(policy_view(obs, map_memory=map_memory, planner=planner), dtype=torch.long,
+                            device=device)
     direction = torch.as_tensor(np.asarray(obs["direction"]), dtype=torch.long, device=device)
     if image.dim() == 3:
         image = image.unsqueeze(0)
     direction = direction.reshape(-1)
-    channels_ok = image.shape[-1] in (view_channels(False), view_channels(True))
+    channels_ok = image.shape[-1] in (view_channels(False), view_channels(True), view_channels(True, True))
     if image.dim() != 4 or not channels_ok or direction.shape[0] != image.shape[0]:
         raise ValueError(
             f"expected obs image (7,7,3) or (B,7,7,3) and one direction per image, got image "
@@ -359,6 +392,13 @@ class Policy(nn.Module):
             self.map_out = nn.Linear(MAP_CHANNELS * side * side, core_in)
             nn.init.zeros_(self.map_out.weight)  # reads nothing at first: a grown agent acts as before
             nn.init.zeros_(self.map_out.bias)
+        if config.map_planner:
+            self.plan_slots = nn.Parameter(torch.randn(2, goal_dim) * 0.02)
+            self.plan_reader = nn.MultiheadAttention(goal_dim, READER_HEADS, batch_first=True)
+            self.plan_classes = nn.Linear(goal_dim, PLAN_CLASSES)
+            self.plan_out = nn.Linear(PLAN_FEATURES, core_in)
+            nn.init.zeros_(self.plan_out.weight)  # reads nothing at first: a grown agent acts as before
+            nn.init.zeros_(self.plan_out.bias)
         if config.memory == "lstm":
             self.memory_cell: nn.Module = nn.LSTMCell(core_in, config.memory_dim)
         elif config.memory == "gru":
@@ -487,9 +527,11 @@ class Policy(nn.Module):
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def encode_view(self, image: torch.Tensor, direction: torch.Tensor, cond: torch.Tensor,
-                    tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    tokens: torch.Tensor, mask: torch.Tensor,
+                    plan_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The memory-free part: view + goal -> the recurrent cell's input (B, core_in), and the
-        target map's logits (B, TARGET_SLOTS, 7, 7) or None."""
+        target map's logits (B, TARGET_SLOTS, 7, 7) or None. ``plan_weights`` (B, 2, PLAN_CLASSES):
+        :meth:`plan_weights` per row, needed with ``map_planner``."""
         if image.shape[-1] < self.config.view_channels:
             raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
                              f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
@@ -519,7 +561,27 @@ class Policy(nn.Module):
         core_in = torch.cat(parts, dim=-1)
         if self.config.map_memory:
             core_in = core_in + self._read_map(unfold_map(image), cond)
+            if self.config.map_planner:
+                if plan_weights is None:
+                    raise ValueError("a policy with map_planner needs plan_weights (Policy.plan_weights)")
+                table = unfold_table(image, 3 + MAP_FOLDED)
+                core_in = core_in + self.plan_out(plan_features(table, plan_weights))
         return core_in, map_logits
+
+    def plan_class_logits(self, goal: GoalFeatures) -> torch.Tensor:
+        """(B, 2, PLAN_CLASSES): which row of the distance table the instruction's object is, and
+        put next to's second object (or nothing), read by two learned queries over its tokens."""
+        pooled, tokens = self.read_instruction(goal)
+        queries = self.plan_slots.unsqueeze(0).expand(tokens.shape[0], -1, -1)
+        read, _ = self.plan_reader(queries, tokens, tokens, key_padding_mask=~goal.instruction.mask,
+                                   need_weights=False)
+        return self.plan_classes(read + pooled.unsqueeze(1))
+
+    def plan_weights(self, goal: GoalFeatures) -> torch.Tensor | None:
+        """(B, 2, PLAN_CLASSES) probabilities of :meth:`plan_class_logits`; None without ``map_planner``."""
+        if not self.config.map_planner:
+            return None
+        return torch.softmax(self.plan_class_logits(goal), dim=-1)
 
     def _match_map(self, cells: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """(B, E, 7, 7) cell embeddings, (B, cond_dim) goal -> map logits (B, TARGET_SLOTS, 7, 7)."""
@@ -588,7 +650,7 @@ class Policy(nn.Module):
     ) -> PolicyOutput:
         """One step for a batch. Zero (or mask) ``memory`` rows yourself where episodes restart."""
         cond, tokens, mask = self._conditioning(goal)
-        core_in, map_logits = self.encode_view(image, direction, cond, tokens, mask)
+        core_in, map_logits = self.encode_view(image, direction, cond, tokens, mask, self.plan_weights(goal))
         hidden, new_memory = self._recur(core_in, memory)
         return self._heads(hidden, cond, new_memory, map_logits)
 
@@ -618,8 +680,9 @@ class Policy(nn.Module):
             image = image.reshape(batch * length, *image.shape[2:])[flat_valid]
         elif image.shape[0] != int(flat_valid.sum()):
             raise ValueError(f"image of {image.shape[0]} steps for {int(flat_valid.sum())} valid ones")
-        views, map_logits = self.encode_view(image,
-                                             direction.reshape(-1)[flat_valid], cond[rows], tokens[rows], mask[rows])
+        weights = self.plan_weights(goal)
+        views, map_logits = self.encode_view(image, direction.reshape(-1)[flat_valid], cond[rows], tokens[rows],
+                                             mask[rows], None if weights is None else weights[rows])
 
         def padded(values: torch.Tensor) -> torch.Tensor:  # valid rows -> (B, L, ...), zeros at the padding
             full = values.new_zeros(batch * length, *values.shape[1:])

@@ -174,9 +174,11 @@ class StepBatch:
 class EnvSlice:
     """Envs ``first .. first + count - 1`` of the run (global indices seed the episodes)."""
 
-    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False):
+    def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False,
+                 planner: bool = False):
         self.games, self.seed, self.first, self.count = list(games), seed, first, count
         self.map_memory = map_memory  # views carry the seen map (the policy reads it)
+        self.planner = planner  # ... and the distance table (model.planner)
         self.pool = EnvPool(corpus)
         self.envs: list = [None] * count
         self.bots: list[Bot | None] = [None] * count
@@ -185,16 +187,19 @@ class EnvSlice:
         self.episode = [0] * count
         self.plan = Plan(0)
 
+    def _view(self, obs: dict) -> np.ndarray:
+        return policy_view(obs, map_memory=self.map_memory, planner=self.planner)
+
     def start(self, plan: Plan) -> StepBatch:
         self.plan = plan
-        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory, self.planner))
         for i in range(self.count):
             self.episode[i] = -1
             self._next_episode(i, batch)
         return batch
 
     def step(self, actions: np.ndarray) -> StepBatch:
-        batch = StepBatch.empty(self.count, view_channels(self.map_memory))
+        batch = StepBatch.empty(self.count, view_channels(self.map_memory, self.planner))
         for i, action in enumerate(actions.tolist()):
             if self.envs[i] is None:
                 batch.idle[i] = True
@@ -205,14 +210,14 @@ class EnvSlice:
                 self._achieved(i, action, batch)
             if terminated or truncated:
                 if i in batch.achieved:
-                    batch.achieved_last[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
+                    batch.achieved_last[i] = (self._view(obs), int(obs["direction"]))
                 batch.ended[i] = True
                 batch.success[i] = bool(info["success"])
                 if batch.success[i]:
-                    batch.terminal[i] = (policy_view(obs, map_memory=self.map_memory), int(obs["direction"]))
+                    batch.terminal[i] = (self._view(obs), int(obs["direction"]))
                 self._next_episode(i, batch)
             else:
-                batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
+                batch.image[i], batch.direction[i] = self._view(obs), obs["direction"]
                 batch.repeat[i] = self.plan.track_poses and self._returned(i)
                 if not self._label(i, action, batch) and self.plan.drop_unlabelled:
                     batch.dropped[i] = True
@@ -232,7 +237,7 @@ class EnvSlice:
             game = self.games[(env_index + self.episode[i]) % len(self.games)]
             env = self.envs[i] = self.pool.get(i, game)
             obs, _ = env.reset(seed=self.plan.episode_seed(self.seed, env_index, i, self.episode[i]))
-            batch.image[i], batch.direction[i] = policy_view(obs, map_memory=self.map_memory), obs["direction"]
+            batch.image[i], batch.direction[i] = self._view(obs), obs["direction"]
             batch.starts[i] = EpisodeStart(env.spec_game.id, obs["mission"], obs["description"], env.plain_mission,
                                            instruction_targets(env.level.instrs))
             self.bots[i] = Bot(env.level) if self.plan.labels else None
@@ -292,19 +297,20 @@ class EnvVector:
     """``count`` envs starting at global index ``first``, stepped here or by ``workers`` processes."""
 
     def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, workers: int = 1,
-                 map_memory: bool = False):
+                 map_memory: bool = False, planner: bool = False):
         self.count = count
         slices = [s for s in np.array_split(np.arange(count), workers) if len(s)]
         self._local = None
         self._pipes, self._processes = [], []
         if len(slices) == 1:
-            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count, map_memory=map_memory)
+            self._local = EnvSlice(games=games, corpus=corpus, seed=seed, first=first, count=count,
+                                   map_memory=map_memory, planner=planner)
             return
         context = multiprocessing.get_context("spawn")
         for part in slices:
             parent, child = context.Pipe()
             kwargs = dict(games=games, corpus=corpus, seed=seed, first=first + int(part[0]), count=len(part),
-                          map_memory=map_memory)
+                          map_memory=map_memory, planner=planner)
             process = context.Process(target=_worker, args=(child, kwargs), daemon=True)
             process.start()
             child.close()

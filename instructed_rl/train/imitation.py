@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from instructed_rl.model.agent import Agent
 from instructed_rl.config import option
 from instructed_rl.errors import UserError
+from instructed_rl.model.planner import plan_reading_loss
 from instructed_rl.model.policy import GoalFeatures, PolicyOutput
 from instructed_rl.train import distributed
 from instructed_rl.train.checkpoint import load_checkpoint, save_checkpoint
@@ -193,6 +194,10 @@ def imitation_loss(agent: Agent, episodes: list[Episode], *, done_coef: float,
         map_loss, map_exact = grounding_loss(out.target_map, padded["image"], valid, [e.target for e in episodes])
         loss = loss + grounding_coef * map_loss
         values.update(grounding_loss=map_loss.item(), grounding_exact=map_exact)
+    if grounding_coef > 0 and agent.config.policy.map_planner:  # which rows of the distance table to read
+        plan_loss, plan_exact = plan_reading_loss(agent.policy.plan_class_logits(goal), [e.target for e in episodes])
+        loss = loss + grounding_coef * plan_loss
+        values.update(plan_loss=plan_loss.item(), plan_exact=plan_exact)
     return loss, {"loss": loss.item(), **values}
 
 
@@ -247,7 +252,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
                                 metrics=metrics, progress=progress, started=started)
     envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory)
+                     count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory,
+                     planner=agent.config.policy.map_planner)
     # A frozen pretrained encoder keeps the texts of every episode in the buffer: each replay
     # would otherwise run MiniLM again on its (unique) description, ~20 ms an episode on 2 cores.
     texts_held = 2 * (config.buffer_episodes + config.episodes_per_iteration + config.envs

@@ -1,0 +1,167 @@
+"""Shortest paths over what the agent has seen, and what the policy takes from them.
+
+The BabyAI bot that labels imitation plans on a map of what it has seen: it walks the shortest
+path to the object it has found, or to the nearest cell it has not seen yet. A policy must learn
+path finding from a map through convolutions, and in mazes it does not: it walks away from an
+object it saw and does not come back, and leaves rooms behind closed doors unsearched. This
+table hands it what a mapping module would: over the agent's whole seen world (never the
+unseen truth), the number of steps from its own cell and from the four cells around it (ahead,
+left, right, behind) to standing next to the nearest
+
+- object of each type and colour (key, ball, box, door x six colours, or any colour): 28 rows,
+- cell not seen yet (the frontier of a search): the last row.
+
+Steps go through cells the agent can walk (floor, open doors, unseen cells); a closed door costs
+one step more, a locked one two; walls, lava and objects block. The table itself knows no
+instruction: its world is the env's ``world`` and ``pose`` (:class:`instructed_rl.games.view.SeenMap`),
+and :func:`instructed_rl.model.policy.policy_view` folds it into the view.
+
+What the policy takes from it (:func:`plan_features`): per row, six numbers: reachable (0/1),
+how far (0-1), and for the cells ahead, left, right and behind how much nearer they are (-1 to
+1; -1 where no path starts there). The policy weighs the object rows by what it reads its
+instruction to name (one distribution over rows for the object, one for put next to's second
+object) and adds the unseen row as it is: 18 numbers a step, which way the target lies on what
+it has seen, and which way the nearest unexplored cell lies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
+
+from instructed_rl.language.instructions import NO_TARGET
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
+
+COLOUR_CLASSES = len(COLORS) + 1  # the six colours, then "any colour"
+OBJECT_ROWS = len(OBJECT_TYPES) * COLOUR_CLASSES
+UNSEEN_ROW = OBJECT_ROWS
+TABLE_ROWS = OBJECT_ROWS + 1
+ORIGINS = 5  # the agent's cell, then the cells ahead, left, right and behind it
+FAR = 255  # no path (distances are capped at FAR - 1)
+
+_TYPE_ROW = {OBJECT_TO_IDX[name]: index for index, name in enumerate(OBJECT_TYPES)}
+_COLOUR_COLUMN = {COLOR_TO_IDX[name]: index for index, name in enumerate(COLORS)}
+_FREE = np.isin(np.arange(256), [OBJECT_TO_IDX[name] for name in ("unseen", "empty", "floor", "goal")])
+_DOOR = OBJECT_TO_IDX["door"]
+_DOOR_COST = {STATE_TO_IDX["open"]: 1, STATE_TO_IDX["closed"]: 2, STATE_TO_IDX["locked"]: 3}
+_LIMIT = 10_000  # larger than any path: "not reached yet"
+
+
+def table_row(type_index: int, colour_index: int) -> int:
+    """Row of (type, colour) in the table: indices into OBJECT_TYPES and COLORS, colour
+    ``len(COLORS)`` meaning any colour."""
+    return type_index * COLOUR_CLASSES + colour_index
+
+
+def step_costs(world: np.ndarray) -> np.ndarray:
+    """(W, H, 3) world symbols -> (W, H) int cost of stepping into each cell, 0 where it blocks."""
+    kind, state = world[..., 0], world[..., 2]
+    cost = _FREE[kind].astype(np.int32)
+    for door_state, door_cost in _DOOR_COST.items():
+        cost[(kind == _DOOR) & (state == door_state)] = door_cost
+    return cost
+
+
+def origins(position: tuple[int, int], direction: int) -> list[tuple[int, int]]:
+    """The agent's cell, then the cells ahead, left, right and behind it."""
+    x, y = int(position[0]), int(position[1])
+    ahead, right = DIR_TO_VEC[direction], DIR_TO_VEC[(direction + 1) % 4]
+    return [(x, y), (x + ahead[0], y + ahead[1]), (x - right[0], y - right[1]),
+            (x + right[0], y + right[1]), (x - ahead[0], y - ahead[1])]
+
+
+def distance_table(world: np.ndarray, position: tuple[int, int], direction: int) -> np.ndarray:
+    """(TABLE_ROWS, ORIGINS) uint8: steps from each origin (:func:`origins`) to standing next to
+    the nearest thing of each row, over the cells of ``world`` (W, H, 3) seen so far (unseen = 0)."""
+    width, height = world.shape[:2]
+    cost = np.zeros((width + 2, height + 2), np.int32)  # a blocked border: no index checks below
+    cost[1:-1, 1:-1] = step_costs(world)
+    x, y = int(position[0]), int(position[1])
+    cost[x + 1, y + 1] = 1  # the agent stands there, whatever the map last showed
+    dist = np.full((ORIGINS, width + 2, height + 2), _LIMIT, np.int32)
+    for layer, (i, j) in enumerate(origins(position, direction)):
+        if cost[i + 1, j + 1] > 0:  # a blocked neighbour starts no path
+            dist[layer, i + 1, j + 1] = 0
+    walkable = cost[1:-1, 1:-1] > 0
+    while True:
+        nearest = np.minimum(np.minimum(dist[:, :-2, 1:-1], dist[:, 2:, 1:-1]),
+                             np.minimum(dist[:, 1:-1, :-2], dist[:, 1:-1, 2:]))
+        inner = dist[:, 1:-1, 1:-1]
+        updated = np.where(walkable, np.minimum(inner, nearest + cost[1:-1, 1:-1]), inner)
+        if np.array_equal(updated, inner):
+            break
+        dist[:, 1:-1, 1:-1] = updated
+    # Standing next to a cell: the nearest of its four neighbours.
+    beside = np.minimum(np.minimum(dist[:, :-2, 1:-1], dist[:, 2:, 1:-1]),
+                        np.minimum(dist[:, 1:-1, :-2], dist[:, 1:-1, 2:]))
+    table = np.full((TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
+    kind, colour = world[..., 0], world[..., 1]
+    for i, j in zip(*np.nonzero(np.isin(kind, list(_TYPE_ROW)))):
+        row = _TYPE_ROW[int(kind[i, j])] * COLOUR_CLASSES
+        for column in (_COLOUR_COLUMN.get(int(colour[i, j])), COLOUR_CLASSES - 1):
+            if column is not None:
+                np.minimum(table[row + column], beside[:, i, j], out=table[row + column])
+    unseen = kind == OBJECT_TO_IDX["unseen"]
+    unseen[x, y] = False
+    if unseen.any():
+        table[UNSEEN_ROW] = beside[:, unseen].min(axis=1)
+    return np.where(table >= _LIMIT, FAR, np.minimum(table, FAR - 1)).astype(np.uint8)
+
+ROW_FEATURES = 6
+PLAN_FEATURES = 3 * ROW_FEATURES  # the object, put next to's second object, the unseen
+PLAN_CLASSES = OBJECT_ROWS + 1  # a slot names an object row, or (put next to's slot) nothing
+NOTHING = OBJECT_ROWS
+NEAR = 40  # distances are reported as min(d, NEAR) / NEAR
+
+
+def row_features(table: torch.Tensor) -> torch.Tensor:
+    """(N, TABLE_ROWS, ORIGINS) step counts (FAR: no path) -> (N, TABLE_ROWS, 6) features."""
+    table = table.float()
+    here, around = table[..., 0], table[..., 1:]
+    reachable = (here < FAR).float()
+    gain = torch.where(around < FAR, (here.unsqueeze(-1) - around).clamp(-2, 2) / 2, torch.full_like(around, -1.0))
+    gain = gain * reachable.unsqueeze(-1)
+    near = here.clamp(max=NEAR) / NEAR * reachable
+    return torch.cat([reachable.unsqueeze(-1), near.unsqueeze(-1), gain], dim=-1)
+
+
+def plan_features(table: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(N, TABLE_ROWS, ORIGINS) tables and (N, 2, PLAN_CLASSES) row weights (each slot's
+    probabilities; the last class, nothing, adds nothing) -> (N, PLAN_FEATURES)."""
+    rows = row_features(table)
+    slots = torch.einsum("nsr,nrf->nsf", weights[..., :OBJECT_ROWS], rows[:, :OBJECT_ROWS])
+    return torch.cat([slots.flatten(1), rows[:, UNSEEN_ROW]], dim=-1)
+
+
+def unfold_table(view: torch.Tensor, start: int) -> torch.Tensor:
+    """(N, 7, 7, C) policy views whose channels from ``start`` hold the folded table -> (N, TABLE_ROWS, ORIGINS)."""
+    flat = view[..., start:].reshape(view.shape[0], -1)
+    return flat[:, :TABLE_ROWS * ORIGINS].reshape(-1, TABLE_ROWS, ORIGINS)
+
+
+def plan_classes(target: tuple[int, ...]) -> tuple[int, int]:
+    """An episode's target (colour, type, colour, type classes of the instruction's object and of put
+    next to's second one, as :func:`instructed_rl.language.instructions.instruction_targets`) ->
+    the table row each slot should read (NOTHING for a slot without a second object; -1 unlabelled)."""
+    colour, kind, second_colour, second_kind = target
+    first = -1 if NO_TARGET in (colour, kind) else table_row(kind, colour)
+    if second_kind == len(OBJECT_TYPES):
+        second = NOTHING
+    else:
+        second = -1 if NO_TARGET in (second_colour, second_kind) else table_row(second_kind, second_colour)
+    return first, second
+
+
+def plan_reading_loss(logits: torch.Tensor, targets: list[tuple[int, ...]]) -> tuple[torch.Tensor, float]:
+    """Cross-entropy of :meth:`Policy.plan_class_logits` (B, 2, PLAN_CLASSES) against the episodes'
+    targets, and the share of labelled slots read right."""
+    labels = torch.tensor([plan_classes(tuple(target)) for target in targets], dtype=torch.long,
+                          device=logits.device)
+    labelled = labels >= 0
+    if not labelled.any():
+        return logits.sum() * 0.0, 1.0
+    loss = torch.nn.functional.cross_entropy(logits[labelled], labels[labelled])
+    with torch.no_grad():
+        right = (logits[labelled].argmax(-1) == labels[labelled]).float().mean().item()
+    return loss, right
