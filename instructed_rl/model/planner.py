@@ -48,6 +48,12 @@ _DOOR_COST = {STATE_TO_IDX["open"]: 1, STATE_TO_IDX["closed"]: 2, STATE_TO_IDX["
 _LIMIT = 10_000  # larger than any path: "not reached yet"
 
 
+def _nearest_neighbour(dist: np.ndarray) -> np.ndarray:
+    """(K, W + 2, H + 2) distances -> (K, W, H): each inner cell's smallest of its four neighbours'."""
+    return np.minimum(np.minimum(dist[:, :-2, 1:-1], dist[:, 2:, 1:-1]),
+                      np.minimum(dist[:, 1:-1, :-2], dist[:, 1:-1, 2:]))
+
+
 def table_row(type_index: int, colour_index: int) -> int:
     """Row of (type, colour) in the table: indices into OBJECT_TYPES and COLORS, colour
     ``len(COLORS)`` meaning any colour."""
@@ -85,16 +91,13 @@ def distance_table(world: np.ndarray, position: tuple[int, int], direction: int)
             dist[layer, i + 1, j + 1] = 0
     walkable = cost[1:-1, 1:-1] > 0
     while True:
-        nearest = np.minimum(np.minimum(dist[:, :-2, 1:-1], dist[:, 2:, 1:-1]),
-                             np.minimum(dist[:, 1:-1, :-2], dist[:, 1:-1, 2:]))
+        nearest = _nearest_neighbour(dist)
         inner = dist[:, 1:-1, 1:-1]
         updated = np.where(walkable, np.minimum(inner, nearest + cost[1:-1, 1:-1]), inner)
         if np.array_equal(updated, inner):
             break
         dist[:, 1:-1, 1:-1] = updated
-    # Standing next to a cell: the nearest of its four neighbours.
-    beside = np.minimum(np.minimum(dist[:, :-2, 1:-1], dist[:, 2:, 1:-1]),
-                        np.minimum(dist[:, 1:-1, :-2], dist[:, 1:-1, 2:]))
+    beside = _nearest_neighbour(dist)  # standing next to a cell: the nearest of its four neighbours
     table = np.full((TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
     kind, colour = world[..., 0], world[..., 1]
     for i, j in zip(*np.nonzero(np.isin(kind, list(_TYPE_ROW)))):
@@ -107,6 +110,7 @@ def distance_table(world: np.ndarray, position: tuple[int, int], direction: int)
     if unseen.any():
         table[UNSEEN_ROW] = beside[:, unseen].min(axis=1)
     return np.where(table >= _LIMIT, FAR, np.minimum(table, FAR - 1)).astype(np.uint8)
+
 
 ROW_FEATURES = 6
 PLAN_FEATURES = 3 * ROW_FEATURES  # the object, put next to's second object, the unseen

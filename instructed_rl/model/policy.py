@@ -462,19 +462,20 @@ class Policy(nn.Module):
                 "encode the description too (an empty one is fine)"
             )
 
-    def _conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """FiLM vector (B, cond_dim) and the goal tokens + mask the view attends over.
+    def _conditioning(self, goal: GoalFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """FiLM vector (B, cond_dim), the goal tokens + mask the view attends over, and the
+        planner's row weights (:meth:`plan_weights`; None without ``map_planner``).
 
         When acting (no gradients), the result for the goal of the previous call is reused while
         the weights are unchanged: actors keep one goal object for many steps, and reading the
         description every step would cost more than the rest of the step."""
         if torch.is_grad_enabled():
-            return self._compute_conditioning(goal)
+            return (*self._compute_conditioning(goal), self.plan_weights(goal))
         versions = tuple(p._version for p in self.parameters())
         cached = self.__dict__.get("_conditioning_cache")
         if cached is not None and cached[0] is goal and cached[1] == versions:
             return cached[2]
-        result = self._compute_conditioning(goal)
+        result = (*self._compute_conditioning(goal), self.plan_weights(goal))
         self.__dict__["_conditioning_cache"] = (goal, versions, result)
         return result
 
@@ -649,8 +650,8 @@ class Policy(nn.Module):
         memory: torch.Tensor,
     ) -> PolicyOutput:
         """One step for a batch. Zero (or mask) ``memory`` rows yourself where episodes restart."""
-        cond, tokens, mask = self._conditioning(goal)
-        core_in, map_logits = self.encode_view(image, direction, cond, tokens, mask, self.plan_weights(goal))
+        cond, tokens, mask, weights = self._conditioning(goal)
+        core_in, map_logits = self.encode_view(image, direction, cond, tokens, mask, weights)
         hidden, new_memory = self._recur(core_in, memory)
         return self._heads(hidden, cond, new_memory, map_logits)
 
@@ -671,7 +672,7 @@ class Policy(nn.Module):
         outputs there are meaningless). Outputs are (B, L, ...); ``memory`` is after the last step.
         """
         batch, length = direction.shape
-        cond, tokens, mask = self._conditioning(goal)
+        cond, tokens, mask, weights = self._conditioning(goal)
         if valid is None:
             valid = torch.ones(batch, length, dtype=torch.bool, device=direction.device)
         flat_valid = valid.reshape(-1)
@@ -680,7 +681,6 @@ class Policy(nn.Module):
             image = image.reshape(batch * length, *image.shape[2:])[flat_valid]
         elif image.shape[0] != int(flat_valid.sum()):
             raise ValueError(f"image of {image.shape[0]} steps for {int(flat_valid.sum())} valid ones")
-        weights = self.plan_weights(goal)
         views, map_logits = self.encode_view(image, direction.reshape(-1)[flat_valid], cond[rows], tokens[rows],
                                              mask[rows], None if weights is None else weights[rows])
 
