@@ -156,3 +156,19 @@ def test_play_takes_a_shipped_name(capsys):
                  "--instruction", "go to the grey box"])
     out, err = capsys.readouterr()
     assert code in (0, 1) and "verdict:" in out and not err.strip(), err
+
+
+def test_a_card_lists_a_staged_agents_stages_by_number(tiny_agent, tmp_path):
+    from instructed_rl.model.card import model_card
+    import shutil
+
+    staged = tmp_path / "staged"
+    shutil.copytree(tiny_agent, staged)
+    for stage, frames in ((1, 100), (2, 200), (10, 1000)):  # as text, stage10 would sort before stage2
+        (staged / f"training_record_stage{stage}.json").write_text(json.dumps(
+            {"algorithm": "imitation", "frames": frames, "wall_seconds": 60, "hardware": {"threads": 2}}))
+    (staged / "training_record.json").write_text(json.dumps(
+        {"algorithm": "imitation", "frames": 5, "wall_seconds": 60, "hardware": {"threads": 2}, "config": {}}))
+    card = model_card(staged)
+    assert card.index("- stage1:") < card.index("- stage2:") < card.index("- stage10:") < card.index("- last stage:")
+    assert "in all, 4 stages: 1,305 frames" in card and "0.1 hours of wall time (0.1 CPU-hours" in card

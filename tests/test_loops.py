@@ -87,9 +87,9 @@ def test_the_guard_is_named_and_can_be_switched_off():
 
 
 def test_the_shipped_agent_leaves_the_loops_its_argmax_fails_in():
-    """On 64 PutNextLocal worlds where the plain argmax loops in some, the guard does better; both
-    results name their mode."""
-    common = dict(agent="default", game="BabyAI-PutNextLocal-v0", split="test", episodes=64, seed=3000000)
+    """On 64 PickupLoc worlds where the plain argmax loops in some (4 of them, measured), the guard
+    does better; both results name their mode."""
+    common = dict(agent="default", game="BabyAI-PickupLoc-v0", split="test", episodes=64, seed=3000128)
     plain = run_cell(EvalConfig(**common, escape_loops=False), progress=False)
     guarded = run_cell(EvalConfig(**common), progress=False)
     assert (plain.escape_loops, guarded.escape_loops) == (False, True)

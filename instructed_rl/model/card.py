@@ -175,7 +175,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
         threads = hardware.get("threads", "?")
         lines += ["## Training", ""]
         earlier_stages = {path.stem.rsplit("_", 1)[1]: _json(path)  # earlier stages of a staged agent
-                          for path in sorted(directory.glob("training_record_stage*.json"))}
+                          for path in sorted(directory.glob("training_record_stage*.json"), key=_stage_number)}
         for stage, earlier in earlier_stages.items():
             lines.append(f"- {stage}: {earlier.get('algorithm', '?')}, "
                          f"{earlier.get('frames', 0):,} frames, {earlier.get('wall_seconds', 0) / 60:.0f} minutes, "
@@ -186,10 +186,12 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                   f"- started from: {train.get('init_agent') or 'scratch'}; seed {train.get('seed', '?')}"]
         stages = [*earlier_stages.values(), record]
         if len(stages) > 1:
+            wall_hours = sum(r.get("wall_seconds", 0) for r in stages) / 3600
             cpu_hours = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in stages) / 3600
             lines.append(f"- in all, {len(stages)} stages: {sum(r.get('frames', 0) for r in stages):,} frames, "
                          f"{sum(r.get('demonstration_episodes', 0) for r in stages):,} bot-labelled episodes, "
-                         f"{cpu_hours:.1f} CPU-hours (wall time x threads, summed)")
+                         f"{wall_hours:.1f} hours of wall time ({cpu_hours:.1f} CPU-hours counting each stage's torch "
+                         "threads; its env workers and bot ran beside them)")
         final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
         if final:
             episodes = train.get("eval_episodes", "?")
@@ -223,6 +225,12 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
     return "\n".join(lines)
 
 
+def _stage_number(path: Path) -> int:
+    """training_record_stage10.json -> 10: stages sort by number, not as text (stage10 after stage9)."""
+    digits = path.stem.rsplit("stage", 1)[-1]
+    return int(digits) if digits.isdigit() else 0
+
+
 def is_generated(path: Path) -> bool:
     try:
         return MARKER in path.read_text(encoding="utf-8", errors="replace")
@@ -250,10 +258,13 @@ SHIPPED_CARDS = {
                 ["Greedy actions, as BabyAI evaluates, on BabyAI's level ids and the project's held-out splits. "
                  "Trained on single instructions only: sequences run through the executor. What it reads in a "
                  "description comes from its reader stages, read through the projection they trained "
-                 "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from the last stage, "
+                 "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from stage 9, "
                  "configs/default_reading.yaml: text-only reading practice on rule sentences restated by a grammar "
                  "of wordings, the policy untouched: docs/reports/transfer_default/report.md.",
-                 "The CPU-hours above are a lower bound: the records of stages 2-5 leave out the time of their "
+                 "The last stage, configs/generalist_planner.yaml, grew the policy a planner (policy.map_planner): "
+                 "steps over the whole world it has seen to the objects it reads its instruction to name and to the "
+                 "nearest unseen cell (instructed_rl/model/planner.py), trained with stage 8's recipe.",
+                 "The times above are a lower bound: the records of stages 2-5 leave out the time of their "
                  "reading warm-ups (6,400 text-only steps, about 1.3-1.8 CPU-hours)."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
