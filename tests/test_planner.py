@@ -56,6 +56,30 @@ def test_walls_block_unseen_cells_are_walked_and_lead_the_search():
     assert step_costs(cells)[6, 4] == 3 and step_costs(cells)[2, 2] == 1 and step_costs(cells)[0, 0] == 0
 
 
+def test_with_an_object_cost_a_ball_in_the_doorway_is_a_detour_not_a_wall():
+    """The bot moves a blocker aside; a table with planner_object_cost counts that instead of
+    giving up on everything behind it."""
+    from instructed_rl.model.planner import PlannerSettings
+    from instructed_rl.model.policy import PolicyConfig, policy_view
+
+    cells = _world()
+    cells[6, 4] = [OBJECT_TO_IDX["door"], COLOR_TO_IDX["red"], STATE_TO_IDX["open"]]
+    cells[6, 5] = [OBJECT_TO_IDX["box"], COLOR_TO_IDX["grey"], 0]  # in front of the only door
+    assert distance_table(cells, (2, 6), 3)[RED_BALL, AGENT] == FAR
+    # (2, 6) -> (6, 6): 4, the box at (6, 5): 4, the open door: 1, (6, 3): 1
+    assert distance_table(cells, (2, 6), 3, object_cost=4)[RED_BALL, AGENT] == 10
+    assert step_costs(cells, 4)[6, 5] == 4 and step_costs(cells, 4)[0, 0] == 0
+    obs = {"image": np.zeros((7, 7, 3), np.uint8), "direction": 3, "map": np.zeros((21, 21, 3), np.uint8),
+           "world": cells, "pose": np.array([2, 6, 3])}
+    blocked = policy_view(obs, map_memory=True, planner=PolicyConfig(map_memory=True, map_planner=True).planner)
+    detour = policy_view(obs, map_memory=True, planner=PlannerSettings(object_cost=4))
+    assert not np.array_equal(blocked, detour)
+    assert np.array_equal(blocked, policy_view(obs, map_memory=True, planner=True))
+    assert PolicyConfig().planner is None
+    with pytest.raises(ValueError, match="planner_object_cost"):
+        PolicyConfig(planner_object_cost=-1)
+
+
 def test_features_say_which_way_is_nearer_and_weights_pick_the_rows():
     table = torch.as_tensor(distance_table(_world(), (2, 6), 3)).unsqueeze(0)
     rows = row_features(table)[0]

@@ -77,7 +77,7 @@ class AgentSkill:
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device,
                                               map_memory=self.agent.config.policy.map_memory,
-                                              planner=self.agent.config.policy.map_planner)
+                                              planner=self.agent.config.policy.planner)
             out = self.agent(image, direction, self.goal, self.memory)
             self.memory = out.memory
             if self.loops is not None:

@@ -419,7 +419,7 @@ class Agent(nn.Module):
             }
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory,
-                                              planner=self.config.policy.map_planner)
+                                              planner=self.config.policy.planner)
             if image.shape[0] != len(state.instructions):
                 raise ValueError(
                     f"got {image.shape[0]} observations for {len(state.instructions)} envs; "

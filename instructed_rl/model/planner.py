@@ -12,7 +12,8 @@ left, right, behind) to standing next to the nearest
 - cell not seen yet (the frontier of a search): the last row.
 
 Steps go through cells the agent can walk (floor, open doors, unseen cells); a closed door costs
-one step more, a locked one two; walls, lava and objects block. The table itself knows no
+one step more, a locked one two; walls and lava block, and so do objects, unless
+:class:`PlannerSettings` gives them a cost (the steps of moving one aside, as the bot does). The table itself knows no
 instruction: its world is the env's ``world`` and ``pose`` (:class:`instructed_rl.games.view.SeenMap`),
 and :func:`instructed_rl.model.policy.policy_view` folds it into the view.
 
@@ -25,6 +26,8 @@ it has seen, and which way the nearest unexplored cell lies.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,6 +49,14 @@ _FREE = np.isin(np.arange(256), [OBJECT_TO_IDX[name] for name in ("unseen", "emp
 _DOOR = OBJECT_TO_IDX["door"]
 _DOOR_COST = {STATE_TO_IDX["open"]: 1, STATE_TO_IDX["closed"]: 2, STATE_TO_IDX["locked"]: 3}
 _LIMIT = 10_000  # larger than any path: "not reached yet"
+_MOVABLE = np.isin(np.arange(256), [OBJECT_TO_IDX[name] for name in ("ball", "box", "key")])
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """How the table is computed (``PolicyConfig.planner_object_cost``)."""
+
+    object_cost: int = 0  # 0: a ball, box or key blocks; n > 0: stepping through one costs n steps
 
 
 def _nearest_neighbour(dist: np.ndarray) -> np.ndarray:
@@ -60,10 +71,13 @@ def table_row(type_index: int, colour_index: int) -> int:
     return type_index * COLOUR_CLASSES + colour_index
 
 
-def step_costs(world: np.ndarray) -> np.ndarray:
-    """(W, H, 3) world symbols -> (W, H) int cost of stepping into each cell, 0 where it blocks."""
+def step_costs(world: np.ndarray, object_cost: int = 0) -> np.ndarray:
+    """(W, H, 3) world symbols -> (W, H) int cost of stepping into each cell, 0 where it blocks
+    (``object_cost``: what a ball, box or key costs; 0, they block)."""
     kind, state = world[..., 0], world[..., 2]
     cost = _FREE[kind].astype(np.int32)
+    if object_cost:
+        cost[_MOVABLE[kind]] = object_cost
     for door_state, door_cost in _DOOR_COST.items():
         cost[(kind == _DOOR) & (state == door_state)] = door_cost
     return cost
@@ -77,12 +91,14 @@ def origins(position: tuple[int, int], direction: int) -> list[tuple[int, int]]:
             (x + right[0], y + right[1]), (x - ahead[0], y - ahead[1])]
 
 
-def distance_table(world: np.ndarray, position: tuple[int, int], direction: int) -> np.ndarray:
+def distance_table(world: np.ndarray, position: tuple[int, int], direction: int, *,
+                   object_cost: int = 0) -> np.ndarray:
     """(TABLE_ROWS, ORIGINS) uint8: steps from each origin (:func:`origins`) to standing next to
-    the nearest thing of each row, over the cells of ``world`` (W, H, 3) seen so far (unseen = 0)."""
+    the nearest thing of each row, over the cells of ``world`` (W, H, 3) seen so far (unseen = 0);
+    ``object_cost`` as :func:`step_costs`."""
     width, height = world.shape[:2]
     cost = np.zeros((width + 2, height + 2), np.int32)  # a blocked border: no index checks below
-    cost[1:-1, 1:-1] = step_costs(world)
+    cost[1:-1, 1:-1] = step_costs(world, object_cost)
     x, y = int(position[0]), int(position[1])
     cost[x + 1, y + 1] = 1  # the agent stands there, whatever the map last showed
     dist = np.full((ORIGINS, width + 2, height + 2), _LIMIT, np.int32)

@@ -48,8 +48,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from instructed_rl.language.instructions import TARGET_CLASSES
-from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATURES, TABLE_ROWS, distance_table,
-                                         plan_features, unfold_table)
+from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATURES, TABLE_ROWS, PlannerSettings,
+                                         distance_table, plan_features, unfold_table)
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
 from instructed_rl.model.text.encoders import TextFeatures
@@ -71,7 +71,7 @@ MAP_CHANNELS = 32
 TABLE_FOLDED = -(-TABLE_ROWS * ORIGINS // (VIEW_SIZE * VIEW_SIZE))  # channels a view cell gives the distance table
 
 
-def view_channels(map_memory: bool, planner: bool = False) -> int:
+def view_channels(map_memory: bool, planner: PlannerSettings | bool | None = None) -> int:
     """Channels per view cell a policy reads: object, colour, state (+ the folded seen map, + the
     folded distance table)."""
     return 3 + (MAP_FOLDED if map_memory else 0) + (TABLE_FOLDED if planner else 0)
@@ -143,6 +143,9 @@ class PolicyConfig:
     (:mod:`instructed_rl.model.planner`): which cells around the agent lead nearer the object it
     reads its instruction to name, put next to's second object, and the unexplored. Needs
     ``map_memory``; added through a layer that starts at zero (an agent grown with it acts as before)."""
+    planner_object_cost: int = 0
+    """With ``map_planner``: the steps the table charges for passing a ball, box or key (moving it
+    aside, as the bot does); 0, objects block paths like walls."""
     memory: MemoryKind = "lstm"
     """Recurrent memory cell, or ``"none"`` for a reactive policy."""
     memory_dim: int = 128
@@ -183,6 +186,10 @@ class PolicyConfig:
                 raise ValueError(f"PolicyConfig.{name}={value!r} must be a positive integer")
         if not isinstance(self.film_layers, int) or isinstance(self.film_layers, bool) or self.film_layers < 0:
             raise ValueError(f"PolicyConfig.film_layers={self.film_layers!r} must be a non-negative integer")
+        if not isinstance(self.planner_object_cost, int) or isinstance(self.planner_object_cost, bool) \
+                or not 0 <= self.planner_object_cost <= 20:
+            raise ValueError(f"PolicyConfig.planner_object_cost={self.planner_object_cost!r} must be an integer "
+                             "from 0 (objects block) to 20")
         if self.map_planner and not self.map_memory:
             raise ValueError("PolicyConfig.map_planner needs map_memory: true (its table travels after the map)")
         if self.read_description and not self.use_description:
@@ -191,6 +198,11 @@ class PolicyConfig:
             raise ValueError(
                 f"PolicyConfig.channels={self.channels} is not divisible by attention_heads={self.attention_heads}"
             )
+
+    @property
+    def planner(self) -> PlannerSettings | None:
+        """What :func:`policy_view` needs to compute the table; None without ``map_planner``."""
+        return PlannerSettings(self.planner_object_cost) if self.map_planner else None
 
     @property
     def view_channels(self) -> int:
@@ -234,12 +246,13 @@ class PolicyOutput(NamedTuple):
     target_map: torch.Tensor | None = None
 
 
-def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: bool = False) -> np.ndarray:
+def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: PlannerSettings | bool | None = None) -> np.ndarray:
     """The view a policy reads from an observation (one env or stacked): ``image`` (..., 7, 7, 3),
     and with ``map_memory`` the observation's ``map`` (..., 21, 21, 3) folded into it as 27 more
     channels per view cell (zeros, "nothing seen", where the observation has no map); with
-    ``planner`` also the distance table of its ``world`` and ``pose`` (:mod:`instructed_rl.model.planner`),
-    3 more channels (all "no path" where the observation has no world)."""
+    ``planner`` (``PolicyConfig.planner``; True: the default settings) also the distance table of its
+    ``world`` and ``pose`` (:mod:`instructed_rl.model.planner`), 3 more channels (all "no path" where
+    the observation has no world)."""
     image = np.asarray(obs["image"])
     if not map_memory or image.shape[-1] != 3:
         return image
@@ -253,11 +266,12 @@ def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: bool = False)
         folded = np.moveaxis(folded, -4, -3).reshape(*lead, VIEW_SIZE, VIEW_SIZE, MAP_FOLDED)  # [i, j, (a, b, c)]
     parts = [image, folded]
     if planner:
-        parts.append(_folded_tables(obs, image.shape[:-3]).astype(image.dtype))
+        settings = planner if isinstance(planner, PlannerSettings) else PlannerSettings()
+        parts.append(_folded_tables(obs, image.shape[:-3], settings).astype(image.dtype))
     return np.concatenate(parts, axis=-1)
 
 
-def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...]) -> np.ndarray:
+def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...], settings: PlannerSettings) -> np.ndarray:
     """The observation's distance table(s) as (..., 7, 7, TABLE_FOLDED) uint8, read back by
     :func:`instructed_rl.model.planner.unfold_table`."""
     world, pose = obs.get("world"), obs.get("pose")
@@ -268,7 +282,8 @@ def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...]) -> np.ndarray:
     poses = np.asarray(pose).reshape(-1, 3)
     flat = np.full((len(worlds), cells), FAR, np.uint8)
     for row, (cells_seen, (x, y, direction)) in enumerate(zip(worlds, poses)):
-        flat[row, :TABLE_ROWS * ORIGINS] = distance_table(np.asarray(cells_seen), (x, y), int(direction)).reshape(-1)
+        flat[row, :TABLE_ROWS * ORIGINS] = distance_table(np.asarray(cells_seen), (x, y), int(direction),
+                                                          object_cost=settings.object_cost).reshape(-1)
     return flat.reshape(*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED)
 
 
@@ -280,7 +295,8 @@ def unfold_map(view: torch.Tensor) -> torch.Tensor:
 
 
 def preprocess_obs(obs: dict[str, Any], *, device: torch.device | str = "cpu",
-                   map_memory: bool = False, planner: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                   map_memory: bool = False, planner: PlannerSettings | bool | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Minigrid observation dict (one env or stacked) -> ``image`` LongTensor (B,7,7,C) (C = 3, or
     30 with ``map_memory``: :func:`policy_view`), ``direction`` (B,).
 

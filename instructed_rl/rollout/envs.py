@@ -29,6 +29,7 @@ from instructed_rl.acting.bot import Bot
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.hindsight.relabel import AchievementTracker
 from instructed_rl.language.instructions import instruction_targets
+from instructed_rl.model.planner import PlannerSettings
 from instructed_rl.model.policy import policy_view, view_channels
 from instructed_rl.rollout.workers import reply, serve
 
@@ -175,7 +176,7 @@ class EnvSlice:
     """Envs ``first .. first + count - 1`` of the run (global indices seed the episodes)."""
 
     def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, map_memory: bool = False,
-                 planner: bool = False):
+                 planner: PlannerSettings | None = None):
         self.games, self.seed, self.first, self.count = list(games), seed, first, count
         self.map_memory = map_memory  # views carry the seen map (the policy reads it)
         self.planner = planner  # ... and the distance table (model.planner)
@@ -297,7 +298,7 @@ class EnvVector:
     """``count`` envs starting at global index ``first``, stepped here or by ``workers`` processes."""
 
     def __init__(self, *, games: list[str], corpus: str, seed: int, first: int, count: int, workers: int = 1,
-                 map_memory: bool = False, planner: bool = False):
+                 map_memory: bool = False, planner: PlannerSettings | None = None):
         self.count = count
         slices = [s for s in np.array_split(np.arange(count), workers) if len(s)]
         self._local = None

@@ -253,7 +253,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                                 metrics=metrics, progress=progress, started=started)
     envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
                      count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory,
-                     planner=agent.config.policy.map_planner)
+                     planner=agent.config.policy.planner)
     # A frozen pretrained encoder keeps the texts of every episode in the buffer: each replay
     # would otherwise run MiniLM again on its (unique) description, ~20 ms an episode on 2 cores.
     texts_held = 2 * (config.buffer_episodes + config.episodes_per_iteration + config.envs

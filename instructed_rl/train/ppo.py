@@ -199,7 +199,7 @@ def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     progress = Progress(config.frames, enabled=ctx.is_main)
     env_kwargs = dict(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
                       count=config.envs, workers=config.workers, map_memory=agent.config.policy.map_memory,
-                      planner=agent.config.policy.map_planner)
+                      planner=agent.config.policy.planner)
     frames_per_iteration = config.frames_per_iteration * ctx.world_size
     rollouts, envs, behaviour = None, None, None
     if config.overlap:
