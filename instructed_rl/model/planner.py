@@ -13,9 +13,10 @@ left, right, behind) to standing next to the nearest
 
 Steps go through cells the agent can walk (floor, open doors, unseen cells); a closed door costs
 one step more, a locked one two; walls and lava block, and so do objects, unless
-:class:`PlannerSettings` gives them a cost (the steps of moving one aside, as the bot does). The table itself knows no
-instruction: its world is the env's ``world`` and ``pose`` (:class:`instructed_rl.games.view.SeenMap`),
-and :func:`instructed_rl.model.policy.policy_view` folds it into the view.
+:class:`PlannerSettings` gives them a cost (the steps of moving one aside, as the bot does). The
+table itself knows no instruction: its world is the env's ``world`` and ``pose``
+(:class:`instructed_rl.games.view.SeenMap`), and :func:`instructed_rl.model.policy.policy_view`
+folds it into the view.
 
 What the policy takes from it (:func:`plan_features`): per row, six numbers: reachable (0/1),
 how far (0-1), and for the cells ahead, left, right and behind how much nearer they are (-1 to
