@@ -51,7 +51,7 @@ def test_a_curriculum_chains_its_stages_and_a_rerun_skips_finished_ones(tmp_path
 
     # A rerun trains nothing again: both stages are finished.
     stamp = (out / "02-second" / "training_record.json").stat().st_mtime_ns
-    from instructed_rl.train.curriculum import run_curriculum
+    from instructed_rl.commands.curriculum import run_curriculum
     from instructed_rl.commands.train import load_yaml_file
 
     run_curriculum(load_yaml_file(str(curriculum)), out, [], log=logs.append)
@@ -87,7 +87,7 @@ def test_the_shipped_default_curriculum_lists_valid_stages_in_the_records_order(
 
     from instructed_rl.commands.train import algorithms, load_yaml_file
     from instructed_rl.config import from_mapping
-    from instructed_rl.train.curriculum import read_stages
+    from instructed_rl.commands.curriculum import read_stages
 
     stages = read_stages(load_yaml_file("configs/default_curriculum.yaml"), Path("runs/unused"))
     shipped = Path("data/agents/default")

@@ -8,7 +8,7 @@ The YAML names the ``algorithm``; every other key belongs to that algorithm's co
 dataclass, and so does every ``--key value`` on the command line (unknown keys are errors).
 Running the same command again resumes from the run directory's last checkpoint. A YAML whose
 only key is ``curriculum`` lists configs run in order, each stage from the agent the stage before
-made (:mod:`instructed_rl.train.curriculum`).
+made (:mod:`instructed_rl.commands.curriculum`).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
 
 def run(config_path: str, out: str | None, extra: list[str]) -> Path:
     file = load_yaml_file(config_path)
-    from instructed_rl.train.curriculum import is_curriculum, run_curriculum
+    from instructed_rl.commands.curriculum import is_curriculum, run_curriculum
 
     if is_curriculum(file):  # stages in order, each from the agent the stage before made
         return run_curriculum(file, check_output_dir(Path(out) if out else Path("runs") / Path(config_path).stem,
