@@ -162,15 +162,13 @@ def assemble(stages: list[Stage], final: Path) -> Path:
 
 def curriculum_record(stages: list[Stage]) -> dict:
     """Totals over the stages' records: what the whole agent cost."""
+    from instructed_rl.model.card import stage_totals
+
     records = [json.loads((stage.out / RECORD).read_text()) for stage in stages]
-    cpu_seconds = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in records)
     return {
         "stages": [{"config": stage.config, "out": str(stage.out), "frames": r.get("frames", 0),
                     "demonstration_episodes": r.get("demonstration_episodes", 0),
                     "wall_seconds": r.get("wall_seconds", 0), "threads": r.get("hardware", {}).get("threads", 1)}
                    for stage, r in zip(stages, records)],
-        "frames": sum(r.get("frames", 0) for r in records),
-        "demonstration_episodes": sum(r.get("demonstration_episodes", 0) for r in records),
-        "wall_seconds": round(sum(r.get("wall_seconds", 0) for r in records), 1),
-        "cpu_hours": round(cpu_seconds / 3600, 3),
+        **stage_totals(records),
     }

@@ -186,12 +186,11 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
                   f"- started from: {train.get('init_agent') or 'scratch'}; seed {train.get('seed', '?')}"]
         stages = [*earlier_stages.values(), record]
         if len(stages) > 1:
-            wall_hours = sum(r.get("wall_seconds", 0) for r in stages) / 3600
-            cpu_hours = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in stages) / 3600
-            lines.append(f"- in all, {len(stages)} stages: {sum(r.get('frames', 0) for r in stages):,} frames, "
-                         f"{sum(r.get('demonstration_episodes', 0) for r in stages):,} bot-labelled episodes, "
-                         f"{wall_hours:.1f} hours of wall time ({cpu_hours:.1f} CPU-hours counting each stage's torch "
-                         "threads; its env workers and bot ran beside them)")
+            total = stage_totals(stages)
+            lines.append(f"- in all, {len(stages)} stages: {total['frames']:,} frames, "
+                         f"{total['demonstration_episodes']:,} bot-labelled episodes, "
+                         f"{total['wall_seconds'] / 3600:.1f} hours of wall time ({total['cpu_hours']:.1f} CPU-hours "
+                         "counting each stage's torch threads; its env workers and bot ran beside them)")
         final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
         if final:
             episodes = train.get("eval_episodes", "?")
@@ -223,6 +222,15 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
               "verbs). A word the vocabulary lacks is split into known pieces, never given a fresh id.",
               "- The numbers above hold for the games, splits and seeds listed, nothing wider.", ""]
     return "\n".join(lines)
+
+
+def stage_totals(records: list[dict]) -> dict:
+    """What a staged agent cost in all, from its stages' training records."""
+    cpu_seconds = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in records)
+    return {"frames": sum(r.get("frames", 0) for r in records),
+            "demonstration_episodes": sum(r.get("demonstration_episodes", 0) for r in records),
+            "wall_seconds": round(sum(r.get("wall_seconds", 0) for r in records), 1),
+            "cpu_hours": round(cpu_seconds / 3600, 3)}
 
 
 def _stage_number(path: Path) -> int:
