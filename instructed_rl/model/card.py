@@ -269,9 +269,12 @@ SHIPPED_CARDS = {
                  "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from stage 9, "
                  "configs/default_reading.yaml: text-only reading practice on rule sentences restated by a grammar "
                  "of wordings, the policy untouched: docs/reports/transfer_default/report.md.",
-                 "The last stage, configs/generalist_planner.yaml, grew the policy a planner (policy.map_planner): "
+                 "Stage 10, configs/generalist_planner.yaml, grew the policy a planner (policy.map_planner): "
                  "steps over the whole world it has seen to the objects it reads its instruction to name and to the "
-                 "nearest unseen cell (instructed_rl/model/planner.py), trained with stage 8's recipe.",
+                 "nearest unseen cell (instructed_rl/model/planner.py), trained with stage 8's recipe. The last "
+                 "stage, configs/generalist_planner_blockers.yaml, trained on with the same recipe, the planner "
+                 "charging 4 steps for a ball, box or key in the way instead of treating it as a wall "
+                 "(policy.planner_object_cost).",
                  "The times above are a lower bound: the records of stages 2-5 leave out the time of their "
                  "reading warm-ups (6,400 text-only steps, about 1.3-1.8 CPU-hours)."]),
     "reader": (["docs/reports/reading/reader/report.json"],
