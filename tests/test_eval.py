@@ -130,6 +130,9 @@ def test_a_rerun_suite_reuses_measured_cells_and_a_stopped_one_leaves_a_partial_
     # ... and another agent measures everything again.
     result = run_cli("eval", "--agent", "random", "--suite", str(path), "--out", str(tmp_path))
     assert result.returncode == 0 and "measured before" not in result.stdout
+    # The cells file now holds this report's two cells only, not the bot's as well.
+    kept = [json.loads(line)["key"] for line in (tmp_path / "cells.jsonl").read_text().splitlines()]
+    assert len(kept) == 2 and all('"agent": "random"' in key for key in kept)
 
 
 def test_shipped_suite_covers_every_heldout_split():

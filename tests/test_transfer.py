@@ -88,6 +88,9 @@ def test_transfer_with_the_random_agent(tmp_path):
     # Every run was kept as it finished; the same command again measures nothing new.
     measured = (tmp_path / "cells.jsonl").read_text().splitlines()
     assert len(measured) == 3 * len(suite.columns)
+    stale = json.dumps({"key": "another agent's run", "result": json.loads(measured[0])["result"]})
+    with (tmp_path / "cells.jsonl").open("a") as f:  # measured there before: the finished matrix drops it
+        f.write(stale + "\n")
     again = run_cli("transfer", "--agent", "random", "--suite", "configs/eval/transfer.yaml", "--episodes", "2",
                     "--seed", "5", "--out", str(tmp_path))
     assert again.returncode == 0, again.stderr

@@ -15,7 +15,8 @@ Suite file::
 Each finished cell is appended to ``cells.jsonl`` in the output directory, keyed by its full
 settings and a fingerprint of the agent's files. Rerunning the same command reuses the cells
 measured for the same agent and settings and runs only the rest, so a long suite stopped
-with Ctrl-C (which writes a partial report) continues where it stopped.
+with Ctrl-C (which writes a partial report) continues where it stopped. Once every cell is in,
+the file keeps only the report's cells (another agent's, measured there before, go).
 
 The transfer matrix's suite files (rows of agents, columns of games; :mod:`instructed_rl.eval.transfer`)
 are read here too, by :func:`load_transfer_suite`. Both kinds are checked through
@@ -214,6 +215,25 @@ def _measured_cells(out: Path | None) -> dict[str, CellResult]:
     return measured
 
 
+def keep_measured(out: Path | None, keys: list[str]) -> None:
+    """Rewrite ``out/cells.jsonl`` with only the cells of ``keys``, once a report is complete: the
+    file then records the runs behind that report, not every agent ever measured there."""
+    if out is None or not (out / MEASURED).exists():
+        return
+    wanted = set(keys)
+    lines = [line for line in (out / MEASURED).read_text().splitlines() if _line_key(line) in wanted]
+    partial = out / (MEASURED + ".partial")
+    partial.write_text("".join(line + "\n" for line in lines))
+    partial.replace(out / MEASURED)  # a stop mid-write leaves the old file whole
+
+
+def _line_key(line: str) -> str | None:
+    try:
+        return json.loads(line)["key"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def run_suite(config: EvalConfig, *, out: Path | None = None, log=print,
               given: frozenset[str] | None = None) -> list[tuple[str, CellResult]]:
     """Every cell of ``config.suite``; with ``out``, cells already in ``out/cells.jsonl`` for the
@@ -229,8 +249,10 @@ def run_suite(config: EvalConfig, *, out: Path | None = None, log=print,
     fingerprint = agent_fingerprint(config.agent)
     measured = _measured_cells(out)
     results = []
+    keys = []
     for index, (cell, cell_config) in enumerate(zip(suite.cells, cell_configs)):
         key = _cell_key(cell.label, cell_config, fingerprint)
+        keys.append(key)
         if key in measured:
             result = measured[key]
             log(f"{cell.label}: {format_cell(result)} (measured before, from {out / MEASURED})")
@@ -245,6 +267,7 @@ def run_suite(config: EvalConfig, *, out: Path | None = None, log=print,
                     f.write(json.dumps({"key": key, "result": result.to_json()}) + "\n")
             log(f"{cell.label}: {format_cell(result)}")
         results.append((cell.label, result))
+    keep_measured(out, keys)
     return results
 
 

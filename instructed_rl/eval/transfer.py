@@ -43,6 +43,7 @@ from instructed_rl.eval.suite import (
     TransferSuite,
     _cell_key,
     _measured_cells,
+    keep_measured,
     agent_fingerprint,
     load_transfer_suite,
 )
@@ -165,11 +166,13 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
 
     With ``out``, each finished run is appended to ``out/cells.jsonl`` (as ``eval --suite``
     does), and a rerun of the same command reuses the runs measured for the same agent files
-    and settings: a stopped matrix continues where it stopped."""
+    and settings: a stopped matrix continues where it stopped. Once every run is in, the file
+    keeps only this matrix's runs."""
     suite = load_transfer_suite(config.suite, agent=config.agent)
     measured = _measured_cells(out)
     fingerprints = {row.agent: agent_fingerprint(row.agent) for row in suite.rows}
     cells = []
+    keys = []
     for row in suite.rows:
         trained = {_canonical(g) for g in row.games if _safe_game(g)}
         for column in suite.columns:
@@ -184,6 +187,7 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
                     agent=row.agent, game=column.game, split=column.split, workers=config.workers,
                     greedy=config.greedy, escape_loops=config.escape_loops, description=ablation, **values))
                 key = _cell_key(f"{row.label} / {column.label}", cell_config, fingerprints[row.agent])
+                keys.append(key)
                 if key in measured:
                     results[ablation] = measured[key]
                     continue
@@ -196,6 +200,7 @@ def run_transfer(config: TransferConfig, *, out: Path | None = None,
                                 results=results)
             cells.append(cell)
             log(format_transfer_cell(cell))
+    keep_measured(out, keys)
     return suite, cells
 
 
