@@ -206,13 +206,19 @@ def _measured_cells(out: Path | None) -> dict[str, CellResult]:
         return {}
     measured = {}
     for line in (out / MEASURED).read_text().splitlines():
-        try:
-            row = json.loads(line)
-            result = dict(row["result"], ci95=tuple(row["result"]["ci95"]))
-            measured[row["key"]] = CellResult(**result)
-        except (ValueError, KeyError, TypeError):
-            continue  # a line cut short by an interruption: that cell runs again
+        row = _measured_row(line)
+        if row is not None:  # None: a line cut short by an interruption: that cell runs again
+            measured[row[0]] = row[1]
     return measured
+
+
+def _measured_row(line: str) -> tuple[str, CellResult] | None:
+    """One line of ``cells.jsonl`` as (key, result); None where it does not read as one."""
+    try:
+        row = json.loads(line)
+        return row["key"], CellResult(**dict(row["result"], ci95=tuple(row["result"]["ci95"])))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def keep_measured(out: Path | None, keys: list[str]) -> None:
@@ -221,17 +227,11 @@ def keep_measured(out: Path | None, keys: list[str]) -> None:
     if out is None or not (out / MEASURED).exists():
         return
     wanted = set(keys)
-    lines = [line for line in (out / MEASURED).read_text().splitlines() if _line_key(line) in wanted]
+    lines = [line for line in (out / MEASURED).read_text().splitlines()
+             if (row := _measured_row(line)) is not None and row[0] in wanted]
     partial = out / (MEASURED + ".partial")
     partial.write_text("".join(line + "\n" for line in lines))
     partial.replace(out / MEASURED)  # a stop mid-write leaves the old file whole
-
-
-def _line_key(line: str) -> str | None:
-    try:
-        return json.loads(line)["key"]
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def run_suite(config: EvalConfig, *, out: Path | None = None, log=print,

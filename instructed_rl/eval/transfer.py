@@ -43,8 +43,8 @@ from instructed_rl.eval.suite import (
     TransferSuite,
     _cell_key,
     _measured_cells,
-    keep_measured,
     agent_fingerprint,
+    keep_measured,
     load_transfer_suite,
 )
 from instructed_rl.games.spec import find_game
