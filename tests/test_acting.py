@@ -35,6 +35,32 @@ def test_an_agent_skill_acts_exactly_as_the_agent_api(agent, greedy, escape_loop
                 break
 
 
+def test_reading_places_an_agent_skill_still_acts_exactly_as_the_agent_api(agent, monkeypatch):
+    """With read_places both paths hand the policy the text without its place and narrow the table
+    from the pose where the instruction was given (PickupLoc places most of its objects)."""
+    monkeypatch.setattr(agent.config, "read_places", True)
+    env = InstructedEnv("BabyAI-PickupLoc-v0", split="test")
+    placed = 0
+    for seed in range(40):
+        obs, _ = env.reset(seed=seed)
+        if placed == 3:
+            break
+        skill = AgentSkill(agent)
+        skill.begin(obs["mission"], obs["description"], seed=seed, first=True)
+        agent.reset(obs["mission"], obs["description"], seed=seed)
+        if not skill.placed:
+            continue
+        placed += 1
+        for _ in range(30):
+            action, done = skill.step(obs)
+            reference = agent.act(obs)
+            assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
+            obs, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    assert placed == 3
+
+
 def test_two_actors_share_one_agent_without_mixing(agent):
     """Interleaved episodes on one loaded agent act as each would alone (acting state is the actor's)."""
     envs = [InstructedEnv("GoToRoom", split="test") for _ in range(2)]

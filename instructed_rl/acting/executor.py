@@ -47,6 +47,8 @@ class AgentSkill:
         self.agent = agent
         self.greedy = greedy
         self.target_map: np.ndarray | None = None  # (slots, 7, 7), indexed [slot, view x, view y]
+        self.placed: tuple = ()  # the part's objects, where it places one (AgentConfig.read_places)
+        self.anchor: tuple[int, int, int] | None = None
 
     def prepare(self, parts: list[str]) -> None:
         """Nothing to resolve ahead: the agent reads each part when it begins."""
@@ -57,11 +59,15 @@ class AgentSkill:
         from instructed_rl.model.loops import LoopGuard
 
         text = self.agent.rephrase(instruction, description).text
+        unplaced, self.placed = self.agent.read_places(text)
+        if not first:  # its policy would count a place from where this part begins, not the instruction
+            text = unplaced
         with torch.inference_mode():
             self.goal = self.agent.encode_goal([text], [description])
         self.memory = self.agent.initial_memory(1)
         self.loops = LoopGuard(1) if self.greedy and self.agent.config.escape_loops else None
         if first:
+            self.anchor = None  # where the agent stood when the whole instruction was given: every part's places count from there
             self.generator = torch.Generator()
             if seed is None:
                 self.generator.seed()
@@ -72,8 +78,13 @@ class AgentSkill:
     def step(self, obs) -> tuple[int, float]:
         import torch
 
+        from instructed_rl.model.places import off_place_cells
         from instructed_rl.model.policy import choose_actions, preprocess_obs
 
+        if self.anchor is None and "pose" in obs:
+            self.anchor = tuple(int(v) for v in obs["pose"])
+        if self.placed and "world" in obs:
+            obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device,
                                               map_memory=self.agent.config.policy.map_memory,

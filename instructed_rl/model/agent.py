@@ -32,10 +32,12 @@ from instructed_rl.errors import UserError
 from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
+from instructed_rl.model.places import Placed, off_place_cells, without_places
 from instructed_rl.model.pointer import find_queries, rewrite, score_queries
 from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
+from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
 
@@ -80,6 +82,11 @@ class AgentConfig:
     """When acting greedily, escape loops: back at a cell, heading and view held before in the same
     part, take the best of the actions taken least often there (:mod:`instructed_rl.model.loops`);
     reports name the mode."""
+    read_places: bool = False
+    """When acting, read where an instruction places its object ("the box on your left") as BabyAI's
+    verifier does: from where the instruction was given, in that room (:mod:`instructed_rl.model.places`).
+    The planner's table counts only the objects the place allows (needs ``policy.map_planner``), and
+    a later part of a sequence goes to the policy without its place words."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -94,6 +101,10 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.rephrase={self.rephrase!r} must be true or false")
         if not isinstance(self.escape_loops, bool):
             raise ValueError(f"AgentConfig.escape_loops={self.escape_loops!r} must be true or false")
+        if not isinstance(self.read_places, bool):
+            raise ValueError(f"AgentConfig.read_places={self.read_places!r} must be true or false")
+        if self.read_places and not self.policy.map_planner:
+            raise ValueError("AgentConfig.read_places needs policy.map_planner: true (the places narrow its table)")
         if self.actions not in ACTION_MODES:
             raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
@@ -147,6 +158,8 @@ class ActState:
     greedy: bool
     generator: torch.Generator
     loops: LoopGuard | None = None  # greedy actions that leave loops, where the agent escapes them
+    placed: list[tuple[Placed, ...]] = field(default_factory=list)  # per env: the objects its instruction names, if it places one
+    anchors: list[tuple[int, int, int] | None] = field(default_factory=list)  # per env: pose when it was given (first act)
 
 
 class Agent(nn.Module):
@@ -372,6 +385,8 @@ class Agent(nn.Module):
             greedy=greedy,
             generator=generator,
             loops=LoopGuard(len(instructions)) if greedy and self.config.escape_loops else None,
+            placed=[self.read_places(text)[1] for text in instructions],
+            anchors=[None] * len(instructions),
         )
         return self._act_state
 
@@ -388,6 +403,8 @@ class Agent(nn.Module):
         if description is not None:
             state.descriptions[index] = description
         state.instructions[index] = self.rephrase(instruction, state.descriptions[index]).text
+        state.placed[index] = self.read_places(state.instructions[index])[1]
+        state.anchors[index] = None  # given now: its places count from the next observation
         if state.loops is not None:
             state.loops.restart(index)
         with torch.inference_mode():
@@ -417,6 +434,8 @@ class Agent(nn.Module):
                 **({"world": [np.asarray(o["world"]) for o in obs], "pose": np.stack([o["pose"] for o in obs])}
                    if all("world" in o and "pose" in o for o in obs) else {}),
             }
+        if any(state.placed) and "world" in obs:
+            obs = dict(obs, skip=self._ruled_out(state, obs))
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory,
                                               planner=self.config.policy.planner)
@@ -433,6 +452,29 @@ class Agent(nn.Module):
                 actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
             done = torch.sigmoid(out.done_logit.float()).cpu()
             return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
+
+    def read_places(self, instruction: str) -> tuple[str, tuple[Placed, ...]]:
+        """With ``config.read_places``: ``instruction`` without its place words and the objects it
+        names, where it places one (:func:`instructed_rl.model.places.without_places`); else
+        ``(instruction, ())``."""
+        if not self.config.read_places:
+            return instruction, ()
+        return without_places(instruction, parser_for(load_corpus(self.config.corpus)))
+
+    @staticmethod
+    def _ruled_out(state: ActState, obs: Mapping[str, Any]) -> list[np.ndarray | None] | np.ndarray | None:
+        """Per env, the cells whose objects its instruction's places rule out (None: it places
+        nothing), shaped as ``obs`` is (one env's dict, or stacked); an env's first observation since
+        its instruction sets where it was given."""
+        single = np.asarray(obs["image"]).ndim == 3
+        worlds = [obs["world"]] if single else list(obs["world"])
+        poses = np.asarray(obs["pose"]).reshape(-1, 3)
+        cells = []
+        for index, (placed, world, pose) in enumerate(zip(state.placed, worlds, poses)):
+            if state.anchors[index] is None:
+                state.anchors[index] = tuple(int(v) for v in pose)
+            cells.append(off_place_cells(np.asarray(world), state.anchors[index], placed) if placed else None)
+        return cells[0] if single else cells
 
     def _require_state(self) -> ActState:
         if self._act_state is None:

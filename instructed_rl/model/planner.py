@@ -93,10 +93,12 @@ def origins(position: tuple[int, int], direction: int) -> list[tuple[int, int]]:
 
 
 def distance_table(world: np.ndarray, position: tuple[int, int], direction: int, *,
-                   object_cost: int = 0) -> np.ndarray:
+                   object_cost: int = 0, skip: np.ndarray | None = None) -> np.ndarray:
     """(TABLE_ROWS, ORIGINS) uint8: steps from each origin (:func:`origins`) to standing next to
     the nearest thing of each row, over the cells of ``world`` (W, H, 3) seen so far (unseen = 0);
-    ``object_cost`` as :func:`step_costs`."""
+    ``object_cost`` as :func:`step_costs`. Objects on the cells ``skip`` (W, H) marks count for no
+    row (they still stand in the way): those an instruction's place rules out
+    (:mod:`instructed_rl.model.places`)."""
     width, height = world.shape[:2]
     cost = np.zeros((width + 2, height + 2), np.int32)  # a blocked border: no index checks below
     cost[1:-1, 1:-1] = step_costs(world, object_cost)
@@ -117,7 +119,8 @@ def distance_table(world: np.ndarray, position: tuple[int, int], direction: int,
     beside = _nearest_neighbour(dist)  # standing next to a cell: the nearest of its four neighbours
     table = np.full((TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
     kind, colour = world[..., 0], world[..., 1]
-    for i, j in zip(*np.nonzero(np.isin(kind, list(_TYPE_ROW)))):
+    objects = np.isin(kind, list(_TYPE_ROW)) if skip is None else np.isin(kind, list(_TYPE_ROW)) & ~skip
+    for i, j in zip(*np.nonzero(objects)):
         row = _TYPE_ROW[int(kind[i, j])] * COLOUR_CLASSES
         for column in (_COLOUR_COLUMN.get(int(colour[i, j])), COLOUR_CLASSES - 1):
             if column is not None:

@@ -252,7 +252,8 @@ def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: PlannerSettin
     channels per view cell (zeros, "nothing seen", where the observation has no map); with
     ``planner`` (``PolicyConfig.planner``; True: the default settings) also the distance table of its
     ``world`` and ``pose`` (:mod:`instructed_rl.model.planner`), 3 more channels (all "no path" where
-    the observation has no world)."""
+    the observation has no world); objects on the cells of its optional ``skip`` count for no row
+    (:mod:`instructed_rl.model.places`)."""
     image = np.asarray(obs["image"])
     if not map_memory or image.shape[-1] != 3:
         return image
@@ -274,16 +275,18 @@ def policy_view(obs: dict[str, Any], *, map_memory: bool, planner: PlannerSettin
 def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...], settings: PlannerSettings) -> np.ndarray:
     """The observation's distance table(s) as (..., 7, 7, TABLE_FOLDED) uint8, read back by
     :func:`instructed_rl.model.planner.unfold_table`."""
-    world, pose = obs.get("world"), obs.get("pose")
+    world, pose, skip = obs.get("world"), obs.get("pose"), obs.get("skip")
     cells = VIEW_SIZE * VIEW_SIZE * TABLE_FOLDED
     if world is None or pose is None:
         return np.full((*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED), FAR, np.uint8)
     worlds = [world] if not lead else list(world)
+    skips = [skip] if not lead else list(skip) if skip is not None else [None] * len(worlds)
     poses = np.asarray(pose).reshape(-1, 3)
     flat = np.full((len(worlds), cells), FAR, np.uint8)
-    for row, (cells_seen, (x, y, direction)) in enumerate(zip(worlds, poses)):
+    for row, (cells_seen, (x, y, direction), ruled_out) in enumerate(zip(worlds, poses, skips)):
         flat[row, :TABLE_ROWS * ORIGINS] = distance_table(np.asarray(cells_seen), (x, y), int(direction),
-                                                          object_cost=settings.object_cost).reshape(-1)
+                                                          object_cost=settings.object_cost,
+                                                          skip=ruled_out).reshape(-1)
     return flat.reshape(*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED)
 
 
