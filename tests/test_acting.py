@@ -26,13 +26,17 @@ def test_an_agent_skill_acts_exactly_as_the_agent_api(agent, greedy, escape_loop
         skill = AgentSkill(agent, greedy=greedy)
         skill.begin(obs["mission"], obs["description"], seed=seed, first=True)
         agent.reset(obs["mission"], obs["description"], greedy=greedy, seed=seed)
-        for _ in range(40):
-            action, done = skill.step(obs)
-            reference = agent.act(obs)
-            assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
-            obs, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                break
+        _assert_same_actions(skill, agent, env, obs, steps=40)
+
+
+def _assert_same_actions(skill: AgentSkill, agent: Agent, env: InstructedEnv, obs: dict, *, steps: int) -> None:
+    for _ in range(steps):
+        action, done = skill.step(obs)
+        reference = agent.act(obs)
+        assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            break
 
 
 def test_reading_places_an_agent_skill_still_acts_exactly_as_the_agent_api(agent, monkeypatch):
@@ -51,13 +55,7 @@ def test_reading_places_an_agent_skill_still_acts_exactly_as_the_agent_api(agent
         if not skill.placed:
             continue
         placed += 1
-        for _ in range(30):
-            action, done = skill.step(obs)
-            reference = agent.act(obs)
-            assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
-            obs, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                break
+        _assert_same_actions(skill, agent, env, obs, steps=30)
     assert placed == 3
 
 
