@@ -121,12 +121,18 @@ def vocabulary_texts(config: AgentSource) -> list[str]:
     return texts
 
 
-ACTING_KEYS = ("rephrase", "actions")  # agent config keys about acting, which a run may change
+ACTING_KEYS = ("rephrase", "actions", "escape_loops", "read_places")  # agent config keys about acting, which a run may change
 
 
 def _set_acting(agent: Agent, config: AgentSource) -> None:
-    if "rephrase" in config.agent:
-        agent.config.rephrase = bool(config.agent["rephrase"])
+    for key in ("rephrase", "escape_loops", "read_places"):
+        if key in config.agent:
+            if not isinstance(config.agent[key], bool):
+                raise UserError(f"agent.{key}={config.agent[key]!r} must be true or false. Fix: write 'agent: {{{key}: true}}'")
+            setattr(agent.config, key, config.agent[key])
+    if agent.config.read_places and not (config.agent.get("policy") or {}).get("map_planner", agent.config.policy.map_planner):
+        raise UserError("agent.read_places needs a planner to narrow. Fix: add 'agent: {policy: {map_planner: true}}', "
+                        "or drop read_places")
     if "actions" in config.agent:
         if config.agent["actions"] not in ACTION_MODES:
             raise UserError(f"agent.actions={config.agent['actions']!r} is not one of {', '.join(ACTION_MODES)}. "
