@@ -275,6 +275,10 @@ SHIPPED_CARDS = {
                  "stage, configs/generalist_planner_blockers.yaml, trained on with the same recipe, the planner "
                  "charging 4 steps for a ball, box or key in the way instead of treating it as a wall "
                  "(policy.planner_object_cost).",
+                 "It reads where an instruction places an object (\"the box on your left\") as BabyAI's verifier "
+                 "does, from where the instruction was given and in that room (read_places in config.json; "
+                 "instructed_rl/model/places.py): the planner counts only the objects the place allows, and a later "
+                 "part of a sequence reaches the policy without its place words.",
                  "The times above are a lower bound: the records of stages 2-5 leave out the time of their "
                  "reading warm-ups (6,400 text-only steps, about 1.3-1.8 CPU-hours)."]),
     "reader": (["docs/reports/reading/reader/report.json"],
