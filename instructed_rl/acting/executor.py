@@ -67,7 +67,7 @@ class AgentSkill:
         self.memory = self.agent.initial_memory(1)
         self.loops = LoopGuard(1) if self.greedy and self.agent.config.escape_loops else None
         if first:
-            self.anchor = None  # where the agent stood when the whole instruction was given: every part's places count from there
+            self.anchor = None  # every part's places count from where the whole instruction was given
             self.generator = torch.Generator()
             if seed is None:
                 self.generator.seed()
@@ -83,7 +83,7 @@ class AgentSkill:
 
         if self.anchor is None and "pose" in obs:
             self.anchor = tuple(int(v) for v in obs["pose"])
-        if self.placed and "world" in obs:
+        if self.placed and self.anchor is not None and "world" in obs:
             obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device,
