@@ -119,7 +119,9 @@ def distance_table(world: np.ndarray, position: tuple[int, int], direction: int,
     beside = _nearest_neighbour(dist)  # standing next to a cell: the nearest of its four neighbours
     table = np.full((TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
     kind, colour = world[..., 0], world[..., 1]
-    objects = np.isin(kind, list(_TYPE_ROW)) if skip is None else np.isin(kind, list(_TYPE_ROW)) & ~skip
+    objects = np.isin(kind, list(_TYPE_ROW))
+    if skip is not None:
+        objects &= ~skip
     for i, j in zip(*np.nonzero(objects)):
         row = _TYPE_ROW[int(kind[i, j])] * COLOUR_CLASSES
         for column in (_COLOUR_COLUMN.get(int(colour[i, j])), COLOUR_CLASSES - 1):
