@@ -60,6 +60,7 @@ class AgentSkill:
 
         text = self.agent.rephrase(instruction, description).text
         unplaced, self.placed = self.agent.read_places(text)
+        self.unlocker = self.agent.unlocker(text)
         if not first:  # its policy would count a place from where this part begins, not the instruction
             text = unplaced
         with torch.inference_mode():
@@ -83,6 +84,12 @@ class AgentSkill:
 
         if self.anchor is None and "pose" in obs:
             self.anchor = tuple(int(v) for v in obs["pose"])
+        detour = self.unlocker.advise(obs) if self.unlocker is not None and "world" in obs else None
+        if detour is not None:  # the part waits for a locked door to open (AgentConfig.unlock_doors)
+            self.memory = self.agent.initial_memory(1)  # it resumes afresh, as a new part would
+            if self.loops is not None:
+                self.loops.restart(0)  # it did not choose these steps: its dead reckoning starts again
+            return detour, 0.0
         if self.placed and self.anchor is not None and "world" in obs:
             obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
         with torch.inference_mode():

@@ -1,0 +1,106 @@
+"""Locked doors an instruction leaves implicit (AgentConfig.unlock_doors): the agent sees when
+every room it can reach is explored, fetches the key on its own map, and the shipped default
+then reaches an object behind the lock that it never reaches otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
+
+from instructed_rl.games.env import InstructedEnv
+from instructed_rl.model.unlock import Unlocker, carried, explored, steps_to
+
+WALL, EMPTY, DOOR = OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["door"]
+
+
+def _two_rooms(door_state: str, *, east_seen: bool) -> np.ndarray:
+    """A 9 x 5 world: two rooms split by a wall at x = 4 with a door at (4, 2)."""
+    world = np.zeros((9, 5, 3), np.uint8)
+    world[...] = (WALL, 0, 0)
+    world[1:4, 1:4] = (EMPTY, 0, 0)
+    world[4, 2] = (DOOR, COLOR_TO_IDX["yellow"], STATE_TO_IDX[door_state])
+    world[5:8, 1:4] = (EMPTY, 0, 0) if east_seen else (0, 0, 0)
+    return world
+
+
+def test_a_world_is_explored_once_nothing_it_can_walk_to_borders_an_unseen_cell():
+    pose = (2, 2, 0)
+    assert not explored(_two_rooms("closed", east_seen=False), pose)  # behind a closed door: go and look
+    assert explored(_two_rooms("closed", east_seen=True), pose)
+    assert explored(_two_rooms("locked", east_seen=False), pose)  # behind a lock: nothing more to walk to
+
+
+def test_steps_count_to_standing_next_to_the_goal_and_never_through_a_lock():
+    goal = np.zeros((9, 5), bool)
+    goal[6, 2] = True
+    assert steps_to(_two_rooms("open", east_seen=True), goal)[2, 2] == 3  # (3,2) -> door (4,2) -> (5,2)
+    assert steps_to(_two_rooms("locked", east_seen=True), goal)[2, 2] == -1
+
+
+def test_told_to_open_a_door_it_has_seen_only_locked_it_fetches_that_doors_key():
+    """BabyAI-UnlockLocal-v0 seed 1 ("open the door"): three turns show the locked door and its key."""
+    from instructed_rl.language.corpus import load_corpus
+    from instructed_rl.language.parse import parser_for
+
+    env = InstructedEnv("BabyAI-UnlockLocal-v0", split="test")
+    obs, _ = env.reset(seed=1)
+    for _ in range(3):
+        obs, *_ = env.step(0)
+    unlocker = Unlocker.for_instruction(parser_for(load_corpus("paraphrase")).parse_skill(obs["mission"]))
+    assert unlocker.opens
+    door = env.unwrapped.level.grid.get(9, 14)
+    assert door.is_locked
+    for _ in range(60):
+        action = unlocker.advise(obs)
+        if action is None:
+            break
+        obs, *_ = env.step(action)
+    assert action is None and unlocker.started
+    assert carried(obs["image"]) == (OBJECT_TO_IDX["key"], COLOR_TO_IDX[door.color])
+    assert unlocker.advise(obs) is None  # one detour per instruction: the policy opens the door
+
+
+def test_an_instruction_naming_nothing_on_a_map_gets_no_watch():
+    assert Unlocker.for_instruction(None) is None
+
+
+@pytest.mark.integration
+def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
+    """SkillMaze test seed 7,000,052 ("pick up the green ball", a development seed): the ball is in
+    the locked room. Without the detour the default walks the other rooms for all 576 steps; with
+    it, it explores, fetches the key, opens the door and picks the ball up. The agent API and the
+    executor's AgentSkill take the same actions on the way."""
+    from instructed_rl.acting.executor import AgentSkill
+    from instructed_rl.model.agent import Agent
+
+    agent = Agent.from_pretrained("data/agents/default")
+    env = InstructedEnv("SkillMaze", split="test")
+    outcomes = {}
+    for unlock in (False, True):
+        agent.config.unlock_doors = unlock
+        obs, _ = env.reset(seed=7_000_052)
+        skill = AgentSkill(agent)
+        skill.begin(obs["mission"], obs["description"], seed=0, first=True)
+        agent.reset(obs["mission"], obs["description"], seed=0)
+        detoured = 0
+        while True:
+            action, done = skill.step(obs)
+            reference = agent.act(obs)
+            assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
+            detoured += bool(skill.unlocker is not None and skill.unlocker.detouring)
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        outcomes[unlock] = info["success"]
+        assert (detoured > 0) == unlock
+    assert outcomes == {False: False, True: True}
+
+
+def test_unlock_doors_needs_the_map_of_what_was_seen():
+    from instructed_rl.model.agent import AgentConfig
+    from instructed_rl.model.policy import PolicyConfig
+
+    with pytest.raises(ValueError, match="unlock_doors needs policy.map_memory"):
+        AgentConfig(unlock_doors=True)
+    assert AgentConfig(policy=PolicyConfig(map_memory=True), unlock_doors=True).unlock_doors
