@@ -239,8 +239,8 @@ def test_a_saved_agent_may_change_how_it_reads_but_nothing_else(tmp_path, ppo_ru
     assert agent.config.escape_loops is True  # how it acts: a last stage may set it for the agent it saves
     with pytest.raises(UserError, match="agent.read_places needs a planner"):  # this one has no planner
         make_agent(from_mapping(PPOConfig, {**values, "agent": {"read_places": True}}), tmp_path, None, resumed=False)
-    with pytest.raises(UserError, match="agent.unlock_doors reads the map of what the agent has seen"):
-        make_agent(from_mapping(PPOConfig, {**values, "agent": {"unlock_doors": True}}), tmp_path, None, resumed=False)
+    with pytest.raises(UserError, match="agent.implicit_steps reads the map of what the agent has seen"):
+        make_agent(from_mapping(PPOConfig, {**values, "agent": {"implicit_steps": True}}), tmp_path, None, resumed=False)
     with pytest.raises(UserError, match="agent.escape_loops='yes' must be true or false"):
         make_agent(from_mapping(PPOConfig, {**values, "agent": {"escape_loops": "yes"}}), tmp_path, None, resumed=False)
     with pytest.raises(UserError, match="agent.games cannot change a saved agent"):

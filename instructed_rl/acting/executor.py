@@ -60,7 +60,7 @@ class AgentSkill:
 
         text = self.agent.rephrase(instruction, description).text
         unplaced, self.placed = self.agent.read_places(text)
-        self.unlocker = self.agent.unlocker(text)
+        self.implicit = self.agent.implicit_steps(text)
         if not first:  # its policy would count a place from where this part begins, not the instruction
             text = unplaced
         with torch.inference_mode():
@@ -84,8 +84,8 @@ class AgentSkill:
 
         if self.anchor is None and "pose" in obs:
             self.anchor = tuple(int(v) for v in obs["pose"])
-        detour = self.unlocker.advise(obs) if self.unlocker is not None and "world" in obs else None
-        if detour is not None:  # the part waits for a locked door to open (AgentConfig.unlock_doors)
+        detour = self.implicit.advise(obs) if self.implicit is not None and "world" in obs else None
+        if detour is not None:  # the part waits for a step it leaves implicit (AgentConfig.implicit_steps)
             self.memory = self.agent.initial_memory(1)  # it resumes afresh, as a new part would
             if self.loops is not None:
                 self.loops.restart(0)  # it did not choose these steps: its dead reckoning starts again

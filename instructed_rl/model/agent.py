@@ -40,7 +40,7 @@ from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig,
 from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
-from instructed_rl.model.unlock import Unlocker
+from instructed_rl.model.implicit import ImplicitSteps
 
 
 
@@ -88,11 +88,11 @@ class AgentConfig:
     verifier does: from where the instruction was given, in that room (:mod:`instructed_rl.model.places`).
     The planner's table counts only the objects the place allows (needs ``policy.map_planner``), and
     a later part of a sequence goes to the policy without its place words."""
-    unlock_doors: bool = False
-    """When acting, open a locked door the instruction needs but does not mention: with the object
-    nowhere on its map and every room it can reach explored, or told to open a door it has seen only
-    locked, it picks up the key of that door's colour first (:mod:`instructed_rl.model.unlock`;
-    needs ``policy.map_memory``, the map of what it has seen)."""
+    implicit_steps: bool = False
+    """When acting, take the steps an instruction needs but does not say: put down what is in hand
+    before picking something else up, and open a locked door it must pass, fetching its key first
+    (:mod:`instructed_rl.model.implicit`; scripted on the map of what it has seen, so it needs
+    ``policy.map_memory``)."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -111,10 +111,10 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.read_places={self.read_places!r} must be true or false")
         if self.read_places and not self.policy.map_planner:
             raise ValueError("AgentConfig.read_places needs policy.map_planner: true (the places narrow its table)")
-        if not isinstance(self.unlock_doors, bool):
-            raise ValueError(f"AgentConfig.unlock_doors={self.unlock_doors!r} must be true or false")
-        if self.unlock_doors and not self.policy.map_memory:
-            raise ValueError("AgentConfig.unlock_doors needs policy.map_memory: true (it reads the map of what it has seen)")
+        if not isinstance(self.implicit_steps, bool):
+            raise ValueError(f"AgentConfig.implicit_steps={self.implicit_steps!r} must be true or false")
+        if self.implicit_steps and not self.policy.map_memory:
+            raise ValueError("AgentConfig.implicit_steps needs policy.map_memory: true (it reads the map of what it has seen)")
         if self.actions not in ACTION_MODES:
             raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
@@ -170,7 +170,7 @@ class ActState:
     loops: LoopGuard | None = None  # greedy actions that leave loops, where the agent escapes them
     placed: list[tuple[Placed, ...]] = field(default_factory=list)  # per env: the objects its instruction names, if it places one
     anchors: list[tuple[int, int, int] | None] = field(default_factory=list)  # per env: pose when it was given (first act)
-    unlockers: list[Unlocker | None] = field(default_factory=list)  # per env, with config.unlock_doors
+    implicit: list[ImplicitSteps | None] = field(default_factory=list)  # per env, with config.implicit_steps
 
 
 class Agent(nn.Module):
@@ -398,7 +398,7 @@ class Agent(nn.Module):
             loops=LoopGuard(len(instructions)) if greedy and self.config.escape_loops else None,
             placed=[self.read_places(text)[1] for text in instructions],
             anchors=[None] * len(instructions),
-            unlockers=[self.unlocker(text) for text in instructions],
+            implicit=[self.implicit_steps(text) for text in instructions],
         )
         return self._act_state
 
@@ -417,7 +417,7 @@ class Agent(nn.Module):
         state.instructions[index] = self.rephrase(instruction, state.descriptions[index]).text
         state.placed[index] = self.read_places(state.instructions[index])[1]
         state.anchors[index] = None  # given now: its places count from the next observation
-        state.unlockers[index] = self.unlocker(state.instructions[index])
+        state.implicit[index] = self.implicit_steps(state.instructions[index])
         if state.loops is not None:
             state.loops.restart(index)
         with torch.inference_mode():
@@ -449,7 +449,7 @@ class Agent(nn.Module):
             }
         if any(state.placed) and "world" in obs:
             obs = dict(obs, skip=self._ruled_out(state, obs))
-        detours = self._detours(state, obs) if any(state.unlockers) and "world" in obs else {}
+        detours = self._detours(state, obs) if any(state.implicit) and "world" in obs else {}
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.device, map_memory=self.config.policy.map_memory,
                                               planner=self.config.policy.planner)
@@ -465,7 +465,7 @@ class Agent(nn.Module):
             else:
                 actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
             done = torch.sigmoid(out.done_logit.float()).cpu()
-            for index, action in detours.items():  # the instruction waits for a locked door to open
+            for index, action in detours.items():  # the instruction waits for a step it leaves implicit
                 actions[index], done[index] = action, 0.0
                 state.memory[index] = 0.0  # it resumes afresh, as a new part would
                 if state.loops is not None:
@@ -480,12 +480,12 @@ class Agent(nn.Module):
             return instruction, ()
         return without_places(instruction, parser_for(load_corpus(self.config.corpus)))
 
-    def unlocker(self, instruction: str) -> Unlocker | None:
-        """With ``config.unlock_doors``: the watch for a locked door ``instruction`` (a wording the
-        corpus parses, e.g. a rephrased one) needs opened; else None."""
-        if not self.config.unlock_doors:
+    def implicit_steps(self, instruction: str) -> ImplicitSteps | None:
+        """With ``config.implicit_steps``: the steps ``instruction`` (a wording the corpus parses, e.g.
+        a rephrased one) needs but does not say; else None."""
+        if not self.config.implicit_steps:
             return None
-        return Unlocker.for_instruction(parser_for(load_corpus(self.config.corpus)).parse_skill(instruction))
+        return ImplicitSteps.for_instruction(parser_for(load_corpus(self.config.corpus)).parse_skill(instruction))
 
     @staticmethod
     def _ruled_out(state: ActState, obs: Mapping[str, Any]) -> list[np.ndarray | None] | np.ndarray | None:
@@ -504,15 +504,15 @@ class Agent(nn.Module):
 
     @staticmethod
     def _detours(state: ActState, obs: Mapping[str, Any]) -> dict[int, int]:
-        """Per env that is on a detour to open a locked door (:mod:`instructed_rl.model.unlock`), its action."""
+        """Per env taking a step its instruction leaves implicit (:mod:`instructed_rl.model.implicit`), its action."""
         single = np.asarray(obs["image"]).ndim == 3
         images = np.asarray(obs["image"]).reshape(-1, *np.shape(obs["image"])[-3:])
         worlds = [obs["world"]] if single else list(obs["world"])
         poses = np.asarray(obs["pose"]).reshape(-1, 3)
         detours = {}
-        for index, unlocker in enumerate(state.unlockers):
-            if unlocker is not None:
-                action = unlocker.advise({"image": images[index], "world": worlds[index], "pose": poses[index]})
+        for index, steps in enumerate(state.implicit):
+            if steps is not None:
+                action = steps.advise({"image": images[index], "world": worlds[index], "pose": poses[index]})
                 if action is not None:
                     detours[index] = action
         return detours

@@ -1,6 +1,7 @@
-"""Locked doors an instruction leaves implicit (AgentConfig.unlock_doors): the agent sees when
-every room it can reach is explored, fetches the key on its own map, and the shipped default
-then reaches an object behind the lock that it never reaches otherwise."""
+"""Steps an instruction leaves implicit (AgentConfig.implicit_steps): hands freed before a pickup;
+for a locked door, the agent sees when every room it can reach is explored, fetches the key on its
+own map, and the shipped default then reaches an object behind the lock that it never reaches
+otherwise."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.unlock import Unlocker, carried, explored, steps_to
+from instructed_rl.model.implicit import ImplicitSteps, carried, explored, steps_to
 
 WALL, EMPTY, DOOR = OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["door"]
 
@@ -47,22 +48,50 @@ def test_told_to_open_a_door_it_has_seen_only_locked_it_fetches_that_doors_key()
     obs, _ = env.reset(seed=1)
     for _ in range(3):
         obs, *_ = env.step(0)
-    unlocker = Unlocker.for_instruction(parser_for(load_corpus("paraphrase")).parse_skill(obs["mission"]))
-    assert unlocker.opens
+    steps = ImplicitSteps.for_instruction(parser_for(load_corpus("paraphrase")).parse_skill(obs["mission"]))
+    assert steps.opens
     door = env.unwrapped.level.grid.get(9, 14)
     assert door.is_locked
     for _ in range(60):
-        action = unlocker.advise(obs)
+        action = steps.advise(obs)
         if action is None:
             break
         obs, *_ = env.step(action)
-    assert action is None and unlocker.started
+    assert action is None and steps.started
     assert carried(obs["image"]) == (OBJECT_TO_IDX["key"], COLOR_TO_IDX[door.color])
-    assert unlocker.advise(obs) is None  # one detour per instruction: the policy opens the door
+    assert steps.advise(obs) is None  # one detour per instruction: the policy opens the door
 
 
 def test_an_instruction_naming_nothing_on_a_map_gets_no_watch():
-    assert Unlocker.for_instruction(None) is None
+    assert ImplicitSteps.for_instruction(None) is None
+
+
+def test_a_pickup_begun_with_something_else_in_hand_first_puts_it_down():
+    """BabyAI-PickupLoc-v0 seed 0: the BabyAI bot picks up the mission's object; a next part that
+    picks up something else starts by putting it down, one that moves the same object does not."""
+    from instructed_rl.acting.bot import Bot
+    from instructed_rl.language.corpus import load_corpus
+    from instructed_rl.language.parse import parser_for
+
+    env = InstructedEnv("BabyAI-PickupLoc-v0", split="test")
+    obs, _ = env.reset(seed=0)
+    level = env.unwrapped.level
+    bot = Bot(level)
+    while level.carrying is None:
+        obs, *_ = env.step(bot.next_action())
+    held = level.carrying
+    parser = parser_for(load_corpus("paraphrase"))
+    other = "key" if held.type != "key" else "ball"
+    same = ImplicitSteps.for_instruction(parser.parse_skill(f"put the {held.color} {held.type} next to a door"))
+    assert same.advise(obs) is None  # it holds what it moves
+    steps = ImplicitSteps.for_instruction(parser.parse_skill(f"pick up a {other}"))
+    for _ in range(5):
+        action = steps.advise(obs)
+        if action is None:
+            break
+        obs, *_ = env.step(action)
+    assert action is None and level.carrying is None
+    assert held in [level.grid.get(*cell) for cell in np.ndindex(level.width, level.height)]
 
 
 @pytest.mark.integration
@@ -78,7 +107,7 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
     env = InstructedEnv("SkillMaze", split="test")
     outcomes = {}
     for unlock in (False, True):
-        agent.config.unlock_doors = unlock
+        agent.config.implicit_steps = unlock
         obs, _ = env.reset(seed=7_000_052)
         skill = AgentSkill(agent)
         skill.begin(obs["mission"], obs["description"], seed=0, first=True)
@@ -88,7 +117,7 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
             action, done = skill.step(obs)
             reference = agent.act(obs)
             assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
-            detoured += bool(skill.unlocker is not None and skill.unlocker.detouring)
+            detoured += bool(skill.implicit is not None and skill.implicit.detouring)
             obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 break
@@ -97,10 +126,10 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
     assert outcomes == {False: False, True: True}
 
 
-def test_unlock_doors_needs_the_map_of_what_was_seen():
+def test_implicit_steps_needs_the_map_of_what_was_seen():
     from instructed_rl.model.agent import AgentConfig
     from instructed_rl.model.policy import PolicyConfig
 
-    with pytest.raises(ValueError, match="unlock_doors needs policy.map_memory"):
-        AgentConfig(unlock_doors=True)
-    assert AgentConfig(policy=PolicyConfig(map_memory=True), unlock_doors=True).unlock_doors
+    with pytest.raises(ValueError, match="implicit_steps needs policy.map_memory"):
+        AgentConfig(implicit_steps=True)
+    assert AgentConfig(policy=PolicyConfig(map_memory=True), implicit_steps=True).implicit_steps

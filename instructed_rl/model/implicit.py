@@ -1,24 +1,32 @@
-"""Locked doors an instruction does not mention: fetch the key, open the door, go on.
+"""Steps an instruction leaves implicit: put down what is in hand, open the locked door on the way.
 
-BabyAI's mazes lock one room and leave its key in another, and an instruction may name an object
-inside without a word about the lock (BossLevel's implicit unlocking). The bot that labels
-imitation handles the lock as a subgoal of its own; a policy trained on single skills meets such
-a world rarely (about 1 in 70 of SkillMaze's episodes) and walks the rooms it has explored until
-the step limit. With ``AgentConfig.unlock_doors`` the agent takes that subgoal itself, on nothing
-but what it has seen (the env's ``world``, ``pose`` and view):
+BabyAI's verifier asks only for the end state, and some instructions need steps they never say:
 
-- when an object the instruction needs is nowhere on its map, no walkable cell it can reach
-  borders one it has not seen, and it has seen a locked door and a key of that door's colour, it
-  fetches that key, opens the door and puts the key down;
-- when it is told to open a door and every such door it has seen is locked, it fetches the key
-  and leaves the opening to the policy.
+- an object can be picked up only with empty hands, and a sequence ("pick up the purple box,
+  then pick up the red ball") leaves the agent holding the last part's object;
+- BabyAI's mazes lock one room and leave its key in another, and an instruction may name an object
+  inside without a word about the lock (BossLevel's implicit unlocking).
 
-The detour is scripted, not learned: shortest walks over the seen map (objects block; closed
-doors are opened on the way), then pick up, toggle or drop. It holds the policy's actions while it
-runs and gives up after :data:`STEP_LIMIT` steps on one of its parts or where no path leads.
+The bot that labels imitation handles both as subgoals of its own; a policy trained on single
+skills, each begun empty-handed, never learns the first and meets the second rarely (about 1 in 70
+of SkillMaze's episodes): it walks the rooms it has explored until the step limit. With
+``AgentConfig.implicit_steps`` the agent takes these steps itself, on nothing but what it has seen
+(the env's ``world``, ``pose`` and view):
 
-    unlocker = Unlocker.for_instruction(parser.parse_skill(text))   # None: it names nothing a map shows
-    action = unlocker.advise(obs)   # None: the policy acts; else the detour's action
+- an instruction to pick something up (or to put it next to another) that begins with something
+  else in hand first puts it down;
+- when an object the instruction needs is nowhere on its map, no walkable cell it can reach borders
+  one it has not seen, and it has seen a locked door and a key of that door's colour, it fetches that
+  key, opens the door and puts the key down;
+- when it is told to open a door and every such door it has seen is locked, it fetches the key and
+  leaves the opening to the policy.
+
+These steps are scripted, not learned: shortest walks over the seen map (objects block; closed
+doors are opened on the way), then pick up, toggle or drop. They hold the policy's actions while
+they run, and give up after :data:`STEP_LIMIT` steps on one of them or where no path leads.
+
+    steps = ImplicitSteps.for_instruction(parser.parse_skill(text))   # None: it names nothing a map shows
+    action = steps.advise(obs)   # None: the policy acts; else the scripted step's action
 """
 
 from __future__ import annotations
@@ -129,20 +137,23 @@ def walk_action(world: np.ndarray, pose, goal: np.ndarray, act: int) -> int | No
     return int(Actions.right) if 0 <= steps[x + right[0], y + right[1]] < here else int(Actions.left)
 
 
-class Unlocker:
-    """One instruction's watch for a locked door it needs opened, and the detour once it starts.
-    ``needs``: the (type, colour or None) of every object the instruction names; ``opens``: it is
-    an "open" instruction (its door may be the locked one)."""
+class ImplicitSteps:
+    """One instruction's implicit steps: whether it must first put down what is in hand, its watch
+    for a locked door it needs opened, and the scripted steps once they start. ``needs``: the
+    (type, colour or None) of every object the instruction names, the one it moves first;
+    ``kind``: the skill (``goto``, ``pickup``, ``open``, ``putnext``)."""
 
-    def __init__(self, needs: tuple[tuple[str, str | None], ...], *, opens: bool = False) -> None:
+    def __init__(self, needs: tuple[tuple[str, str | None], ...], *, kind: str) -> None:
         self.needs = needs
-        self.opens = opens
-        self.plan: list[tuple[str, object]] = []  # the detour's parts still to do: (kind, argument)
-        self.steps = 0  # taken on the current part
-        self.started = False  # one detour per instruction
+        self.kind = kind
+        self.opens = kind == "open"  # its door may be the locked one
+        self.plan: list[tuple[str, object]] = []  # the scripted steps still to do: (kind, argument)
+        self.steps = 0  # taken on the current one
+        self.begun = False  # whether it has looked at what is in hand
+        self.started = False  # one detour to a locked door per instruction
 
     @classmethod
-    def for_instruction(cls, parsed) -> Unlocker | None:
+    def for_instruction(cls, parsed) -> ImplicitSteps | None:
         """For a parsed skill (:meth:`instructed_rl.language.parse.InstructionParser.parse_skill`);
         None where it names no object a map shows."""
         if parsed is None:
@@ -150,17 +161,27 @@ class Unlocker:
         objects = [o for o in (parsed.obj, parsed.obj2) if o is not None]
         if not objects or not all(o.type in OBJECT_TO_IDX for o in objects):
             return None
-        return cls(tuple((o.type, o.color) for o in objects), opens=parsed.kind == "open")
+        return cls(tuple((o.type, o.color) for o in objects), kind=parsed.kind)
 
     @property
     def detouring(self) -> bool:
         return bool(self.plan)
 
+    @staticmethod
+    def _matches(holding: tuple[int, int], need: tuple[str, str | None]) -> bool:
+        type_, color = need
+        return holding[0] == OBJECT_TO_IDX[type_] and (color is None or holding[1] == COLOR_TO_IDX[color])
+
     def advise(self, obs) -> int | None:
-        """This step's action, given the env's observation (``image``, ``world``, ``pose``): the
-        detour's, or None (the policy acts)."""
+        """This step's action, given the env's observation (``image``, ``world``, ``pose``): a
+        scripted step's, or None (the policy acts)."""
         image, world, pose = np.asarray(obs["image"]), np.asarray(obs["world"]), obs["pose"]
-        if not self.started:
+        if not self.begun:
+            self.begun = True
+            holding = carried(image)
+            if self.kind in ("pickup", "putnext") and holding is not None and not self._matches(holding, self.needs[0]):
+                self.plan = [("drop", None)]  # hands free before it picks anything up
+        if not self.started and not self.plan:
             self._watch(world, pose, image)
         while self.plan:
             kind, argument = self.plan[0]
@@ -179,7 +200,9 @@ class Unlocker:
     def _watch(self, world: np.ndarray, pose, image: np.ndarray) -> None:
         locked = {int(world[x, y, 1]): (int(x), int(y))
                   for x, y in zip(*np.nonzero((world[..., 0] == _DOOR) & (world[..., 2] == _LOCKED)))}
-        keyed = [color for color in locked if ((world[..., 0] == _KEY) & (world[..., 1] == color)).any()]
+        holding = carried(image)
+        keyed = [color for color in locked
+                 if holding == (_KEY, color) or ((world[..., 0] == _KEY) & (world[..., 1] == color)).any()]
         if not keyed:
             return
         if self.opens:
@@ -188,10 +211,8 @@ class Unlocker:
             if color is not None and (world[doors, 2] == _LOCKED).all():
                 self._start(image, [("fetch", color)])
             return
-        holding = carried(image)
-        in_hand = [holding == (OBJECT_TO_IDX[type_], holding[1] if color is None else COLOR_TO_IDX[color])
-                   for type_, color in self.needs] if holding is not None else [False] * len(self.needs)
-        if all(seen(world, *need).any() or held for need, held in zip(self.needs, in_hand)) or not explored(world, pose):
+        if all(seen(world, *need).any() or (holding is not None and self._matches(holding, need)) for need in self.needs) \
+                or not explored(world, pose):
             return
         color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))
         self._start(image, [("fetch", color), ("open", locked[color]), ("drop", None)])
