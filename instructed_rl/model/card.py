@@ -279,6 +279,11 @@ SHIPPED_CARDS = {
                  "does, from where the instruction was given and in that room (read_places in config.json; "
                  "instructed_rl/model/places.py): the planner counts only the objects the place allows, and a later "
                  "part of a sequence reaches the policy without its place words.",
+                 "It takes steps an instruction needs but never says (implicit_steps in config.json; "
+                 "instructed_rl/model/implicit.py), scripted on its own map of what it has seen, not learned: it "
+                 "puts down what it holds before picking something else up, and once every room it can reach is "
+                 "explored without the object, it fetches the key of a locked door, opens the door and puts the "
+                 "key down (mazes suite BossLevel 87.0 -> 90.3).",
                  "The times above are a lower bound: the records of stages 2-5 leave out the time of their "
                  "reading warm-ups (6,400 text-only steps, about 1.3-1.8 CPU-hours)."]),
     "reader": (["docs/reports/reading/reader/report.json"],
