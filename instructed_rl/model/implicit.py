@@ -37,7 +37,7 @@ from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STA
 
 from instructed_rl.model.planner import step_costs
 
-STEP_LIMIT = 100  # steps one part of the detour may take (a walk across a 3x3 maze takes ~40)
+STEP_LIMIT = 100  # steps one scripted step may take (a walk across a 3x3 maze takes ~40)
 DROP_LIMIT = 4  # turns looking for a free cell to put something down
 
 _DOOR, _KEY, _EMPTY = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], OBJECT_TO_IDX["empty"]
@@ -127,6 +127,8 @@ def walk_action(world: np.ndarray, pose, goal: np.ndarray, act: int) -> int | No
         return int(Actions.right)
     if goal[x - right[0], y - right[1]] or goal[x - ahead[0], y - ahead[1]]:
         return int(Actions.left)
+    world = world.copy()
+    world[x, y] = (_EMPTY, 0, 0)  # it stands there, whatever the map last showed
     steps = steps_to(world, goal)
     here = int(steps[x, y])
     if steps[front] >= 0 and (here < 0 or steps[front] < here):
