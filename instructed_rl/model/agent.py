@@ -478,23 +478,34 @@ class Agent(nn.Module):
         ``(instruction, ())``."""
         if not self.config.read_places:
             return instruction, ()
-        return without_places(instruction, parser_for(load_corpus(self.config.corpus)))
+        return without_places(instruction, self._parser())
 
     def implicit_steps(self, instruction: str) -> ImplicitSteps | None:
         """With ``config.implicit_steps``: the steps ``instruction`` (a wording the corpus parses, e.g.
         a rephrased one) needs but does not say; else None."""
         if not self.config.implicit_steps:
             return None
-        return ImplicitSteps.for_instruction(parser_for(load_corpus(self.config.corpus)).parse_skill(instruction))
+        return ImplicitSteps.for_instruction(self._parser().parse_skill(instruction))
+
+    def _parser(self):
+        """The instruction parser of the agent's training corpus (its grammar: skills, objects, places)."""
+        return parser_for(load_corpus(self.config.corpus))
 
     @staticmethod
-    def _ruled_out(state: ActState, obs: Mapping[str, Any]) -> list[np.ndarray | None] | np.ndarray | None:
+    def _views(obs: Mapping[str, Any]) -> tuple[bool, np.ndarray, list, np.ndarray]:
+        """(whether ``obs`` is one env's dict, views (N, 7, 7, 3), worlds, poses (N, 3)) of an
+        observation that is one env's dict or stacked."""
+        single = np.asarray(obs["image"]).ndim == 3
+        images = np.asarray(obs["image"]).reshape(-1, *np.shape(obs["image"])[-3:])
+        worlds = [obs["world"]] if single else list(obs["world"])
+        return single, images, worlds, np.asarray(obs["pose"]).reshape(-1, 3)
+
+    @classmethod
+    def _ruled_out(cls, state: ActState, obs: Mapping[str, Any]) -> list[np.ndarray | None] | np.ndarray | None:
         """Per env, the cells whose objects its instruction's places rule out (None: it places
         nothing), shaped as ``obs`` is (one env's dict, or stacked); an env's first observation since
         its instruction sets where it was given."""
-        single = np.asarray(obs["image"]).ndim == 3
-        worlds = [obs["world"]] if single else list(obs["world"])
-        poses = np.asarray(obs["pose"]).reshape(-1, 3)
+        single, _, worlds, poses = cls._views(obs)
         cells = []
         for index, (placed, world, pose) in enumerate(zip(state.placed, worlds, poses)):
             if state.anchors[index] is None:
@@ -502,13 +513,10 @@ class Agent(nn.Module):
             cells.append(off_place_cells(np.asarray(world), state.anchors[index], placed) if placed else None)
         return cells[0] if single else cells
 
-    @staticmethod
-    def _detours(state: ActState, obs: Mapping[str, Any]) -> dict[int, int]:
+    @classmethod
+    def _detours(cls, state: ActState, obs: Mapping[str, Any]) -> dict[int, int]:
         """Per env taking a step its instruction leaves implicit (:mod:`instructed_rl.model.implicit`), its action."""
-        single = np.asarray(obs["image"]).ndim == 3
-        images = np.asarray(obs["image"]).reshape(-1, *np.shape(obs["image"])[-3:])
-        worlds = [obs["world"]] if single else list(obs["world"])
-        poses = np.asarray(obs["pose"]).reshape(-1, 3)
+        _, images, worlds, poses = cls._views(obs)
         detours = {}
         for index, steps in enumerate(state.implicit):
             if steps is not None:
