@@ -105,7 +105,8 @@ def main() -> None:
     timed(type(agent.policy), "forward", "policy forward (acting)")
 
     envs = rollout_envs.EnvVector(games=config.games, corpus=config.corpus, seed=0, first=0, count=config.envs,
-                                   workers=config.env_workers, map_memory=agent.config.policy.map_memory)
+                                   workers=config.env_workers, map_memory=agent.config.policy.map_memory,
+                                   planner=agent.config.policy.planner)
     buffer: list = []
     totals: dict[str, float] = collections.defaultdict(float)
     frames = wall = 0

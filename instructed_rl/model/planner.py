@@ -50,6 +50,12 @@ _FREE = np.isin(np.arange(256), [OBJECT_TO_IDX[name] for name in ("unseen", "emp
 _DOOR = OBJECT_TO_IDX["door"]
 _DOOR_COST = {STATE_TO_IDX["open"]: 1, STATE_TO_IDX["closed"]: 2, STATE_TO_IDX["locked"]: 3}
 _LIMIT = 10_000  # larger than any path: "not reached yet"
+_ROW_OF_TYPE = np.zeros(256, np.int32)  # table row of each object type (types without a row: 0, never read)
+for _kind, _row in _TYPE_ROW.items():
+    _ROW_OF_TYPE[_kind] = _row
+_COLUMN_OF_COLOUR = np.full(256, -1, np.int32)  # -1: a colour outside COLORS counts for "any colour" only
+for _colour, _column in _COLOUR_COLUMN.items():
+    _COLUMN_OF_COLOUR[_colour] = _column
 _MOVABLE = np.isin(np.arange(256), [OBJECT_TO_IDX[name] for name in ("ball", "box", "key")])
 
 
@@ -99,38 +105,80 @@ def distance_table(world: np.ndarray, position: tuple[int, int], direction: int,
     ``object_cost`` as :func:`step_costs`. Objects on the cells ``skip`` (W, H) marks count for no
     row (they still stand in the way): those an instruction's place rules out
     (:mod:`instructed_rl.model.places`)."""
-    width, height = world.shape[:2]
-    cost = np.zeros((width + 2, height + 2), np.int32)  # a blocked border: no index checks below
-    cost[1:-1, 1:-1] = step_costs(world, object_cost)
     x, y = int(position[0]), int(position[1])
-    cost[x + 1, y + 1] = 1  # the agent stands there, whatever the map last showed
-    dist = np.full((ORIGINS, width + 2, height + 2), _LIMIT, np.int32)
-    for layer, (i, j) in enumerate(origins(position, direction)):
-        if cost[i + 1, j + 1] > 0:  # a blocked neighbour starts no path
-            dist[layer, i + 1, j + 1] = 0
-    walkable = cost[1:-1, 1:-1] > 0
+    return distance_tables([world], [(x, y, direction)], object_cost=object_cost, skips=[skip])[0]
+
+
+def distance_tables(worlds: list[np.ndarray], poses, *, object_cost: int = 0,
+                    skips: list[np.ndarray | None] | None = None) -> np.ndarray:
+    """:func:`distance_table` of several worlds (each (W, H, 3), sizes may differ) and poses
+    ((x, y, direction) each) at once: (N, TABLE_ROWS, ORIGINS) uint8.
+
+    The worlds are padded with blocked cells into one batch, and the shortest paths come from
+    sweeps: along one axis, the cost of the best path that runs straight along it is a prefix
+    sum and a running minimum (a handful of array operations for every world, origin and line at
+    once). Sweeping both axes both ways until nothing changes converges after about as many
+    rounds as the shortest paths make turns, where relaxing one step at a time takes as many
+    rounds as they are long."""
+    count = len(worlds)
+    skips = skips if skips is not None else [None] * count
+    width = max(w.shape[0] for w in worlds) + 2
+    height = max(w.shape[1] for w in worlds) + 2
+    # Entering a cell costs its step cost; a blocked cell (and the padding) costs _LIMIT, so that
+    # any path through one ends at or beyond "not reached".
+    enter = np.full((count, 1, width, height), _LIMIT, np.int32)
+    dist = np.full((count, ORIGINS, width, height), _LIMIT, np.int32)
+    objects = np.zeros((count, width, height), bool)
+    unseen = np.zeros((count, width, height), bool)
+    rows = np.zeros((count, width, height), np.int32)
+    columns = np.zeros((count, width, height), np.int32)
+    for n, (world, pose, skip) in enumerate(zip(worlds, poses, skips)):
+        world = np.asarray(world)
+        w, h = world.shape[:2]
+        x, y, direction = int(pose[0]), int(pose[1]), int(pose[2])
+        cost = step_costs(world, object_cost)
+        cost[x, y] = 1  # the agent stands there, whatever the map last showed
+        enter[n, 0, 1:w + 1, 1:h + 1] = np.where(cost > 0, cost, _LIMIT)
+        for layer, (i, j) in enumerate(origins((x, y), direction)):
+            if 0 <= i < w and 0 <= j < h and cost[i, j] > 0:  # a blocked neighbour starts no path
+                dist[n, layer, i + 1, j + 1] = 0
+        kind, colour = world[..., 0], world[..., 1]
+        found = np.isin(kind, list(_TYPE_ROW))
+        if skip is not None:
+            found &= ~np.asarray(skip)
+        objects[n, 1:w + 1, 1:h + 1] = found
+        rows[n, 1:w + 1, 1:h + 1] = _ROW_OF_TYPE[kind] * COLOUR_CLASSES
+        columns[n, 1:w + 1, 1:h + 1] = _COLUMN_OF_COLOUR[colour]
+        seen_not = kind == OBJECT_TO_IDX["unseen"]
+        seen_not[x, y] = False
+        unseen[n, 1:w + 1, 1:h + 1] = seen_not
+    prefix = {axis: np.cumsum(enter, axis=axis) for axis in (2, 3)}
+    suffix = {axis: np.flip(np.cumsum(np.flip(enter, axis), axis=axis), axis) for axis in (2, 3)}
     while True:
-        nearest = _nearest_neighbour(dist)
-        inner = dist[:, 1:-1, 1:-1]
-        updated = np.where(walkable, np.minimum(inner, nearest + cost[1:-1, 1:-1]), inner)
-        if np.array_equal(updated, inner):
+        before = dist.copy()
+        for axis in (2, 3):
+            # Forward: dist[k] + enter[k+1..i] = prefix[i] + (dist[k] - prefix[k]); backward alike.
+            ahead = prefix[axis]
+            dist = np.minimum(dist, ahead + np.minimum.accumulate(dist - ahead, axis=axis))
+            behind = suffix[axis]
+            flipped = np.flip(dist - behind, axis)
+            dist = np.minimum(dist, behind + np.flip(np.minimum.accumulate(flipped, axis=axis), axis))
+            np.minimum(dist, _LIMIT, out=dist)
+        if np.array_equal(dist, before):
             break
-        dist[:, 1:-1, 1:-1] = updated
-    beside = _nearest_neighbour(dist)  # standing next to a cell: the nearest of its four neighbours
-    table = np.full((TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
-    kind, colour = world[..., 0], world[..., 1]
-    objects = np.isin(kind, list(_TYPE_ROW))
-    if skip is not None:
-        objects &= ~skip
-    for i, j in zip(*np.nonzero(objects)):
-        row = _TYPE_ROW[int(kind[i, j])] * COLOUR_CLASSES
-        for column in (_COLOUR_COLUMN.get(int(colour[i, j])), COLOUR_CLASSES - 1):
-            if column is not None:
-                np.minimum(table[row + column], beside[:, i, j], out=table[row + column])
-    unseen = kind == OBJECT_TO_IDX["unseen"]
-    unseen[x, y] = False
-    if unseen.any():
-        table[UNSEEN_ROW] = beside[:, unseen].min(axis=1)
+    beside = np.full_like(dist, _LIMIT)  # standing next to a cell: the nearest of its four neighbours
+    beside[:, :, 1:-1, 1:-1] = _nearest_neighbour(dist.reshape(-1, width, height)).reshape(
+        count, ORIGINS, width - 2, height - 2)
+    table = np.full((count, TABLE_ROWS, ORIGINS), _LIMIT, np.int32)
+    n, i, j = np.nonzero(objects)
+    if n.size:
+        reach = beside[n, :, i, j]  # (K, ORIGINS)
+        flat = table.reshape(count * TABLE_ROWS, ORIGINS)
+        base, column = rows[n, i, j], columns[n, i, j]
+        named = column >= 0
+        np.minimum.at(flat, n[named] * TABLE_ROWS + base[named] + column[named], reach[named])
+        np.minimum.at(flat, n * TABLE_ROWS + base + COLOUR_CLASSES - 1, reach)
+    table[:, UNSEEN_ROW] = np.where(unseen[:, None], beside, _LIMIT).min(axis=(2, 3))
     return np.where(table >= _LIMIT, FAR, np.minimum(table, FAR - 1)).astype(np.uint8)
 
 

@@ -49,7 +49,7 @@ from torch.nn import functional as F
 
 from instructed_rl.language.instructions import TARGET_CLASSES
 from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATURES, TABLE_ROWS, PlannerSettings,
-                                         distance_table, plan_features, unfold_table)
+                                         distance_tables, plan_features, unfold_table)
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
 from instructed_rl.model.text.encoders import TextFeatures
@@ -283,10 +283,8 @@ def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...], settings: Planner
     skips = [skip] if not lead else list(skip) if skip is not None else [None] * len(worlds)
     poses = np.asarray(pose).reshape(-1, 3)
     flat = np.full((len(worlds), cells), FAR, np.uint8)
-    for row, (cells_seen, (x, y, direction), ruled_out) in enumerate(zip(worlds, poses, skips)):
-        flat[row, :TABLE_ROWS * ORIGINS] = distance_table(np.asarray(cells_seen), (x, y), int(direction),
-                                                          object_cost=settings.object_cost,
-                                                          skip=ruled_out).reshape(-1)
+    flat[:, :TABLE_ROWS * ORIGINS] = distance_tables([np.asarray(w) for w in worlds], poses,
+                                                     object_cost=settings.object_cost, skips=skips).reshape(len(worlds), -1)
     return flat.reshape(*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED)
 
 
