@@ -64,6 +64,27 @@ def test_interrupted_run_resumes_to_the_same_curve(tmp_path):
                                                               "train/accuracy", "collect/success", "beta", "lr"))
 
 
+@pytest.mark.integration
+def test_overlapped_imitation_learns_and_resumes_to_the_same_curve(tmp_path):
+    """overlap: true collects the next episodes in a spawned process during the gradient steps;
+    the same learning bar as the plain run, and Ctrl-C + rerun retraces the straight run."""
+    final = train_run(TINY, str(tmp_path / "run"), ["--games", GAME, "--frames", "6000", "--threads", "2",
+                                                    "--overlap", "true"])
+    sampled = success_rate(final, GAME, 100, greedy=False)
+    assert sampled >= 0.7, f"sampled success {sampled:.2f} after 6k overlapped frames (random is ~0.28)"
+    args = ["train", "--config", TINY, "--games", GAME, "--frames", "2500", "--threads", "2", "--overlap", "true",
+            "--checkpoint-every", "2", "--lr-end", "0.0002"]
+    assert_resume_is_exact(args, tmp_path / "resume", frames=2500,
+                           keys=("iteration", "frames", "episodes", "train/loss", "collect/success", "beta", "lr"))
+    with np.load(tmp_path / "resume" / "interrupted" / "checkpoint" / "arrays.npz") as saved:
+        assert any(name.startswith("behaviour/") for name in saved.files)  # the collection in flight's weights
+
+
+def test_overlap_needs_the_envs_in_its_own_process():
+    with pytest.raises(ValueError, match="overlap: true steps the envs in its own collection process"):
+        ImitationConfig(games=[GAME], overlap=True, env_workers=2)
+
+
 def test_init_agent_none_means_a_new_agent():
     for spelled in ("", "none", "null"):
         assert ImitationConfig(games=[GAME], init_agent=spelled).init_agent is None

@@ -15,6 +15,7 @@ buffer and gradients are averaged (``distributed.py``); one process runs exactly
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import zlib
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from instructed_rl.rollout.envs import REPEAT_WINDOW, EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
+from instructed_rl.train.overlap import EpisodeProcess, weights_from_arrays, weights_of, weights_to_arrays
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
 from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
@@ -83,6 +85,9 @@ class ImitationConfig(AgentSource):
                                          "sentence binds rather than where a template puts it")
     env_workers: int = option(1, "processes that step the envs and run the bot (1: this process; the bot's "
                                  "replanning runs beside the policy's forward)")
+    overlap: bool = option(False, "collect the next iteration's episodes in a spawned process during this one's "
+                                  "gradient steps (DAgger's own actions lag one update; see "
+                                  "instructed_rl/train/overlap.py)")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
     loop_takeover: int = option(0, f"steps the bot drives whenever the agent returns to a pose it held in the last "
@@ -109,6 +114,9 @@ class ImitationConfig(AgentSource):
             self.demos = None
         if self.loop_takeover < 0:
             raise ValueError(f"loop_takeover must be >= 0, got {self.loop_takeover}")
+        if self.overlap and self.env_workers != 1:
+            raise ValueError(f"overlap: true steps the envs in its own collection process; set env_workers: 1, "
+                             f"not {self.env_workers}")
         if self.demos and self.action_sets:
             raise ValueError("action_sets needs the bot on live worlds; demos hold one label a step. "
                              "Fix: set action_sets: false, or drop demos")
@@ -212,9 +220,18 @@ def _check_auxiliary_parts(config: ImitationConfig, agent: Agent) -> None:
                         "'agent: {policy: {target_map: true}}' to the config (a new agent), or set grounding_coef: 0")
 
 
+def _checkpoint_arrays(buffer: list[Episode], behaviour: dict[str, torch.Tensor] | None, ctx) -> dict | None:
+    """Every rank's buffer (on rank 0; None elsewhere), and the weights of the collection in flight."""
+    arrays = distributed.gather_arrays(episodes_to_arrays(buffer), ctx)
+    if arrays is None or behaviour is None:
+        return arrays
+    return {**arrays, **weights_to_arrays(behaviour)}
+
+
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) in ``out``; returns the path of the final saved agent."""
-    torch.set_num_threads(config.threads)
+    # Overlapped, the collection process takes one core and the gradient steps the rest.
+    torch.set_num_threads(max(1, config.threads - 1) if config.overlap else config.threads)
     ctx = distributed.init_distributed()  # a no-op unless launched by torchrun
     log = log if ctx.is_main else (lambda *args, **kwargs: None)
     resumed = open_run(config, out, ctx, resumable=RESUMABLE_CHANGES)
@@ -225,9 +242,11 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     optimizer = make_adam(parameters, lr=config.lr)
     state = {"iteration": 0, "frames": 0, "episodes": 0, "wall_seconds": 0.0, "bot_failures": 0}
     buffer: list[Episode] = []
+    arrays: dict[str, np.ndarray] = {}
     if resumed:
         state, arrays = load_checkpoint(out, optimizer=optimizer)
-        buffer = episodes_from_arrays(distributed.rank_arrays(arrays, ctx))
+        buffer = episodes_from_arrays({key: value for key, value in distributed.rank_arrays(arrays, ctx).items()
+                                       if not key.startswith("behaviour/")})
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     if not resumed and config.reading_warmup:
         warm_up_started = time.perf_counter()
@@ -251,9 +270,26 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
 
         return clone_from_demos(config, out, agent=agent, optimizer=optimizer, state=state, ctx=ctx, log=log,
                                 metrics=metrics, progress=progress, started=started)
-    envs = EnvVector(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
-                     count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory,
-                     planner=agent.config.policy.planner)
+    env_kwargs = dict(games=config.games, corpus=config.corpus, seed=config.seed, first=ctx.rank * config.envs,
+                      count=config.envs, workers=config.env_workers, map_memory=agent.config.policy.map_memory,
+                      planner=agent.config.policy.planner)
+
+    def collection(frames: int) -> dict:
+        """What collecting an iteration that starts at ``frames`` asks for, besides its randomness."""
+        return dict(episodes=config.episodes_per_iteration, beta=config.beta(frames),
+                    sample=config.agent_actions == "sampled", action_sets=config.action_sets,
+                    takeover=config.loop_takeover)
+
+    collector, behaviour = None, None
+    if config.overlap:
+        collector = EpisodeProcess(agent, envs=env_kwargs, seed_key=ctx.seed_key, rank=ctx.rank)
+        # The weights the collection in flight acts with: saved with each checkpoint.
+        behaviour = weights_from_arrays(arrays) or weights_of(agent)
+        if state["frames"] < config.frames:
+            collector.submit(iteration=state["iteration"], weights=behaviour, options=collection(state["frames"]))
+        envs = collector
+    else:
+        envs = EnvVector(**env_kwargs)
     # A frozen pretrained encoder keeps the texts of every episode in the buffer: each replay
     # would otherwise run MiniLM again on its (unique) description, ~20 ms an episode on 2 cores.
     texts_held = 2 * (config.buffer_episodes + config.episodes_per_iteration + config.envs
@@ -265,11 +301,19 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             beta = config.beta(state["frames"])
             for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
                 group["lr"] = config.learning_rate(state["frames"])
-            agent.eval()
-            episodes, stats = collect_episodes(agent, envs, iteration=iteration, episodes=config.episodes_per_iteration,
-                                               beta=beta, rng=rng, generator=generator,
-                                               sample=config.agent_actions == "sampled", action_sets=config.action_sets,
-                                               takeover=config.loop_takeover)
+            if collector is not None:
+                episodes, stats = collector.result()
+                behaviour = weights_of(agent)  # before this iteration's steps: what the next collection acts with
+            else:
+                agent.eval()
+                episodes, stats = collect_episodes(agent, envs, iteration=iteration, rng=rng, generator=generator,
+                                                   **collection(state["frames"]))
+            # Summed over ranks, so that every rank agrees on the budget and stops together.
+            stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
+                [stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures], ctx)
+            if collector is not None and state["frames"] + stats.frames < config.frames:
+                collector.submit(iteration=iteration + 1, weights=behaviour,
+                                 options=collection(state["frames"] + stats.frames))
             buffer.extend(episodes)
             del buffer[:-config.buffer_episodes]
             agent.train()
@@ -280,9 +324,6 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                                               reading_coef=config.reading_coef, grounding_coef=config.grounding_coef)
                 gradient_step(loss, optimizer, parameters, max_grad_norm=config.max_grad_norm, ctx=ctx)
                 update_metrics.append(values)
-            # Summed over ranks, so that every rank agrees on the budget and stops together.
-            stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
-                [stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures], ctx)
             state.update(iteration=iteration + 1, frames=state["frames"] + stats.frames,
                          episodes=state["episodes"] + stats.episodes,
                          bot_failures=state["bot_failures"] + stats.bot_failures,
@@ -298,7 +339,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
             shown = {"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]}
-            kept = lambda: distributed.gather_arrays(episodes_to_arrays(buffer), ctx)  # noqa: E731 - every rank's buffer
+            kept = functools.partial(_checkpoint_arrays, buffer, behaviour, ctx)
             last_eval = end_iteration(row, agent=agent, optimizer=optimizer, config=config, ctx=ctx, out=out,
                                       state=state, stop=stop, metrics=metrics, progress=progress, shown=shown,
                                       arrays=kept, log=log) or last_eval

@@ -1,4 +1,5 @@
-"""Collect the next PPO rollout in another process while the trainer updates on this one.
+"""Collect the next rollout (PPO) or the next episodes (imitation) in another process while the
+trainer updates on the ones it has.
 
 Synchronous PPO leaves a core idle: the envs step while the learner waits, then the learner
 updates while the envs wait. With ``overlap: true`` a spawned process owns the envs and a
@@ -8,7 +9,12 @@ by one update; PPO's probability ratio is taken against the behaviour policy's o
 log-probabilities, which the rollout stores, so the clipped objective stays what it is
 (asynchronous PPO, as in Sample Factory's APPO, with a lag of exactly one).
 
-The schedule is fixed (rollout k+1 always uses the weights before update k), so a run is
+Imitation (``overlap: true`` there) does the same with whole bot-labelled episodes: the bot's
+labels do not depend on who acts, so the lag only makes DAgger's own actions one update older.
+The process keeps its own copy of the frozen text encoder (each process encodes the texts it
+needs: the collector to act, the trainer to learn).
+
+The schedule is fixed (collection k+1 always uses the weights before update k), so a run is
 deterministic, and a checkpoint holds those behaviour weights beside the learner's: a
 resumed run retraces an uninterrupted one exactly.
 """
@@ -67,28 +73,63 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
     serve(conn, setup)
 
 
-class RolloutProcess:
-    """A spawned process that collects rollouts on request: ``submit`` returns at once, ``result`` waits."""
+def collection_randomness(seed: int, iteration: int, seed_key: tuple[int, ...]) -> np.random.Generator:
+    """DAgger's coin in an overlapped imitation run's collection: a stream of its own, apart from
+    the one the trainer draws its minibatches from in the same iteration."""
+    return np.random.default_rng([seed, iteration, *seed_key, 1])
 
-    def __init__(self, agent, *, envs: dict[str, Any], teacher: str | None, seed: int, rank: int):
+
+def _episode_worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, seed_key: tuple, rank: int) -> None:
+    def setup():
+        from instructed_rl.model.agent import Agent, AgentConfig
+        from instructed_rl.model.text.tokenizer import Tokenizer
+        from instructed_rl.rollout.dagger import collect_episodes
+        from instructed_rl.rollout.envs import EnvVector
+        from instructed_rl.rollout.steps import rollout_generator
+
+        config = AgentConfig.from_dict(agent_config)
+        agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+        vector = EnvVector(**envs)
+        seed = envs["seed"]
+
+        def collect(argument):
+            iteration, weights, options = argument
+            agent.load_state_dict(weights, strict=False)
+            return collect_episodes(agent, vector, iteration=iteration, rng=collection_randomness(seed, iteration, seed_key),
+                                    generator=rollout_generator(seed, iteration, rank), **options)
+
+        return {"collect": collect}
+
+    serve(conn, setup)
+
+
+class _CollectorProcess:
+    """A spawned process that collects on request: ``submit`` returns at once, ``result`` waits."""
+
+    what = "collection"
+
+    def __init__(self, target, args: tuple):
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
-        self._process = context.Process(
-            target=_worker, daemon=True,
-            args=(child, agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, teacher, (seed, rank)))
+        self._process = context.Process(target=target, daemon=True, args=(child, *args))
         self._process.start()
         child.close()
 
-    def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
-               use_teacher: bool, achievements: bool = False) -> None:
-        self._pipe.send(("collect", (iteration, weights, steps, labels, use_teacher, achievements)))
+    def _submit(self, argument) -> None:
+        self._pipe.send(("collect", argument))
 
     def result(self):
         while not self._pipe.poll(1.0):  # a process that died before it could answer must not hang us
             if not self._process.is_alive():
-                raise RuntimeError(f"the rollout process exited (code {self._process.exitcode}) without a rollout; "
-                                   "see its error above")
-        return reply(self._pipe, "the rollout process")
+                raise RuntimeError(f"the {self.what} process exited (code {self._process.exitcode}) without a "
+                                   f"{self.what}; see its error above")
+        return reply(self._pipe, f"the {self.what} process")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         try:
@@ -98,3 +139,29 @@ class RolloutProcess:
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.terminate()
+
+
+class RolloutProcess(_CollectorProcess):
+    """PPO's: a rollout of ``steps`` steps per env with the weights it is given."""
+
+    what = "rollout"
+
+    def __init__(self, agent, *, envs: dict[str, Any], teacher: str | None, seed: int, rank: int):
+        super().__init__(_worker, (agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, teacher, (seed, rank)))
+
+    def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
+               use_teacher: bool, achievements: bool = False) -> None:
+        self._submit((iteration, weights, steps, labels, use_teacher, achievements))
+
+
+class EpisodeProcess(_CollectorProcess):
+    """Imitation's: whole bot-labelled episodes (:func:`instructed_rl.rollout.dagger.collect_episodes`
+    with ``options``) acted by the weights it is given; ``result`` is (episodes, stats)."""
+
+    what = "episode collection"
+
+    def __init__(self, agent, *, envs: dict[str, Any], seed_key: tuple[int, ...], rank: int):
+        super().__init__(_episode_worker, (agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, seed_key, rank))
+
+    def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
+        self._submit((iteration, weights, options))
