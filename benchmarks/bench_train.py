@@ -120,6 +120,37 @@ def row_ours_imitation(seconds: float, game: str) -> dict:
     return _timed_run(values, seconds, probe_frames=3000)
 
 
+def row_ours_imitation_overlap(seconds: float, game: str) -> dict:
+    """Same, the next iteration's episodes collected in a spawned process during the gradient steps."""
+    from instructed_rl.commands.train import load_yaml
+
+    values = load_yaml("configs/default.yaml")
+    values.update(games=[game], eval_every=0, eval_episodes=1, checkpoint_every=10**6, overlap=True)
+    return _timed_run(values, seconds, probe_frames=3000)
+
+
+# The shipped agent's last stage: its network (the seen map, the distance table, the reader) and its
+# recipe (greedy DAgger, loop takeover), continued from data/agents/default on the benchmark's game.
+SHIPPED_STAGE = "configs/generalist_planner_blockers.yaml"
+
+
+def _shipped_stage(game: str, overlap: bool) -> dict:
+    from instructed_rl.commands.train import load_yaml
+
+    values = load_yaml(SHIPPED_STAGE)
+    values.update(games=[game], init_agent="data/agents/default", eval_every=0, eval_episodes=1,
+                  checkpoint_every=10**6, overlap=overlap)
+    return values
+
+
+def row_ours_imitation_shipped(seconds: float, game: str) -> dict:
+    return _timed_run(_shipped_stage(game, False), seconds, probe_frames=3000)
+
+
+def row_ours_imitation_shipped_overlap(seconds: float, game: str) -> dict:
+    return _timed_run(_shipped_stage(game, True), seconds, probe_frames=3000)
+
+
 # torch-ac's hyper-parameters (rl-starter-files): 16 envs x 128 steps, recurrence 4, 4 epochs, batch 256.
 PPO_AS_TORCH_AC = {"algorithm": "ppo", "corpus": "babyai", "envs": 16, "steps": 128, "recurrence": 4, "epochs": 4,
                    "minibatches": 8, "lr": 0.001, "eval_every": 0, "eval_episodes": 1, "checkpoint_every": 10**6}
@@ -233,6 +264,9 @@ ROWS = {
     "ours: PPO, network of torch-ac's cost, overlapped rollouts": row_ours_ppo_small_overlap,
     "ours: PPO, configs/default.yaml network": row_ours_ppo_default,
     "ours: imitation (bot-labelled), configs/default.yaml": row_ours_imitation,
+    "ours: imitation, configs/default.yaml, overlapped collection": row_ours_imitation_overlap,
+    "ours: imitation, the shipped agent's network and last stage": row_ours_imitation_shipped,
+    "ours: imitation, the shipped agent's network and last stage, overlapped": row_ours_imitation_shipped_overlap,
 }
 
 

@@ -301,6 +301,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             beta = config.beta(state["frames"])
             for group in optimizer.param_groups:  # a function of the frame count, so resuming is exact
                 group["lr"] = config.learning_rate(state["frames"])
+            waited = time.perf_counter()
             if collector is not None:
                 episodes, stats = collector.result()
                 behaviour = weights_of(agent)  # before this iteration's steps: what the next collection acts with
@@ -308,6 +309,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 agent.eval()
                 episodes, stats = collect_episodes(agent, envs, iteration=iteration, rng=rng, generator=generator,
                                                    **collection(state["frames"]))
+            waited = time.perf_counter() - waited  # overlapped: the time the gradient steps wait for episodes
             # Summed over ranks, so that every rank agrees on the budget and stops together.
             stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures = distributed.all_reduce_sum(
                 [stats.frames, stats.successes, stats.episodes, stats.agree, stats.bot_failures], ctx)
@@ -336,6 +338,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 "collect/success": stats.successes / max(1, stats.episodes),
                 "collect/agreement": stats.agree / max(1, stats.frames), "bot_failures": state["bot_failures"],
                 "collect/loops": stats.takeovers / max(1, stats.episodes),
+                "collect/seconds": round(waited, 3),  # overlapped: waiting for the collection process
                 **{f"train/{k}": float(np.mean([m[k] for m in update_metrics])) for k in update_metrics[0]},
             }
             shown = {"success%": 100 * row["collect/success"], "acc": row["train/accuracy"]}
