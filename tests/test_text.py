@@ -132,6 +132,21 @@ def test_pretrained_cache_is_bounded_and_reused(
     assert features.batch_size == 3 and len(pretrained._cache) == 2
 
 
+def test_frozen_outputs_handed_to_another_copy_are_used_as_its_own(pretrained: PretrainedTextEncoder,
+                                                                     tokenizer: Tokenizer) -> None:
+    """An overlapped trainer's collection process hands over MiniLM's outputs with its episodes."""
+    texts = ["go to the red ball", "The treasure is the green key. A dax is a box."]
+    pretrained.clear_cache()
+    expected = pretrained.backbone_features(texts)
+    other = PretrainedTextEncoder(TextConfig(encoder="pretrained", cache_size=64))
+    other.keep_frozen_outputs(pretrained.frozen_outputs(texts + ["a text it never encoded"]))
+    assert sorted(other._cache) == sorted(texts)
+    got = other.backbone_features(texts)
+    assert other.cache_misses == 0 and torch.equal(got.tokens, expected.tokens) and torch.equal(got.words, expected.words)
+    gru = build_encoder(TextConfig(encoder="gru", dim=32), tokenizer)
+    assert gru.frozen_outputs(texts) == {}  # nothing frozen, nothing to hand over
+
+
 def test_pretrained_cache_filled_in_inference_mode_still_trains(pretrained: PretrainedTextEncoder) -> None:
     pretrained.clear_cache()
     with torch.inference_mode():

@@ -173,6 +173,9 @@ class ActState:
     implicit: list[ImplicitSteps | None] = field(default_factory=list)  # per env, with config.implicit_steps
 
 
+READINGS_HELD = 50_000  # pointer readings kept (more than a trainer's replay buffer holds episodes)
+
+
 class Agent(nn.Module):
     """Tokenizer + text encoder + policy, built from one :class:`AgentConfig`.
 
@@ -195,6 +198,8 @@ class Agent(nn.Module):
                                  pointer_input_dim=getattr(self.encoder, "backbone_width", None))
         self._act_state: ActState | None = None
         self._rephraser: Rephraser | None = None
+        self._readings: dict[tuple[str, str], str] = {}  # (instruction, description) -> how the pointer reads it
+        self._readings_of: tuple = ()  # ... for these weights of what it reads with (see _point)
 
     @classmethod
     def create(cls, config: AgentConfig, *, texts: Iterable[str], seed: int = 0) -> Agent:
@@ -262,7 +267,7 @@ class Agent(nn.Module):
             )
         description = self._encode_unique(descriptions, allow_empty=True)
         if self._points:
-            instructions = self._point(instructions, descriptions, self.pointer_features(descriptions, encoded=description))
+            instructions = self._point(instructions, descriptions)
         return GoalFeatures(self._encode_unique(instructions, allow_empty=False), description)
 
     def read(self, instructions: Sequence[str], descriptions: Sequence[str]) -> list[str]:
@@ -272,19 +277,42 @@ class Agent(nn.Module):
         instructions, descriptions = list(instructions), list(descriptions)
         if not self._points:
             return instructions
-        return self._point(instructions, descriptions, self.pointer_features(descriptions))
+        return self._point(instructions, descriptions)
 
     @property
     def _points(self) -> bool:
         return self.config.policy.read_description and self.config.policy.reader == "pointer"
 
-    def _point(self, instructions: list[str], descriptions: list[str], description: TextFeatures) -> list[str]:
-        queries = find_queries(instructions, descriptions)
-        if not queries:
-            return instructions
-        with torch.no_grad():
-            scores = score_queries(self.policy.pointer_reader, description, queries)
-        return rewrite(instructions, descriptions, queries, scores)
+    def _point(self, instructions: list[str], descriptions: list[str]) -> list[str]:
+        """The pointer's reading of each pair, each distinct pair read once for the weights it reads
+        with: a trainer replays an episode several times, and while the pointer does not learn
+        (``reading_coef: 0``) its reading of a pair cannot change. Reading a learning batch anew
+        cost about a fifth of the gradient step."""
+        weights = self._reading_weights()
+        if weights != self._readings_of:
+            self._readings, self._readings_of = {}, weights
+        pairs = list(zip(instructions, descriptions))
+        new = list(dict.fromkeys(pair for pair in pairs if pair not in self._readings))
+        if new:
+            unread, described = [pair[0] for pair in new], [pair[1] for pair in new]
+            read = unread
+            queries = find_queries(unread, described)
+            if queries:
+                with torch.no_grad():
+                    scores = score_queries(self.policy.pointer_reader, self.pointer_features(described), queries)
+                read = rewrite(unread, described, queries, scores)
+            if len(self._readings) + len(new) > READINGS_HELD:
+                self._readings.clear()
+            self._readings.update(zip(new, read))
+        return [self._readings[pair] for pair in pairs]
+
+    def _reading_weights(self) -> tuple:
+        """Where the weights the pointer's reading depends on live and how often each was changed in
+        place (an optimizer step, a load): equal tuples, equal readings."""
+        modules = [self.policy.pointer_reader]
+        if not self.config.policy.pointer_projection:  # it reads the encoder's projected tokens
+            modules.append(self.encoder)
+        return tuple((p.data_ptr(), p._version) for module in modules for p in module.parameters())
 
     def pointer_features(self, descriptions: list[str], *, encoded: TextFeatures | None = None) -> TextFeatures:
         """What the pointer reader reads of ``descriptions``: the encoder's projected tokens

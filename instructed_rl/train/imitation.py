@@ -303,7 +303,8 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
                 group["lr"] = config.learning_rate(state["frames"])
             waited = time.perf_counter()
             if collector is not None:
-                episodes, stats = collector.result()
+                episodes, stats, text_outputs = collector.result()
+                agent.encoder.keep_frozen_outputs(text_outputs)
                 behaviour = weights_of(agent)  # before this iteration's steps: what the next collection acts with
             else:
                 agent.eval()

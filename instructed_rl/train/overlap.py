@@ -95,8 +95,14 @@ def _episode_worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, seed
         def collect(argument):
             iteration, weights, options = argument
             agent.load_state_dict(weights, strict=False)
-            return collect_episodes(agent, vector, iteration=iteration, rng=collection_randomness(seed, iteration, seed_key),
-                                    generator=rollout_generator(seed, iteration, rank), **options)
+            episodes, stats = collect_episodes(agent, vector, iteration=iteration,
+                                               rng=collection_randomness(seed, iteration, seed_key),
+                                               generator=rollout_generator(seed, iteration, rank), **options)
+            # The frozen text model's outputs for these episodes go along: the trainer would otherwise
+            # run MiniLM on every new description again (~15 ms each on one core).
+            instructions, descriptions = [e.instruction for e in episodes], [e.description for e in episodes]
+            texts = instructions + descriptions + agent.read(instructions, descriptions)
+            return episodes, stats, agent.encoder.frozen_outputs(texts)
 
         return {"collect": collect}
 
@@ -156,7 +162,8 @@ class RolloutProcess(_CollectorProcess):
 
 class EpisodeProcess(_CollectorProcess):
     """Imitation's: whole bot-labelled episodes (:func:`instructed_rl.rollout.dagger.collect_episodes`
-    with ``options``) acted by the weights it is given; ``result`` is (episodes, stats)."""
+    with ``options``) acted by the weights it is given; ``result`` is (episodes, stats, the frozen
+    text model's outputs for their texts: ``TextEncoder.keep_frozen_outputs``)."""
 
     what = "episode collection"
 

@@ -36,7 +36,7 @@ import dataclasses
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -203,6 +203,14 @@ class TextEncoder(nn.Module):
         that has nothing frozen to keep): for a loop that draws again and again from one pool."""
         yield
 
+    def frozen_outputs(self, texts: Iterable[str]) -> dict[str, Any]:
+        """The frozen part's outputs it holds for any of ``texts``, to hand to another copy of this
+        encoder (:meth:`keep_frozen_outputs`): nothing, for an encoder with nothing frozen."""
+        return {}
+
+    def keep_frozen_outputs(self, outputs: dict[str, Any]) -> None:
+        """Hold outputs another copy computed (:meth:`frozen_outputs`), as if computed here."""
+
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -334,6 +342,16 @@ class PretrainedTextEncoder(TextEncoder):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+    def frozen_outputs(self, texts: Iterable[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return {text: self._cache[text] for text in dict.fromkeys(texts) if text in self._cache}
+
+    def keep_frozen_outputs(self, outputs: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+        for text, entry in outputs.items():
+            self._cache[text] = entry
+            self._cache.move_to_end(text)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     @contextmanager
     def holding(self, texts: int) -> Iterator[None]:
