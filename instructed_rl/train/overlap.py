@@ -73,6 +73,11 @@ def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str
     serve(conn, setup)
 
 
+def frozen_outputs_from_arrays(outputs: dict[str, tuple[np.ndarray, ...]]) -> dict[str, tuple[torch.Tensor, ...]]:
+    """The collection's text outputs as the encoder holds them (``TextEncoder.keep_frozen_outputs``)."""
+    return {text: tuple(torch.from_numpy(part) for part in entry) for text, entry in outputs.items()}
+
+
 def collection_randomness(seed: int, iteration: int, seed_key: tuple[int, ...]) -> np.random.Generator:
     """DAgger's coin in an overlapped imitation run's collection: a stream of its own, apart from
     the one the trainer draws its minibatches from in the same iteration."""
@@ -102,7 +107,11 @@ def _episode_worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, seed
             # run MiniLM on every new description again (~15 ms each on one core).
             instructions, descriptions = [e.instruction for e in episodes], [e.description for e in episodes]
             texts = instructions + descriptions + agent.read(instructions, descriptions)
-            return episodes, stats, agent.encoder.frozen_outputs(texts)
+            # As numpy arrays: torch would pass each tensor through a shared-memory file descriptor,
+            # and a few hundred texts an iteration exhaust the process's limit on open files.
+            outputs = {text: tuple(part.numpy() for part in entry)
+                       for text, entry in agent.encoder.frozen_outputs(texts).items()}
+            return episodes, stats, outputs
 
         return {"collect": collect}
 
@@ -163,7 +172,7 @@ class RolloutProcess(_CollectorProcess):
 class EpisodeProcess(_CollectorProcess):
     """Imitation's: whole bot-labelled episodes (:func:`instructed_rl.rollout.dagger.collect_episodes`
     with ``options``) acted by the weights it is given; ``result`` is (episodes, stats, the frozen
-    text model's outputs for their texts: ``TextEncoder.keep_frozen_outputs``)."""
+    text model's outputs for their texts as numpy arrays: :func:`frozen_outputs_from_arrays`)."""
 
     what = "episode collection"
 
