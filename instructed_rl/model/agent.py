@@ -314,13 +314,10 @@ class Agent(nn.Module):
             modules.append(self.encoder)
         return tuple((p.data_ptr(), p._version) for module in modules for p in module.parameters())
 
-    def pointer_features(self, descriptions: list[str], *, encoded: TextFeatures | None = None) -> TextFeatures:
-        """What the pointer reader reads of ``descriptions``: the encoder's projected tokens
-        (``encoded``, when the caller has them), or with ``pointer_projection`` the frozen model's
-        own (the pointer projects them itself)."""
-        if self.config.policy.pointer_projection:
-            return self._encode_unique(descriptions, allow_empty=True, frozen=True)
-        return encoded if encoded is not None else self._encode_unique(descriptions, allow_empty=True)
+    def pointer_features(self, descriptions: list[str]) -> TextFeatures:
+        """What the pointer reader reads of ``descriptions``: the encoder's projected tokens, or with
+        ``pointer_projection`` the frozen model's own (the pointer projects them itself)."""
+        return self._encode_unique(descriptions, allow_empty=True, frozen=self.config.policy.pointer_projection)
 
     def _encode_unique(self, texts: list[str], *, allow_empty: bool, frozen: bool = False) -> TextFeatures:
         """Each distinct text encoded once (``frozen``: the pretrained backbone's own outputs)."""

@@ -38,8 +38,8 @@ from instructed_rl.rollout.envs import REPEAT_WINDOW, EnvVector
 from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episodes_to_arrays
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
-from instructed_rl.train.overlap import (EpisodeProcess, frozen_outputs_from_arrays, weights_from_arrays, weights_of,
-                                         weights_to_arrays)
+from instructed_rl.train.overlap import (BEHAVIOUR_PREFIX, EpisodeProcess, frozen_outputs_from_arrays,
+                                         weights_from_arrays, weights_of, weights_to_arrays)
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
 from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
@@ -88,7 +88,8 @@ class ImitationConfig(AgentSource):
                                  "replanning runs beside the policy's forward)")
     overlap: bool = option(False, "collect the next iteration's episodes in a spawned process during this one's "
                                   "gradient steps (DAgger's own actions lag one update; see "
-                                  "instructed_rl/train/overlap.py)")
+                                  "instructed_rl/train/overlap.py). Pays where collecting is heavy (mazes, the "
+                                  "seen map and its planner); in one room the gradient steps bound both")
     action_sets: bool = option(False, "label each move with every equally short one (bot rollouts; slower to collect, "
                                       "no tie-break to imitate; no measured gain yet)")
     loop_takeover: int = option(0, f"steps the bot drives whenever the agent returns to a pose it held in the last "
@@ -247,7 +248,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     if resumed:
         state, arrays = load_checkpoint(out, optimizer=optimizer)
         buffer = episodes_from_arrays({key: value for key, value in distributed.rank_arrays(arrays, ctx).items()
-                                       if not key.startswith("behaviour/")})
+                                       if not key.startswith(BEHAVIOUR_PREFIX)})
         log(f"resuming {out} at iteration {state['iteration']}, {state['frames']:,} frames")
     if not resumed and config.reading_warmup:
         warm_up_started = time.perf_counter()
