@@ -30,6 +30,20 @@ ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201
 
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
+One run, 2026-12-05 (``--seconds 30 --skip "torch-ac's cost"``), each row started on a quiet
+machine (earlier runs started each row right after the last, and our trainers, which take one
+torch thread under load, timed one thread after the first row); peak RSS is this process plus
+its largest child:
+
+| row | frames/s | x torch-ac | peak RSS MB | threads |
+|---|---:|---:|---:|---:|
+| torch-ac PPO (16 procs, rl-starter-files model) | 1,275 | 1.00 | 376 | 2 |
+| ours: PPO, configs/default.yaml network | 346 | 0.27 | 1,645 | 2 |
+| ours: imitation (bot-labelled), configs/default.yaml | 178 | 0.14 | 2,009 | 2 |
+| ours: imitation, configs/default.yaml, overlapped collection | 299 | 0.23 | 1,822 | 2 |
+| ours: imitation, the shipped agent's network and last stage | 153 | 0.12 | 2,302 | 2 |
+| ours: imitation, the shipped agent's network and last stage, overlapped | 190 | 0.15 | 2,120 | 2 |
+
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
 trunk at full 7x7 resolution costs ~20x torch-ac's convs per frame.
@@ -49,7 +63,8 @@ GAME = "BabyAI-GoToLocal-v0"
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory plus its largest finished child's (an overlapped
-    trainer's collection process; one of torch-ac's env processes)."""
+    trainer's collection process; one of torch-ac's env processes): an upper bound, since a child
+    forked from this process counts the pages it shares with it."""
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
