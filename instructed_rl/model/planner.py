@@ -120,6 +120,7 @@ def distance_tables(worlds: list[np.ndarray], poses, *, object_cost: int = 0,
     once). Sweeping both axes both ways until nothing changes converges after about as many
     rounds as the shortest paths make turns, where relaxing one step at a time takes as many
     rounds as they are long."""
+    worlds = [np.asarray(world) for world in worlds]
     count = len(worlds)
     skips = skips if skips is not None else [None] * count
     width = max(w.shape[0] for w in worlds) + 2
@@ -133,7 +134,6 @@ def distance_tables(worlds: list[np.ndarray], poses, *, object_cost: int = 0,
     rows = np.zeros((count, width, height), np.int32)
     columns = np.zeros((count, width, height), np.int32)
     for n, (world, pose, skip) in enumerate(zip(worlds, poses, skips)):
-        world = np.asarray(world)
         w, h = world.shape[:2]
         x, y, direction = int(pose[0]), int(pose[1]), int(pose[2])
         cost = step_costs(world, object_cost)

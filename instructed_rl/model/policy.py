@@ -283,8 +283,8 @@ def _folded_tables(obs: dict[str, Any], lead: tuple[int, ...], settings: Planner
     skips = [skip] if not lead else list(skip) if skip is not None else [None] * len(worlds)
     poses = np.asarray(pose).reshape(-1, 3)
     flat = np.full((len(worlds), cells), FAR, np.uint8)
-    flat[:, :TABLE_ROWS * ORIGINS] = distance_tables([np.asarray(w) for w in worlds], poses,
-                                                     object_cost=settings.object_cost, skips=skips).reshape(len(worlds), -1)
+    flat[:, :TABLE_ROWS * ORIGINS] = distance_tables(worlds, poses, object_cost=settings.object_cost,
+                                                     skips=skips).reshape(len(worlds), -1)
     return flat.reshape(*lead, VIEW_SIZE, VIEW_SIZE, TABLE_FOLDED)
 
 

@@ -39,7 +39,7 @@ from instructed_rl.rollout.episodes import Episode, episodes_from_arrays, episod
 from instructed_rl.train.grounding import grounding_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.overlap import (BEHAVIOUR_PREFIX, EpisodeProcess, frozen_outputs_from_arrays,
-                                         weights_from_arrays, weights_of, weights_to_arrays)
+                                         learner_threads, weights_from_arrays, weights_of, weights_to_arrays)
 from instructed_rl.train.reading import (WARMUP_LR, WARMUP_WORLDS_PER_GAME, ReadingExample, pointer_reading_loss,
                                         reading_loss, warm_up_reader)
 from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
@@ -232,8 +232,7 @@ def _checkpoint_arrays(buffer: list[Episode], behaviour: dict[str, torch.Tensor]
 
 def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) in ``out``; returns the path of the final saved agent."""
-    # Overlapped, the collection process takes one core and the gradient steps the rest.
-    torch.set_num_threads(max(1, config.threads - 1) if config.overlap else config.threads)
+    torch.set_num_threads(learner_threads(config.threads, config.overlap))
     ctx = distributed.init_distributed()  # a no-op unless launched by torchrun
     log = log if ctx.is_main else (lambda *args, **kwargs: None)
     resumed = open_run(config, out, ctx, resumable=RESUMABLE_CHANGES)

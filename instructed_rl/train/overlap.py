@@ -47,15 +47,27 @@ def weights_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor
     return found or None
 
 
+def learner_threads(threads: int, overlap: bool) -> int:
+    """Torch threads of a trainer's gradient steps: overlapped, the collection process takes one core."""
+    return max(1, threads - 1) if overlap else threads
+
+
+def _agent_copy(agent_config: dict, tokenizer: bytes):
+    """The trainer's agent rebuilt in a collection process (its weights arrive with each request)."""
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.model.text.tokenizer import Tokenizer
+
+    config = AgentConfig.from_dict(agent_config)
+    return Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+
+
 def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
     def setup():
-        from instructed_rl.model.agent import Agent, AgentConfig
-        from instructed_rl.model.text.tokenizer import Tokenizer
+        from instructed_rl.model.agent import Agent
         from instructed_rl.rollout.envs import EnvVector
         from instructed_rl.rollout.steps import collect_rollout, rollout_generator
 
-        config = AgentConfig.from_dict(agent_config)
-        agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+        agent = _agent_copy(agent_config, tokenizer)
         teacher_agent = Agent.from_pretrained(teacher).eval() if teacher else None
         vector = EnvVector(**envs)
         seed, rank = seed_rank
@@ -86,14 +98,11 @@ def collection_randomness(seed: int, iteration: int, seed_key: tuple[int, ...]) 
 
 def _episode_worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, seed_key: tuple, rank: int) -> None:
     def setup():
-        from instructed_rl.model.agent import Agent, AgentConfig
-        from instructed_rl.model.text.tokenizer import Tokenizer
         from instructed_rl.rollout.dagger import collect_episodes
         from instructed_rl.rollout.envs import EnvVector
         from instructed_rl.rollout.steps import rollout_generator
 
-        config = AgentConfig.from_dict(agent_config)
-        agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+        agent = _agent_copy(agent_config, tokenizer)
         vector = EnvVector(**envs)
         seed = envs["seed"]
 

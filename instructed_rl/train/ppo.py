@@ -52,7 +52,8 @@ from instructed_rl.train.gae import compute_gae
 from instructed_rl.train.hindsight import pick_balanced, relabelled_episodes, relabelled_loss
 from instructed_rl.train.optim import gradient_step, make_adam
 from instructed_rl.train.ppo_loss import make_minibatch, ppo_loss, segments
-from instructed_rl.train.overlap import RolloutProcess, weights_from_arrays, weights_of, weights_to_arrays
+from instructed_rl.train.overlap import (RolloutProcess, learner_threads, weights_from_arrays, weights_of,
+                                         weights_to_arrays)
 from instructed_rl.rollout.envs import EnvVector
 from instructed_rl.rollout.steps import collect_rollout
 from instructed_rl.train.runs import (AgentSource, StopFlag, end_iteration, finish_run, iteration_randomness,
@@ -160,8 +161,7 @@ RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes"
 
 def train_ppo(config: PPOConfig, out: Path, *, log=print) -> Path:
     """Train (or resume) PPO / kickstarting in ``out``; returns the path of the final saved agent."""
-    # Overlapped, the rollout process takes one core and the update the rest.
-    torch.set_num_threads(max(1, config.threads - 1) if config.overlap else config.threads)
+    torch.set_num_threads(learner_threads(config.threads, config.overlap))
     use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
         raise UserError("device: cuda, but torch sees no GPU. Fix: --device cpu (or auto)")
