@@ -91,6 +91,7 @@ def test_the_collection_process_hands_over_the_text_models_outputs_as_plain_arra
     config = AgentConfig.from_dict({"text": {"encoder": "pretrained", "dim": 32},
                                     "policy": {"embed_dim": 32, "channels": 32, "film_layers": 1}})
     agent = Agent.create(config, texts=["go to the red ball"])
+    agent.encoder.bf16_backbone = True  # the trainer's text_precision: the collection reads the same way
     envs = dict(games=["GoToRoom"], corpus="paraphrase", seed=0, first=0, count=4, workers=1)
     with EpisodeProcess(agent, envs=envs, seed_key=(), rank=0) as collector:
         collector.submit(iteration=0, weights=weights_of(agent), options=dict(episodes=4, beta=1.0))
@@ -98,6 +99,12 @@ def test_the_collection_process_hands_over_the_text_models_outputs_as_plain_arra
     assert stats.episodes == 4 and len(episodes) == 4
     texts = [e.instruction for e in episodes] + [e.description for e in episodes]
     assert set(texts) <= set(outputs)
+    theirs = torch.from_numpy(outputs[texts[0]][1])
+    agent.encoder.bf16_backbone = False
+    full = agent.encoder.backbone_features(texts[:1]).tokens[0]
+    agent.encoder.clear_cache()
+    assert not torch.allclose(theirs, full, atol=1e-4)  # read in bf16 there (float32 differs by ~1e-6)
+    assert torch.allclose(theirs, full, atol=0.1)
     assert all(isinstance(part, np.ndarray) for entry in outputs.values() for part in entry)
     agent.encoder.keep_frozen_outputs(frozen_outputs_from_arrays(outputs))
     misses = agent.encoder.cache_misses
@@ -108,6 +115,13 @@ def test_the_collection_process_hands_over_the_text_models_outputs_as_plain_arra
 def test_overlap_needs_the_envs_in_its_own_process():
     with pytest.raises(ValueError, match="overlap: true steps the envs in its own collection process"):
         ImitationConfig(games=[GAME], overlap=True, env_workers=2)
+
+
+def test_text_precision_is_checked_and_resolved():
+    assert ImitationConfig(games=[GAME], text_precision="fp32").bf16_text is False
+    assert ImitationConfig(games=[GAME], text_precision="bf16").bf16_text is True
+    with pytest.raises(ValueError, match="text_precision must be auto, bf16 or fp32"):
+        ImitationConfig(games=[GAME], text_precision="half")
 
 
 def test_init_agent_none_means_a_new_agent():

@@ -152,17 +152,19 @@ def distance_tables(worlds: list[np.ndarray], poses, *, object_cost: int = 0,
         seen_not = kind == OBJECT_TO_IDX["unseen"]
         seen_not[x, y] = False
         unseen[n, 1:w + 1, 1:h + 1] = seen_not
+    # Reversed views by slicing: np.flip's own overhead was a sixth of a maze table.
+    reverse = {2: (slice(None), slice(None), slice(None, None, -1)), 3: (Ellipsis, slice(None, None, -1))}
     prefix = {axis: np.cumsum(enter, axis=axis) for axis in (2, 3)}
-    suffix = {axis: np.flip(np.cumsum(np.flip(enter, axis), axis=axis), axis) for axis in (2, 3)}
+    suffix = {axis: np.cumsum(enter[reverse[axis]], axis=axis)[reverse[axis]] for axis in (2, 3)}
     while True:
         before = dist.copy()
         for axis in (2, 3):
             # Forward: dist[k] + enter[k+1..i] = prefix[i] + (dist[k] - prefix[k]); backward alike.
             ahead = prefix[axis]
-            dist = np.minimum(dist, ahead + np.minimum.accumulate(dist - ahead, axis=axis))
+            np.minimum(dist, ahead + np.minimum.accumulate(dist - ahead, axis=axis), out=dist)
             behind = suffix[axis]
-            flipped = np.flip(dist - behind, axis)
-            dist = np.minimum(dist, behind + np.flip(np.minimum.accumulate(flipped, axis=axis), axis))
+            back = np.minimum.accumulate((dist - behind)[reverse[axis]], axis=axis)[reverse[axis]]
+            np.minimum(dist, behind + back, out=dist)
             np.minimum(dist, _LIMIT, out=dist)
         if np.array_equal(dist, before):
             break

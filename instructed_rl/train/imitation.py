@@ -138,7 +138,7 @@ class ImitationConfig(AgentSource):
 
 
 # Keys that may change between a run and its resumption (budget and bookkeeping only).
-RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "conv_precision", "track", "env_workers")
+RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "conv_precision", "text_precision", "track", "env_workers")
 
 
 def unroll(agent: Agent, episodes: list[Episode]) -> tuple[PolicyOutput, dict[str, np.ndarray], GoalFeatures]:

@@ -52,22 +52,31 @@ def learner_threads(threads: int, overlap: bool) -> int:
     return max(1, threads - 1) if overlap else threads
 
 
-def _agent_copy(agent_config: dict, tokenizer: bytes):
-    """The trainer's agent rebuilt in a collection process (its weights arrive with each request)."""
+def _agent_parts(agent) -> tuple[dict, bytes, bool]:
+    """What a collection process rebuilds the trainer's agent from (:func:`_agent_copy`)."""
+    return agent.config.to_dict(), agent.tokenizer.to_bytes(), agent.encoder.bf16_backbone
+
+
+def _agent_copy(parts: tuple[dict, bytes, bool]):
+    """The trainer's agent rebuilt in a collection process, reading text at the trainer's precision
+    (its weights arrive with each request)."""
     from instructed_rl.model.agent import Agent, AgentConfig
     from instructed_rl.model.text.tokenizer import Tokenizer
 
+    agent_config, tokenizer, bf16_text = parts
     config = AgentConfig.from_dict(agent_config)
-    return Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+    agent = Agent(config, Tokenizer.from_bytes(tokenizer, max_length=config.text.max_length)).eval()
+    agent.encoder.bf16_backbone = bf16_text
+    return agent
 
 
-def _worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
+def _worker(conn, agent_parts: tuple, envs: dict, teacher: str | None, seed_rank: tuple) -> None:
     def setup():
         from instructed_rl.model.agent import Agent
         from instructed_rl.rollout.envs import EnvVector
         from instructed_rl.rollout.steps import collect_rollout, rollout_generator
 
-        agent = _agent_copy(agent_config, tokenizer)
+        agent = _agent_copy(agent_parts)
         teacher_agent = Agent.from_pretrained(teacher).eval() if teacher else None
         vector = EnvVector(**envs)
         seed, rank = seed_rank
@@ -96,13 +105,13 @@ def collection_randomness(seed: int, iteration: int, seed_key: tuple[int, ...]) 
     return np.random.default_rng([seed, iteration, *seed_key, 1])
 
 
-def _episode_worker(conn, agent_config: dict, tokenizer: bytes, envs: dict, seed_key: tuple, rank: int) -> None:
+def _episode_worker(conn, agent_parts: tuple, envs: dict, seed_key: tuple, rank: int) -> None:
     def setup():
         from instructed_rl.rollout.dagger import collect_episodes
         from instructed_rl.rollout.envs import EnvVector
         from instructed_rl.rollout.steps import rollout_generator
 
-        agent = _agent_copy(agent_config, tokenizer)
+        agent = _agent_copy(agent_parts)
         vector = EnvVector(**envs)
         seed = envs["seed"]
 
@@ -171,7 +180,7 @@ class RolloutProcess(_CollectorProcess):
     what = "rollout"
 
     def __init__(self, agent, *, envs: dict[str, Any], teacher: str | None, seed: int, rank: int):
-        super().__init__(_worker, (agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, teacher, (seed, rank)))
+        super().__init__(_worker, (_agent_parts(agent), envs, teacher, (seed, rank)))
 
     def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], steps: int, labels: bool,
                use_teacher: bool, achievements: bool = False) -> None:
@@ -186,7 +195,7 @@ class EpisodeProcess(_CollectorProcess):
     what = "episode collection"
 
     def __init__(self, agent, *, envs: dict[str, Any], seed_key: tuple[int, ...], rank: int):
-        super().__init__(_episode_worker, (agent.config.to_dict(), agent.tokenizer.to_bytes(), envs, seed_key, rank))
+        super().__init__(_episode_worker, (_agent_parts(agent), envs, seed_key, rank))
 
     def submit(self, *, iteration: int, weights: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
         self._submit((iteration, weights, options))

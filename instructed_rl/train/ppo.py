@@ -154,7 +154,7 @@ class KickstartConfig(PPOConfig):
 
 
 # Keys that may change between a run and its resumption (budget, bookkeeping, speed only).
-RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "conv_precision", "track", "workers")
+RESUMABLE_CHANGES = ("frames", "checkpoint_every", "eval_every", "eval_episodes", "threads", "conv_precision", "text_precision", "track", "workers")
 
 
 # ---- the trainer ---------------------------------------------------------------------------
