@@ -30,19 +30,21 @@ ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201
 
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
-One run, 2026-12-05 (``--seconds 30 --skip "torch-ac's cost"``), each row started on a quiet
-machine (earlier runs started each row right after the last, and our trainers, which take one
-torch thread under load, timed one thread after the first row); peak RSS is this process plus
-its largest child:
+One run, 2026-12-05 evening (``--seconds 30 --skip "torch-ac's cost"``), each row started on a
+quiet machine; MiniLM in bf16 while training (``text_precision: auto``), the view stem learning on
+folded multi-hot codes; peak RSS is this process plus its largest child (an upper bound):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|
-| torch-ac PPO (16 procs, rl-starter-files model) | 1,275 | 1.00 | 376 | 2 |
-| ours: PPO, configs/default.yaml network | 346 | 0.27 | 1,645 | 2 |
-| ours: imitation (bot-labelled), configs/default.yaml | 178 | 0.14 | 2,009 | 2 |
-| ours: imitation, configs/default.yaml, overlapped collection | 299 | 0.23 | 1,822 | 2 |
-| ours: imitation, the shipped agent's network and last stage | 153 | 0.12 | 2,302 | 2 |
-| ours: imitation, the shipped agent's network and last stage, overlapped | 190 | 0.15 | 2,120 | 2 |
+| torch-ac PPO (16 procs, rl-starter-files model) | 1,333 | 1.00 | 376 | 2 |
+| ours: PPO, configs/default.yaml network | 565 | 0.42 | 1,686 | 2 |
+| ours: imitation (bot-labelled), configs/default.yaml | 263 | 0.20 | 2,168 | 2 |
+| ours: imitation, configs/default.yaml, overlapped collection | 481 | 0.36 | 1,886 | 2 |
+| ours: imitation, the shipped agent's network and last stage | 169 | 0.13 | 2,476 | 2 |
+| ours: imitation, the shipped agent's network and last stage, overlapped | 295 | 0.22 | 2,170 | 2 |
+
+The same run that morning, before those two changes (docs/history.md, session 36): 0.27x, 0.14x,
+0.23x, 0.12x and 0.15x.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM

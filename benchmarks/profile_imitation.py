@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--conv-precision", choices=("auto", "bf16", "fp32"), default="auto",
                         help="the trainer's conv_precision (auto: bf16 on CPUs with native bf16)")
+    parser.add_argument("--text-precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="the trainer's text_precision (auto: MiniLM in bf16 on CPUs with native bf16)")
     parser.add_argument("--beta", type=float, default=0.5, help="share of bot actions taken (DAgger mix)")
     parser.add_argument("--map-memory", action="store_true",
                         help="give the config's agent the seen-map stream (policy.map_memory) to measure its cost")
@@ -94,6 +96,7 @@ def main() -> None:
     data = load_yaml(args.config)
     data.pop("algorithm", None)
     data["conv_precision"] = args.conv_precision
+    data["text_precision"] = args.text_precision
     config = from_mapping(algorithms()["imitation"], data, source=args.config)
     agent = make_agent(config, None, distributed.init_distributed(), resumed=False)
     if args.map_memory and not agent.config.policy.map_memory:
@@ -172,7 +175,8 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.config}: {args.iterations} iterations after one warm-up, {frames:,} frames, "
           f"{frames / wall:,.0f} frames/s, {args.threads} torch threads, "
-          f"{'bf16' if config.bf16_convolutions else 'fp32'} convolutions when learning, peak RSS {peak:,.0f} MiB\n")
+          f"{'bf16' if config.bf16_convolutions else 'fp32'} convolutions when learning, "
+          f"{'bf16' if config.bf16_text else 'fp32'} text model, peak RSS {peak:,.0f} MiB\n")
     print("| part | ms per frame | share of wall |")
     print("|---|---:|---:|")
     for name, seconds in rows:

@@ -530,7 +530,7 @@ class Policy(nn.Module):
             return torch.relu(self.stem(self._embed_rows(rows)))
         # Learning: the stem convolves the cells' multi-hot codes (28 channels) with its weights
         # folded into the embedding table. That equals convolving their 64-channel embeddings,
-        # costs under half of it, and its backward needs no gradient for its input.
+        # and its backward needs no gradient for its input: about two thirds of the cost.
         codes = self._multi_hot(rows).permute(0, 3, 1, 2)
         folded = torch.einsum("oekl,re->orkl", self.stem.weight, self.cell_embed.weight)
         with self._convolution_precision(codes.device):
