@@ -31,8 +31,9 @@ ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
 One run, 2026-12-05 evening (``--seconds 30 --skip "torch-ac's cost"``), each row started on a
-quiet machine; MiniLM in bf16 while training (``text_precision: auto``), the view stem learning on
-folded multi-hot codes; peak RSS is this process plus its largest child (an upper bound):
+quiet machine; MiniLM in bf16 while training (``text_precision: auto``) and a stem folded into the
+embedding table that was reverted after (about 3% of a learning step: docs/history.md, session 36);
+peak RSS is this process plus its largest child (an upper bound):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|

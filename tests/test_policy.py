@@ -195,28 +195,11 @@ def test_bf16_training_changes_learning_steps_only():
 def test_view_embedding_is_the_same_with_and_without_gradients():
     # Training takes a multi-hot matmul (faster backward), acting the embedding lookup.
     policy = Policy(PolicyConfig(embed_dim=16, channels=32), goal_dim=8)
-    rows = policy._table_rows(torch.randint(0, 4, (5, 7, 7, 3)))
+    image = torch.randint(0, 4, (5, 7, 7, 3))
     with torch.no_grad():
-        looked_up = policy._embed_rows(rows)
-    multi_hot = policy._embed_rows(rows)
+        looked_up = policy._embed_view(image)
+    multi_hot = policy._embed_view(image)
     assert multi_hot.requires_grad and torch.allclose(looked_up, multi_hot, atol=1e-6)
-
-
-def test_view_stem_folded_for_learning_equals_the_stem_over_embeddings():
-    """Learning convolves the multi-hot codes with the stem folded into the embedding table:
-    the numbers acting computes, and the gradients of the unfolded stem."""
-    policy = Policy(PolicyConfig(embed_dim=16, channels=32), goal_dim=8)
-    rows = policy._table_rows(torch.stack([torch.randint(0, 11, (4, 7, 7)), torch.randint(0, 6, (4, 7, 7)),
-                                           torch.randint(0, 3, (4, 7, 7))], dim=-1))
-    with torch.no_grad():
-        acting = policy._stem(rows)
-    learning = policy._stem(rows)
-    direct = torch.relu(policy.stem(policy._embed_rows(rows)))
-    assert learning.requires_grad and torch.allclose(acting, learning, atol=1e-5)
-    weights = [policy.cell_embed.weight, policy.stem.weight, policy.stem.bias]
-    grads = torch.autograd.grad(learning.square().sum(), weights)
-    expected = torch.autograd.grad(direct.square().sum(), weights)
-    assert all(torch.allclose(g, e, atol=1e-4, rtol=1e-4) for g, e in zip(grads, expected))
 
 
 def test_seen_map_folds_into_the_view_and_back():
@@ -278,7 +261,7 @@ def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
                         torch.randint(0, 3, (3, 21, 21))], dim=-1)
     cond = torch.randn(3, policy.cond_dim)
     folded = policy._read_map(seen, cond)
-    x = torch.relu(policy.map_stem(policy._embed_rows(policy._table_rows(seen))))
+    x = torch.relu(policy.map_stem(policy._embed_view(seen)))
     x = torch.relu(policy.map_down(policy.map_film(x, cond)))
     direct = policy.map_out(x.flatten(1))
     assert torch.allclose(folded, direct, atol=1e-5)

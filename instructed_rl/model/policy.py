@@ -524,20 +524,9 @@ class Policy(nn.Module):
         codes = torch.zeros(*rows.shape[:3], self.cell_embed.num_embeddings, device=rows.device)
         return codes.scatter_(-1, rows, 1.0)
 
-    def _stem(self, rows: torch.Tensor) -> torch.Tensor:
-        """(B, 7, 7, 3) table rows -> the stem's output (B, C, 7, 7), float32."""
-        if not torch.is_grad_enabled():
-            return torch.relu(self.stem(self._embed_rows(rows)))
-        # Learning: the stem convolves the cells' multi-hot codes (28 channels) with its weights
-        # folded into the embedding table. That equals convolving their 64-channel embeddings,
-        # and its backward needs no gradient for its input: about two thirds of the cost.
-        codes = self._multi_hot(rows).permute(0, 3, 1, 2)
-        folded = torch.einsum("oekl,re->orkl", self.stem.weight, self.cell_embed.weight)
-        with self._convolution_precision(codes.device):
-            return torch.relu(F.conv2d(codes, folded, self.stem.bias, padding=self.stem.padding)).float()
-
-    def _embed_rows(self, rows: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, 3) table rows (:meth:`_table_rows`) -> (B, E, H, W): the sum of their vectors."""
+    def _embed_view(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) symbols (object, colour, state) -> (B, E, H, W): the sum of their vectors."""
+        rows = self._table_rows(image)
         if torch.is_grad_enabled():
             # The same sum of three rows, as a multi-hot matmul: its backward is a matmul, 2.5-3x
             # faster than the embedding's scatter-add backward on CPU (batch 256).
@@ -564,8 +553,9 @@ class Policy(nn.Module):
         if image.shape[-1] < self.config.view_channels:
             raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
                              f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
-        rows = self._table_rows(image[..., :3])
-        x = self._stem(rows)
+        embedded = self._embed_view(image[..., :3])
+        with self._convolution_precision(embedded.device):
+            x = torch.relu(self.stem(embedded)).float()
         if self.config.goal_attention:
             batch, channels, height, width = x.shape
             cells = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
@@ -582,7 +572,7 @@ class Policy(nn.Module):
                 map_logits = self.target_map_head(x).float()
             x = x.float()
         if map_head == "match":
-            map_logits = self._match_map(self._embed_rows(rows), cond)
+            map_logits = self._match_map(embedded, cond)
         parts = [x.amax(dim=(2, 3)), self.direction_embed(direction.long())]
         if map_logits is not None:
             parts.append(torch.sigmoid(map_logits).flatten(1))
