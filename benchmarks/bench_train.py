@@ -31,9 +31,8 @@ ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
 One run, 2026-12-05 evening (``--seconds 30 --skip "torch-ac's cost"``), each row started on a
-quiet machine; MiniLM in bf16 while training (``text_precision: auto``) and a stem folded into the
-embedding table that was reverted after (about 3% of a learning step: docs/history.md, session 36);
-peak RSS is this process plus its largest child (an upper bound):
+quiet machine, code of b6dd215 (``text_precision: auto``: MiniLM in bf16 while training); peak RSS
+is this process plus its largest child (an upper bound):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|
@@ -43,9 +42,6 @@ peak RSS is this process plus its largest child (an upper bound):
 | ours: imitation, configs/default.yaml, overlapped collection | 481 | 0.36 | 1,886 | 2 |
 | ours: imitation, the shipped agent's network and last stage | 169 | 0.13 | 2,476 | 2 |
 | ours: imitation, the shipped agent's network and last stage, overlapped | 295 | 0.22 | 2,170 | 2 |
-
-The same run that morning, before those two changes (docs/history.md, session 36): 0.27x, 0.14x,
-0.23x, 0.12x and 0.15x.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM

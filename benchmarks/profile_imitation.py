@@ -27,7 +27,7 @@ frame, learning 59.7% (backward 0.90 ms, loss forward 0.44 ms a frame). Peak RSS
 The shipped network's last stage (``--config`` a copy of configs/generalist_planner_blockers.yaml
 with ``init_agent: data/agents/default``, ``--iterations 3 --beta 0.1``), 2 quiet cores, 2026-12-05:
 182 frames/s, 5.5 ms a frame, of which 1.58 ms outside the timed parts: the distance table of the
-planner, computed with each view (0.86 ms a maze table then; 0.52 ms since).
+planner, computed with each view.
 
 Side-by-side measurements before and after changes: docs/history.md.
 """

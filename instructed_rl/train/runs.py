@@ -78,12 +78,12 @@ class AgentSource:
     @property
     def bf16_convolutions(self) -> bool:
         """Whether learning steps run the trunk's convolutions in bf16 (``conv_precision`` resolved here)."""
-        return self.conv_precision == "bf16" or (self.conv_precision == "auto" and native_bf16())
+        return runs_in_bf16(self.conv_precision)
 
     @property
     def bf16_text(self) -> bool:
         """Whether a frozen pretrained text model runs in bf16 in this run (``text_precision`` resolved here)."""
-        return self.text_precision == "bf16" or (self.text_precision == "auto" and native_bf16())
+        return runs_in_bf16(self.text_precision)
 
     def agent_config(self) -> AgentConfig:
         values = json.loads(json.dumps(self.agent))
@@ -100,6 +100,11 @@ def native_bf16() -> bool:
     except OSError:
         return False
     return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def runs_in_bf16(precision: str) -> bool:
+    """A precision option (auto, bf16 or fp32) resolved on this CPU: auto means bf16 where it is native."""
+    return precision == "bf16" or (precision == "auto" and native_bf16())
 
 
 DEFAULT_THREADS = 2  # the most that helped on the 2-core machines this was tuned on (the shipped configs say 2)

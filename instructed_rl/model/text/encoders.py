@@ -188,7 +188,10 @@ class TextEncoder(nn.Module):
     """Base class: ``encode(texts) -> TextFeatures``; subclasses implement it."""
 
     out_dim: int
-    bf16_backbone: bool = False  # run a frozen pretrained backbone in bf16 (only PretrainedTextEncoder has one)
+    # Run a frozen pretrained backbone in bf16 (only PretrainedTextEncoder has one). Trainers switch
+    # it on (their ``text_precision``): MiniLM in bf16 costs about a third on a CPU with native bf16,
+    # and its outputs differ from float32's by under 2% per token.
+    bf16_backbone: bool = False
 
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         raise NotImplementedError
@@ -329,9 +332,6 @@ class PretrainedTextEncoder(TextEncoder):
         self.pool_proj = nn.Linear(width, config.dim)
         self.token_proj = nn.Linear(width, config.dim)
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
-        # Trainers switch it on (their ``text_precision``): MiniLM in bf16 costs about a third on a
-        # CPU with native bf16, and its outputs differ from float32's by under 2% per token.
-        self.bf16_backbone = False
         self.cache_hits = 0
         self.cache_misses = 0
 
