@@ -5,10 +5,13 @@ colour reads without colour, and a demo whose summary is not buried under frames
 from __future__ import annotations
 
 import io
+import math
 import os
 import signal
 import subprocess
+import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from minigrid.core.constants import COLOR_NAMES
@@ -18,7 +21,7 @@ from instructed_rl.eval.cell import EvalConfig, run_cell
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.progress import Progress, duration
 from instructed_rl.render.terminal import LEGEND, render_grid
-from instructed_rl.train.runs import DEFAULT_THREADS, choose_threads, free_cores
+from instructed_rl.train.runs import DEFAULT_THREADS, busy_cores, choose_threads, free_cores
 from tests.conftest import cli_command, run_cli
 
 
@@ -116,6 +119,28 @@ def test_threads_never_exceed_the_cores_the_load_leaves_free():
     assert choose_threads(1) == 1 and 1 <= choose_threads(512) <= cores
     if load >= cores:  # busy: one thread, however many are asked (the load moves, so only when clear)
         assert choose_threads(None) == 1
+
+
+def test_cpu_hours_count_the_collection_process_beside_the_learner():
+    cores = free_cores()[0]
+    one_thread = SimpleNamespace(threads=1, overlap=False, env_workers=1)
+    assert busy_cores(one_thread) == 1
+    assert busy_cores(SimpleNamespace(threads=1, overlap=True)) == min(2, cores)  # a learner thread + the collector
+    assert busy_cores(SimpleNamespace(threads=2, overlap=True)) == min(2, cores)  # overlapped, the learner takes one fewer
+    assert busy_cores(SimpleNamespace(threads=1, overlap=False, workers=64)) == cores
+
+
+def test_a_process_does_not_count_its_own_load_as_a_neighbours():
+    # A curriculum's second stage runs in the process its first stage just kept busy: the load
+    # average then holds that stage, and the run must not see it as someone else's.
+    code = ("import time\nwhile time.process_time() < 3.0: pass\n"
+            "from instructed_rl.train.runs import own_load\nprint(own_load())")
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    wall = time.perf_counter() - started
+    share = float(result.stdout.strip())
+    at_least = 3.0 * (1 - math.exp(-wall / 60)) / wall  # 3 CPU-seconds spread over the whole wall time, at most
+    assert at_least <= share <= os.cpu_count() * (1 - math.exp(-wall / 60)), (share, wall)
 
 
 # ---- the map --------------------------------------------------------------------------------

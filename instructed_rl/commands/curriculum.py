@@ -162,13 +162,13 @@ def assemble(stages: list[Stage], final: Path) -> Path:
 
 def curriculum_record(stages: list[Stage]) -> dict:
     """Totals over the stages' records: what the whole agent cost."""
-    from instructed_rl.model.card import stage_totals
+    from instructed_rl.model.card import core_count, stage_totals
 
     records = [json.loads((stage.out / RECORD).read_text()) for stage in stages]
     return {
         "stages": [{"config": stage.config, "out": str(stage.out), "frames": r.get("frames", 0),
                     "demonstration_episodes": r.get("demonstration_episodes", 0),
-                    "wall_seconds": r.get("wall_seconds", 0), "threads": r.get("hardware", {}).get("threads", 1)}
+                    "wall_seconds": r.get("wall_seconds", 0), "cores": core_count(r.get("hardware", {}))}
                    for stage, r in zip(stages, records)],
         **stage_totals(records),
     }

@@ -190,7 +190,8 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
             lines.append(f"- in all, {len(stages)} stages: {total['frames']:,} frames, "
                          f"{total['demonstration_episodes']:,} bot-labelled episodes, "
                          f"{total['wall_seconds'] / 3600:.1f} hours of wall time ({total['cpu_hours']:.1f} CPU-hours "
-                         "counting each stage's torch threads; its env workers and bot ran beside them)")
+                         "counting the cores each stage kept busy; its torch threads where its record "
+                         "does not say)")
         final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
         if final:
             episodes = train.get("eval_episodes", "?")
@@ -224,9 +225,14 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
     return "\n".join(lines)
 
 
+def core_count(hardware: dict) -> int:
+    """Cores a stage kept busy: recorded since runs could overlap collection; before, its torch threads."""
+    return hardware.get("cores", hardware.get("threads", 1))
+
+
 def stage_totals(records: list[dict]) -> dict:
     """What a staged agent cost in all, from its stages' training records."""
-    cpu_seconds = sum(r.get("wall_seconds", 0) * r.get("hardware", {}).get("threads", 1) for r in records)
+    cpu_seconds = sum(r.get("wall_seconds", 0) * core_count(r.get("hardware", {})) for r in records)
     return {"frames": sum(r.get("frames", 0) for r in records),
             "demonstration_episodes": sum(r.get("demonstration_episodes", 0) for r in records),
             "wall_seconds": round(sum(r.get("wall_seconds", 0) for r in records), 1),

@@ -10,6 +10,7 @@ import dataclasses
 import fcntl
 import functools
 import json
+import math
 import os
 import platform
 import signal
@@ -110,10 +111,28 @@ def runs_in_bf16(precision: str) -> bool:
 DEFAULT_THREADS = 2  # the most that helped on the 2-core machines this was tuned on (the shipped configs say 2)
 
 
+def own_load() -> float:
+    """This process's own share of the 1-minute load average (its reaped children's included), estimated
+    from its CPU time: used at a steady rate r for T seconds, it adds r * (1 - exp(-T / 60)). A run
+    after a run in one process (a curriculum's stages) must not take its own last stage for a neighbour's."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0  # not Linux: count the whole load as others'
+    lifetime = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    if lifetime <= 1.0:
+        return 0.0
+    used = sum(os.times()[:4])  # user and system seconds, this process's and its reaped children's
+    return used / lifetime * (1.0 - math.exp(-lifetime / 60.0))
+
+
 def free_cores() -> tuple[int, float, int]:
-    """(cores this process may use, 1-minute load average, cores left free by that load: at least 1)."""
+    """(cores this process may use, 1-minute load average of everything else, cores left free by that
+    load: at least 1)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    load = max(0.0, load - own_load())
     return cores, load, max(1, min(cores, int(cores - load + 0.5)))
 
 
@@ -357,6 +376,18 @@ def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Pa
     return scores
 
 
+def busy_cores(config) -> int:
+    """Cores a run keeps busy, for its CPU-hours: its torch threads, or its env processes while they
+    step, or (overlapped) the learner's threads beside the collection process; no more than the machine has."""
+    from instructed_rl.train.overlap import learner_threads
+
+    if getattr(config, "overlap", False):
+        busy = learner_threads(config.threads, True) + 1
+    else:
+        busy = max(config.threads, getattr(config, "env_workers", 1), getattr(config, "workers", 1))
+    return min(busy, free_cores()[0])
+
+
 def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: dict[str, Any],
                curve_keys: tuple[str, ...], last_eval: dict[str, float], log=print) -> Path:
     """Save the agent, the curve and the training record (rank 0), then leave the process group."""
@@ -368,7 +399,7 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
         record = {
             **record, "wall_seconds": round(state["wall_seconds"], 1),
             "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
-                         "bf16_convolutions": config.bf16_convolutions, "bf16_text": config.bf16_text,
+                         "cores": busy_cores(config) * max(1, ctx.world_size), "bf16_convolutions": config.bf16_convolutions, "bf16_text": config.bf16_text,
                          "torch": torch.__version__, **record.get("hardware", {})},
             "final_eval": last_eval, "config": dataclasses.asdict(config),
         }
