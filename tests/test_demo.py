@@ -26,8 +26,9 @@ def test_demo_runs_every_case_prints_a_table_and_writes_a_gif(tmp_path):
     result = run_cli("demo", "--agent", str(tmp_path / "agent"), "--fps", "0", "--record", str(gif))
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 5  # header + one row per case
-    for case in ("trained instruction", "unseen composition", "unseen phrasing", "instruction sequence"):
+    assert len(rows) == 1 + 6  # header + one row per case
+    for case in ("trained instruction", "unseen composition", "unseen phrasing", "BabyAI level", "BabyAI maze",
+                 "instruction sequence"):
         assert any(case in row for row in rows)
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 

@@ -4,8 +4,8 @@
     instructed-rl demo --agent runs/default/agent --fps 0 --record demo.gif
 
 Each case is a new world from a fixed seed (no cherry-picking: ``--seed`` moves them all):
-a trained instruction, an unseen composition, an unseen phrasing and an instruction
-sequence. Each is shown in the terminal as the agent acts, judged by minigrid's verifier,
+a trained instruction, an unseen composition, an unseen phrasing, two BabyAI levels by their
+own ids (one room, then a maze of rooms) and an instruction sequence. Each is shown in the terminal as the agent acts, judged by minigrid's verifier,
 and summarised in a table at the end.
 """
 
@@ -27,7 +27,8 @@ CASES = (
     ("trained instruction", "SkillRoom", "test", "babyai"),
     ("unseen composition", "SkillRoom", "unseen_compositions", "babyai"),
     ("unseen phrasing", "SkillRoom", "unseen_phrasings", "paraphrase"),
-    ("BabyAI GoToLocal", "GoToRoom", "test", "babyai"),
+    ("BabyAI level", "BabyAI-GoToLocal-v0", "test", "babyai"),
+    ("BabyAI maze", "BabyAI-GoTo-v0", "test", "babyai"),
     ("instruction sequence", "SkillRoomSeq", "unseen_sequences", "babyai"),
 )
 
