@@ -252,3 +252,35 @@ def test_the_pointer_reads_each_pair_once_for_the_weights_it_reads_with(monkeypa
     with torch.no_grad():
         agent.policy.pointer_reader.score.bias.fill_(-50.0)  # now it copies nothing
     assert agent.read(missions, descriptions) == missions and len(scored) == 2
+
+
+def test_reading_practice_keeps_each_example_within_what_the_encoder_reads():
+    # Renamed names and fillers lengthen a description; one that grew past max_length stopped a
+    # reader's warm-up a thousand steps in. Such an example is practised unchanged instead.
+    import numpy as np
+
+    agent = _pointer_agent()
+    examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=40, seed=9)
+    longest = max(agent.encoder.tokenizer.count(e.description) for e in examples)
+    agent.encoder.tokenizer.max_length = longest  # every description as generated fits, with no room to grow
+    assert all(agent.encoder.fits(e.description) for e in examples)
+    assert not agent.encoder.fits(max((e.description for e in examples), key=len) + " red ball")
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        loss, _ = pointer_reading_loss(agent, examples, rng)
+        assert torch.isfinite(loss)
+
+
+def test_the_pretrained_encoder_fits_exactly_what_it_encodes():
+    from instructed_rl.errors import UserError
+    from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig
+
+    encoder = PretrainedTextEncoder(TextConfig(encoder="pretrained", dim=16, max_length=12))
+    for text in ("go to the red ball", "go to the red ball and then open the door on your left"):
+        try:
+            encoder.encode([text])
+            encoded = True
+        except UserError:
+            encoded = False
+        assert encoder.fits(text) == encoded
+    assert encoder.fits("go to the red ball") and not encoder.fits("go to the red ball and then open the door on your left")

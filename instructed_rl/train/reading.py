@@ -156,9 +156,14 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
                     for e in examples]
     texts = [(e.instruction, d, e.plain or e.instruction) for e, d in zip(examples, descriptions)]
     if rng is not None:
+        plain_texts = [(e.instruction, e.description, e.plain or e.instruction) for e in examples]
         texts = [tuple(rename_names(t, rng)) for t in texts]
         texts = [(i, add_fillers(d, rng, keep_out={w.text.lower() for w in text_words(i + " " + p)}), p)
                  for i, d, p in texts]
+        # Invented names take more tokens than the names they replace, and fillers add words: a long
+        # description can grow past what the encoder reads. Such an example is read unchanged.
+        texts = [changed if all(map(agent.encoder.fits, changed[:2])) else plain
+                 for changed, plain in zip(texts, plain_texts)]
     instructions, descriptions, plains = (list(column) for column in zip(*texts))
     return pointer_loss(agent.policy.pointer_reader, agent.pointer_features(descriptions), instructions, descriptions, plains)
 

@@ -196,6 +196,10 @@ class TextEncoder(nn.Module):
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         raise NotImplementedError
 
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` is within this encoder's max_length (``encode`` refuses longer text)."""
+        raise NotImplementedError
+
     @property
     def frozen_prefixes(self) -> tuple[str, ...]:
         """State-dict key prefixes (relative to this module) that are not trained and not saved."""
@@ -228,6 +232,9 @@ class TokenizedTextEncoder(TextEncoder):
     """An encoder of our own tokenizer's ids: ``forward(ids, mask) -> TextFeatures``."""
 
     tokenizer: Tokenizer
+
+    def fits(self, text: str) -> bool:
+        return self.tokenizer.count(text) <= self.tokenizer.max_length
 
     def encode(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         ids, mask = self.tokenizer.encode_batch(texts, allow_empty=allow_empty)
@@ -338,6 +345,9 @@ class PretrainedTextEncoder(TextEncoder):
     @property
     def frozen_prefixes(self) -> tuple[str, ...]:
         return ("backbone.",)
+
+    def fits(self, text: str) -> bool:
+        return len(self.hf_tokenizer(text)["input_ids"]) <= self.max_length
 
     def train(self, mode: bool = True) -> PretrainedTextEncoder:
         super().train(mode)

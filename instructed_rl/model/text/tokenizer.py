@@ -92,6 +92,10 @@ class Tokenizer:
         """The pieces of ``text`` (no bos/eos), for inspection and tests."""
         return self._sp.encode(text, out_type=str)
 
+    def count(self, text: str) -> int:
+        """How many ids ``encode`` gives ``text``, bos and eos included (unchecked)."""
+        return len(self._sp.encode(text, out_type=int)) + 2
+
     def encode(self, text: str, *, allow_empty: bool = False) -> list[int]:
         """Ids of one text as ``[bos, ..., eos]``.
 
