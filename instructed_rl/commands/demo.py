@@ -5,8 +5,8 @@
 
 Each case is a new world from a fixed seed (no cherry-picking: ``--seed`` moves them all):
 a trained instruction, an unseen composition, an unseen phrasing, two BabyAI levels by their
-own ids (one room, then a maze of rooms) and an instruction sequence. Each is shown in the terminal as the agent acts, judged by minigrid's verifier,
-and summarised in a table at the end.
+own ids (one room, then a maze of rooms) and an instruction sequence. Each is shown in the
+terminal as the agent acts, judged by minigrid's verifier, and summarised in a table at the end.
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
 
 
 def core_count(hardware: dict) -> int:
-    """Cores a stage kept busy: recorded since runs could overlap collection; before, its torch threads."""
+    """Cores a stage kept busy (``hardware.cores``); a record that does not say counts its torch threads."""
     return hardware.get("cores", hardware.get("threads", 1))
 
 
