@@ -127,10 +127,15 @@ def own_load() -> float:
     return used / lifetime * (1.0 - math.exp(-lifetime / 60.0))
 
 
+def machine_cores() -> int:
+    """Cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def free_cores() -> tuple[int, float, int]:
     """(cores this process may use, 1-minute load average of everything else, cores left free by that
     load: at least 1)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = machine_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     load = max(0.0, load - own_load())
     return cores, load, max(1, min(cores, int(cores - load + 0.5)))
@@ -385,7 +390,7 @@ def busy_cores(config) -> int:
         busy = learner_threads(config.threads, True) + 1
     else:
         busy = max(config.threads, getattr(config, "env_workers", 1), getattr(config, "workers", 1))
-    return min(busy, free_cores()[0])
+    return min(busy, machine_cores())
 
 
 def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: dict[str, Any],
@@ -399,7 +404,8 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
         record = {
             **record, "wall_seconds": round(state["wall_seconds"], 1),
             "hardware": {"cpu": platform.processor() or platform.machine(), "threads": config.threads,
-                         "cores": busy_cores(config) * max(1, ctx.world_size), "bf16_convolutions": config.bf16_convolutions, "bf16_text": config.bf16_text,
+                         "cores": busy_cores(config) * max(1, ctx.world_size),
+                         "bf16_convolutions": config.bf16_convolutions, "bf16_text": config.bf16_text,
                          "torch": torch.__version__, **record.get("hardware", {})},
             "final_eval": last_eval, "config": dataclasses.asdict(config),
         }
