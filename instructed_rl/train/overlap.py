@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from instructed_rl.rollout.workers import reply, serve
+from instructed_rl.train.memory import release_freed_memory
 
 BEHAVIOUR_PREFIX = "behaviour/"  # checkpoint arrays holding the in-flight rollout's weights
 
@@ -129,6 +130,7 @@ def _episode_worker(conn, agent_parts: tuple, envs: dict, seed_key: tuple, rank:
             # and a few hundred texts an iteration exhaust the process's limit on open files.
             outputs = {text: tuple(part.numpy() for part in entry)
                        for text, entry in agent.encoder.frozen_outputs(texts).items()}
+            release_freed_memory()
             return episodes, stats, outputs
 
         return {"collect": collect}

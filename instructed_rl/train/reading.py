@@ -31,6 +31,7 @@ from instructed_rl.language.instructions import NO_TARGET, instruction_targets
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
 from instructed_rl.model.policy import GoalFeatures
 from instructed_rl.model.text.encoders import text_words
+from instructed_rl.train.memory import release_freed_memory
 from instructed_rl.train.optim import make_adam
 
 WARMUP_BATCH = 32
@@ -38,6 +39,7 @@ WARMUP_WORLDS_PER_GAME = 5000  # distinct worlds matter: with 2,000 the reader m
 WARMUP_LR = 1e-3
 ACCURACY_BATCH = 256
 WARMUP_LOG_EVERY = 500
+TRIM_EVERY = 50  # steps between giving freed memory back (each step's texts leave heap pieces of every size)
 RENAME_SHARE = 0.3  # of training examples whose colour and type names are renamed
 RENAME_EACH = 0.5  # chance that each name present is renamed, in such an example
 # Names the renaming may replace; a plural is renamed with the same word plus "s".
@@ -165,7 +167,11 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
         texts = [changed if all(map(agent.encoder.fits, changed[:2])) else plain
                  for changed, plain in zip(texts, plain_texts)]
     instructions, descriptions, plains = (list(column) for column in zip(*texts))
-    return pointer_loss(agent.policy.pointer_reader, agent.pointer_features(descriptions), instructions, descriptions, plains)
+    result = pointer_loss(agent.policy.pointer_reader, agent.pointer_features(descriptions), instructions, descriptions,
+                          plains)
+    # A changed description is drawn once: held, it would push out the unchanged ones, which come again.
+    agent.encoder.forget(d for d, e in zip(descriptions, examples) if d != e.description)
+    return result
 
 
 def _warm_up_parameters(agent):
@@ -208,6 +214,8 @@ def warm_up_reader(agent, *, games: list[str], corpus: str, steps: int, seed: in
             torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
             optimizer.step()
             schedule.step()
+            if (step + 1) % TRIM_EVERY == 0:
+                release_freed_memory()
             if (step + 1) % WARMUP_LOG_EVERY == 0:  # minutes of text-only work: say it is moving
                 log(f"reader warm-up: step {step + 1}/{steps}, loss {loss.item():.3f}")
         agent.eval()

@@ -27,6 +27,7 @@ from instructed_rl.errors import UserError
 from instructed_rl.train import distributed
 from instructed_rl.rollout.steps import rollout_generator
 from instructed_rl.train.checkpoint import has_checkpoint, save_checkpoint
+from instructed_rl.train.memory import release_freed_memory
 from instructed_rl.train.tracking import plot_curve
 
 
@@ -355,7 +356,7 @@ def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Pa
     """What a trainer does after each iteration's update: a greedy evaluation when ``eval_every``
     says so or at the end (its numbers join ``row`` and are returned; else {}), the metrics row,
     the progress line (with ``shown``), a checkpoint every ``checkpoint_every`` iterations, at the
-    end and on a stop request; after a stop's checkpoint, KeyboardInterrupt. ``arrays()`` gives
+    end and on a stop request (after which, KeyboardInterrupt); freed memory goes back to the system. ``arrays()`` gives
     what the checkpoint keeps beside the agent (called on every rank: it may gather)."""
     scores: dict[str, float] = {}
     finished = state["frames"] >= config.frames
@@ -373,6 +374,8 @@ def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Pa
         if ctx.is_main:
             save_checkpoint(out, agent=agent, optimizer=optimizer, state=state, arrays=kept)
         distributed.barrier(ctx)
+        del kept
+    release_freed_memory()
     if stopping:
         progress.close()
         metrics.close()

@@ -211,6 +211,10 @@ class TextEncoder(nn.Module):
         that has nothing frozen to keep): for a loop that draws again and again from one pool."""
         yield
 
+    def forget(self, texts: Iterable[str]) -> None:
+        """Drop the frozen outputs held for ``texts``: texts that will not come again (a no-op for an
+        encoder that has nothing frozen to keep)."""
+
     def frozen_outputs(self, texts: Iterable[str]) -> dict[str, Any]:
         """The frozen part's outputs it holds for any of ``texts``, to hand to another copy of this
         encoder (:meth:`keep_frozen_outputs`): nothing, for an encoder with nothing frozen."""
@@ -356,6 +360,10 @@ class PretrainedTextEncoder(TextEncoder):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+    def forget(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            self._cache.pop(text, None)
 
     def frozen_outputs(self, texts: Iterable[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         return {text: self._cache[text] for text in dict.fromkeys(texts) if text in self._cache}
