@@ -68,12 +68,13 @@ def run_row(mode: str, args: list[str]) -> dict:
 
 
 def rows(agent: str, frames: int, warmup_steps: int, tmp: Path) -> dict[str, list[str]]:
+    """Row name -> ``instructed-rl`` arguments (``agent``: an absolute path, as the rows run from the checkout)."""
     warm_up = ["--reading-warmup", str(warmup_steps)]
     maze = ["--frames", str(frames), "--overlap", "true", "--eval-every", "0", "--checkpoint-every", "1000"]
     # The curriculum's first stage starts from the agent: a copy of its file that says so.
     reading = yaml.safe_load((ROOT / "configs/default_reading.yaml").read_text())
     first = tmp / "default_reading.yaml"
-    first.write_text(yaml.safe_dump({**reading, "init_agent": str(Path(agent).resolve()), "reading_warmup": warmup_steps}))
+    first.write_text(yaml.safe_dump({**reading, "init_agent": agent, "reading_warmup": warmup_steps}))
     curriculum = tmp / "curriculum.yaml"
     curriculum.write_text(yaml.safe_dump({"curriculum": [
         str(first),
@@ -112,6 +113,7 @@ def main() -> None:
             print(f"| {name} | {trims['trainer_mb']:,} | {keeps['trainer_mb']:,} | "
                   f"{trims['child_mb']:,} / {keeps['child_mb']:,} | {trims['seconds']:.0f} / {keeps['seconds']:.0f} |",
                   flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -34,4 +34,3 @@ def test_freed_pieces_of_the_heap_go_back_to_the_system():
         pytest.skip("this C library has no malloc_trim")
     assert before > 1500  # the freed 2 GB were still resident
     assert after < before - 1500
-

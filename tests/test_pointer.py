@@ -295,7 +295,8 @@ def test_reading_practice_holds_only_the_descriptions_that_come_again():
     from instructed_rl.model.hub import resolve_agent
 
     agent = Agent.from_pretrained(resolve_agent("default"))
-    examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=8, seed=3)
+    examples = reading_examples(["HazardRoom", "RoleRoom"], corpus="paraphrase", split="train", worlds_per_game=8,
+                                seed=3)
     unchanged = {e.description for e in examples}
     rng = np.random.default_rng(0)
     with agent.encoder.holding(1000), torch.no_grad():

@@ -356,8 +356,8 @@ def end_iteration(row: dict[str, Any], *, agent, optimizer, config, ctx, out: Pa
     """What a trainer does after each iteration's update: a greedy evaluation when ``eval_every``
     says so or at the end (its numbers join ``row`` and are returned; else {}), the metrics row,
     the progress line (with ``shown``), a checkpoint every ``checkpoint_every`` iterations, at the
-    end and on a stop request (after which, KeyboardInterrupt); freed memory goes back to the system. ``arrays()`` gives
-    what the checkpoint keeps beside the agent (called on every rank: it may gather)."""
+    end and on a stop request (after which, KeyboardInterrupt); freed memory goes back to the system.
+    ``arrays()`` gives what the checkpoint keeps beside the agent (called on every rank: it may gather)."""
     scores: dict[str, float] = {}
     finished = state["frames"] >= config.frames
     if ctx.is_main and ((config.eval_every and state["iteration"] % config.eval_every == 0) or finished):
