@@ -292,7 +292,8 @@ SHIPPED_CARDS = {
                  "key down.",
                  "Every stage was trained as configs/default_curriculum.yaml lists it, on 2 CPU cores, each from the "
                  "stage before it (stage 1 in a run of its own with the same trainer); the maze stages (6-8, 10, 11) "
-                 "collected their episodes in a process beside the learner (overlap: true). The times above include the reading warm-ups of stages 2-5 and 9."]),
+                 "collected their episodes in a process beside the learner (overlap: true). "
+                 "The times above include the reading warm-ups of stages 2-5 and 9."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "
