@@ -22,6 +22,8 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.order import doing_order
 from instructed_rl.language.parse import plan
 
+BELIEVED_DONE = 0.5  # the executor's default threshold: a part's "done" the agent checks before it counts
+
 
 class SkillPolicy(Protocol):
     """What the executor drives: :class:`AgentSkill`, or the bot (:class:`~instructed_rl.acting.bot.BotSkill`)."""
@@ -61,6 +63,8 @@ class AgentSkill:
         text = self.agent.rephrase(instruction, description).text
         unplaced, self.placed = self.agent.read_places(text)
         self.implicit = self.agent.implicit_steps(text)
+        self.check = self.agent.done_check(text)  # checks the head's "done" on the map (AgentConfig.check_done)
+        self.doubted = False  # the map said not done while the head still says done
         if not first:  # its policy would count a place from where this part begins, not the instruction
             text = unplaced
         with torch.inference_mode():
@@ -77,10 +81,7 @@ class AgentSkill:
         self.target_map = None
 
     def step(self, obs) -> tuple[int, float]:
-        import torch
-
         from instructed_rl.model.places import off_place_cells
-        from instructed_rl.model.policy import choose_actions, preprocess_obs
 
         if self.anchor is None and "pose" in obs:
             self.anchor = tuple(int(v) for v in obs["pose"])
@@ -92,6 +93,18 @@ class AgentSkill:
             return detour, 0.0
         if self.placed and self.anchor is not None and "world" in obs:
             obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
+        action, done_prob = self._policy_step(obs)
+        if done_prob > BELIEVED_DONE and self.check is not None and "world" in obs and not self.check.holds(obs):
+            self.doubted = True
+            return action, 0.0  # the map says not done: the sequence stays on this part
+        self.doubted = False
+        return action, done_prob
+
+    def _policy_step(self, obs) -> tuple[int, float]:
+        import torch
+
+        from instructed_rl.model.policy import choose_actions, preprocess_obs
+
         with torch.inference_mode():
             image, direction = preprocess_obs(obs, device=self.agent.device,
                                               map_memory=self.agent.config.policy.map_memory,

@@ -40,6 +40,7 @@ from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig,
 from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
+from instructed_rl.model.done_check import DoneCheck
 from instructed_rl.model.implicit import ImplicitSteps
 
 
@@ -93,6 +94,10 @@ class AgentConfig:
     before picking something else up, and open a locked door it must pass, fetching its key first
     (:mod:`instructed_rl.model.implicit`; scripted on the map of what it has seen, so it needs
     ``policy.map_memory``)."""
+    check_done: bool = False
+    """When acting, check a sequence's part its termination head calls done on the map of what it has
+    seen before moving on, and begin the part again where the map says not done
+    (:mod:`instructed_rl.model.done_check`; needs ``policy.map_memory``)."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
 
@@ -115,6 +120,10 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.implicit_steps={self.implicit_steps!r} must be true or false")
         if self.implicit_steps and not self.policy.map_memory:
             raise ValueError("AgentConfig.implicit_steps needs policy.map_memory: true (it reads the map of what it has seen)")
+        if not isinstance(self.check_done, bool):
+            raise ValueError(f"AgentConfig.check_done={self.check_done!r} must be true or false")
+        if self.check_done and not self.policy.map_memory:
+            raise ValueError("AgentConfig.check_done needs policy.map_memory: true (it reads the map of what it has seen)")
         if self.actions not in ACTION_MODES:
             raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):
@@ -511,6 +520,13 @@ class Agent(nn.Module):
         if not self.config.implicit_steps:
             return None
         return ImplicitSteps.for_instruction(self._parser().parse_skill(instruction))
+
+    def done_check(self, instruction: str) -> DoneCheck | None:
+        """With ``config.check_done``: how the map of what it has seen tells that ``instruction`` (a
+        wording the corpus parses) is done; else None."""
+        if not self.config.check_done:
+            return None
+        return DoneCheck.for_instruction(self._parser().parse_skill(instruction))
 
     def _parser(self):
         """The instruction parser of the agent's training corpus (its grammar: skills, objects, places)."""

@@ -162,11 +162,12 @@ def vocabulary_texts(config: AgentSource) -> list[str]:
     return texts
 
 
-ACTING_KEYS = ("rephrase", "actions", "escape_loops", "read_places", "implicit_steps")  # agent config keys about acting, which a run may change
+# Agent config keys about acting, which a run may change.
+ACTING_KEYS = ("rephrase", "actions", "escape_loops", "read_places", "implicit_steps", "check_done")
 
 
 def _set_acting(agent: Agent, config: AgentSource) -> None:
-    for key in ("rephrase", "escape_loops", "read_places", "implicit_steps"):
+    for key in ("rephrase", "escape_loops", "read_places", "implicit_steps", "check_done"):
         if key in config.agent:
             if not isinstance(config.agent[key], bool):
                 raise UserError(f"agent.{key}={config.agent[key]!r} must be true or false. Fix: write 'agent: {{{key}: true}}'")
@@ -174,9 +175,11 @@ def _set_acting(agent: Agent, config: AgentSource) -> None:
     if agent.config.read_places and not (config.agent.get("policy") or {}).get("map_planner", agent.config.policy.map_planner):
         raise UserError("agent.read_places needs a planner to narrow. Fix: add 'agent: {policy: {map_planner: true}}', "
                         "or drop read_places")
-    if agent.config.implicit_steps and not (config.agent.get("policy") or {}).get("map_memory", agent.config.policy.map_memory):
-        raise UserError("agent.implicit_steps reads the map of what the agent has seen. Fix: add "
-                        "'agent: {policy: {map_memory: true}}', or drop implicit_steps")
+    for key in ("implicit_steps", "check_done"):
+        if getattr(agent.config, key) and not (config.agent.get("policy") or {}).get("map_memory",
+                                                                                      agent.config.policy.map_memory):
+            raise UserError(f"agent.{key} reads the map of what the agent has seen. Fix: add "
+                            f"'agent: {{policy: {{map_memory: true}}}}', or drop {key}")
     if "actions" in config.agent:
         if config.agent["actions"] not in ACTION_MODES:
             raise UserError(f"agent.actions={config.agent['actions']!r} is not one of {', '.join(ACTION_MODES)}. "

@@ -1,0 +1,99 @@
+"""A part believed done, checked on the agent's own map before a sequence moves on.
+
+The executor hands over to a sequence's next part when the policy's termination head says the
+current one is done. Trained on single skills whose episodes end at success, that head has rarely
+seen a wrong drop, and in BabyAI's mazes it calls "put the purple ball next to a green door" done
+right after putting the ball down in open floor; the sequence then goes on and can never succeed.
+
+With ``AgentConfig.check_done`` the agent looks at what it has seen (the env's ``world``, ``pose``
+and its view, never the env's verifier) before it believes the head:
+
+- go to: it faces an object the part names;
+- pick up: it holds one;
+- open: it faces an open door the part names;
+- put next to: an object of the moved kind lies beside (not diagonally) one of the fixed kind,
+  and it no longer holds one.
+
+Colours count, places ("on your left") do not, so the check may pass a part the verifier would
+not; it never fails one that the map shows done. Where the map says not done, the sequence stays
+on the part and the part begins again with fresh memory, as a new part would (once each time the
+head comes to say done).
+
+    check = DoneCheck.for_instruction(parser.parse_skill(text))   # None: it names nothing a map shows
+    check.holds(obs)   # False: the map shows the part is not done
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
+
+from instructed_rl.model.implicit import carried
+
+_DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
+KINDS = ("goto", "pickup", "open", "putnext")
+
+
+def _matching(world: np.ndarray, need: tuple[str, str | None]) -> np.ndarray:
+    """(W, H) bool: cells of ``world`` (W, H, 3) showing an object of ``need``'s type and colour."""
+    type_, color = need
+    cells = world[..., 0] == OBJECT_TO_IDX[type_]
+    if color is not None:
+        cells &= world[..., 1] == COLOR_TO_IDX[color]
+    return cells
+
+
+def _beside(cells: np.ndarray) -> np.ndarray:
+    """(W, H) bool: cells sharing a side with a cell of ``cells``."""
+    near = np.zeros_like(cells)
+    near[1:] |= cells[:-1]
+    near[:-1] |= cells[1:]
+    near[:, 1:] |= cells[:, :-1]
+    near[:, :-1] |= cells[:, 1:]
+    return near
+
+
+class DoneCheck:
+    """One part's check: ``kind`` (``goto``, ``pickup``, ``open``, ``putnext``) and ``needs``, the
+    (type, colour or None) of each object it names, the one it moves first."""
+
+    def __init__(self, needs: tuple[tuple[str, str | None], ...], *, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r}; use one of {', '.join(KINDS)}")
+        self.needs = needs
+        self.kind = kind
+
+    @classmethod
+    def for_instruction(cls, parsed) -> DoneCheck | None:
+        """For a parsed skill (:meth:`instructed_rl.language.parse.InstructionParser.parse_skill`);
+        None where it names no object a map shows or is not one of the four skills."""
+        if parsed is None or parsed.kind not in KINDS:
+            return None
+        objects = [o for o in (parsed.obj, parsed.obj2) if o is not None]
+        if not objects or not all(o.type in OBJECT_TO_IDX for o in objects):
+            return None
+        if (parsed.kind == "putnext") != (len(objects) == 2):
+            return None
+        return cls(tuple((o.type, o.color) for o in objects), kind=parsed.kind)
+
+    def holds(self, obs) -> bool:
+        """Whether the map of what the agent has seen (``obs``: ``image``, ``world``, ``pose``)
+        agrees that the part is done."""
+        image, world = np.asarray(obs["image"]), np.asarray(obs["world"])
+        holding = carried(image)
+        moved = self.needs[0]
+        held = holding is not None and holding[0] == OBJECT_TO_IDX[moved[0]] and \
+            (moved[1] is None or holding[1] == COLOR_TO_IDX[moved[1]])
+        if self.kind == "pickup":
+            return held
+        if self.kind == "putnext":
+            return not held and bool((_matching(world, moved) & _beside(_matching(world, self.needs[1]))).any())
+        x, y, direction = (int(v) for v in obs["pose"])
+        dx, dy = DIR_TO_VEC[direction]
+        front = (x + dx, y + dy)
+        if not (0 <= front[0] < world.shape[0] and 0 <= front[1] < world.shape[1]):
+            return False
+        faces = bool(_matching(world, moved)[front])
+        if self.kind == "open":
+            return faces and int(world[front][0]) == _DOOR and int(world[front][2]) == _OPEN
+        return faces
