@@ -71,10 +71,11 @@ def test_the_table_leads_only_to_the_objects_a_place_allows():
 
 @pytest.mark.integration
 def test_the_default_finds_a_later_parts_object_where_the_verifier_places_it():
-    """BabyAI-SynthSeq-v0 seed 3,000,078 of the mazes suite: "go to a purple door and go to the box
-    in front of you". The box was in front of the agent where it began; by the time the second
-    part begins it stands elsewhere. Read from there, the default does not find the verifier's box
-    in the 400 steps given here (nor in the suite's 1,152); reading places as the verifier does, it does."""
+    """BabyAI-SynthSeq-v0 seed 7,200,115, a development seed: "pick up the red key, then go to a key
+    on your right". "On your right" counts from where the instruction was given; by the time the
+    second part begins the agent stands elsewhere. Read from there, the default reaches the
+    verifier's key only at step 987; reading places as the verifier does, at step 381. The test
+    gives it 600."""
     from instructed_rl.acting.actors import AgentActor
     from instructed_rl.eval.cell import take_step
     from instructed_rl.games.env import InstructedEnv
@@ -86,17 +87,17 @@ def test_the_default_finds_a_later_parts_object_where_the_verifier_places_it():
         agent.config.read_places = read_places
         actor = AgentActor(agent)
         env = InstructedEnv("BabyAI-SynthSeq-v0", split="test")
-        obs, _ = env.reset(seed=3_000_078)
-        actor.start(env, instruction=obs["mission"], description=obs["description"], seed=3_000_078)
-        assert actor.parts == ["go to a purple door", "go to the box in front of you"]
-        for _ in range(400):
+        obs, _ = env.reset(seed=7_200_115)
+        actor.start(env, instruction=obs["mission"], description=obs["description"], seed=7_200_115)
+        assert actor.parts == ["pick up the red key", "go to a key on your right"]
+        for _ in range(600):
             step = take_step(env, actor, obs, instruction=obs["mission"], description=obs["description"])
             obs = step.obs
             if step.terminated or step.truncated:
                 break
         outcomes[read_places] = bool(step.terminated and step.info["success"])
         if read_places:
-            assert actor.skill.placed == (Placed("box", None, "front"),)
+            assert actor.skill.placed == (Placed("key", None, "right"),)
     assert outcomes == {False: False, True: True}
 
 

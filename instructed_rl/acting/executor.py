@@ -21,8 +21,7 @@ import numpy as np
 from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.order import doing_order
 from instructed_rl.language.parse import plan
-
-BELIEVED_DONE = 0.5  # the executor's default threshold: a part's "done" the agent checks before it counts
+from instructed_rl.model.done_check import BELIEVED_DONE
 
 
 class SkillPolicy(Protocol):
@@ -64,7 +63,6 @@ class AgentSkill:
         unplaced, self.placed = self.agent.read_places(text)
         self.implicit = self.agent.implicit_steps(text)
         self.check = self.agent.done_check(text)  # checks the head's "done" on the map (AgentConfig.check_done)
-        self.doubted = False  # the map said not done while the head still says done
         if not first:  # its policy would count a place from where this part begins, not the instruction
             text = unplaced
         with torch.inference_mode():
@@ -95,9 +93,7 @@ class AgentSkill:
             obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
         action, done_prob = self._policy_step(obs)
         if done_prob > BELIEVED_DONE and self.check is not None and "world" in obs and not self.check.holds(obs):
-            self.doubted = True
             return action, 0.0  # the map says not done: the sequence stays on this part
-        self.doubted = False
         return action, done_prob
 
     def _policy_step(self, obs) -> tuple[int, float]:

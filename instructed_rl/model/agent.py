@@ -40,7 +40,7 @@ from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig,
 from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
-from instructed_rl.model.done_check import DoneCheck
+from instructed_rl.model.done_check import BELIEVED_DONE, DoneCheck
 from instructed_rl.model.implicit import ImplicitSteps
 
 
@@ -180,6 +180,7 @@ class ActState:
     placed: list[tuple[Placed, ...]] = field(default_factory=list)  # per env: the objects its instruction names, if it places one
     anchors: list[tuple[int, int, int] | None] = field(default_factory=list)  # per env: pose when it was given (first act)
     implicit: list[ImplicitSteps | None] = field(default_factory=list)  # per env, with config.implicit_steps
+    checks: list[DoneCheck | None] = field(default_factory=list)  # per env, with config.check_done
 
 
 READINGS_HELD = 50_000  # pointer readings kept (more than a trainer's replay buffer holds episodes)
@@ -433,6 +434,7 @@ class Agent(nn.Module):
             placed=[self.read_places(text)[1] for text in instructions],
             anchors=[None] * len(instructions),
             implicit=[self.implicit_steps(text) for text in instructions],
+            checks=[self.done_check(text) for text in instructions],
         )
         return self._act_state
 
@@ -452,6 +454,7 @@ class Agent(nn.Module):
         state.placed[index] = self.read_places(state.instructions[index])[1]
         state.anchors[index] = None  # given now: its places count from the next observation
         state.implicit[index] = self.implicit_steps(state.instructions[index])
+        state.checks[index] = self.done_check(state.instructions[index])
         if state.loops is not None:
             state.loops.restart(index)
         with torch.inference_mode():
@@ -504,6 +507,8 @@ class Agent(nn.Module):
                 state.memory[index] = 0.0  # it resumes afresh, as a new part would
                 if state.loops is not None:
                     state.loops.restart(index)  # it did not choose these steps: its dead reckoning starts again
+            if any(state.checks) and "world" in obs:
+                self._doubt_done(state, obs, done)
             return BatchActResult(actions.numpy().astype(np.int64), done.numpy(), out.value.float().cpu().numpy())
 
     def read_places(self, instruction: str) -> tuple[str, tuple[Placed, ...]]:
@@ -527,6 +532,16 @@ class Agent(nn.Module):
         if not self.config.check_done:
             return None
         return DoneCheck.for_instruction(self._parser().parse_skill(instruction))
+
+    @classmethod
+    def _doubt_done(cls, state: ActState, obs: Mapping[str, Any], done: torch.Tensor) -> None:
+        """Zero ``done`` (N,) for each env whose head says done where its map shows otherwise
+        (:mod:`instructed_rl.model.done_check`)."""
+        _, images, worlds, poses = cls._views(obs)
+        for index, check in enumerate(state.checks):
+            if check is not None and done[index] > BELIEVED_DONE and \
+                    not check.holds({"image": images[index], "world": worlds[index], "pose": poses[index]}):
+                done[index] = 0.0
 
     def _parser(self):
         """The instruction parser of the agent's training corpus (its grammar: skills, objects, places)."""

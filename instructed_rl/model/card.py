@@ -290,6 +290,9 @@ SHIPPED_CARDS = {
                  "puts down what it holds before picking something else up, and once every room it can reach is "
                  "explored without the object, it fetches the key of a locked door, opens the door and puts the "
                  "key down.",
+                 "Before a sequence moves on from a part its termination head calls done, it checks the part on the "
+                 "same map (check_done in config.json; instructed_rl/model/done_check.py): where the map shows it "
+                 "undone (a ball put down beside nothing the part names, say), it stays on the part.",
                  "Every stage was trained as configs/default_curriculum.yaml lists it, on 2 CPU cores, each from the "
                  "stage before it (stage 1 in a run of its own with the same trainer); the maze stages (6-8, 10, 11) "
                  "collected their episodes in a process beside the learner (overlap: true). "

@@ -14,10 +14,9 @@ and its view, never the env's verifier) before it believes the head:
 - put next to: an object of the moved kind lies beside (not diagonally) one of the fixed kind,
   and it no longer holds one.
 
-Colours count, places ("on your left") do not, so the check may pass a part the verifier would
-not; it never fails one that the map shows done. Where the map says not done, the sequence stays
-on the part and the part begins again with fresh memory, as a new part would (once each time the
-head comes to say done).
+Colours count, places ("the door on your left") do not, so the check may pass a part the verifier
+would not; it never fails one the map shows done. Where the map says not done, the sequence stays
+on the part and the policy acts on, its memory kept.
 
     check = DoneCheck.for_instruction(parser.parse_skill(text))   # None: it names nothing a map shows
     check.holds(obs)   # False: the map shows the part is not done
@@ -32,6 +31,7 @@ from instructed_rl.model.implicit import carried
 
 _DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
 KINDS = ("goto", "pickup", "open", "putnext")
+BELIEVED_DONE = 0.5  # the executor's default threshold: a "done" above it is checked before it counts
 
 
 def _matching(world: np.ndarray, need: tuple[str, str | None]) -> np.ndarray:
