@@ -96,7 +96,7 @@ class AgentConfig:
     ``policy.map_memory``)."""
     check_done: bool = False
     """When acting, check a sequence's part its termination head calls done on the map of what it has
-    seen before moving on, and begin the part again where the map says not done
+    seen before moving on, and stay on the part where the map says not done
     (:mod:`instructed_rl.model.done_check`; needs ``policy.map_memory``)."""
     instructed_rl_version: str = field(default_factory=package_version)
     """instructed-rl version that built the agent, or that wrote it when loaded from disk."""
@@ -123,7 +123,8 @@ class AgentConfig:
         if not isinstance(self.check_done, bool):
             raise ValueError(f"AgentConfig.check_done={self.check_done!r} must be true or false")
         if self.check_done and not self.policy.map_memory:
-            raise ValueError("AgentConfig.check_done needs policy.map_memory: true (it reads the map of what it has seen)")
+            raise ValueError("AgentConfig.check_done needs policy.map_memory: true "
+                             "(it reads the map of what it has seen)")
         if self.actions not in ACTION_MODES:
             raise ValueError(f"AgentConfig.actions={self.actions!r} must be one of {', '.join(ACTION_MODES)}")
         if isinstance(self.games, str) or not all(isinstance(g, str) for g in self.games):

@@ -27,20 +27,11 @@ from __future__ import annotations
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
 
-from instructed_rl.model.implicit import carried
+from instructed_rl.model.implicit import carried, seen
 
 _DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
 KINDS = ("goto", "pickup", "open", "putnext")
 BELIEVED_DONE = 0.5  # the executor's default threshold: a "done" above it is checked before it counts
-
-
-def _matching(world: np.ndarray, need: tuple[str, str | None]) -> np.ndarray:
-    """(W, H) bool: cells of ``world`` (W, H, 3) showing an object of ``need``'s type and colour."""
-    type_, color = need
-    cells = world[..., 0] == OBJECT_TO_IDX[type_]
-    if color is not None:
-        cells &= world[..., 1] == COLOR_TO_IDX[color]
-    return cells
 
 
 def _beside(cells: np.ndarray) -> np.ndarray:
@@ -87,13 +78,13 @@ class DoneCheck:
         if self.kind == "pickup":
             return held
         if self.kind == "putnext":
-            return not held and bool((_matching(world, moved) & _beside(_matching(world, self.needs[1]))).any())
+            return not held and bool((seen(world, *moved) & _beside(seen(world, *self.needs[1]))).any())
         x, y, direction = (int(v) for v in obs["pose"])
         dx, dy = DIR_TO_VEC[direction]
         front = (x + dx, y + dy)
         if not (0 <= front[0] < world.shape[0] and 0 <= front[1] < world.shape[1]):
             return False
-        faces = bool(_matching(world, moved)[front])
+        faces = bool(seen(world, *moved)[front])
         if self.kind == "open":
             return faces and int(world[front][0]) == _DOOR and int(world[front][2]) == _OPEN
         return faces
