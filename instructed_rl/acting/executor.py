@@ -21,7 +21,7 @@ import numpy as np
 from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.order import doing_order
 from instructed_rl.language.parse import plan
-from instructed_rl.model.done_check import BELIEVED_DONE
+from instructed_rl.model.done_check import believed
 
 
 class SkillPolicy(Protocol):
@@ -92,9 +92,7 @@ class AgentSkill:
         if self.placed and self.anchor is not None and "world" in obs:
             obs = dict(obs, skip=off_place_cells(np.asarray(obs["world"]), self.anchor, self.placed))
         action, done_prob = self._policy_step(obs)
-        if done_prob > BELIEVED_DONE and self.check is not None and "world" in obs and not self.check.holds(obs):
-            return action, 0.0  # the map says not done: the sequence stays on this part
-        return action, done_prob
+        return action, believed(self.check, done_prob, obs)  # where the map says not done, the part goes on
 
     def _policy_step(self, obs) -> tuple[int, float]:
         import torch

@@ -40,7 +40,7 @@ from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig,
 from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
-from instructed_rl.model.done_check import BELIEVED_DONE, DoneCheck
+from instructed_rl.model.done_check import DoneCheck, believed
 from instructed_rl.model.implicit import ImplicitSteps
 
 
@@ -540,9 +540,9 @@ class Agent(nn.Module):
         (:mod:`instructed_rl.model.done_check`)."""
         _, images, worlds, poses = cls._views(obs)
         for index, check in enumerate(state.checks):
-            if check is not None and done[index] > BELIEVED_DONE and \
-                    not check.holds({"image": images[index], "world": worlds[index], "pose": poses[index]}):
-                done[index] = 0.0
+            if check is not None:
+                view = {"image": images[index], "world": worlds[index], "pose": poses[index]}
+                done[index] = believed(check, float(done[index]), view)
 
     def _parser(self):
         """The instruction parser of the agent's training corpus (its grammar: skills, objects, places)."""

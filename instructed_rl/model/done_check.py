@@ -20,14 +20,15 @@ on the part and the policy acts on, its memory kept.
 
     check = DoneCheck.for_instruction(parser.parse_skill(text))   # None: it names nothing a map shows
     check.holds(obs)   # False: the map shows the part is not done
+    done = believed(check, done, obs)   # the head's P(done), 0 where the map shows otherwise
 """
 
 from __future__ import annotations
 
 import numpy as np
-from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
+from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX
 
-from instructed_rl.model.implicit import carried, seen
+from instructed_rl.model.implicit import carried, matches, needs_of, seen
 
 _DOOR, _OPEN = OBJECT_TO_IDX["door"], STATE_TO_IDX["open"]
 KINDS = ("goto", "pickup", "open", "putnext")
@@ -58,23 +59,17 @@ class DoneCheck:
     def for_instruction(cls, parsed) -> DoneCheck | None:
         """For a parsed skill (:meth:`instructed_rl.language.parse.InstructionParser.parse_skill`);
         None where it names no object a map shows or is not one of the four skills."""
-        if parsed is None or parsed.kind not in KINDS:
+        needs = needs_of(parsed)
+        if needs is None or parsed.kind not in KINDS or (parsed.kind == "putnext") != (len(needs) == 2):
             return None
-        objects = [o for o in (parsed.obj, parsed.obj2) if o is not None]
-        if not objects or not all(o.type in OBJECT_TO_IDX for o in objects):
-            return None
-        if (parsed.kind == "putnext") != (len(objects) == 2):
-            return None
-        return cls(tuple((o.type, o.color) for o in objects), kind=parsed.kind)
+        return cls(needs, kind=parsed.kind)
 
     def holds(self, obs) -> bool:
         """Whether the map of what the agent has seen (``obs``: ``image``, ``world``, ``pose``)
         agrees that the part is done."""
         image, world = np.asarray(obs["image"]), np.asarray(obs["world"])
-        holding = carried(image)
         moved = self.needs[0]
-        held = holding is not None and holding[0] == OBJECT_TO_IDX[moved[0]] and \
-            (moved[1] is None or holding[1] == COLOR_TO_IDX[moved[1]])
+        held = matches(carried(image), moved)
         if self.kind == "pickup":
             return held
         if self.kind == "putnext":
@@ -88,3 +83,11 @@ class DoneCheck:
         if self.kind == "open":
             return faces and int(world[front][0]) == _DOOR and int(world[front][2]) == _OPEN
         return faces
+
+
+def believed(check: DoneCheck | None, done_prob: float, obs) -> float:
+    """The head's P(part done), or 0 where it says done (above :data:`BELIEVED_DONE`) and the map in
+    ``obs`` shows otherwise; unchanged without a check or a map."""
+    if done_prob > BELIEVED_DONE and check is not None and "world" in obs and not check.holds(obs):
+        return 0.0
+    return done_prob

@@ -82,6 +82,24 @@ def seen(world: np.ndarray, type_: str, color: str | None = None) -> np.ndarray:
     return cells
 
 
+def needs_of(parsed) -> tuple[tuple[str, str | None], ...] | None:
+    """(type, colour or None) of each object a parsed skill names, the one it moves first; None where
+    it names none, or one no map shows."""
+    if parsed is None:
+        return None
+    objects = [o for o in (parsed.obj, parsed.obj2) if o is not None]
+    if not objects or not all(o.type in OBJECT_TO_IDX for o in objects):
+        return None
+    return tuple((o.type, o.color) for o in objects)
+
+
+def matches(holding: tuple[int, int] | None, need: tuple[str, str | None]) -> bool:
+    """Whether what is carried (:func:`carried`) is an object of ``need``'s type and colour."""
+    type_, color = need
+    return holding is not None and holding[0] == OBJECT_TO_IDX[type_] and \
+        (color is None or holding[1] == COLOR_TO_IDX[color])
+
+
 def carried(image: np.ndarray) -> tuple[int, int] | None:
     """(type, colour) indices of what the agent carries, read off its view; None: empty-handed."""
     kind, color, _ = (int(v) for v in image[_HAND])
@@ -158,21 +176,12 @@ class ImplicitSteps:
     def for_instruction(cls, parsed) -> ImplicitSteps | None:
         """For a parsed skill (:meth:`instructed_rl.language.parse.InstructionParser.parse_skill`);
         None where it names no object a map shows."""
-        if parsed is None:
-            return None
-        objects = [o for o in (parsed.obj, parsed.obj2) if o is not None]
-        if not objects or not all(o.type in OBJECT_TO_IDX for o in objects):
-            return None
-        return cls(tuple((o.type, o.color) for o in objects), kind=parsed.kind)
+        needs = needs_of(parsed)
+        return None if needs is None else cls(needs, kind=parsed.kind)
 
     @property
     def detouring(self) -> bool:
         return bool(self.plan)
-
-    @staticmethod
-    def _matches(holding: tuple[int, int], need: tuple[str, str | None]) -> bool:
-        type_, color = need
-        return holding[0] == OBJECT_TO_IDX[type_] and (color is None or holding[1] == COLOR_TO_IDX[color])
 
     def advise(self, obs) -> int | None:
         """This step's action, given the env's observation (``image``, ``world``, ``pose``): a
@@ -181,7 +190,7 @@ class ImplicitSteps:
         if not self.begun:
             self.begun = True
             holding = carried(image)
-            if self.kind in ("pickup", "putnext") and holding is not None and not self._matches(holding, self.needs[0]):
+            if self.kind in ("pickup", "putnext") and holding is not None and not matches(holding, self.needs[0]):
                 self.plan = [("drop", None)]  # hands free before it picks anything up
         if not self.started and not self.plan:
             self._watch(world, pose, image)
@@ -213,7 +222,7 @@ class ImplicitSteps:
             if color is not None and (world[doors, 2] == _LOCKED).all():
                 self._start(image, [("fetch", color)])
             return
-        if all(seen(world, *need).any() or (holding is not None and self._matches(holding, need)) for need in self.needs) \
+        if all(seen(world, *need).any() or matches(holding, need) for need in self.needs) \
                 or not explored(world, pose):
             return
         color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))

@@ -167,7 +167,7 @@ ACTING_KEYS = ("rephrase", "actions", "escape_loops", "read_places", "implicit_s
 
 
 def _set_acting(agent: Agent, config: AgentSource) -> None:
-    for key in ("rephrase", "escape_loops", "read_places", "implicit_steps", "check_done"):
+    for key in (key for key in ACTING_KEYS if key != "actions"):  # the switches; actions is checked below
         if key in config.agent:
             if not isinstance(config.agent[key], bool):
                 raise UserError(f"agent.{key}={config.agent[key]!r} must be true or false. Fix: write 'agent: {{{key}: true}}'")
