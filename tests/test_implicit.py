@@ -1,18 +1,21 @@
 """Steps an instruction leaves implicit (AgentConfig.implicit_steps): hands freed before a pickup;
 for a locked door, the agent sees when every room it can reach is explored, fetches the key on its
 own map, and the shipped default then reaches an object behind the lock that it never reaches
-otherwise."""
+otherwise; a search that stalls walks to what it has not seen, and an object in front of a door
+is moved aside."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from minigrid.core.actions import Actions
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.implicit import ImplicitSteps, carried, explored, steps_to
+from instructed_rl.model.implicit import (EXPLORE_AFTER, ImplicitSteps, blocking_object, carried, explored,
+                                          steps_to, stow_action)
 
-WALL, EMPTY, DOOR = OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["door"]
+WALL, EMPTY, DOOR, BOX = (OBJECT_TO_IDX[name] for name in ("wall", "empty", "door", "box"))
 
 
 def _two_rooms(door_state: str, *, east_seen: bool) -> np.ndarray:
@@ -39,6 +42,39 @@ def test_steps_count_to_standing_next_to_the_goal_and_never_through_a_lock():
     assert steps_to(_two_rooms("locked", east_seen=True), goal)[2, 2] == -1
 
 
+def test_a_walk_blocked_only_by_an_object_moves_that_object():
+    world = _two_rooms("closed", east_seen=False)
+    unseen = world[..., 0] == 0
+    assert blocking_object(world, (1, 2, 0), unseen) is None  # the way is free
+    world[3, 2] = (BOX, COLOR_TO_IDX["red"], 0)  # the only cell in front of the door
+    assert steps_to(world, unseen)[1, 2] == -1
+    assert blocking_object(world, (1, 2, 0), unseen) == (3, 2)
+    world[4, 2, 2] = STATE_TO_IDX["locked"]
+    assert blocking_object(world, (1, 2, 0), unseen) is None  # no key opens a way through a lock
+
+
+def test_an_object_moved_aside_is_never_put_down_beside_a_door():
+    world = _two_rooms("open", east_seen=True)
+    assert stow_action(world, (2, 2, 0), keep_clear=None) == Actions.left  # (3, 2) borders the door
+    assert stow_action(world, (2, 2, 1), keep_clear=None) == Actions.drop  # (2, 3) borders none
+    assert stow_action(world, (2, 2, 1), keep_clear=(2, 3)) == Actions.left
+
+
+def test_a_search_that_stalls_walks_to_what_it_has_not_seen():
+    """Told to go to a ball its map does not show, the policy acts for EXPLORE_AFTER steps; then the
+    agent walks towards the unseen room (forward, to the closed door) until it sees a ball."""
+    from instructed_rl.language.corpus import load_corpus
+    from instructed_rl.language.parse import parser_for
+
+    world = _two_rooms("closed", east_seen=False)
+    obs = {"image": np.zeros((7, 7, 3), np.uint8), "world": world, "pose": (2, 2, 0)}
+    steps = ImplicitSteps.for_instruction(parser_for(load_corpus("paraphrase")).parse_skill("go to the red ball"))
+    assert all(steps.advise(obs) is None for _ in range(EXPLORE_AFTER))
+    assert steps.advise(obs) == Actions.forward and steps.detouring
+    world[6, 2] = (OBJECT_TO_IDX["ball"], COLOR_TO_IDX["red"], 0)
+    assert steps.advise(obs) is None and not steps.detouring
+
+
 def test_told_to_open_a_door_it_has_seen_only_locked_it_fetches_that_doors_key():
     """BabyAI-UnlockLocal-v0 seed 1 ("open the door"): three turns show the locked door and its key."""
     from instructed_rl.language.corpus import load_corpus
@@ -52,14 +88,14 @@ def test_told_to_open_a_door_it_has_seen_only_locked_it_fetches_that_doors_key()
     assert steps.opens
     door = env.unwrapped.level.grid.get(9, 14)
     assert door.is_locked
-    for _ in range(60):
+    for _ in range(100):
         action = steps.advise(obs)
         if action is None:
             break
         obs, *_ = env.step(action)
     assert action is None and steps.started
     assert carried(obs["image"]) == (OBJECT_TO_IDX["key"], COLOR_TO_IDX[door.color])
-    assert steps.advise(obs) is None  # one detour per instruction: the policy opens the door
+    assert door.is_open and not door.is_locked  # unlocking is opening, in minigrid
 
 
 def test_an_instruction_naming_nothing_on_a_map_gets_no_watch():
@@ -124,6 +160,35 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
         outcomes[unlock] = info["success"]
         assert (detoured > 0) == unlock
     assert outcomes == {False: False, True: True}
+
+
+@pytest.mark.integration
+def test_the_default_clears_a_blocked_door_to_reach_a_room_it_never_saw():
+    """BabyAI-BossLevel-v0 development seed 7,100,183 ("go to the blue ball"): the ball lies in a
+    room whose doors are locked or have a ball or box in front. Without implicit steps the default
+    searches the rooms it knows for all 576 steps; with them, it walks to what it has not seen,
+    moves what stands in front of the door aside, and later fetches a key and unlocks a door."""
+    from instructed_rl.acting.executor import AgentSkill
+    from instructed_rl.model.agent import Agent
+
+    agent = Agent.from_pretrained("data/agents/default")
+    env = InstructedEnv("BabyAI-BossLevel-v0", split="test")
+    outcomes = {}
+    for implicit in (False, True):
+        agent.config.implicit_steps = implicit
+        obs, _ = env.reset(seed=7_100_183)
+        skill = AgentSkill(agent)
+        skill.begin(obs["mission"], obs["description"], seed=0, first=True)
+        scripted = set()
+        while True:
+            action, _ = skill.step(obs)
+            scripted |= {kind for kind, _ in skill.implicit.plan} if skill.implicit is not None else set()
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        outcomes[implicit] = info["success"]
+    assert outcomes == {False: False, True: True}
+    assert {"explore", "pick", "stow"} <= scripted
 
 
 def test_implicit_steps_needs_the_map_of_what_was_seen():

@@ -91,7 +91,8 @@ class AgentConfig:
     a later part of a sequence goes to the policy without its place words."""
     implicit_steps: bool = False
     """When acting, take the steps an instruction needs but does not say: put down what is in hand
-    before picking something else up, and open a locked door it must pass, fetching its key first
+    before picking something else up, open a locked door it must pass (fetching its key first), look
+    where it has not looked when a search stalls, and move an object that blocks the way
     (:mod:`instructed_rl.model.implicit`; scripted on the map of what it has seen, so it needs
     ``policy.map_memory``)."""
     check_done: bool = False

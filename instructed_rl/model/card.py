@@ -287,9 +287,11 @@ SHIPPED_CARDS = {
                  "part of a sequence reaches the policy without its place words.",
                  "It takes steps an instruction needs but never says (implicit_steps in config.json; "
                  "instructed_rl/model/implicit.py), scripted on its own map of what it has seen, not learned: it "
-                 "puts down what it holds before picking something else up, and once every room it can reach is "
+                 "puts down what it holds before picking something else up; once every room it can reach is "
                  "explored without the object, it fetches the key of a locked door, opens the door and puts the "
-                 "key down.",
+                 "key down; told to open a door it has seen only locked, it unlocks it; when an object a part "
+                 "names is still unseen after 200 steps, it walks to the nearest cell it has not seen; and it "
+                 "moves a ball, box or key that blocks one of these walks aside, as the BabyAI bot does.",
                  "Before a sequence moves on from a part its termination head calls done, it checks the part on the "
                  "same map (check_done in config.json; instructed_rl/model/done_check.py): where the map shows it "
                  "undone (a ball put down beside nothing the part names, say), it stays on the part.",

@@ -1,17 +1,21 @@
-"""Steps an instruction leaves implicit: put down what is in hand, open the locked door on the way.
+"""Steps an instruction leaves implicit: put down what is in hand, open the locked door on the way,
+move what blocks the way, look where it has not looked.
 
 BabyAI's verifier asks only for the end state, and some instructions need steps they never say:
 
 - an object can be picked up only with empty hands, and a sequence ("pick up the purple box,
   then pick up the red ball") leaves the agent holding the last part's object;
 - BabyAI's mazes lock one room and leave its key in another, and an instruction may name an object
-  inside without a word about the lock (BossLevel's implicit unlocking).
+  inside without a word about the lock (BossLevel's implicit unlocking);
+- a ball, box or key may stand in front of the only door to a room (the bot picks it up and puts
+  it aside);
+- an object may lie in a room the policy never enters, while it searches the rooms it knows until
+  the step limit.
 
-The bot that labels imitation handles both as subgoals of its own; a policy trained on single
-skills, each begun empty-handed, never learns the first and meets the second rarely (about 1 in 70
-of SkillMaze's episodes): it walks the rooms it has explored until the step limit. With
-``AgentConfig.implicit_steps`` the agent takes these steps itself, on nothing but what it has seen
-(the env's ``world``, ``pose`` and view):
+The bot that labels imitation handles these as subgoals of its own; a policy trained on single
+skills, each begun empty-handed, never learns the first and meets the others rarely (about 1 in
+70 of SkillMaze's episodes has the lock). With ``AgentConfig.implicit_steps`` the agent takes
+these steps itself, on nothing but what it has seen (the env's ``world``, ``pose`` and view):
 
 - an instruction to pick something up (or to put it next to another) that begins with something
   else in hand first puts it down;
@@ -19,7 +23,13 @@ of SkillMaze's episodes): it walks the rooms it has explored until the step limi
   one it has not seen, and it has seen a locked door and a key of that door's colour, it fetches that
   key, opens the door and puts the key down;
 - when it is told to open a door and every such door it has seen is locked, it fetches the key and
-  leaves the opening to the policy.
+  unlocks the door (in minigrid, unlocking opens it);
+- when an object the instruction needs is still nowhere on its map after :data:`EXPLORE_AFTER`
+  steps, it walks to the nearest cell it has not seen, until it sees one (or has seen everything
+  it can reach);
+- when one of these walks finds no path but one through a ball, box or key, it picks that object
+  up and puts it down aside, where it borders no door (its hands freed first; a key it put down
+  for this it fetches again), at most :data:`CLEAR_LIMIT` times an instruction.
 
 These steps are scripted, not learned: shortest walks over the seen map (objects block; closed
 doors are opened on the way), then pick up, toggle or drop. They hold the policy's actions while
@@ -38,7 +48,9 @@ from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX, STA
 from instructed_rl.model.planner import step_costs
 
 STEP_LIMIT = 100  # steps one scripted step may take (a walk across a 3x3 maze takes ~40)
+EXPLORE_AFTER = 200  # steps a part's policy may search before it is walked to what it has not seen
 DROP_LIMIT = 4  # turns looking for a free cell to put something down
+CLEAR_LIMIT = 3  # objects one instruction may move out of its way
 
 _DOOR, _KEY, _EMPTY = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], OBJECT_TO_IDX["empty"]
 _LOCKED, _OPEN = STATE_TO_IDX["locked"], STATE_TO_IDX["open"]
@@ -133,6 +145,46 @@ def steps_to(world: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return steps
 
 
+def blocking_object(world: np.ndarray, pose, goal: np.ndarray) -> tuple[int, int] | None:
+    """The first ball, box or key on a shortest walk to standing next to a cell of ``goal`` (W, H)
+    bool, where walks may pass through such objects (the bot moves them out of its way); None where
+    no walk leads there, or none needs to move anything."""
+    kinds = world[..., 0]
+    walkable = (step_costs(world) > 0) | np.isin(kinds, _CARRIABLE)
+    walkable &= ~((kinds == _DOOR) & (world[..., 2] == _LOCKED))
+    start = (int(pose[0]), int(pose[1]))
+    parents: dict[tuple[int, int], tuple[int, int] | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        reached = []
+        for x, y in frontier:
+            sides = [(x + dx, y + dy) for dx, dy in _SIDES]
+            sides = [(nx, ny) for nx, ny in sides if 0 <= nx < goal.shape[0] and 0 <= ny < goal.shape[1]]
+            if any(goal[side] for side in sides):
+                path, cell = [], (x, y)
+                while parents[cell] is not None:
+                    path.append(cell)
+                    cell = parents[cell]
+                return next((cell for cell in reversed(path) if kinds[cell] in _CARRIABLE), None)
+            for side in sides:
+                if walkable[side] and side not in parents:
+                    parents[side] = (x, y)
+                    reached.append(side)
+        frontier = reached
+    return None
+
+
+def stow_action(world: np.ndarray, pose, keep_clear: tuple[int, int] | None) -> int:
+    """Put down what is carried where the cell ahead is free, is not ``keep_clear`` and borders no
+    door (where it would stand in the way again), else turn to look for such a cell."""
+    x, y, direction = (int(v) for v in pose)
+    ahead = (x + DIR_TO_VEC[direction][0], y + DIR_TO_VEC[direction][1])
+    by_door = any(world[ahead[0] + dx, ahead[1] + dy, 0] == _DOOR for dx, dy in _SIDES
+                  if 0 <= ahead[0] + dx < world.shape[0] and 0 <= ahead[1] + dy < world.shape[1])
+    free = int(world[ahead][0]) == _EMPTY and ahead != keep_clear and not by_door
+    return int(Actions.drop) if free else int(Actions.left)
+
+
 def walk_action(world: np.ndarray, pose, goal: np.ndarray, act: int) -> int | None:
     """The next step to facing a cell of ``goal`` (W, H) bool on a shortest path over ``world`` as
     seen, and ``act`` once facing it; None where no path leads there."""
@@ -171,6 +223,8 @@ class ImplicitSteps:
         self.steps = 0  # taken on the current one
         self.begun = False  # whether it has looked at what is in hand
         self.started = False  # one detour to a locked door per instruction
+        self.taken = 0  # steps of this instruction so far
+        self.cleared = 0  # objects moved out of its way
 
     @classmethod
     def for_instruction(cls, parsed) -> ImplicitSteps | None:
@@ -192,16 +246,27 @@ class ImplicitSteps:
             holding = carried(image)
             if self.kind in ("pickup", "putnext") and holding is not None and not matches(holding, self.needs[0]):
                 self.plan = [("drop", None)]  # hands free before it picks anything up
+        self.taken += 1
         if not self.started and not self.plan:
             self._watch(world, pose, image)
+        if not self.plan and self.taken > EXPLORE_AFTER and not self._in_sight(world, image):
+            self.plan = [("explore", None)]
+            self.steps = 0
         while self.plan:
             kind, argument = self.plan[0]
             if not self._done(kind, argument, image, world):
                 action = self._act(kind, argument, image, world, pose)
                 self.steps += 1
-                if action is not None and self.steps <= (DROP_LIMIT if kind == "drop" else STEP_LIMIT):
+                if action is None and kind in _WALKS and self.cleared < CLEAR_LIMIT:
+                    clearing = self._clearing(kind, argument, image, world, pose)
+                    if clearing:  # an object stands in the way: move it first
+                        self.cleared += 1
+                        self.plan[:0] = clearing
+                        self.steps = 0
+                        continue
+                if action is not None and self.steps <= (DROP_LIMIT if kind in _DROPS else STEP_LIMIT):
                     return action
-                if kind != "drop":
+                if kind not in _DROPS:
                     self.plan.clear()  # no way there, or it takes too long: back to the instruction
                     break
             self.plan.pop(0)
@@ -220,13 +285,16 @@ class ImplicitSteps:
             doors = seen(world, *self.needs[0])
             color = next((c for c in keyed if doors[locked[c]]), None)
             if color is not None and (world[doors, 2] == _LOCKED).all():
-                self._start(image, [("fetch", color)])
+                self._start(image, [("fetch", color), ("open", locked[color])])
             return
-        if all(seen(world, *need).any() or matches(holding, need) for need in self.needs) \
-                or not explored(world, pose):
+        if self._in_sight(world, image) or not explored(world, pose):
             return
         color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))
         self._start(image, [("fetch", color), ("open", locked[color]), ("drop", None)])
+
+    def _in_sight(self, world: np.ndarray, image: np.ndarray) -> bool:
+        holding = carried(image)
+        return all(seen(world, *need).any() or matches(holding, need) for need in self.needs)
 
     def _start(self, image: np.ndarray, plan: list) -> None:
         self.started = True
@@ -234,21 +302,50 @@ class ImplicitSteps:
         self.plan = ([("drop", None)] if holding is not None and holding != (_KEY, plan[0][1]) else []) + plan
         self.steps = 0
 
-    @staticmethod
-    def _done(kind: str, argument, image: np.ndarray, world: np.ndarray) -> bool:
-        if kind == "drop":
+    def _clearing(self, kind: str, argument, image: np.ndarray, world: np.ndarray, pose) -> list:
+        """The steps that move the object blocking this walk out of the way (the hands freed first, and
+        a key put down for it fetched again), or none where no object blocks it."""
+        cell = blocking_object(world, pose, _goal(kind, argument, world))
+        if cell is None:
+            return []
+        holding = carried(image)
+        steps = [("stow", cell)] if holding is not None else []
+        steps += [("pick", cell), ("stow", cell)]
+        if holding is not None and holding[0] == _KEY and kind != "fetch":
+            steps.append(("fetch", holding[1]))
+        return steps
+
+    def _done(self, kind: str, argument, image: np.ndarray, world: np.ndarray) -> bool:
+        if kind == "explore":
+            return self._in_sight(world, image)
+        if kind in _DROPS:
             return carried(image) is None
         if kind == "fetch":
             return carried(image) == (_KEY, argument)
+        if kind == "pick":
+            return int(world[argument][0]) not in _CARRIABLE
         return int(world[argument][2]) == _OPEN
 
     @staticmethod
     def _act(kind: str, argument, image: np.ndarray, world: np.ndarray, pose) -> int | None:
         if kind == "drop":
             return drop_action(image)
-        if kind == "fetch":
-            keys = (world[..., 0] == _KEY) & (world[..., 1] == argument)
-            return walk_action(world, pose, keys, int(Actions.pickup))
-        door = np.zeros(world.shape[:2], bool)
-        door[argument] = True
-        return walk_action(world, pose, door, int(Actions.toggle))
+        if kind == "stow":
+            return stow_action(world, pose, argument)
+        return walk_action(world, pose, _goal(kind, argument, world), _WALKS[kind])
+
+
+_WALKS = {"fetch": int(Actions.pickup), "open": int(Actions.toggle), "explore": int(Actions.forward),
+          "pick": int(Actions.pickup)}  # the scripted steps that walk, and what each does on arrival
+_DROPS = ("drop", "stow")
+
+
+def _goal(kind: str, argument, world: np.ndarray) -> np.ndarray:
+    """(W, H) bool: the cells a walking step goes to face."""
+    if kind == "fetch":
+        return (world[..., 0] == _KEY) & (world[..., 1] == argument)
+    if kind == "explore":
+        return world[..., 0] == 0
+    cells = np.zeros(world.shape[:2], bool)
+    cells[argument] = True
+    return cells
