@@ -61,6 +61,12 @@ _AHEAD = (3, 5)
 _SIDES = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
+def _sides(cell: tuple[int, int], shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The cells beside ``cell`` (not diagonally) inside a world of ``shape``."""
+    x, y = cell
+    return [(x + dx, y + dy) for dx, dy in _SIDES if 0 <= x + dx < shape[0] and 0 <= y + dy < shape[1]]
+
+
 def explored(world: np.ndarray, pose) -> bool:
     """Whether no cell the agent can walk to on ``world`` (W, H, 3), through anything but walls
     and locked doors, borders a cell it has not seen."""
@@ -74,10 +80,7 @@ def explored(world: np.ndarray, pose) -> bool:
     reached[x0, y0] = True
     stack = [(x0, y0)]
     while stack:
-        x, y = stack.pop()
-        for nx, ny in ((x + dx, y + dy) for dx, dy in _SIDES):
-            if not (0 <= nx < kinds.shape[0] and 0 <= ny < kinds.shape[1]):
-                continue
+        for nx, ny in _sides(stack.pop(), kinds.shape):
             if unseen[nx, ny]:
                 return False
             if walkable[nx, ny] and not reached[nx, ny]:
@@ -130,15 +133,14 @@ def steps_to(world: np.ndarray, goal: np.ndarray) -> np.ndarray:
     walkable = step_costs(world) > 0
     walkable &= ~((world[..., 0] == _DOOR) & (world[..., 2] == _LOCKED))
     steps = np.full(goal.shape, -1, np.int32)
-    frontier = [(x + dx, y + dy) for x, y in zip(*np.nonzero(goal)) for dx, dy in _SIDES]
-    frontier = [(x, y) for x, y in frontier if 0 <= x < goal.shape[0] and 0 <= y < goal.shape[1] and walkable[x, y]]
+    frontier = [side for cell in zip(*np.nonzero(goal)) for side in _sides(cell, goal.shape) if walkable[side]]
     for x, y in frontier:
         steps[x, y] = 0
     while frontier:
         reached = []
         for x, y in frontier:
-            for nx, ny in ((x + dx, y + dy) for dx, dy in _SIDES):
-                if 0 <= nx < goal.shape[0] and 0 <= ny < goal.shape[1] and walkable[nx, ny] and steps[nx, ny] < 0:
+            for nx, ny in _sides((x, y), goal.shape):
+                if walkable[nx, ny] and steps[nx, ny] < 0:
                     steps[nx, ny] = steps[x, y] + 1
                     reached.append((nx, ny))
         frontier = reached
@@ -158,8 +160,7 @@ def blocking_object(world: np.ndarray, pose, goal: np.ndarray) -> tuple[int, int
     while frontier:
         reached = []
         for x, y in frontier:
-            sides = [(x + dx, y + dy) for dx, dy in _SIDES]
-            sides = [(nx, ny) for nx, ny in sides if 0 <= nx < goal.shape[0] and 0 <= ny < goal.shape[1]]
+            sides = _sides((x, y), goal.shape)
             if any(goal[side] for side in sides):
                 path, cell = [], (x, y)
                 while parents[cell] is not None:
@@ -179,8 +180,7 @@ def stow_action(world: np.ndarray, pose, keep_clear: tuple[int, int] | None) -> 
     door (where it would stand in the way again), else turn to look for such a cell."""
     x, y, direction = (int(v) for v in pose)
     ahead = (x + DIR_TO_VEC[direction][0], y + DIR_TO_VEC[direction][1])
-    by_door = any(world[ahead[0] + dx, ahead[1] + dy, 0] == _DOOR for dx, dy in _SIDES
-                  if 0 <= ahead[0] + dx < world.shape[0] and 0 <= ahead[1] + dy < world.shape[1])
+    by_door = any(world[side][0] == _DOOR for side in _sides(ahead, world.shape))
     free = int(world[ahead][0]) == _EMPTY and ahead != keep_clear and not by_door
     return int(Actions.drop) if free else int(Actions.left)
 
@@ -207,6 +207,22 @@ def walk_action(world: np.ndarray, pose, goal: np.ndarray, act: int) -> int | No
     if here < 0:
         return None
     return int(Actions.right) if 0 <= steps[x + right[0], y + right[1]] < here else int(Actions.left)
+
+
+_WALKS = {"fetch": int(Actions.pickup), "open": int(Actions.toggle), "explore": int(Actions.forward),
+          "pick": int(Actions.pickup)}  # the scripted steps that walk, and what each does on arrival
+_DROPS = ("drop", "stow")
+
+
+def _goal(kind: str, argument, world: np.ndarray) -> np.ndarray:
+    """(W, H) bool: the cells a walking step goes to face."""
+    if kind == "fetch":
+        return (world[..., 0] == _KEY) & (world[..., 1] == argument)
+    if kind == "explore":
+        return world[..., 0] == 0
+    cells = np.zeros(world.shape[:2], bool)
+    cells[argument] = True
+    return cells
 
 
 class ImplicitSteps:
@@ -334,18 +350,3 @@ class ImplicitSteps:
             return stow_action(world, pose, argument)
         return walk_action(world, pose, _goal(kind, argument, world), _WALKS[kind])
 
-
-_WALKS = {"fetch": int(Actions.pickup), "open": int(Actions.toggle), "explore": int(Actions.forward),
-          "pick": int(Actions.pickup)}  # the scripted steps that walk, and what each does on arrival
-_DROPS = ("drop", "stow")
-
-
-def _goal(kind: str, argument, world: np.ndarray) -> np.ndarray:
-    """(W, H) bool: the cells a walking step goes to face."""
-    if kind == "fetch":
-        return (world[..., 0] == _KEY) & (world[..., 1] == argument)
-    if kind == "explore":
-        return world[..., 0] == 0
-    cells = np.zeros(world.shape[:2], bool)
-    cells[argument] = True
-    return cells
