@@ -130,13 +130,30 @@ def test_a_pickup_begun_with_something_else_in_hand_first_puts_it_down():
     assert held in [level.grid.get(*cell) for cell in np.ndindex(level.width, level.height)]
 
 
+def _skill_episode(agent, env: InstructedEnv, seed: int, on_step) -> bool:
+    """One episode of ``agent`` as the executor's AgentSkill on ``env``'s world ``seed``, calling
+    ``on_step(skill, obs, action, done_prob, step)`` before each env step: whether it succeeded."""
+    from instructed_rl.acting.executor import AgentSkill
+
+    obs, _ = env.reset(seed=seed)
+    skill = AgentSkill(agent)
+    skill.begin(obs["mission"], obs["description"], seed=0, first=True)
+    step = 0
+    while True:
+        action, done = skill.step(obs)
+        on_step(skill, obs, action, done, step)
+        obs, _, terminated, truncated, info = env.step(action)
+        step += 1
+        if terminated or truncated:
+            return info["success"]
+
+
 @pytest.mark.integration
 def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
     """SkillMaze test seed 7,000,052 ("pick up the green ball", a development seed): the ball is in
     the locked room. Without the detour the default walks the other rooms for all 576 steps; with
     it, it explores, fetches the key, opens the door and picks the ball up. The agent API and the
     executor's AgentSkill take the same actions on the way."""
-    from instructed_rl.acting.executor import AgentSkill
     from instructed_rl.model.agent import Agent
 
     agent = Agent.from_pretrained("data/agents/default")
@@ -144,20 +161,17 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
     outcomes = {}
     for unlock in (False, True):
         agent.config.implicit_steps = unlock
-        obs, _ = env.reset(seed=7_000_052)
-        skill = AgentSkill(agent)
-        skill.begin(obs["mission"], obs["description"], seed=0, first=True)
-        agent.reset(obs["mission"], obs["description"], seed=0)
         detoured = 0
-        while True:
-            action, done = skill.step(obs)
+
+        def same_as_agent_act(skill, obs, action, done, step):
+            nonlocal detoured
+            if step == 0:
+                agent.reset(obs["mission"], obs["description"], seed=0)
             reference = agent.act(obs)
             assert (action, round(done, 5)) == (reference.action, round(reference.done_prob, 5))
             detoured += bool(skill.implicit is not None and skill.implicit.detouring)
-            obs, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
-        outcomes[unlock] = info["success"]
+
+        outcomes[unlock] = _skill_episode(agent, env, 7_000_052, same_as_agent_act)
         assert (detoured > 0) == unlock
     assert outcomes == {False: False, True: True}
 
@@ -168,7 +182,6 @@ def test_the_default_clears_a_blocked_door_to_reach_a_room_it_never_saw():
     room whose doors are locked or have a ball or box in front. Without implicit steps the default
     searches the rooms it knows for all 576 steps; with them, it walks to what it has not seen,
     moves what stands in front of the door aside, and later fetches a key and unlocks a door."""
-    from instructed_rl.acting.executor import AgentSkill
     from instructed_rl.model.agent import Agent
 
     agent = Agent.from_pretrained("data/agents/default")
@@ -176,17 +189,13 @@ def test_the_default_clears_a_blocked_door_to_reach_a_room_it_never_saw():
     outcomes = {}
     for implicit in (False, True):
         agent.config.implicit_steps = implicit
-        obs, _ = env.reset(seed=7_100_183)
-        skill = AgentSkill(agent)
-        skill.begin(obs["mission"], obs["description"], seed=0, first=True)
         scripted = set()
-        while True:
-            action, _ = skill.step(obs)
-            scripted |= {kind for kind, _ in skill.implicit.plan} if skill.implicit is not None else set()
-            obs, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
-        outcomes[implicit] = info["success"]
+
+        def note_scripted(skill, obs, action, done, step):
+            if skill.implicit is not None:
+                scripted.update(kind for kind, _ in skill.implicit.plan)
+
+        outcomes[implicit] = _skill_episode(agent, env, 7_100_183, note_scripted)
     assert outcomes == {False: False, True: True}
     assert {"explore", "pick", "stow"} <= scripted
 
