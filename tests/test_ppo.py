@@ -169,6 +169,7 @@ def test_tiny_ppo_run_learns(ppo_run):
     assert rows[-1]["train/entropy"] < rows[0]["train/entropy"]
     record = json.loads((ppo_run / "training_record.json").read_text())
     assert record["algorithm"] == "ppo" and record["frames"] >= 12000 and "eval/mean" in record["final_eval"]
+    assert record["final_eval_actions"] == "greedy"  # the mode of its own check, named beside it
     assert (ppo_run / "curve.png").exists()
 
 

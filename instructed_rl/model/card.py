@@ -195,7 +195,8 @@ def model_card(directory: str | Path, *, name: str | None = None, reports: list[
         final = {k.split("/", 1)[1]: v for k, v in (record.get("final_eval") or {}).items() if k.startswith("eval/")}
         if final:
             episodes = train.get("eval_episodes", "?")
-            lines.append(f"- training's own last check (greedy actions, {episodes} episodes a game on its training "
+            actions = record.get("final_eval_actions", "greedy")  # training evaluates greedily; records name how
+            lines.append(f"- training's own last check ({actions}, {episodes} episodes a game on its training "
                          "games' test splits; a quick look, not a result: the BabyAI level ids are under Numbers): "
                          + ", ".join(f"{game} {_percent(v)}%" for game, v in final.items()))
         lines.append("")

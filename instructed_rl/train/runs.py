@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from instructed_rl.model.agent import ACTION_MODES, Agent, AgentConfig
+from instructed_rl.model.loops import action_mode
 from instructed_rl.config import option
 from instructed_rl.language.corpus import load_corpus, sample_instructions
 from instructed_rl.errors import UserError
@@ -413,7 +414,8 @@ def finish_run(agent, out: Path, *, config, ctx, state: dict[str, Any], record: 
                          "cores": busy_cores(config) * max(1, ctx.world_size),
                          "bf16_convolutions": config.bf16_convolutions, "bf16_text": config.bf16_text,
                          "torch": torch.__version__, **record.get("hardware", {})},
-            "final_eval": last_eval, "config": dataclasses.asdict(config),
+            "final_eval": last_eval, "final_eval_actions": action_mode(True, agent.config.escape_loops),
+            "config": dataclasses.asdict(config),
         }
         if ctx.enabled:
             record["distributed"] = {"world_size": ctx.world_size, "backend": ctx.backend,
