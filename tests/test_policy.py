@@ -268,3 +268,28 @@ def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
     grads = torch.autograd.grad(folded.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
     expected = torch.autograd.grad(direct.square().sum(), [policy.cell_embed.weight, policy.map_stem.weight])
     assert all(torch.allclose(g, e, atol=1e-4) for g, e in zip(grads, expected))
+
+
+@pytest.mark.parametrize("goal_dim", [32, 24])  # packed projections, and separate ones (kdim != channels)
+def test_goal_token_attention_equals_the_module_it_reads(goal_dim):
+    """Keys once per goal and steps scored in blocks give the module's own outputs and gradients,
+    for goals of more steps than a block, of one step, and of none."""
+    from instructed_rl.model.view_attention import BLOCK_STEPS, attend_goal_tokens
+
+    torch.manual_seed(0)
+    attention = torch.nn.MultiheadAttention(32, 2, kdim=goal_dim, vdim=goal_dim, batch_first=True)
+    counts = torch.tensor([BLOCK_STEPS + 3, 1, 0, 2 * BLOCK_STEPS])
+    goal_rows = torch.repeat_interleave(torch.arange(4), counts)
+    cells = torch.randn(len(goal_rows), 49, 32, requires_grad=True)
+    tokens = torch.randn(4, 7, goal_dim, requires_grad=True)
+    mask = torch.arange(7)[None] < torch.tensor([[3], [7], [1], [5]])
+    ours = attend_goal_tokens(attention, cells, tokens, mask, goal_rows)
+    ours_grads = torch.autograd.grad(ours.square().sum(), [cells, tokens, attention.out_proj.weight])
+    theirs, _ = attention(cells, tokens[goal_rows], tokens[goal_rows], key_padding_mask=~mask[goal_rows],
+                          need_weights=False)
+    theirs_grads = torch.autograd.grad(theirs.square().sum(), [cells, tokens, attention.out_proj.weight])
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    for mine, reference in zip(ours_grads, theirs_grads):
+        assert torch.allclose(mine, reference, atol=1e-4)
+    with pytest.raises(ValueError, match="sort goal_rows"):
+        attend_goal_tokens(attention, cells, tokens, mask, goal_rows.flip(0))

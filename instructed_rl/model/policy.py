@@ -52,6 +52,7 @@ from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATUR
                                          distance_tables, plan_features, unfold_table)
 from instructed_rl.model.pointer import PointerReader
 from instructed_rl.model.reader import IdentityReader
+from instructed_rl.model.view_attention import attend_goal_tokens
 from instructed_rl.model.text.encoders import TextFeatures
 
 MemoryKind = Literal["lstm", "gru", "none"]
@@ -546,10 +547,13 @@ class Policy(nn.Module):
 
     def encode_view(self, image: torch.Tensor, direction: torch.Tensor, cond: torch.Tensor,
                     tokens: torch.Tensor, mask: torch.Tensor,
-                    plan_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    plan_weights: torch.Tensor | None = None,
+                    goal_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The memory-free part: view + goal -> the recurrent cell's input (B, core_in), and the
         target map's logits (B, TARGET_SLOTS, 7, 7) or None. ``plan_weights`` (B, 2, PLAN_CLASSES):
-        :meth:`plan_weights` per row, needed with ``map_planner``."""
+        :meth:`plan_weights` per row, needed with ``map_planner``. ``tokens`` and ``mask`` are one row
+        per view, or with ``goal_rows`` (B,) one per goal, ``goal_rows`` naming each view's
+        (consecutive views per goal: :func:`instructed_rl.model.view_attention.attend_goal_tokens`)."""
         if image.shape[-1] < self.config.view_channels:
             raise ValueError(f"image must have {self.config.view_channels} channels per cell (policy_view with "
                              f"map_memory={self.config.map_memory}), got {tuple(image.shape)}")
@@ -559,9 +563,7 @@ class Policy(nn.Module):
         if self.config.goal_attention:
             batch, channels, height, width = x.shape
             cells = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
-            attended, _ = self.attention(
-                self.attention_norm(cells), tokens, tokens, key_padding_mask=~mask, need_weights=False
-            )
+            attended = attend_goal_tokens(self.attention, self.attention_norm(cells), tokens, mask, goal_rows)
             x = (cells + attended).transpose(1, 2).reshape(batch, channels, height, width)
         map_logits = None
         map_head = self.config.target_map_head if self.config.target_map else None
@@ -698,8 +700,8 @@ class Policy(nn.Module):
             image = image.reshape(batch * length, *image.shape[2:])[flat_valid]
         elif image.shape[0] != int(flat_valid.sum()):
             raise ValueError(f"image of {image.shape[0]} steps for {int(flat_valid.sum())} valid ones")
-        views, map_logits = self.encode_view(image, direction.reshape(-1)[flat_valid], cond[rows], tokens[rows],
-                                             mask[rows], None if weights is None else weights[rows])
+        views, map_logits = self.encode_view(image, direction.reshape(-1)[flat_valid], cond[rows], tokens, mask,
+                                             None if weights is None else weights[rows], goal_rows=rows)
 
         def padded(values: torch.Tensor) -> torch.Tensor:  # valid rows -> (B, L, ...), zeros at the padding
             full = values.new_zeros(batch * length, *values.shape[1:])
