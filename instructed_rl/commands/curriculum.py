@@ -100,11 +100,11 @@ def read_stages(file: YamlFile, out: Path) -> list[Stage]:
 
 def check_stage(stage: Stage, file: YamlFile) -> None:
     """The stage's config with its overrides builds (known keys, right types), as its trainer will build it."""
-    from instructed_rl.commands.train import algorithms, load_yaml_file
+    from instructed_rl.commands.train import algorithms, load_yaml_file, overlay
     from instructed_rl.config import from_mapping
 
     stage_file = load_yaml_file(stage.config)
-    values = {**stage_file.data, **dict(stage.overrides)}
+    values = overlay(stage_file.data, dict(stage.overrides))
     known = algorithms()
     algorithm = values.get("algorithm", "imitation")
     if algorithm not in known:

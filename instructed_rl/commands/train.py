@@ -88,6 +88,16 @@ def _convert(value: str, kind, key: str):
     return value
 
 
+def overlay(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` over a config's ``values``, a mapping into the mapping it overrides:
+    ``--agent '{policy: {channels: 32}}'`` changes the channels and keeps the file's other agent keys."""
+    merged = dict(values)
+    for key, value in overrides.items():
+        inner = merged.get(key)
+        merged[key] = overlay(inner, value) if isinstance(value, dict) and isinstance(inner, dict) else value
+    return merged
+
+
 def parse_overrides(cls, extra: list[str]) -> dict[str, Any]:
     """``--key value``, ``--flag`` / ``--no-flag`` against the fields of ``cls``."""
     types = typing.get_type_hints(cls)
@@ -202,7 +212,7 @@ def run(config_path: str, out: str | None, extra: list[str]) -> Path:
         raise file.fail("algorithm", f"{algorithm!r} is not available", f"use one of {', '.join(known)}")
     cls = known[algorithm]
     overrides = parse_overrides(cls, extra)
-    values.update(overrides)
+    values = overlay(values, overrides)
     asked = values.get("threads")
     lines = {**file.located(), **{k: Where(COMMAND_LINE, "--" + k.replace("_", "-")) for k in overrides}}
     config = from_mapping(cls, values, source=config_path, lines=lines)
