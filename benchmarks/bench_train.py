@@ -30,18 +30,22 @@ ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201
 
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
-One run, 2026-12-05 evening (``--seconds 30 --skip "torch-ac's cost"``), each row started on a
-quiet machine, code of b6dd215 (``text_precision: auto``: MiniLM in bf16 while training); peak RSS
-is this process plus its largest child (an upper bound):
+One run, 2026-12-06 (``--seconds 30 --skip "torch-ac's cost" shipped``), each row started on a
+quiet machine, with the view attention of instructed_rl/model/view_attention.py; peak RSS is
+this process plus its largest child (an upper bound). torch-ac ran faster than on earlier days,
+and our imitation rows vary by about half from run to run (an earlier run that day: 444 and 438
+frames/s for the two configs/default.yaml rows):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|
-| torch-ac PPO (16 procs, rl-starter-files model) | 1,333 | 1.00 | 376 | 2 |
-| ours: PPO, configs/default.yaml network | 565 | 0.42 | 1,686 | 2 |
-| ours: imitation (bot-labelled), configs/default.yaml | 263 | 0.20 | 2,168 | 2 |
-| ours: imitation, configs/default.yaml, overlapped collection | 481 | 0.36 | 1,886 | 2 |
-| ours: imitation, the shipped agent's network and last stage | 169 | 0.13 | 2,476 | 2 |
-| ours: imitation, the shipped agent's network and last stage, overlapped | 295 | 0.22 | 2,170 | 2 |
+| torch-ac PPO (16 procs, rl-starter-files model) | 2,233 | 1.00 | 372 | 2 |
+| ours: PPO, configs/default.yaml network | 706 | 0.32 | 1,521 | 2 |
+| ours: imitation (bot-labelled), configs/default.yaml | 284 | 0.13 | 1,899 | 2 |
+| ours: imitation, configs/default.yaml, overlapped collection | 431 | 0.19 | 1,691 | 2 |
+| ours: imitation, configs/default.yaml with 32 channels (the narrow curriculum) | 481 | 0.22 | 1,729 | 2 |
+| ours: imitation, configs/default.yaml with 32 channels, overlapped | 744 | 0.33 | 1,582 | 2 |
+
+The 2026-12-05 run (torch-ac 1,333 frames/s; imitation 0.20x, overlapped 0.36x) is in docs/history.md, session 36.
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
@@ -128,21 +132,33 @@ def steady_rate(metrics_path) -> dict:
     return {"frames": last["frames"] - first["frames"], "seconds": last["wall_seconds"] - first["wall_seconds"]}
 
 
-def row_ours_imitation(seconds: float, game: str) -> dict:
-    from instructed_rl.commands.train import load_yaml
+def _default_stage(game: str, *, overlap: bool = False, channels: int | None = None) -> dict:
+    """configs/default.yaml on the benchmark's game; ``channels``: its trunk that wide instead
+    (32: stage 1 of configs/default_curriculum_narrow.yaml)."""
+    from instructed_rl.commands.train import load_yaml, overlay
 
     values = load_yaml("configs/default.yaml")
-    values.update(games=[game], eval_every=0, eval_episodes=1, checkpoint_every=10**6)
-    return _timed_run(values, seconds, probe_frames=3000)
+    if channels is not None:
+        values = overlay(values, {"agent": {"policy": {"channels": channels}}})
+    values.update(games=[game], eval_every=0, eval_episodes=1, checkpoint_every=10**6, overlap=overlap)
+    return values
+
+
+def row_ours_imitation(seconds: float, game: str) -> dict:
+    return _timed_run(_default_stage(game), seconds, probe_frames=3000)
 
 
 def row_ours_imitation_overlap(seconds: float, game: str) -> dict:
     """Same, the next iteration's episodes collected in a spawned process during the gradient steps."""
-    from instructed_rl.commands.train import load_yaml
+    return _timed_run(_default_stage(game, overlap=True), seconds, probe_frames=3000)
 
-    values = load_yaml("configs/default.yaml")
-    values.update(games=[game], eval_every=0, eval_episodes=1, checkpoint_every=10**6, overlap=True)
-    return _timed_run(values, seconds, probe_frames=3000)
+
+def row_ours_imitation_narrow(seconds: float, game: str) -> dict:
+    return _timed_run(_default_stage(game, channels=32), seconds, probe_frames=3000)
+
+
+def row_ours_imitation_narrow_overlap(seconds: float, game: str) -> dict:
+    return _timed_run(_default_stage(game, overlap=True, channels=32), seconds, probe_frames=3000)
 
 
 # The shipped agent's last stage: its network (the seen map, the distance table, the reader) and its
@@ -281,6 +297,8 @@ ROWS = {
     "ours: PPO, configs/default.yaml network": row_ours_ppo_default,
     "ours: imitation (bot-labelled), configs/default.yaml": row_ours_imitation,
     "ours: imitation, configs/default.yaml, overlapped collection": row_ours_imitation_overlap,
+    "ours: imitation, configs/default.yaml with 32 channels (the narrow curriculum)": row_ours_imitation_narrow,
+    "ours: imitation, configs/default.yaml with 32 channels, overlapped": row_ours_imitation_narrow_overlap,
     "ours: imitation, the shipped agent's network and last stage": row_ours_imitation_shipped,
     "ours: imitation, the shipped agent's network and last stage, overlapped": row_ours_imitation_shipped_overlap,
 }

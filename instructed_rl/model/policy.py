@@ -11,7 +11,8 @@ Egocentric symbolic view + goal features -> action logits, value, "done?" logit,
   numbers (raw ints into a conv) learns far worse, because "key"=5 is not between
   "box"=7 and "door"=4 in any useful sense.
 - A conv stem, optional token attention (each of the 7x7 cells queries the goal tokens;
-  pooled text vectors blur colour words, see :mod:`instructed_rl.model.text.encoders`), then
+  pooled text vectors blur colour words, see :mod:`instructed_rl.model.text.encoders`; over a
+  sequence, each goal's keys are computed once: :mod:`instructed_rl.model.view_attention`), then
   residual FiLM blocks conditioned on the instruction's pooled vector concatenated with
   the environment description's, then a max-pool over the view (BabyAI 1.1 "endpool").
 - Optionally (``map_memory``) a second, coarser stream reads the map of what the agent has seen
