@@ -45,8 +45,6 @@ frames/s for the two configs/default.yaml rows):
 | ours: imitation, configs/default.yaml with 32 channels (the narrow curriculum) | 481 | 0.22 | 1,729 | 2 |
 | ours: imitation, configs/default.yaml with 32 channels, overlapped | 744 | 0.33 | 1,582 | 2 |
 
-The 2026-12-05 run (torch-ac 1,333 frames/s; imitation 0.20x, overlapped 0.36x) is in docs/history.md, session 36.
-
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
 trunk at full 7x7 resolution costs ~20x torch-ac's convs per frame.

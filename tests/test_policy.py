@@ -291,5 +291,7 @@ def test_goal_token_attention_equals_the_module_it_reads(goal_dim):
     assert torch.allclose(ours, theirs, atol=1e-5)
     for mine, reference in zip(ours_grads, theirs_grads):
         assert torch.allclose(mine, reference, atol=1e-4)
+    one_each, _ = attention(cells[:4], tokens, tokens, key_padding_mask=~mask, need_weights=False)
+    assert torch.allclose(attend_goal_tokens(attention, cells[:4], tokens, mask), one_each, atol=1e-5)
     with pytest.raises(ValueError, match="sort goal_rows"):
         attend_goal_tokens(attention, cells, tokens, mask, goal_rows.flip(0))

@@ -36,14 +36,16 @@ def attend_goal_tokens(attention: nn.MultiheadAttention, cells: torch.Tensor, to
     (None: view n reads goal n). Returns the attended values (N, S, C)."""
     views, cells_per_view, channels = cells.shape
     heads, width = attention.num_heads, channels // attention.num_heads
-    if goal_rows is None:
-        goal_rows = torch.arange(views, device=cells.device)
-    elif bool((goal_rows[1:] < goal_rows[:-1]).any()):
+    if goal_rows is not None and bool((goal_rows[1:] < goal_rows[:-1]).any()):
         raise ValueError("attend_goal_tokens needs each goal's views together: sort goal_rows")
     w_q, w_k, w_v, b_q, b_k, b_v = _projections(attention)
     queries = F.linear(cells, w_q, b_q)
     keys = F.linear(tokens, w_k, b_k).unflatten(-1, (heads, width)).transpose(1, 2)  # (G, H, T, W)
     values = F.linear(tokens, w_v, b_v).unflatten(-1, (heads, width)).transpose(1, 2)
+    if goal_rows is None:  # acting: one view per goal, nothing to pack
+        read = F.scaled_dot_product_attention(queries.unflatten(-1, (heads, width)).transpose(1, 2), keys, values,
+                                              attn_mask=mask[:, None, None, :])
+        return attention.out_proj(read.transpose(1, 2).reshape(views, cells_per_view, channels))
     # Each view's place: its goal's blocks start at block_start[goal]; views of a goal are consecutive.
     per_goal = torch.bincount(goal_rows, minlength=tokens.shape[0])
     first_view = torch.cumsum(per_goal, 0) - per_goal
