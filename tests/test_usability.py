@@ -21,7 +21,7 @@ from instructed_rl.eval.cell import EvalConfig, run_cell
 from instructed_rl.games.env import InstructedEnv
 from instructed_rl.progress import Progress, duration
 from instructed_rl.render.terminal import LEGEND, render_grid
-from instructed_rl.train.runs import DEFAULT_THREADS, busy_cores, choose_threads, free_cores
+from instructed_rl.train.runs import DEFAULT_THREADS, busy_cores, choose_threads, free_cores, machine_cores
 from tests.conftest import cli_command, run_cli
 
 
@@ -119,6 +119,28 @@ def test_threads_never_exceed_the_cores_the_load_leaves_free():
     assert choose_threads(1) == 1 and 1 <= choose_threads(512) <= cores
     if load >= cores:  # busy: one thread, however many are asked (the load moves, so only when clear)
         assert choose_threads(None) == 1
+
+
+def test_tasks_running_now_count_as_neighbours_and_a_stopped_one_does_not(monkeypatch):
+    from instructed_rl.train import runs
+
+    cores = machine_cores()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        assert runs.runnable_now() >= cores - 0.5  # every spinner waits for a core or holds one
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    # The 1-minute average still holds a neighbour that stopped: what runs now decides.
+    monkeypatch.setattr(runs.os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
+    monkeypatch.setattr(runs, "runnable_now", lambda: 0.0)
+    assert free_cores()[2] == cores and choose_threads(cores) == cores
+    monkeypatch.setattr(runs, "runnable_now", lambda: float(cores))
+    assert free_cores() == (cores, float(cores), 1) and choose_threads(None) == 1
+    monkeypatch.setattr(runs, "runnable_now", lambda: None)  # no /proc/stat: the average decides
+    assert free_cores()[2] == 1
 
 
 def test_cpu_hours_count_the_collection_process_beside_the_learner():

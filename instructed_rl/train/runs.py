@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import signal
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,7 +48,7 @@ class AgentSource:
     seed: int = option(0, "seed of everything random in the run")
     eval_episodes: int = option(30, "greedy test episodes per game at each evaluation")
     threads: int | None = option(None, "most torch threads; the run takes fewer when the machine has fewer free cores "
-                                       "(its load average says so); default: up to 2")
+                                       "(the tasks it runs say so); default: up to 2")
     track: bool = option(False, "log to wandb (offline when there is no network)")
     conv_precision: Literal["auto", "bf16", "fp32"] = option(
         "auto", "precision of the view trunk's convolutions in learning steps: bf16 (float32 weights and "
@@ -134,13 +135,42 @@ def machine_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+RUNNABLE_SAMPLES = 5  # reads of the runnable count, RUNNABLE_GAP seconds apart: a tenth of a second in all
+RUNNABLE_GAP = 0.02
+
+
+def runnable_now() -> float | None:
+    """Other tasks runnable right now: /proc/stat's procs_running (which counts the reading thread),
+    less one, averaged over a few reads. None where there is no /proc/stat."""
+    counts = []
+    for index in range(RUNNABLE_SAMPLES):
+        if index:
+            time.sleep(RUNNABLE_GAP)
+        try:
+            line = next(x for x in Path("/proc/stat").read_text().splitlines() if x.startswith("procs_running "))
+            counts.append(int(line.split()[1]) - 1)
+        except (OSError, StopIteration, ValueError, IndexError):
+            return None
+    return sum(counts) / len(counts)
+
+
 def free_cores() -> tuple[int, float, int]:
-    """(cores this process may use, 1-minute load average of everything else, cores left free by that
-    load: at least 1)."""
+    """(cores this process may use, the load of everything else, cores left free by that load: at least 1).
+
+    The load is the 1-minute load average less this process's own share; where that leaves a core
+    busy, the tasks runnable right now decide instead, since the average still counts for a
+    minute a neighbour that has stopped."""
     cores = machine_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     load = max(0.0, load - own_load())
-    return cores, load, max(1, min(cores, int(cores - load + 0.5)))
+    if cores_left(cores, load) < cores:
+        now = runnable_now()
+        load = load if now is None else now
+    return cores, load, cores_left(cores, load)
+
+
+def cores_left(cores: int, load: float) -> int:
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def choose_threads(asked: int | None) -> int:
