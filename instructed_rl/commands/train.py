@@ -190,9 +190,11 @@ def start_line(config, algorithm: str, run_dir: Path, asked) -> str:
     """What is about to run, printed at once: the first minute of a run builds a vocabulary and shows nothing else."""
     from instructed_rl.train.runs import DEFAULT_THREADS, free_cores
 
-    cores, load, _ = free_cores()
     wanted = int(float(asked)) if asked is not None else DEFAULT_THREADS  # as written (a YAML string, even)
-    fewer = f" (of {wanted} asked: load {load:.1f} on {cores} cores)" if config.threads < wanted else ""
+    fewer = ""
+    if config.threads < wanted:  # only then say why: reading the load may sample what runs now
+        cores, load, _ = free_cores()
+        fewer = f" (of {wanted} asked: load {load:.1f} on {cores} cores)"
     demos = f" (cloned from {config.demos})" if getattr(config, "demos", None) else ""
     return (f"train ({algorithm}): {config.frames:,} frames on {', '.join(config.games)}{demos} into {run_dir}; "
             f"{config.threads} torch thread{'s' if config.threads > 1 else ''}{fewer}")
