@@ -26,7 +26,7 @@ env rates drift by a factor of two from run to run, ratios much less):
 
 The shipped network's rows, one run on 2 quiet cores, 2026-12-03 (``--seconds 30 --skip cost``,
 bf16 convolutions and the fused recurrence in learning steps): torch-ac PPO 1,350 frames/s;
-ours, PPO with configs/default.yaml's network 377 (0.28x, 826 MB); imitation 201 (0.15x, 1,018 MB).
+ours, PPO with the 64-channel network 377 (0.28x, 826 MB); imitation 201 (0.15x, 1,018 MB).
 
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
@@ -34,16 +34,16 @@ One run, 2026-12-06 (``--seconds 30 --skip "torch-ac's cost" shipped``), each ro
 quiet machine, with the view attention of instructed_rl/model/view_attention.py; peak RSS is
 this process plus its largest child (an upper bound). torch-ac ran faster than on earlier days,
 and our imitation rows vary by about half from run to run (an earlier run that day: 444 and 438
-frames/s for the two configs/default.yaml rows):
+frames/s for the two 64-channel rows):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|
 | torch-ac PPO (16 procs, rl-starter-files model) | 2,233 | 1.00 | 372 | 2 |
-| ours: PPO, configs/default.yaml network | 706 | 0.32 | 1,521 | 2 |
-| ours: imitation (bot-labelled), configs/default.yaml | 284 | 0.13 | 1,899 | 2 |
-| ours: imitation, configs/default.yaml, overlapped collection | 431 | 0.19 | 1,691 | 2 |
-| ours: imitation, configs/default.yaml with 32 channels (the narrow curriculum) | 481 | 0.22 | 1,729 | 2 |
-| ours: imitation, configs/default.yaml with 32 channels, overlapped | 744 | 0.33 | 1,582 | 2 |
+| ours: PPO, the 64-channel network | 706 | 0.32 | 1,521 | 2 |
+| ours: imitation (bot-labelled), 64 channels (the default curriculum's stage 1) | 284 | 0.13 | 1,899 | 2 |
+| ours: imitation, 64 channels, overlapped collection | 431 | 0.19 | 1,691 | 2 |
+| ours: imitation, 32 channels (configs/default.yaml) | 481 | 0.22 | 1,729 | 2 |
+| ours: imitation, 32 channels (configs/default.yaml), overlapped | 744 | 0.33 | 1,582 | 2 |
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
@@ -132,7 +132,7 @@ def steady_rate(metrics_path) -> dict:
 
 def _default_stage(game: str, *, overlap: bool = False, channels: int | None = None) -> dict:
     """configs/default.yaml on the benchmark's game; ``channels``: its trunk that wide instead
-    (32: stage 1 of configs/default_curriculum_narrow.yaml)."""
+    (64: the default curriculum's stage 1, configs/default_curriculum.yaml)."""
     from instructed_rl.commands.train import load_yaml, overlay
 
     values = load_yaml("configs/default.yaml")
@@ -151,12 +151,12 @@ def row_ours_imitation_overlap(seconds: float, game: str) -> dict:
     return _timed_run(_default_stage(game, overlap=True), seconds, probe_frames=3000)
 
 
-def row_ours_imitation_narrow(seconds: float, game: str) -> dict:
-    return _timed_run(_default_stage(game, channels=32), seconds, probe_frames=3000)
+def row_ours_imitation_wide(seconds: float, game: str) -> dict:
+    return _timed_run(_default_stage(game, channels=64), seconds, probe_frames=3000)
 
 
-def row_ours_imitation_narrow_overlap(seconds: float, game: str) -> dict:
-    return _timed_run(_default_stage(game, overlap=True, channels=32), seconds, probe_frames=3000)
+def row_ours_imitation_wide_overlap(seconds: float, game: str) -> dict:
+    return _timed_run(_default_stage(game, overlap=True, channels=64), seconds, probe_frames=3000)
 
 
 # The shipped agent's last stage: its network (the seen map, the distance table, the reader) and its
@@ -209,7 +209,7 @@ def row_ours_ppo_small_overlap(seconds: float, game: str) -> dict:
 
 
 def row_ours_ppo_default(seconds: float, game: str) -> dict:
-    """Our PPO with the shipped agent's network (configs/default.yaml)."""
+    """Our PPO with configs/default.yaml's network."""
     from instructed_rl.commands.train import load_yaml
 
     default = load_yaml("configs/default.yaml")
@@ -295,8 +295,8 @@ ROWS = {
     "ours: PPO, configs/default.yaml network": row_ours_ppo_default,
     "ours: imitation (bot-labelled), configs/default.yaml": row_ours_imitation,
     "ours: imitation, configs/default.yaml, overlapped collection": row_ours_imitation_overlap,
-    "ours: imitation, configs/default.yaml with 32 channels (the narrow curriculum)": row_ours_imitation_narrow,
-    "ours: imitation, configs/default.yaml with 32 channels, overlapped": row_ours_imitation_narrow_overlap,
+    "ours: imitation, configs/default.yaml with 64 channels (the default curriculum's stage 1)": row_ours_imitation_wide,
+    "ours: imitation, configs/default.yaml with 64 channels, overlapped": row_ours_imitation_wide_overlap,
     "ours: imitation, the shipped agent's network and last stage": row_ours_imitation_shipped,
     "ours: imitation, the shipped agent's network and last stage, overlapped": row_ours_imitation_shipped_overlap,
 }

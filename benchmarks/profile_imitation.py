@@ -18,8 +18,8 @@ of the config's network, and times each part by wrapping the methods that do it:
 The first iteration is left out of the table (lazy env creation, first-use costs). Numbers are
 per collected frame. This machine is noisy: say whether it was quiet when quoting them.
 
-Measured on 2 quiet CPU cores, 2026-12-03 (``--iterations 4 --threads 2``, one run each, side by
-side): with ``--conv-precision fp32`` 355 frames/s, 2.82 ms a frame, learning 64.8% (backward
+Measured on 2 quiet CPU cores, 2026-12-03 (``--iterations 4 --threads 2``, a 64-channel trunk, one run
+each, side by side): with ``--conv-precision fp32`` 355 frames/s, 2.82 ms a frame, learning 64.8% (backward
 41.6%, loss forward 22.6%), text encoding when acting 13.9%, the acting forward 8.6%, bot labels
 6.2%, env steps and resets 4.5%; with bf16 convolutions (this CPU has AMX) 440 frames/s, 2.27 ms a
 frame, learning 59.7% (backward 0.90 ms, loss forward 0.44 ms a frame). Peak RSS 1.2 GB.
@@ -29,7 +29,8 @@ with ``init_agent: data/agents/default``, ``--iterations 3 --beta 0.1``), 2 quie
 182 frames/s, 5.5 ms a frame, of which 1.58 ms outside the timed parts: the distance table of the
 planner, computed with each view.
 
-2 quiet cores, 2026-12-06 (``--iterations 6 --threads 2``, one run each, one after the other):
+2 quiet cores, 2026-12-06 (``--iterations 6 --threads 2``, a 64-channel trunk, one run each, one after
+the other):
 568 frames/s (1.76 ms a frame, learning 1.16 ms) before the view attention read each goal's
 keys once (:mod:`instructed_rl.model.view_attention`), 670 frames/s (1.49 ms, learning 0.91 ms)
 after. Collection is then 0.58 ms a frame: env steps and resets 0.11, bot labels 0.13, MiniLM

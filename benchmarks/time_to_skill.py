@@ -12,7 +12,13 @@ rate and DAgger schedules) is kept. The first checkpoint at or above ``--target`
 time to it, its frames, and the curve. A run that never gets there says so at ``--max-minutes``.
 Use 2 quiet cores and say whether they were quiet; the trainer's peak memory is in the table.
 
-Measured on 2 idle cores, 2026-12-02 (``--set agent_actions=greedy --every 25 --episodes 200
+configs/default.yaml's trunk is 32 channels wide. Measured on 2 quiet cores, 2026-12-06
+(``--set agent_actions=greedy [--set seed=1] --every 25 --episodes 200 --max-minutes 12``): 95%
+reached at 3.45 min (130,065 frames, 96.5%) and with seed 1 at 4.81 min (174,450 frames, 95.0%);
+trainer peak RSS 2.0 and 2.4 GB.
+
+With 64 channels (``--set 'agent={policy: {channels: 64}}'``, the default curriculum's stage 1),
+measured on 2 idle cores, 2026-12-02 (``--set agent_actions=greedy --every 25 --episodes 200
 --max-minutes 35``): greedy SkillRoom 15.5% at 2.1 min (12k frames), 35.5% at 8.6 min, 72.5%
 at 21.2 min (108k), 91.0% at 24.6 min (122k), 94.0% at 28.4 min (136k), then 88.0 and 91.0%
 to 35.6 min (165k frames): 95% not reached; trainer peak RSS 1,963 MB.

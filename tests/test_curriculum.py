@@ -86,7 +86,7 @@ def test_a_bad_curriculum_is_one_line_with_its_line_and_a_fix(tmp_path):
 def test_the_shipped_default_curriculum_lists_valid_stages_in_the_records_order():
     from pathlib import Path
 
-    from instructed_rl.commands.train import algorithms, load_yaml_file
+    from instructed_rl.commands.train import algorithms, load_yaml_file, overlay
     from instructed_rl.config import from_mapping
     from instructed_rl.commands.curriculum import read_stages
 
@@ -96,11 +96,13 @@ def test_the_shipped_default_curriculum_lists_valid_stages_in_the_records_order(
     records.append(json.loads((shipped / "training_record.json").read_text()))
     assert len(stages) == len(records)
     for stage, record in zip(stages, records):
-        values = {**yaml.safe_load(open(stage.config)), **dict(stage.overrides)}
+        values = overlay(yaml.safe_load(open(stage.config)), dict(stage.overrides))
         config = from_mapping(algorithms()[values.get("algorithm", "imitation")], values, source=stage.config)
-        # each stage is the recipe its record trained: same games, frames and seed
+        # each stage is the recipe its record trained: same games, frames, seed and trunk width
         assert (config.games, config.frames, config.seed) == (record["config"]["games"], record["config"]["frames"],
                                                                record["config"]["seed"]), stage.config
+        channels = [(v.get("agent") or {}).get("policy", {}).get("channels") for v in (values, record["config"])]
+        assert channels[0] == channels[1], stage.config
 
 
 def test_a_stage_override_with_a_typo_fails_before_any_stage_trains(tmp_path):

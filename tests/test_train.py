@@ -234,14 +234,14 @@ def test_loop_takeover_lets_the_bot_drive_a_looping_greedy_agent_out():
 
 
 def test_a_mapping_override_changes_only_the_keys_it_names():
-    """``--agent '{policy: {channels: 32}}'`` on configs/default.yaml gives its agent with 32 channels,
+    """``--agent '{policy: {channels: 64}}'`` on configs/default.yaml (32 channels) gives its agent with 64,
     every other agent key as the file has it (a curriculum stage's overrides travel as these flags)."""
     from instructed_rl.commands.train import load_yaml, overlay, parse_overrides
     from instructed_rl.config import from_mapping
 
-    overrides = parse_overrides(ImitationConfig, ["--agent", "{policy: {channels: 32}}", "--frames", "1000"])
+    overrides = parse_overrides(ImitationConfig, ["--agent", "{policy: {channels: 64}}", "--frames", "1000"])
     values = overlay(load_yaml("configs/default.yaml"), overrides)
     agent = from_mapping(ImitationConfig, values, source="configs/default.yaml").agent_config()
-    assert agent.policy.channels == 32 and agent.policy.target_map and agent.policy.embed_dim == 64
+    assert agent.policy.channels == 64 and agent.policy.target_map and agent.policy.embed_dim == 64
     assert agent.text.dim == 64 and agent.rephrase
-    assert values["frames"] == 1000 and load_yaml("configs/default.yaml")["agent"]["policy"]["channels"] == 64
+    assert values["frames"] == 1000 and load_yaml("configs/default.yaml")["agent"]["policy"]["channels"] == 32
