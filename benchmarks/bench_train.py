@@ -30,20 +30,21 @@ ours, PPO with the 64-channel network 377 (0.28x, 826 MB); imitation 201 (0.15x,
 
 Runs vary by about 30% on a shared machine; earlier measurements are in docs/history.md.
 
-One run, 2026-12-06 (``--seconds 30 --skip "torch-ac's cost" shipped``), each row started on a
-quiet machine, with the view attention of instructed_rl/model/view_attention.py; peak RSS is
-this process plus its largest child (an upper bound). torch-ac ran faster than on earlier days,
-and our imitation rows vary by about half from run to run (an earlier run that day: 444 and 438
-frames/s for the two 64-channel rows):
+One run, 2026-12-06 (``--seconds 30 --skip "torch-ac's cost" "last stage"``), each row started on
+a quiet machine; configs/default.yaml's trunk is 32 channels wide; peak RSS is this process plus
+its largest child (an upper bound). torch-ac's rate moves between runs more than ours (1,365
+frames/s here, 2,233 in a run earlier that day, when the two 64-channel imitation rows gave 284
+and 431, 0.13x and 0.19x):
 
 | row | frames/s | x torch-ac | peak RSS MB | threads |
 |---|---:|---:|---:|---:|
-| torch-ac PPO (16 procs, rl-starter-files model) | 2,233 | 1.00 | 372 | 2 |
-| ours: PPO, the 64-channel network | 706 | 0.32 | 1,521 | 2 |
-| ours: imitation (bot-labelled), 64 channels (the default curriculum's stage 1) | 284 | 0.13 | 1,899 | 2 |
-| ours: imitation, 64 channels, overlapped collection | 431 | 0.19 | 1,691 | 2 |
-| ours: imitation, 32 channels (configs/default.yaml) | 481 | 0.22 | 1,729 | 2 |
-| ours: imitation, 32 channels (configs/default.yaml), overlapped | 744 | 0.33 | 1,582 | 2 |
+| raw env, our game wrapper (1 env, random actions) | 15,156 | 11.10 | 251 | 2 |
+| torch-ac PPO (16 procs, rl-starter-files model) | 1,365 | 1.00 | 371 | 2 |
+| ours: PPO, configs/default.yaml network | 1,191 | 0.87 | 1,481 | 2 |
+| ours: imitation (bot-labelled), configs/default.yaml | 578 | 0.42 | 1,744 | 2 |
+| ours: imitation, configs/default.yaml, overlapped collection | 786 | 0.58 | 1,614 | 2 |
+| ours: imitation, configs/default.yaml with 64 channels | 392 | 0.29 | 1,823 | 2 |
+| ours: imitation, configs/default.yaml with 64 channels, overlapped | 446 | 0.33 | 1,672 | 2 |
 
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
