@@ -163,7 +163,7 @@ def unit_logits(logits: torch.Tensor, description: TextFeatures, queries: list[Q
     tokens = ((description.sentences[rows] == units[:, :1]) & (description.words[rows] == units[:, 1:])
               & description.mask[rows])
     counts = tokens.sum(1)
-    sums = torch.where(tokens, logits[owner], 0.0).sum(1)  # where, not a product: padding's logits may be nan
+    sums = torch.where(tokens, logits[owner], 0.0).sum(1)  # not a product: no other token's logit reaches it
     values = torch.where(counts > 0, sums / counts.clamp(min=1), sums.new_tensor(-1e4))
     return list(values.split([len(q.units) for q in queries]))
 
