@@ -12,10 +12,10 @@ rate and DAgger schedules) is kept. The first checkpoint at or above ``--target`
 time to it, its frames, and the curve. A run that never gets there says so at ``--max-minutes``.
 Use 2 quiet cores and say whether they were quiet; the trainer's peak memory is in the table.
 
-configs/default.yaml's trunk is 32 channels wide. Measured on 2 quiet cores, 2026-12-06
-(``--set agent_actions=greedy [--set seed=1] --every 25 --episodes 200 --max-minutes 12``): 95%
-reached at 3.45 min (130,065 frames, 96.5%) and with seed 1 at 4.81 min (174,450 frames, 95.0%);
-trainer peak RSS 2.0 and 2.4 GB.
+configs/default.yaml as it is (a 32-channel trunk), 2 quiet cores, 2026-12-06 (``[--set seed=1]
+--every 25 --episodes 200 --max-minutes 12``): 95% reached at 3.64 min (132,149 frames, 96.5%) and
+with seed 1 at 6.29 min (250,460 frames, 96.0%); trainer peak RSS 2.0 and 2.9 GB. With
+``--set agent_actions=greedy`` too: 3.45 min (130,065 frames) and 4.81 min (174,450 frames).
 
 With 64 channels (``--set 'agent={policy: {channels: 64}}'``, the default curriculum's stage 1),
 measured on 2 idle cores, 2026-12-02 (``--set agent_actions=greedy --every 25 --episodes 200
