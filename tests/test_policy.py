@@ -270,28 +270,36 @@ def test_map_stem_on_multi_hot_codes_equals_the_convolution_of_embeddings():
     assert all(torch.allclose(g, e, atol=1e-4) for g, e in zip(grads, expected))
 
 
+# Steps per goal, and the block size they make cheapest: goals of more steps than a block, of one step
+# and of none; one room's short episodes; long episodes (the largest blocks: little padding).
+GOAL_STEPS = {(19, 1, 0, 32): 4, (3, 5, 2, 6): 3, (48, 0, 64, 32): 16}
+
+
+@pytest.mark.parametrize("counts", list(GOAL_STEPS))
 @pytest.mark.parametrize("goal_dim", [32, 24])  # packed projections, and separate ones (kdim != channels)
-def test_goal_token_attention_equals_the_module_it_reads(goal_dim):
+def test_goal_token_attention_equals_the_module_it_reads(goal_dim, counts):
     """Keys once per goal and steps scored in blocks give the module's own outputs and gradients,
-    for goals of more steps than a block, of one step, and of none."""
-    from instructed_rl.model.view_attention import BLOCK_STEPS, attend_goal_tokens
+    whichever block size the batch's episode lengths make cheapest."""
+    from instructed_rl.model.view_attention import MAX_BLOCK_STEPS, attend_goal_tokens, block_steps
 
     torch.manual_seed(0)
-    attention = torch.nn.MultiheadAttention(32, 2, kdim=goal_dim, vdim=goal_dim, batch_first=True)
-    counts = torch.tensor([BLOCK_STEPS + 3, 1, 0, 2 * BLOCK_STEPS])
+    # float64: gradients summed over a hundred views would differ by float32 rounding
+    attention = torch.nn.MultiheadAttention(32, 2, kdim=goal_dim, vdim=goal_dim, batch_first=True).double()
+    counts = torch.tensor(counts)
+    assert block_steps(counts) == GOAL_STEPS[tuple(counts.tolist())] <= MAX_BLOCK_STEPS
     goal_rows = torch.repeat_interleave(torch.arange(4), counts)
-    cells = torch.randn(len(goal_rows), 49, 32, requires_grad=True)
-    tokens = torch.randn(4, 7, goal_dim, requires_grad=True)
+    cells = torch.randn(len(goal_rows), 49, 32, dtype=torch.float64, requires_grad=True)
+    tokens = torch.randn(4, 7, goal_dim, dtype=torch.float64, requires_grad=True)
     mask = torch.arange(7)[None] < torch.tensor([[3], [7], [1], [5]])
     ours = attend_goal_tokens(attention, cells, tokens, mask, goal_rows)
     ours_grads = torch.autograd.grad(ours.square().sum(), [cells, tokens, attention.out_proj.weight])
     theirs, _ = attention(cells, tokens[goal_rows], tokens[goal_rows], key_padding_mask=~mask[goal_rows],
                           need_weights=False)
     theirs_grads = torch.autograd.grad(theirs.square().sum(), [cells, tokens, attention.out_proj.weight])
-    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(ours, theirs, atol=1e-10)
     for mine, reference in zip(ours_grads, theirs_grads):
-        assert torch.allclose(mine, reference, atol=1e-4)
+        assert torch.allclose(mine, reference, atol=1e-8)
     one_each, _ = attention(cells[:4], tokens, tokens, key_padding_mask=~mask, need_weights=False)
-    assert torch.allclose(attend_goal_tokens(attention, cells[:4], tokens, mask), one_each, atol=1e-5)
+    assert torch.allclose(attend_goal_tokens(attention, cells[:4], tokens, mask), one_each, atol=1e-10)
     with pytest.raises(ValueError, match="sort goal_rows"):
         attend_goal_tokens(attention, cells, tokens, mask, goal_rows.flip(0))

@@ -3,10 +3,14 @@
 Every step of an episode reads the same goal, so its keys and values are the same at every step.
 :class:`torch.nn.MultiheadAttention` given the goal's tokens repeated once per step projects them
 again for each step and scores each step's 49 cells as a batch of its own: many tiny products.
-Here the projections run once per goal, and the steps of a goal are scored in blocks of
-``BLOCK_STEPS``, each block one product of (steps x 49) queries against the goal's keys. The
-result equals the module's own forward up to float rounding (a test holds them together); on 2
-CPU cores a learning step's attention costs about 0.6 of the module's (forward and backward).
+Here the projections run once per goal, and the steps of a goal are scored in blocks, each
+block one product of (steps x 49) queries against the goal's keys. The result equals the
+module's own forward up to float rounding (a test holds them together); on 2 CPU cores a
+learning step's attention costs about 0.6 of the module's (forward and backward).
+
+The block size is chosen per batch (:func:`block_steps`): a goal's last block is padded to full
+size, so one-room episodes (most under 16 steps) waste most of a 16-step block, while maze
+episodes of hundreds of steps would pay for many small blocks' key copies.
 """
 
 from __future__ import annotations
@@ -15,9 +19,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-BLOCK_STEPS = 16
-"""Steps of one goal scored in one product: larger wastes more on an episode's last, part-full
-block; smaller makes the products tiny again."""
+MAX_BLOCK_STEPS = 16
+"""The most steps of one goal scored in one product: larger blocks only add padding."""
+BLOCK_COST_IN_STEPS = 1.0
+"""What one more block costs (its copy of the goal's keys and values, forward and backward),
+in padded steps: fitted to learning-step times of one-room imitation batches on 2 CPU cores."""
+
+
+def block_steps(per_goal: torch.Tensor) -> int:
+    """The block size in steps (1 to :data:`MAX_BLOCK_STEPS`) that makes the batch cheapest: its
+    padded steps plus :data:`BLOCK_COST_IN_STEPS` per block, for goals of ``per_goal`` steps."""
+    sizes = torch.arange(1, MAX_BLOCK_STEPS + 1)
+    blocks = (per_goal[None, :] + sizes[:, None] - 1).div(sizes[:, None], rounding_mode="floor").sum(1)
+    padded = blocks * sizes.clamp(max=int(per_goal.max()))
+    return int(sizes[torch.argmin(padded + BLOCK_COST_IN_STEPS * blocks)])
 
 
 def _projections(attention: nn.MultiheadAttention) -> tuple[torch.Tensor, ...]:
@@ -48,14 +63,14 @@ def attend_goal_tokens(attention: nn.MultiheadAttention, cells: torch.Tensor, to
         return attention.out_proj(read.transpose(1, 2).reshape(views, cells_per_view, channels))
     # Each view's place: its goal's blocks start at block_start[goal]; views of a goal are consecutive.
     per_goal = torch.bincount(goal_rows, minlength=tokens.shape[0])
+    steps = block_steps(per_goal)
     first_view = torch.cumsum(per_goal, 0) - per_goal
-    blocks_per_goal = (per_goal + BLOCK_STEPS - 1) // BLOCK_STEPS
+    blocks_per_goal = (per_goal + steps - 1) // steps
     block_start = torch.cumsum(blocks_per_goal, 0) - blocks_per_goal
     position = torch.arange(views, device=cells.device) - first_view[goal_rows]
-    block = block_start[goal_rows] + torch.div(position, BLOCK_STEPS, rounding_mode="floor")
-    slot = position % BLOCK_STEPS
+    block = block_start[goal_rows] + torch.div(position, steps, rounding_mode="floor")
+    slot = position % steps
     blocks = int(blocks_per_goal.sum())
-    steps = min(BLOCK_STEPS, int(per_goal.max()))
     place = block * steps + slot  # each view's row in the packed blocks (index_copy: cheaper than index_put)
     packed = queries.new_zeros(blocks * steps, cells_per_view, channels).index_copy(0, place, queries)
     packed = packed.reshape(blocks, steps * cells_per_view, heads, width).transpose(1, 2)  # (K, H, steps*S, W)
