@@ -52,6 +52,7 @@ from instructed_rl.language.instructions import TARGET_CLASSES
 from instructed_rl.model.planner import (FAR, ORIGINS, PLAN_CLASSES, PLAN_FEATURES, TABLE_ROWS, PlannerSettings,
                                          distance_tables, plan_features, unfold_table)
 from instructed_rl.model.pointer import PointerReader
+from instructed_rl.model.ragged import recur_ragged
 from instructed_rl.model.reader import IdentityReader
 from instructed_rl.model.view_attention import attend_goal_tokens
 from instructed_rl.model.text.encoders import TextFeatures
@@ -688,8 +689,9 @@ class Policy(nn.Module):
 
         Equal to L calls of :meth:`forward`, but the convolutional trunk sees all views in one
         batch and only the recurrent cell runs step by step: the cheap way to train on episodes.
-        ``valid`` (B,L) marks real steps of padded sequences: the trunk skips the padding (the
-        outputs there are meaningless). Outputs are (B, L, ...); ``memory`` is after the last step.
+        ``valid`` (B,L) marks real steps of padded sequences: the trunk and the heads skip the
+        padding, the memory most of it (the outputs there are meaningless). Outputs are (B, L, ...);
+        ``memory`` is after the last step (a padded row's after some of its padding).
         """
         batch, length = direction.shape
         cond, tokens, mask, weights = self._conditioning(goal)
@@ -709,9 +711,9 @@ class Policy(nn.Module):
             full[flat_valid] = values
             return full.reshape(batch, length, *values.shape[1:])
 
-        hidden_all, memory = self._recur_sequence(padded(views), memory)
-        hidden_all = hidden_all.reshape(batch * length, -1)
-        out = self._heads(hidden_all, cond.repeat_interleave(length, dim=0), memory)
+        ends = (valid * torch.arange(1, length + 1, device=valid.device)).amax(1)  # each row's last real step
+        hidden_all, memory = recur_ragged(self._recur_sequence, padded(views), memory, ends)
+        # The heads read the real steps only: padded one-room batches are mostly padding.
+        out = self._heads(hidden_all.reshape(batch * length, -1)[flat_valid], cond[rows], memory)
         target_map = None if map_logits is None else padded(map_logits)
-        return PolicyOutput(out.logits.reshape(batch, length, -1), out.value.reshape(batch, length),
-                            out.done_logit.reshape(batch, length), memory, target_map)
+        return PolicyOutput(padded(out.logits), padded(out.value), padded(out.done_logit), memory, target_map)
