@@ -16,7 +16,7 @@ import torch
 
 GROUP_COST_IN_STEPS = 65.0
 """What one more call of the recurrence costs, in steps of one row (its fixed overhead against the
-per-row step, fitted to the fused LSTM's forward and backward on 2 CPU cores)."""
+per-row step, fitted to the fused LSTM's forward and backward on one CPU core)."""
 STEP_COST_IN_ROWS = 1.5
 """What one more time step of a call costs beyond its rows' work, in rows (the same fit)."""
 

@@ -23,7 +23,7 @@ MAX_BLOCK_STEPS = 16
 """The most steps of one goal scored in one product: larger blocks only add padding."""
 BLOCK_COST_IN_STEPS = 1.0
 """What one more block costs (its copy of the goal's keys and values, forward and backward),
-in padded steps: fitted to learning-step times of one-room imitation batches on 2 CPU cores."""
+in padded steps: fitted to learning-step times of one-room imitation batches on one CPU core."""
 
 
 def block_steps(per_goal: torch.Tensor) -> int:
