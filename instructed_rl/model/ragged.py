@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-GROUP_COST_IN_STEPS = 65.0
-"""What one more call of the recurrence costs, in steps of one row (its fixed overhead against the
-per-row step, fitted to the fused LSTM's forward and backward on one CPU core)."""
+GROUP_COST_IN_STEPS = 300.0
+"""What one more group costs, in steps of one row: its call of the recurrence and the gathers and
+copies around it, forward and backward (learning steps on one-room and maze batches, 2 CPU cores:
+with less, one-room batches of 10-step episodes lost more to the groups than padding cost them)."""
 STEP_COST_IN_ROWS = 1.5
 """What one more time step of a call costs beyond its rows' work, in rows (the same fit)."""
 
@@ -56,8 +57,11 @@ def recur_ragged(recur: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tenso
         return recur(inputs, memory)
     order = torch.argsort(lengths, descending=True, stable=True)
     sorted_lengths = lengths[order].tolist()
+    groups = length_groups(sorted_lengths)
+    if len(groups) == 1:  # cheapest as one call over the whole batch
+        return recur(inputs, memory)
     outputs, memories, rows_run = [], [], []
-    for start, end in length_groups(sorted_lengths):
+    for start, end in groups:
         run = sorted_lengths[start]
         if run == 0:
             break  # these rows and every row after them have no steps
