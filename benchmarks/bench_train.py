@@ -46,6 +46,14 @@ and 431, 0.13x and 0.19x):
 | ours: imitation, configs/default.yaml with 64 channels | 392 | 0.29 | 1,823 | 2 |
 | ours: imitation, configs/default.yaml with 64 channels, overlapped | 446 | 0.33 | 1,672 | 2 |
 
+Again later that day (``--skip "torch-ac's cost" "last stage" "64 channels"``, quiet machine), after
+the learning step stopped paying for padded steps (block sizes of the view attention, heads and
+memory on the real steps; the same learning steps 1.13-1.16x cheaper in one room, 1.37x in mazes):
+torch-ac PPO 1,813 frames/s; PPO with configs/default.yaml's network 961 (0.53x); imitation 465
+(0.26x), overlapped 758 (0.42x). The imitation rows did not move against the code before, run
+alternately (532 / 521 and 698 / 714 frames/s): on GoToLocal's 5-step bot episodes, collection
+(MiniLM on each new description above all) bounds them, not learning.
+
 An earlier run of all rows: the shipped agent's network under PPO 368 frames/s (0.39x
 torch-ac), imitation with bot labels 198 frames/s (0.21x): that network's 64-channel FiLM
 trunk at full 7x7 resolution costs ~20x torch-ac's convs per frame.
