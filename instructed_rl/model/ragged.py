@@ -19,7 +19,7 @@ GROUP_COST_IN_STEPS = 300.0
 copies around it, forward and backward (learning steps on one-room and maze batches, 2 CPU cores:
 with less, one-room batches of 10-step episodes lost more to the groups than padding cost them)."""
 STEP_COST_IN_ROWS = 1.5
-"""What one more time step of a call costs beyond its rows' work, in rows (the same fit)."""
+"""What one more time step of a call costs beyond its rows' work, in rows (fitted on one core)."""
 
 
 def length_groups(lengths: Sequence[int]) -> list[tuple[int, int]]:
