@@ -397,7 +397,7 @@ def test_a_match_map_learns_where_relabelled_objects_lie(tmp_path):
     assert agent.config.policy.target_map_head == "match"
     env = InstructedEnv("BabyAI-GoToLocalS5N2-v0", split="test")
     found, named, false_cells = 0, 0, 0
-    for seed in range(30):
+    for seed in range(200):  # 30 worlds name about 19 cells: too few to judge a rate of false cells by
         obs, _ = env.reset(seed=seed)
         image, direction = preprocess_obs({"image": obs["image"][None], "direction": np.array([obs["direction"]])})
         goal = agent.encode_goal([obs["mission"]], [obs["description"]])
@@ -408,4 +408,4 @@ def test_a_match_map_learns_where_relabelled_objects_lie(tmp_path):
         truth = labels[0, 0, 0] > 0.5
         found, named, false_cells = found + int((marked & truth).sum()), named + int(truth.sum()), \
             false_cells + int((marked & ~truth).sum())
-    assert named > 10 and found >= 0.8 * named and false_cells <= 0.35 * named, (found, named, false_cells)
+    assert named > 60 and found >= 0.8 * named and false_cells <= 0.35 * named, (found, named, false_cells)
