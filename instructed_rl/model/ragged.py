@@ -25,14 +25,18 @@ STEP_COST_IN_ROWS = 1.5
 def length_groups(lengths: Sequence[int]) -> list[tuple[int, int]]:
     """Cut ``lengths`` (sorted, longest first) into runs ``[start, end)`` that make the recurrence
     cheapest: each run costs :data:`GROUP_COST_IN_STEPS` plus its longest row's length times
-    (its rows + :data:`STEP_COST_IN_ROWS`). Exact, by dynamic programming over the cut points."""
+    (its rows + :data:`STEP_COST_IN_ROWS`). Exact, by dynamic programming over the cut points. Only
+    places where the length changes can be cuts (a row moved to the group of its equal neighbour
+    never costs more), so the work grows with the distinct lengths, not the rows."""
     count = len(lengths)
     if any(a < b for a, b in zip(lengths, lengths[1:])):
         raise ValueError("length_groups needs lengths sorted longest first")
-    best = [0.0] + [float("inf")] * count  # best[end]: the cheapest cut of the first `end` rows
-    cut = [0] * (count + 1)
-    for end in range(1, count + 1):
-        for start in range(end):
+    bounds = [i for i in range(count) if i == 0 or lengths[i] != lengths[i - 1]] + [count]
+    best = {0: 0.0}  # best[end]: the cheapest cut of the first `end` rows
+    cut = {}
+    for k, end in enumerate(bounds[1:], start=1):
+        best[end] = float("inf")
+        for start in bounds[:k]:
             cost = best[start] + GROUP_COST_IN_STEPS + lengths[start] * (end - start + STEP_COST_IN_ROWS)
             if cost < best[end]:
                 best[end], cut[end] = cost, start
