@@ -167,6 +167,30 @@ def test_bf16_backbone_reads_close_to_float32_and_hands_back_float32(pretrained:
     assert float(torch.nn.functional.cosine_similarity(low.pooled, full.pooled).min()) > 0.999
 
 
+def test_bf16_backbone_computes_what_autocast_computes_on_the_float32_weights(
+        pretrained: PretrainedTextEncoder) -> None:
+    """The bf16 read runs a twin whose linear weights were cast once: it must give the very bits
+    autocast gives on the float32 backbone, share every other tensor, and stay out of what is saved."""
+    texts = ["go to the red ball", "You are in a room without doors. You see a green ball and two grey keys."]
+    batch = pretrained.hf_tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = pretrained.backbone(**batch).last_hidden_state.float()
+    pretrained.clear_cache()
+    pretrained.bf16_backbone = True
+    try:
+        low = pretrained.backbone_features(texts)
+    finally:
+        pretrained.bf16_backbone = False
+        pretrained.clear_cache()
+    for row, n in enumerate(batch["attention_mask"].sum(1).tolist()):
+        assert torch.equal(low.tokens[row, :n], expected[row, :n])
+    twin = pretrained._backbone_bf16()
+    assert twin.embeddings.word_embeddings.weight is pretrained.backbone.embeddings.word_embeddings.weight
+    assert twin.encoder.layer[0].output.dense.weight.dtype == torch.bfloat16
+    assert pretrained.backbone.encoder.layer[0].output.dense.weight.dtype == torch.float32
+    assert all(name.startswith(("pool_proj.", "token_proj.", "backbone.")) for name in pretrained.state_dict())
+
+
 def test_pretrained_cache_filled_in_inference_mode_still_trains(pretrained: PretrainedTextEncoder) -> None:
     pretrained.clear_cache()
     with torch.inference_mode():

@@ -32,6 +32,7 @@ the pooled vector.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import zlib
@@ -346,6 +347,7 @@ class PretrainedTextEncoder(TextEncoder):
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
         self.cache_hits = 0
         self.cache_misses = 0
+        self._bf16_twin: tuple[torch.device, nn.Module] | None = None  # in a tuple: not registered, not saved
 
     @property
     def frozen_prefixes(self) -> tuple[str, ...]:
@@ -407,8 +409,9 @@ class PretrainedTextEncoder(TextEncoder):
             check_length(n_ids, text=text, max_length=self.max_length)
         device = self._device()
         batch = {key: value.to(device) for key, value in batch.items()}
+        backbone = self._backbone_bf16() if self.bf16_backbone else self.backbone
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16_backbone):
-            hidden = self.backbone(**batch).last_hidden_state.float()
+            hidden = backbone(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].bool()
         pooled = nn.functional.normalize(_masked_mean(hidden, mask), dim=-1)
         computed = {}
@@ -420,6 +423,22 @@ class PretrainedTextEncoder(TextEncoder):
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return computed
+
+    def _backbone_bf16(self) -> nn.Module:
+        """The backbone with its linear weights cast to bf16 once; every other tensor is shared.
+
+        Autocast casts each float32 weight again on every call, which cost half of a call on one
+        new text. Its cast rounds as ``.to(bfloat16)`` does, so the twin computes the same bits."""
+        device = self._device()
+        if self._bf16_twin is None or self._bf16_twin[0] != device:
+            shared = {id(tensor): tensor for module in self.backbone.modules() if not isinstance(module, nn.Linear)
+                      for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
+            twin = copy.deepcopy(self.backbone, memo=shared)
+            for module in twin.modules():
+                if isinstance(module, nn.Linear):
+                    module.to(torch.bfloat16)
+            self._bf16_twin = (device, twin)
+        return self._bf16_twin[1]
 
     def backbone_features(self, texts: Sequence[str], *, allow_empty: bool = False) -> TextFeatures:
         """Frozen MiniLM outputs (pooled is L2-normalised, width 384), through the cache."""
