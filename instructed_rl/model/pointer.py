@@ -200,7 +200,7 @@ def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: l
     return out
 
 
-def _copied_words(described: list[Word], chosen: list[Unit]) -> list[Word]:
+def _copied_words(described: Sequence[Word], chosen: list[Unit]) -> list[Word]:
     """The description's words for the chosen units, in the shortest stretch of each sentence
     that holds them all ("a green ball, a red ball" copies "red ball", not "ball ... red")."""
     words = []

