@@ -147,19 +147,26 @@ def test_frozen_outputs_handed_to_another_copy_are_used_as_its_own(pretrained: P
     assert gru.frozen_outputs(texts) == {}  # nothing frozen, nothing to hand over
 
 
+BF16_TEXTS = ["go to the red ball", "You are in a room without doors. You see a green ball and two grey keys."]
+
+
+def _read_in_bf16(encoder: PretrainedTextEncoder, texts: list[str]):
+    """``texts`` through the backbone in bf16, as a trainer reads them (nothing cached before or after)."""
+    encoder.clear_cache()
+    encoder.bf16_backbone = True
+    try:
+        return encoder.backbone_features(texts)
+    finally:
+        encoder.bf16_backbone = False
+        encoder.clear_cache()
+
+
 def test_bf16_backbone_reads_close_to_float32_and_hands_back_float32(pretrained: PretrainedTextEncoder) -> None:
     """Trainers may run MiniLM in bf16 (``text_precision``): under 2% off per token, pooled nearly
     the same direction, and the outputs float32 as the projections expect."""
-    texts = ["go to the red ball", "You are in a room without doors. You see a green ball and two grey keys."]
     pretrained.clear_cache()
-    full = pretrained.backbone_features(texts)
-    pretrained.clear_cache()
-    pretrained.bf16_backbone = True
-    try:
-        low = pretrained.backbone_features(texts)
-    finally:
-        pretrained.bf16_backbone = False
-        pretrained.clear_cache()
+    full = pretrained.backbone_features(BF16_TEXTS)
+    low = _read_in_bf16(pretrained, BF16_TEXTS)
     assert low.tokens.dtype == low.pooled.dtype == torch.float32
     assert not torch.equal(low.tokens, full.tokens)  # it really ran in bf16
     error = (low.tokens - full.tokens).norm(dim=-1)[full.mask] / full.tokens.norm(dim=-1)[full.mask]
@@ -171,17 +178,10 @@ def test_bf16_backbone_computes_what_autocast_computes_on_the_float32_weights(
         pretrained: PretrainedTextEncoder) -> None:
     """The bf16 read runs a twin whose linear weights were cast once: it must give the very bits
     autocast gives on the float32 backbone, share every other tensor, and stay out of what is saved."""
-    texts = ["go to the red ball", "You are in a room without doors. You see a green ball and two grey keys."]
-    batch = pretrained.hf_tokenizer(texts, padding=True, return_tensors="pt")
+    batch = pretrained.hf_tokenizer(BF16_TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         expected = pretrained.backbone(**batch).last_hidden_state.float()
-    pretrained.clear_cache()
-    pretrained.bf16_backbone = True
-    try:
-        low = pretrained.backbone_features(texts)
-    finally:
-        pretrained.bf16_backbone = False
-        pretrained.clear_cache()
+    low = _read_in_bf16(pretrained, BF16_TEXTS)
     for row, n in enumerate(batch["attention_mask"].sum(1).tolist()):
         assert torch.equal(low.tokens[row, :n], expected[row, :n])
     twin = pretrained._backbone_bf16()
