@@ -25,9 +25,10 @@ each, side by side): with ``--conv-precision fp32`` 355 frames/s, 2.82 ms a fram
 frame, learning 59.7% (backward 0.90 ms, loss forward 0.44 ms a frame). Peak RSS 1.2 GB.
 
 The shipped network's last stage (``--config`` a copy of configs/generalist_planner_blockers.yaml
-with ``init_agent: data/agents/default``, ``--iterations 3 --beta 0.1``), 2 quiet cores, 2026-12-05:
-182 frames/s, 5.5 ms a frame, of which 1.58 ms outside the timed parts: the distance table of the
-planner, computed with each view.
+with ``init_agent: data/agents/default``, ``--iterations 3 --beta 0.1``), 2 quiet cores, 2026-12-06:
+483 frames/s, 2.07 ms a frame: learning 0.85 (loss forward 0.35, backward 0.50), the acting forward
+0.33, bot labels 0.18, and 0.51 ms outside the timed parts, most of it the planner's distance
+table, computed with each view.
 
 2 quiet cores, 2026-12-06 (``--iterations 6 --threads 2``, a 64-channel trunk, one run each, one after
 the other):

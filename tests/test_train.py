@@ -154,7 +154,9 @@ def test_unknown_key_and_mismatched_resume_are_one_line_errors(tmp_path):
 def test_a_run_saved_before_a_config_key_existed_still_resumes(tmp_path):
     from instructed_rl.train.runs import check_same_run
 
-    config = ImitationConfig(games=[GAME])
+    # One thread: a config's threads follow the machine's load when it is made (choose_threads),
+    # and this test compares every key of two configs made at different moments.
+    config = ImitationConfig(games=[GAME], threads=1)
     check_same_run(config, tmp_path, resumable=())
     (tmp_path / "checkpoint").mkdir()  # only a run with a checkpoint binds its directory
     (tmp_path / "checkpoint" / "state.json").write_text("{}")
@@ -163,7 +165,7 @@ def test_a_run_saved_before_a_config_key_existed_still_resumes(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(saved))
     check_same_run(config, tmp_path, resumable=())
     with pytest.raises(UserError, match="lr_end=None, not 0.0001"):
-        check_same_run(ImitationConfig(games=[GAME], lr_end=1e-4), tmp_path, resumable=())
+        check_same_run(ImitationConfig(games=[GAME], threads=1, lr_end=1e-4), tmp_path, resumable=())
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
