@@ -111,3 +111,24 @@ def test_a_stage_override_with_a_typo_fails_before_any_stage_trains(tmp_path):
     with pytest.raises(UserError, match=r"typo.yaml:3.*frmes.*frames"):
         train_run(str(typo), str(tmp_path / "run"), [])
     assert not (tmp_path / "run" / "01-tiny").exists()
+
+
+@pytest.mark.parametrize("curriculum", ["configs/default_curriculum.yaml", "configs/default_curriculum_narrow.yaml",
+                                        "configs/default_curriculum_short.yaml"])
+def test_each_curriculum_file_builds_every_stage_and_hands_each_the_parts_the_next_needs(curriculum):
+    """Every stage's config builds with its overrides, and no stage drops a policy part the stage
+    before grew (a saved agent may gain parts, never lose them)."""
+    from pathlib import Path
+
+    from instructed_rl.commands.curriculum import check_stage, read_stages
+    from instructed_rl.commands.train import load_yaml_file, overlay
+
+    file = load_yaml_file(curriculum)
+    grown: dict[str, object] = {}
+    for stage in read_stages(file, Path("runs/unused")):
+        check_stage(stage, file)
+        values = overlay(yaml.safe_load(open(stage.config)), dict(stage.overrides))
+        policy = (values.get("agent") or {}).get("policy") or {}
+        assert all(policy.get(part, True) for part, on in grown.items() if on), stage.config
+        grown.update({part: on for part, on in policy.items() if part in ("map_memory", "map_planner")})
+    assert grown == {"map_memory": True, "map_planner": True}
