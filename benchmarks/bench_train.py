@@ -170,7 +170,7 @@ def row_ours_imitation_wide_overlap(seconds: float, game: str) -> dict:
 
 # The shipped agent's last stage: its network (the seen map, the distance table, the reader) and its
 # recipe (greedy DAgger, loop takeover), continued from data/agents/default on the benchmark's game.
-SHIPPED_STAGE = "configs/generalist_planner_blockers.yaml"
+SHIPPED_STAGE = "configs/generalist_planner_direct.yaml"
 
 
 def _shipped_stage(game: str, overlap: bool) -> dict:

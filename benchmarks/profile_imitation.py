@@ -24,7 +24,7 @@ each, side by side): with ``--conv-precision fp32`` 355 frames/s, 2.82 ms a fram
 6.2%, env steps and resets 4.5%; with bf16 convolutions (this CPU has AMX) 440 frames/s, 2.27 ms a
 frame, learning 59.7% (backward 0.90 ms, loss forward 0.44 ms a frame). Peak RSS 1.2 GB.
 
-The shipped network's last stage (``--config`` a copy of configs/generalist_planner_blockers.yaml
+The eleven-stage default's last stage (``--config`` a copy of configs/generalist_planner_blockers.yaml
 with ``init_agent: data/agents/default``, ``--iterations 3 --beta 0.1``), 2 quiet cores, 2026-12-06:
 483 frames/s, 2.07 ms a frame: learning 0.85 (loss forward 0.35, backward 0.50), the acting forward
 0.33, bot labels 0.18, and 0.51 ms outside the timed parts, most of it the planner's distance

@@ -113,8 +113,8 @@ def test_a_stage_override_with_a_typo_fails_before_any_stage_trains(tmp_path):
     assert not (tmp_path / "run" / "01-tiny").exists()
 
 
-@pytest.mark.parametrize("curriculum", ["configs/default_curriculum.yaml", "configs/default_curriculum_narrow.yaml",
-                                        "configs/default_curriculum_short.yaml"])
+@pytest.mark.parametrize("curriculum", ["configs/default_curriculum.yaml", "configs/default_curriculum_long.yaml",
+                                        "configs/default_curriculum_narrow.yaml"])
 def test_each_curriculum_file_builds_every_stage_and_hands_each_the_parts_the_next_needs(curriculum):
     """Every stage's config builds with its overrides, and no stage drops a policy part the stage
     before grew (a saved agent may gain parts, never lose them)."""

@@ -177,27 +177,35 @@ def test_the_default_reaches_an_object_behind_a_lock_only_when_it_unlocks():
 
 
 @pytest.mark.integration
-def test_the_default_clears_a_blocked_door_to_reach_a_room_it_never_saw():
-    """BabyAI-BossLevel-v0 development seed 7,100,183 ("go to the blue ball"): the ball lies in a
-    room whose doors are locked or have a ball or box in front. Without implicit steps the default
-    searches the rooms it knows for all 576 steps; with them, it walks to what it has not seen,
-    moves what stands in front of the door aside, and later fetches a key and unlocks a door."""
+def test_the_default_unlocks_and_clears_doors_to_reach_rooms_it_never_saw():
+    """BabyAI-BossLevel-v0 development seeds. 7,100,183 ("go to the blue ball"): the ball lies behind a
+    locked door. Without implicit steps the default searches the rooms it knows for all 576 steps;
+    with them it walks to what it has not seen, fetches the key and unlocks the door. 7,100,744 ("open
+    the red door"): an object stands in front of a door on its way; with implicit steps it moves the
+    object aside (pick, stow) and is done in 230 steps, against 332 without."""
     from instructed_rl.model.agent import Agent
 
     agent = Agent.from_pretrained("data/agents/default")
     env = InstructedEnv("BabyAI-BossLevel-v0", split="test")
-    outcomes = {}
-    for implicit in (False, True):
-        agent.config.implicit_steps = implicit
-        scripted = set()
+    outcomes, scripted = {}, {}
+    for seed in (7_100_183, 7_100_744):
+        for implicit in (False, True):
+            agent.config.implicit_steps = implicit
+            kinds, steps = set(), [0]
 
-        def note_scripted(skill, obs, action, done, step):
-            if skill.implicit is not None:
-                scripted.update(kind for kind, _ in skill.implicit.plan)
+            def note_scripted(skill, obs, action, done, step):
+                steps[0] = step + 1
+                if skill.implicit is not None:
+                    kinds.update(kind for kind, _ in skill.implicit.plan)
 
-        outcomes[implicit] = _skill_episode(agent, env, 7_100_183, note_scripted)
-    assert outcomes == {False: False, True: True}
-    assert {"explore", "pick", "stow"} <= scripted
+            outcomes[seed, implicit] = (_skill_episode(agent, env, seed, note_scripted), steps[0])
+            scripted[seed, implicit] = kinds
+    assert [outcomes[7_100_183, implicit][0] for implicit in (False, True)] == [False, True]
+    assert {"explore", "fetch", "open"} <= scripted[7_100_183, True]
+    assert [outcomes[7_100_744, implicit][0] for implicit in (False, True)] == [True, True]
+    assert {"pick", "stow"} <= scripted[7_100_744, True]
+    assert outcomes[7_100_744, True][1] < outcomes[7_100_744, False][1]
+    assert not scripted[7_100_183, False] and not scripted[7_100_744, False]
 
 
 def test_implicit_steps_needs_the_map_of_what_was_seen():

@@ -273,15 +273,15 @@ SHIPPED_CARDS = {
                 ["Greedy actions, as BabyAI evaluates, on BabyAI's level ids and the project's held-out splits. "
                  "Trained on single instructions only: sequences run through the executor. What it reads in a "
                  "description comes from its reader stages, read through the projection they trained "
-                 "(pointer_projection; configs/generalist.yaml sets it from stage 6 on), and from stage 9, "
-                 "configs/default_reading.yaml: text-only reading practice on rule sentences restated by a grammar "
-                 "of wordings, the policy untouched: docs/reports/transfer_default/report.md.",
-                 "Stage 10, configs/generalist_planner.yaml, grew the policy a planner (policy.map_planner): "
-                 "steps over the whole world it has seen to the objects it reads its instruction to name and to the "
-                 "nearest unseen cell (instructed_rl/model/planner.py), trained with stage 8's recipe. The last "
-                 "stage, configs/generalist_planner_blockers.yaml, trained on with the same recipe, the planner "
-                 "charging 4 steps for a ball, box or key in the way instead of treating it as a wall "
-                 "(policy.planner_object_cost).",
+                 "(pointer_projection), and from stage 6, configs/default_reading.yaml: text-only reading practice "
+                 "on rule sentences restated by a grammar of wordings, the policy untouched: "
+                 "docs/reports/transfer_default/report.md.",
+                 "The last stage, configs/generalist_planner_direct.yaml, taught BabyAI's mazes beside the one-room "
+                 "and reading games by DAgger on its own greedy actions, the bot taking over whenever it loops, and "
+                 "grew the policy at once a map of what it has seen (policy.map_memory) and a planner over it "
+                 "(policy.map_planner): steps over the whole world it has seen to the objects it reads its "
+                 "instruction to name and to the nearest unseen cell (instructed_rl/model/planner.py), a ball, box "
+                 "or key in the way costing 4 steps instead of walling a path off (policy.planner_object_cost).",
                  "It reads where an instruction places an object (\"the box on your left\") as BabyAI's verifier "
                  "does, from where the instruction was given and in that room (read_places in config.json; "
                  "instructed_rl/model/places.py): the planner counts only the objects the place allows, and a later "
@@ -297,9 +297,9 @@ SHIPPED_CARDS = {
                  "same map (check_done in config.json; instructed_rl/model/done_check.py): where the map shows it "
                  "undone (a ball put down beside nothing the part names, say), it stays on the part.",
                  "Every stage was trained as configs/default_curriculum.yaml lists it, on 2 CPU cores, each from the "
-                 "stage before it (stage 1 in a run of its own with the same trainer); the maze stages (6-8, 10, 11) "
-                 "collected their episodes in a process beside the learner (overlap: true). "
-                 "The times above include the reading warm-ups of stages 2-5 and 9."]),
+                 "stage before it (stage 1 in a run of its own with the same trainer); the maze stage (7) "
+                 "collected its episodes in a process beside the learner (overlap: true). "
+                 "The times above include the reading warm-ups of stages 2-6."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "
