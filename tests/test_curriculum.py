@@ -96,7 +96,7 @@ def test_the_shipped_default_curriculum_lists_valid_stages_in_the_records_order(
     records.append(json.loads((shipped / "training_record.json").read_text()))
     assert len(stages) == len(records)
     for stage, record in zip(stages, records):
-        values = overlay(yaml.safe_load(open(stage.config)), dict(stage.overrides))
+        values = overlay(load_yaml_file(stage.config).data, dict(stage.overrides))
         config = from_mapping(algorithms()[values.get("algorithm", "imitation")], values, source=stage.config)
         # each stage is the recipe its record trained: same games, frames, seed and trunk width
         assert (config.games, config.frames, config.seed) == (record["config"]["games"], record["config"]["frames"],
@@ -127,7 +127,7 @@ def test_each_curriculum_file_builds_every_stage_and_hands_each_the_parts_the_ne
     grown: dict[str, object] = {}
     for stage in read_stages(file, Path("runs/unused")):
         check_stage(stage, file)
-        values = overlay(yaml.safe_load(open(stage.config)), dict(stage.overrides))
+        values = overlay(load_yaml_file(stage.config).data, dict(stage.overrides))
         policy = (values.get("agent") or {}).get("policy") or {}
         assert all(policy.get(part, True) for part, on in grown.items() if on), stage.config
         grown.update({part: on for part, on in policy.items() if part in ("map_memory", "map_planner")})
