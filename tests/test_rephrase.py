@@ -191,3 +191,13 @@ def test_sequences_agent_plans_with_what_the_agent_knows_never_the_games_grammar
     cell = run_cell(EvalConfig(agent="default", game="SkillRoomSeq", split="unseen_sequences", corpus="paraphrase",
                                sequences="agent", episodes=24, seed=1_000_000))
     assert cell.sequences == "agent" and cell.success_rate >= 0.7
+
+
+@pytest.mark.parametrize("text, kind, color_type", [
+    ("could you grab the purple key?", "pickup", ("purple", "key")),
+    ("can you get close to the blue box?", "goto", ("blue", "box")),
+    ("would you open the red door?", "open", ("red", "door")),
+])
+def test_a_question_is_read_as_the_instruction_it_asks_for(rephraser, text, kind, color_type):
+    parsed = parse_instruction(rephraser(text).text, load_corpus("paraphrase"))
+    assert (parsed.kind, parsed.obj.color, parsed.obj.type) == (kind, *color_type)

@@ -70,3 +70,16 @@ def test_play_refuses_words_nothing_defines_unless_asked_to_run_anyway():
         outcome = session.run("go to the unicorn")
         session.close()
         assert (outcome.status == "not_run" and "'unicorn'" in outcome.message) == refused, outcome
+
+
+def test_an_objects_noun_ends_its_phrase():
+    """Words after the noun ("adjacent", "so it sits", "quickly") or after "that" used as a pronoun
+    are the wording's, left to the rephraser; a word in the noun's own place is still checked."""
+    corpus = load_corpus("paraphrase")
+    for text in ("position the yellow key adjacent to the grey box", "move the red ball so it sits next to the blue key",
+                 "go to the green door quickly", "pick up the purple box now, please",
+                 "go to the red ball and after that stand next to the blue key"):
+        assert check_instruction(text, corpus=corpus).understood, text
+    assert check_instruction("put the red ball adjacent to the unicorn", corpus=corpus).unplaced == ("unicorn",)
+    assert "unicorn" in check_instruction("put the red unicorn adjacent to the box", corpus=corpus).unplaced
+    assert check_instruction("go to that unicorn ball", corpus=corpus).unplaced == ("unicorn",)

@@ -2,8 +2,10 @@
 
 Typed text gets its own minigrid verifier, built from its parse on the world as it is now (the
 world persists between instructions, so the world's own mission no longer says what was asked).
-Text that does not parse still runs, but its success cannot be checked; the world's own
-mission, typed on an untouched world, is judged by the world itself.
+Text that does not parse ("walk over to the red ball") is checked as the agent reads it, when
+that reading parses ("walk to the red ball", its nearest trained wording), and the verdict says
+so; otherwise it still runs, but its success cannot be checked. The world's own mission, typed
+on an untouched world, is judged by the world itself.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Judge:
     detail: str = ""  # the whole reason, shown once before the run
     missing: tuple[str, ...] = ()
     corpus: object | None = None  # the corpus that read the text (the actor plans its parts with it)
+    read_as: str = ""  # the agent's reading that was parsed, where the typed text itself does not parse
 
     def after(self, level, action: int, terminated: bool, info: dict) -> str:
         if self.source == "parse":
@@ -77,6 +80,15 @@ def judge(text: str, env, corpora: list, *, fresh: bool) -> Judge:
     verifier = parsed.to_verifier()
     verifier.reset_verifier(env.level)
     return Judge(verifier, "parse", corpus=corpus)
+
+
+def judging_note(judged: Judge) -> str | None:
+    """What to say before the run about how its success is checked, when not by the text's own parse."""
+    if judged.source == "none":
+        return f"success cannot be checked: {judged.detail or judged.why_not}"
+    if judged.read_as:
+        return f"the text does not parse; success is checked as read: {judged.read_as!r}"
+    return None
 
 
 def not_understood(text: str, corpora: list, description: str) -> str | None:
@@ -114,10 +126,11 @@ def verdict(status: Status, steps: int, limit: int, decision: Decision | None, j
     """The verdict's words for an instruction that ran."""
     unverifiable = judged.source == "none"
     belief = f" (done? {decision.done_prob:.2f})" if decision is not None and decision.done_prob is not None else ""
+    read = f" (checked as read: {judged.read_as!r})" if judged.read_as else ""
     if status == "succeeded":
-        return f"succeeded in {_steps(steps)}"
+        return f"succeeded in {_steps(steps)}{read}"
     if status == "failed":
-        return f"failed after {_steps(steps)}: the verifier says the instruction can no longer be met"
+        return f"failed after {_steps(steps)}: the verifier says the instruction can no longer be met{read}"
     if status == "interrupted":
         return f"stopped by Ctrl-C after {_steps(steps)}"
     if status == "gave_up":
@@ -125,7 +138,7 @@ def verdict(status: Status, steps: int, limit: int, decision: Decision | None, j
     if status == "believed_done":
         if unverifiable:
             return f"believed done after {_steps(steps)}{belief}; unverifiable: {judged.why_not}"
-        return f"believed done after {_steps(steps)}{belief}, but the verifier says not"
+        return f"believed done after {_steps(steps)}{belief}, but the verifier says not{read}"
     if unverifiable:
         return f"step limit ({limit} steps) reached; unverifiable: {judged.why_not}"
-    return f"step limit ({limit} steps) reached without success"
+    return f"step limit ({limit} steps) reached without success{read}"

@@ -26,7 +26,7 @@ from typing import TextIO
 from instructed_rl.acting.actors import Actor, Decision
 from instructed_rl.errors import UserError
 from instructed_rl.interactive.config import PlayConfig
-from instructed_rl.interactive.judge import Outcome, check_text
+from instructed_rl.interactive.judge import Outcome, check_text, judging_note
 from instructed_rl.interactive.prompt import PROMPT, help_lines, read_line, seed_problem, unknown_command
 from instructed_rl.interactive.stage import ACTION_NAMES, Stage, prepare_window
 from instructed_rl.render.terminal import TerminalView
@@ -85,9 +85,9 @@ class Session:
             return attempt
         for line in stage.read_as():
             self.view.say(line)
-        judged = attempt.judge
-        if judged.source == "none":
-            self.view.say(f"note: success cannot be checked: {judged.detail or judged.why_not}")
+        note = judging_note(attempt.judge)
+        if note:
+            self.view.say(f"note: {note}")
         pace = (lambda: time.sleep(1.0 / self.config.fps)) if self.config.fps > 0 else None
         self._show(attempt.text, [f"step {0:>3}/{attempt.limit}  (ready)"], attempt.trail)
         try:

@@ -54,6 +54,15 @@ DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "o
                "this": "definite", "that": "definite"}
 # Words that link a colour said after the noun to it: "the ball which is red", "a box coloured blue".
 COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in"})
+# English's closed classes (copulas and auxiliaries, pronouns, prepositions, conjunctions): words a
+# description uses ("The world is one room.") that name no object, whatever the corpus knows.
+FUNCTION_WORDS = frozenset(
+    "am is are was were be been being has have had do does did will would shall should can could may might must "
+    "i you he she it we they me him her us them my your his its our their this that these those who whom whose "
+    "which what there here of in on at by for with from to into onto over under about above below between through "
+    "during after before around near beside behind across along against among upon within without off up down out "
+    "and or but nor so yet if then than because while when once until unless although though whether as not no "
+    "all each every some any both either neither such only very just also too".split())
 # Where an object is relative to the agent: one direction word among a few function words.
 DIRECTIONS = ("front", "behind", "left", "right")
 DIRECTIONS_BY_WORD = {"front": "front", "ahead": "front", "forward": "front", "forwards": "front",
@@ -211,7 +220,7 @@ class Lexicon:
 
     def _is_noun(self, word: str, defined: frozenset[str]) -> bool:
         """An object word of the corpus, or a word the description defines that the corpus does not use."""
-        return word in self.nouns or (word in defined and word not in self.known)
+        return word in self.nouns or (word in defined and word not in self.known and word not in FUNCTION_WORDS)
 
     def _article_for(self, words: list[str], unknown: list[bool], i: int, defined: frozenset[str]) -> str | None:
         """The corpus's article for a determiner it does not use ("an", "any", "this") that
@@ -261,9 +270,8 @@ class Lexicon:
             return None
         while end > i and words[end - 1] in LOCATION_TRAILERS:  # "the ball ahead of you, then ..."
             end -= 1
-        named = [w for w in words[i:end] if w in DIRECTIONS_BY_WORD]
-        if len(named) > 1:  # "right behind you": "right" says how near
-            named = [w for w in named if w != "right"]
+        # Right after the noun, "right" says how near, not where: "right behind you", "right next to the box".
+        named = [w for k, w in enumerate(words[i:end]) if w in DIRECTIONS_BY_WORD and not (k == 0 and w == "right")]
         phrase = self.location_phrase.get(DIRECTIONS_BY_WORD[named[0]]) if len(named) == 1 else None
         return None if phrase is None or " ".join(words[i:end]) == phrase else (end - i, phrase)
 

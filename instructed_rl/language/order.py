@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from instructed_rl.language.lexicon import FUNCTION_WORDS
+
 # Adverbs and adverbial phrases, with where they place the part they stand in (negative:
 # earlier than a part no word places; positive: later). Ordinals keep their own order.
 PLACING_PHRASES: dict[tuple[str, ...], float] = {
@@ -45,9 +47,12 @@ OPENS_LATER = {("before",), ("prior", "to"), ("ahead", "of")}
 # Words that make a subordinator point back at the other part ("after that", "once done"):
 # the part it stands in then happens after (for "after", "once") or before ("before that") it.
 ANAPHORS = {"that", "this", "it", "so", "which", "then", "there", "those", "these", "done", "through", "over"}
-# These point back only where nothing follows them: "when you have finished, open ..." points
-# back, "when you have finished open(ing) the door" names what to finish.
+# These point back where nothing follows them ("when you have finished, open ...") or where they
+# say a state ("when you are finished pick up ...", "once you're ready go ..."); after "have" they
+# name what to finish ("when you have finished open(ing) the door", "once you have completed the tour").
 ENDING_ANAPHORS = {"finished", "complete", "completed", "ready"}
+COPULAS = {"am", "are", "re", "is", "be"}
+NAMES_WHAT_ENDS = FUNCTION_WORDS | {"the", "a", "an"}  # "when you are finished with the key"
 ANAPHOR_REACH = 4  # words after the subordinator, up to a comma, that may point back
 
 WORDS = re.compile(r"[a-z]+|[,;:.]")
@@ -69,7 +74,8 @@ def _points_back(words: list[str], start: int) -> bool:
         if word in ",;:.":
             return index == start  # "after, pick up ..."
         following = words[index + 1] if index + 1 < len(words) else ","
-        if word in ANAPHORS or (word in ENDING_ANAPHORS and following in ",;:."):
+        says_state = words[index - 1] in COPULAS and not (following.endswith("ing") or following in NAMES_WHAT_ENDS)
+        if word in ANAPHORS or (word in ENDING_ANAPHORS and (following in ",;:." or says_state)):
             return True
     return False
 

@@ -52,7 +52,7 @@ class ParseError(UserError):
 
 
 def normalize(text: str) -> str:
-    return " ".join(text.lower().replace("\u00a0", " ").split()).rstrip(".!")
+    return " ".join(text.lower().replace("\u00a0", " ").split()).rstrip(".!?")
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ An agent asked to "go to the unicorn" or "asdf qwerty" would still act, and ofte
 succeeded. Before ``play`` (or ``demo`` or the web page) runs a typed instruction, this check finds
 the words it cannot place:
 
-- an **object word** (a word of a phrase that starts with an article or a colour: "the
-  unicorn", "a red sphinx", "the tapomi ball") that is neither one of the corpus's object words nor a word the
-  environment description uses ("the tapomi" is fine where the description says "The tapomi
-  is the green ball.");
+- an **object word** (a word of a phrase that starts with an article or a colour and ends at
+  its object type: "the unicorn", "a red sphinx", "the tapomi ball") that is neither one of the
+  corpus's object words nor a word the environment description uses ("the tapomi" is fine
+  where the description says "The tapomi is the green ball.");
 - text in which **nothing can be placed at all**: no colour, object type, corpus word or
   description word ("asdf qwerty zxcv", another language).
 
@@ -26,6 +26,9 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.lexicon import WORD, description_words
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
+# Also pronouns ("after that stand by the box", "do this"): a phrase they open is an object's only
+# when it reaches an object type ("that red ball").
+DEMONSTRATIVES = frozenset({"that", "this"})
 COLORS = frozenset(vocabulary.COLORS) | {"gray"}
 TYPES = frozenset({"ball", "box", "key", "door", "object", "thing", "balls", "boxes", "keys", "doors", "objects"})
 # Words that never name an object: a noun slot holding one of them is empty, not unknown.
@@ -80,15 +83,20 @@ def check_instruction(instruction: str, *, corpus: Corpus, description: str = ""
 
 
 def _object_phrase_words(words: list[str]) -> list[str]:
-    """The content words of each phrase that opens with an article or a colour, up to the next
-    function word ("the tapomi ball" -> tapomi, ball)."""
+    """The content words of each phrase that opens with an article or a colour, up to its object
+    type or the next function word ("the tapomi ball" -> tapomi, ball)."""
     found = []
     for index, word in enumerate(words):
         if word not in ARTICLES and not (word in COLORS and (index == 0 or words[index - 1] not in COLORS | ARTICLES)):
             continue
+        phrase = []
         for follower in words[index + 1:]:
             if follower in FUNCTION_WORDS or follower in ARTICLES:
                 break
             if follower not in COLORS:
-                found.append(follower)
+                phrase.append(follower)
+            if follower in TYPES:  # the phrase's noun ends it: "the key adjacent to the box", "the ball quickly"
+                break
+        if word not in DEMONSTRATIVES or (phrase and phrase[-1] in TYPES):
+            found += phrase
     return found

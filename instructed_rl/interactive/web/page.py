@@ -26,7 +26,7 @@ import numpy as np
 from instructed_rl.acting.actors import AgentActor
 from instructed_rl.errors import UserError
 from instructed_rl.interactive.config import MAX_SEED, PlayConfig
-from instructed_rl.interactive.judge import Outcome, check_text
+from instructed_rl.interactive.judge import Outcome, check_text, judging_note
 from instructed_rl.interactive.stage import Attempt, Stage, make_driver
 from instructed_rl.render.frames import FrameRenderer, png_bytes, pose_of, view_cells
 from instructed_rl.render.record import caption, tile_size, write_gif
@@ -128,8 +128,7 @@ class PageSession:
         self.attempt = started
         self._target = None
         self.putnext = [self._is_putnext(part) for part in self._plan()]
-        judge = started.judge
-        note = None if judge.source != "none" else f"success cannot be checked: {judge.detail or judge.why_not}"
+        note = judging_note(started.judge)
         read_as = [line.removeprefix("read as: ") for line in stage.read_as()]
         return {"type": "start", "text": started.text, "read_as": read_as, "plan": self._plan(),
                 "limit": started.limit, "note": note}
