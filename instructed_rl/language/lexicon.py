@@ -47,7 +47,7 @@ LONGEST_COLOR_NAME = 3  # words
 NEIGHBOURS = 7
 LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say more than how light it is
 GREY_SPELLINGS = {"gray": "grey"}
-WORD = re.compile(r"[^\W\d_]+")  # a word in any script
+WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # a word in any script; "ox-tail" is one word
 GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
 # Determiners a corpus may not use, read as its articles: "any red ball" is "a red ball".
 DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "one": "indefinite",

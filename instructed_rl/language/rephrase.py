@@ -47,7 +47,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
-from instructed_rl.language.lexicon import Lexicon, description_words
+from instructed_rl.language.lexicon import WORD, Lexicon, description_words
 from instructed_rl.language.order import doing_order, placement
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
@@ -192,7 +192,7 @@ class Rephraser:
             return None
         end = start + 1
         while end < len(words) and (words[end] in self.lexicon.colors
-                                    or (words[end].isalpha() and words[end] not in self.known_words)):
+                                    or (WORD.fullmatch(words[end]) and words[end] not in self.known_words)):
             end += 1
         if end == start + 1 or words[end - 1] not in names:
             return None

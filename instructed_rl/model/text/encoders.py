@@ -129,7 +129,7 @@ class TextFeatures:
         return self.pooled.shape[0]
 
 
-_WORD = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any script; "ox-tail" is one word
 _SENTENCE_END = re.compile(r"[.!?;:]")
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
 _COPULAS = frozenset({"is", "are", "was", "were", "means", "s"})
