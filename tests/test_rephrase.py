@@ -197,7 +197,10 @@ def test_sequences_agent_plans_with_what_the_agent_knows_never_the_games_grammar
     ("could you grab the purple key?", "pickup", ("purple", "key")),
     ("can you get close to the blue box?", "goto", ("blue", "box")),
     ("would you open the red door?", "open", ("red", "door")),
+    ("Pick up the purple key, thanks!", "pickup", ("purple", "key")),
+    ("walk over to the grey box, please", "goto", ("grey", "box")),
 ])
-def test_a_question_is_read_as_the_instruction_it_asks_for(rephraser, text, kind, color_type):
+def test_a_question_or_a_courtesy_after_a_comma_is_read_as_the_instruction_it_asks_for(rephraser, text, kind,
+                                                                                        color_type):
     parsed = parse_instruction(rephraser(text).text, load_corpus("paraphrase"))
     assert (parsed.kind, parsed.obj.color, parsed.obj.type) == (kind, *color_type)

@@ -327,7 +327,7 @@ class Rephraser:
         normalized = normalize(text)
         if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
             return unchanged
-        words = normalized.split()
+        words = PUNCTUATION.sub(r" \1 ", normalized).split()  # "the red key, thanks": "key" ends its object
         spans = self.find_objects(words, description_words(description))
         if not 0 < len(spans) <= SKILL_OBJECTS:
             return unchanged
