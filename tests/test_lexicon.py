@@ -7,6 +7,7 @@ import pytest
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.language.lexicon import description_words, nearest_color
 from instructed_rl.language.parse import parse_instruction
+from instructed_rl.language.understanding import check_instruction
 
 
 @pytest.mark.parametrize("name,color", [
@@ -170,3 +171,10 @@ def test_function_words_a_description_uses_name_no_object(rephraser):
     words = "once that is done , pick up the grey ball".split()
     assert rephraser.lexicon(words, description)[0] == words
     assert " ".join(rephraser.lexicon("go to that purple key".split(), description)[0]) == "go to the purple key"
+
+
+def test_a_noun_after_a_preposition_of_place_says_where_not_which_object(rephraser):
+    words = "pick the green box off the floor".split()
+    assert rephraser.lexicon(words)[0] == words  # "floor" is not read as some object type
+    assert " ".join(rephraser.lexicon("pick up the coffer from the shelf".split())[0]) == "pick up the box from the shelf"
+    assert check_instruction("pick the green box off the floor", corpus=load_corpus("paraphrase")).understood

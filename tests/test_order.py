@@ -60,3 +60,13 @@ def test_the_default_agent_plans_order_words_no_training_corpus_uses():
         if "; also, " in obs["mission"]:  # "and": both, in any order
             read, wanted = sorted(map(str, read)), sorted(map(str, wanted))
         assert read == wanted, obs["mission"]
+
+
+def test_order_words_that_open_or_close_a_text_are_left_out_of_what_it_says():
+    from instructed_rl.language.order import without_placing_words
+
+    assert without_placing_words("first drop the box near the ball") == "drop the box near the ball"
+    assert without_placing_words("to begin with, go to the red ball") == "go to the red ball"
+    assert without_placing_words("open the door first") == "open the door"
+    assert without_placing_words("go to the ball, then open the door") == "go to the ball, then open the door"
+    assert without_placing_words("first") == "first"

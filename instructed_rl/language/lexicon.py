@@ -63,6 +63,11 @@ FUNCTION_WORDS = frozenset(
     "during after before around near beside behind across along against among upon within without off up down out "
     "and or but nor so yet if then than because while when once until unless although though whether as not no "
     "all each every some any both either neither such only very just also too".split())
+# Prepositions whose noun phrase says where, not which object: "pick the box off the floor",
+# "the key from the shelf", "go to the ball in the hall" ("next to", "beside", "near" and "by"
+# name an instruction's second object, so they are not here).
+PLACE_PREPOSITIONS = frozenset({"off", "from", "on", "onto", "in", "into", "inside", "across", "along", "around",
+                                "through", "under", "over", "within", "throughout"})
 # Where an object is relative to the agent: one direction word among a few function words.
 DIRECTIONS = ("front", "behind", "left", "right")
 DIRECTIONS_BY_WORD = {"front": "front", "ahead": "front", "forward": "front", "forwards": "front",
@@ -144,6 +149,14 @@ def description_words(description: str) -> frozenset[str]:
     return frozenset(words | {singular for word in words for singular in singulars(word)})
 
 
+def _opens_a_place(before: list[str], modifiers: frozenset[str] | set[str]) -> bool:
+    """Whether the phrase whose article and colours end ``before`` follows a preposition of place."""
+    start = len(before)
+    while start > 0 and before[start - 1] in modifiers:
+        start -= 1
+    return start > 0 and before[start - 1] in PLACE_PREPOSITIONS
+
+
 class Lexicon:
     """Reads unknown colour names and object nouns as the corpus's own words.
 
@@ -168,7 +181,7 @@ class Lexicon:
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
         defined = description_words(description)
-        unknown = [w not in self.known and w not in defined and w.isalpha() for w in words]
+        unknown = [w not in self.known and w not in defined and w.isalpha() and w not in FUNCTION_WORDS for w in words]
         out: list[str] = []
         replaced: list[tuple[str, str]] = []
         i = 0
@@ -194,7 +207,7 @@ class Lexicon:
                 out.append(word)
                 i += length
                 continue
-            if unknown[i] and out and out[-1] in self.before_noun:
+            if unknown[i] and out and out[-1] in self.before_noun and not _opens_a_place(out, self.before_noun):
                 last = i  # the noun is the last of a run of unknown words ("the ash casket")
                 while last + 1 < len(words) and unknown[last + 1] and self._color_at(words, unknown, last + 1) is None:
                     last += 1

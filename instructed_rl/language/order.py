@@ -28,8 +28,8 @@ from instructed_rl.language.lexicon import FUNCTION_WORDS
 PLACING_PHRASES: dict[tuple[str, ...], float] = {
     **{tuple(p.split()): -1.0 for p in (
         "first", "firstly", "first of all", "at first", "initially", "beforehand", "previously", "earlier",
-        "to begin", "to start", "begin by", "start by", "begin with", "start with", "before anything else",
-        "before all else", "before everything else", "preceded by")},
+        "to begin", "to start", "to begin with", "to start with", "begin by", "start by", "begin with", "start with",
+        "before anything else", "before all else", "before everything else", "preceded by")},
     **{tuple(p.split()): 1.0 for p in (
         "then", "next", "afterwards", "afterward", "later", "subsequently", "thereafter", "after which",
         "eventually", "second", "secondly", "followed by")},
@@ -78,6 +78,21 @@ def _points_back(words: list[str], start: int) -> bool:
         if word in ANAPHORS or (word in ENDING_ANAPHORS and (following in ",;:." or says_state)):
             return True
     return False
+
+
+def without_placing_words(text: str) -> str:
+    """``text`` less the order words that open or close it ("first drop the box near the ball" ->
+    "drop the box near the ball"): they say when a part happens, not that it is two parts."""
+    words = text.split()
+    longest_first = sorted(PLACING_PHRASES, key=len, reverse=True)
+
+    def bare(span: list[str]) -> tuple[str, ...]:
+        return tuple(word.lower().strip(",;:.") for word in span)
+
+    opening = next((p for p in longest_first if len(words) > len(p) and bare(words[:len(p)]) == p), ())
+    words = words[len(opening):]
+    closing = next((p for p in longest_first if len(words) > len(p) and bare(words[-len(p):]) == p), ())
+    return " ".join(words[:len(words) - len(closing)]).strip(" ,;:.")
 
 
 def placement(text: str) -> float:

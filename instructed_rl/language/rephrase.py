@@ -48,7 +48,7 @@ import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import WORD, Lexicon, description_words
-from instructed_rl.language.order import doing_order, placement
+from instructed_rl.language.order import doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
 
@@ -57,6 +57,7 @@ from instructed_rl.language.understanding import corpus_words
 NEUTRAL_OBJECTS = ("something", "something else", "a third thing", "a fourth thing")
 SKILL_OBJECTS = 2  # at most, in one skill (put next to)
 PUNCTUATION = re.compile(r"([,;:.])")
+CLAUSE_END = re.compile(r"[;.?!]+(?=\s)")  # where one clause of an instruction ends and another begins
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 
@@ -262,6 +263,10 @@ class Rephraser:
         parsed = self.parser.parse(normalized)
         if parsed is not None:
             return [step.text for step in parsed.steps()]
+        clauses = [c for c in CLAUSE_END.split(normalized) if c.strip(" ,;:")]
+        if len(clauses) > 1 and all(self.find_objects(PUNCTUATION.sub(r" \1 ", c).split(), names) for c in clauses):
+            # "X; after that, go and open Y", "X? Then Y": clauses of their own before any connective
+            return [piece for clause in clauses for piece in self._split_read(clause.strip(), names)]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
             return [piece for part in loose for piece in self._split_read(part, names)]
@@ -282,6 +287,7 @@ class Rephraser:
             texts += [self._neutral_wording(pieces[m][0], spans[:m]),
                       self._neutral_wording(pieces[m][1], [(a - spans[m - 1][1], b - spans[m - 1][1], r)
                                                            for a, b, r in spans[m:]])]
+        texts[0] = without_placing_words(texts[0])  # "first drop X near Y" is one part placed first, not two
         embedded = self.embed([_clean(t) for t in texts])
         whole = embedded[0]
         part_vectors = {m: (embedded[1 + 2 * k], embedded[2 + 2 * k]) for k, m in enumerate(cuts)}

@@ -5,9 +5,10 @@ succeeded. Before ``play`` (or ``demo`` or the web page) runs a typed instructio
 the words it cannot place:
 
 - an **object word** (a word of a phrase that starts with an article or a colour and ends at
-  its object type: "the unicorn", "a red sphinx", "the tapomi ball") that is neither one of the
-  corpus's object words nor a word the environment description uses ("the tapomi" is fine
-  where the description says "The tapomi is the green ball.");
+  its object type, not after a preposition of place: "the unicorn", "a red sphinx", "the tapomi
+  ball", but not "off the floor") that is neither one of the corpus's object words nor a word
+  the environment description uses ("the tapomi" is fine where the description says "The
+  tapomi is the green ball.");
 - text in which **nothing can be placed at all**: no colour, object type, corpus word or
   description word ("asdf qwerty zxcv", another language).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from instructed_rl.language import vocabulary
 from instructed_rl.language.corpus import Corpus
-from instructed_rl.language.lexicon import WORD, description_words
+from instructed_rl.language.lexicon import PLACE_PREPOSITIONS, WORD, description_words
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
 # Also pronouns ("after that stand by the box", "do this"): a phrase they open is an object's only
@@ -88,6 +89,8 @@ def _object_phrase_words(words: list[str]) -> list[str]:
     found = []
     for index, word in enumerate(words):
         if word not in ARTICLES and not (word in COLORS and (index == 0 or words[index - 1] not in COLORS | ARTICLES)):
+            continue
+        if index > 0 and words[index - 1] in PLACE_PREPOSITIONS:  # "off the floor" says where, names no object
             continue
         phrase = []
         for follower in words[index + 1:]:
