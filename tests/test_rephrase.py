@@ -110,6 +110,10 @@ FRESH_SEQUENCES = [
     ("could you please take the green ball? then reach the grey door please", [("pickup", "ball"), ("goto", "door")]),
     ("first drop the blue box near the yellow box; after that, open the green door now",
      [("putnext", "box"), ("open", "door")]),
+    # a question mark inside the text is punctuation, not part of the object before it
+    ("open up the door on your right; could you please take the box on your right? too",
+     [("open", "door"), ("pickup", "box")]),
+    ("could you grab the blue box?, but only once you go over to a red door", [("goto", "door"), ("pickup", "box")]),
 ]
 
 
@@ -235,3 +239,10 @@ def test_typed_wordings_of_the_evaluation_corpus_read_as_their_skill_and_order(r
             text = template.format(a=first, b=second) if kind != "after" else template.format(a=second, b=first)
             assert [_reading(rephraser, part) for part in rephraser.split(text)] == [("pickup", "key"), ("open", "door")], \
                 template
+
+
+def test_no_reading_carries_the_question_mark_of_its_text(rephraser):
+    for text in ("could you grab the blue box?, but only once you go over to a red door",
+                 "open up the door on your right; could you please take the box on your right? too"):
+        readings = [rephraser(part).text for part in rephraser.split(text)]
+        assert not any("?" in reading for reading in readings), readings

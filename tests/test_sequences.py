@@ -111,5 +111,8 @@ def test_parts_joined_by_and_name_an_object_and_pronouns_read_as_the_object_befo
     assert plan("pick up the red ball and then put it next to the grey box", BABYAI)[1].endswith(
         "put the red ball next to the grey box")
     assert plan("find a green box and pick it up", BABYAI) == ["find a green box", "pick a green box up"]
+    # a pronoun after an object of its own part is that object's
+    assert plan("pick up the yellow box and move a purple ball so it sits next to a blue door", BABYAI) == [
+        "pick up the yellow box", "move a purple ball so it sits next to a blue door"]
     # a part that names nothing and points at nothing stays a part where the connective is clear
     assert plan("snatch the shiny thing, then wander about", BABYAI) == ["snatch the shiny thing", "wander about"]

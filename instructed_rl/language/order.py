@@ -92,7 +92,7 @@ def without_placing_words(text: str) -> str:
     opening = next((p for p in longest_first if len(words) > len(p) and bare(words[:len(p)]) == p), ())
     words = words[len(opening):]
     closing = next((p for p in longest_first if len(words) > len(p) and bare(words[-len(p):]) == p), ())
-    return " ".join(words[:len(words) - len(closing)]).strip(" ,;:.")
+    return " ".join(words[:len(words) - len(closing)]).strip(" ,;:.?!")
 
 
 def placement(text: str) -> float:

@@ -255,7 +255,7 @@ class InstructionParser:
         point back at one ("go and stand by the door" is one part); a pronoun that points back
         reads as the object the part before names first ("pick up the red ball, then put it next
         to the box": "put the red ball next to the box")."""
-        parts = self._split_at_connectives(normalize(text).strip(" ,;:."))
+        parts = self._split_at_connectives(normalize(text).strip(" ,;:.?!"))
         return [self._resolved(part, before) for before, part in zip([None] + parts[:-1], parts)]
 
     def _split_at_connectives(self, text: str) -> list[str]:
@@ -265,20 +265,23 @@ class InstructionParser:
                     continue
                 for values in _splits(template, text):
                     first, second = (values["b"], values["a"]) if kind == "after" else (values["a"], values["b"])
-                    first, second = first.strip(" ,;:."), second.strip(" ,;:.")
+                    first, second = first.strip(" ,;:.?!"), second.strip(" ,;:.?!")
                     if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
                     return self._split_at_connectives(first) + self._split_at_connectives(second)
         return [text]
 
     def _resolved(self, part: str, before: str | None) -> str:
-        """``part`` with its pronouns replaced by the first object phrase of ``before``."""
+        """``part`` with its pronouns replaced by the first object phrase of ``before``, where no object
+        of its own comes before them."""
         if before is None or not _has_pronoun(part):
             return part
         phrase = self._first_object(before)
         if phrase is None:
             return part
-        return " ".join(phrase if word in PRONOUNS else word for word in part.split())
+        words = part.split()  # a pronoun after an object of its own part is that object's ("move X so it sits ...")
+        return " ".join(phrase if word in PRONOUNS and self._first_object(" ".join(words[:index])) is None else word
+                        for index, word in enumerate(words))
 
     def _first_object(self, text: str) -> str | None:
         words = text.split()
@@ -291,7 +294,7 @@ class InstructionParser:
     def _names_object(self, text: str) -> bool:
         """Whether ``text`` holds an object phrase, or an article (whose noun may be a word the
         description defines)."""
-        text = normalize(text).strip(" ,;:.")
+        text = normalize(text).strip(" ,;:.?!")
         return any(word in self.grammar.lookup["article"] for word in text.split()) or self._first_object(text) is not None
 
 

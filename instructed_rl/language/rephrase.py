@@ -56,7 +56,7 @@ from instructed_rl.language.understanding import corpus_words
 # around the objects, not which objects they are.
 NEUTRAL_OBJECTS = ("something", "something else", "a third thing", "a fourth thing")
 SKILL_OBJECTS = 2  # at most, in one skill (put next to)
-PUNCTUATION = re.compile(r"([,;:.])")
+PUNCTUATION = re.compile(r"([,;:.?!])")
 CLAUSE_END = re.compile(r"[;.?!]+(?=\s)")  # where one clause of an instruction ends and another begins
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
@@ -109,12 +109,12 @@ def _corpus_words(corpus: Corpus) -> set[str]:
 
 def _clean_spacing(text: str) -> str:
     """Words joined back: punctuation on the word before it."""
-    return re.sub(r" ([,;:.])", r"\1", text)
+    return re.sub(r" ([,;:.?!])", r"\1", text)
 
 
 def _clean(part: str) -> str:
     """A part cut from a sentence: punctuation back on its word, none left at either end."""
-    return _clean_spacing(part).strip(" ,;:.")
+    return _clean_spacing(part).strip(" ,;:.?!")
 
 
 # The type of an object phrase whose noun the corpus does not know ("the grey mufu"): it may
@@ -170,6 +170,8 @@ class Rephraser:
         found, start = [], 0
         while start < len(words):
             for end in range(len(words), start, -1):
+                if not WORD.fullmatch(words[end - 1]):  # an object phrase ends on a word, not on "?"
+                    continue
                 ref = self.parser.grammar.parse_object(" ".join(words[start:end]))
                 if ref is not None:
                     found.append((self._with_unknown_modifiers(words, start), end, ref))
