@@ -114,6 +114,8 @@ FRESH_SEQUENCES = [
     ("open up the door on your right; could you please take the box on your right? too",
      [("open", "door"), ("pickup", "box")]),
     ("could you grab the blue box?, but only once you go over to a red door", [("goto", "door"), ("pickup", "box")]),
+    # a clause that names no object stays with its neighbour
+    ("pick up the grey box. Thank you. After that go and open the red door", [("pickup", "box"), ("open", "door")]),
 ]
 
 

@@ -258,6 +258,21 @@ class Rephraser:
         text, _ = self.read_words(text, description)
         return doing_order(self._split_read(text, description_words(description)))
 
+    def _clauses(self, text: str, names: frozenset[str]) -> list[str]:
+        """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
+        ("X? too", "X. Thanks.") stays with the one before it (the first: with the one after)."""
+        clauses: list[str] = []
+        for clause in (c.strip() for c in CLAUSE_END.split(text)):
+            if not clause.strip(" ,;:"):
+                continue
+            if clauses and not self.find_objects(PUNCTUATION.sub(r" \1 ", clauses[-1]).split(), names):
+                clauses[-1] = f"{clauses[-1]} {clause}"
+            elif clauses and not self.find_objects(PUNCTUATION.sub(r" \1 ", clause).split(), names):
+                clauses[-1] = f"{clauses[-1]} {clause}"
+            else:
+                clauses.append(clause)
+        return clauses
+
     def _split_read(self, text: str, names: frozenset[str]) -> list[str]:
         """:meth:`split` once the words are read, parts in the order the connectives say (the
         order words are read after, on all the parts together)."""
@@ -265,10 +280,9 @@ class Rephraser:
         parsed = self.parser.parse(normalized)
         if parsed is not None:
             return [step.text for step in parsed.steps()]
-        clauses = [c for c in CLAUSE_END.split(normalized) if c.strip(" ,;:")]
-        if len(clauses) > 1 and all(self.find_objects(PUNCTUATION.sub(r" \1 ", c).split(), names) for c in clauses):
-            # "X; after that, go and open Y", "X? Then Y": clauses of their own before any connective
-            return [piece for clause in clauses for piece in self._split_read(clause.strip(), names)]
+        clauses = self._clauses(normalized, names)
+        if len(clauses) > 1:  # "X; after that, go and open Y", "X? Then Y": their own parts before any connective
+            return [piece for clause in clauses for piece in self._split_read(clause, names)]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
             return [piece for part in loose for piece in self._split_read(part, names)]
