@@ -261,13 +261,14 @@ class Rephraser:
     def _clauses(self, text: str, names: frozenset[str]) -> list[str]:
         """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
         ("X? too", "X. Thanks.") stays with the one before it (the first: with the one after)."""
+        def names_object(clause: str) -> bool:
+            return bool(self.find_objects(PUNCTUATION.sub(r" \1 ", clause).split(), names))
+
         clauses: list[str] = []
         for clause in (c.strip() for c in CLAUSE_END.split(text)):
             if not clause.strip(" ,;:"):
                 continue
-            if clauses and not self.find_objects(PUNCTUATION.sub(r" \1 ", clauses[-1]).split(), names):
-                clauses[-1] = f"{clauses[-1]} {clause}"
-            elif clauses and not self.find_objects(PUNCTUATION.sub(r" \1 ", clause).split(), names):
+            if clauses and not (names_object(clauses[-1]) and names_object(clause)):
                 clauses[-1] = f"{clauses[-1]} {clause}"
             else:
                 clauses.append(clause)
