@@ -83,3 +83,4 @@ def test_an_objects_noun_ends_its_phrase():
     assert check_instruction("put the red ball adjacent to the unicorn", corpus=corpus).unplaced == ("unicorn",)
     assert "unicorn" in check_instruction("put the red unicorn adjacent to the box", corpus=corpus).unplaced
     assert check_instruction("go to that unicorn ball", corpus=corpus).unplaced == ("unicorn",)
+    assert check_instruction("go to this unicorn", corpus=corpus).unplaced == ("unicorn",)

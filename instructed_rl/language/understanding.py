@@ -27,9 +27,10 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.lexicon import PLACE_PREPOSITIONS, WORD, description_words
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
-# Also pronouns ("after that stand by the box", "do this"): a phrase they open is an object's only
-# when it reaches an object type ("that red ball").
+# Also pronouns right after an order word or "do" ("after that stand by the box", "do this"): there
+# a phrase they open is an object's only when it reaches an object type ("after that red ball").
 DEMONSTRATIVES = frozenset({"that", "this"})
+POINTING_BACK_AFTER = frozenset({"after", "before", "once", "when", "following", "upon", "do", "doing", "done", "did"})
 COLORS = frozenset(vocabulary.COLORS) | {"gray"}
 TYPES = frozenset({"ball", "box", "key", "door", "object", "thing", "balls", "boxes", "keys", "doors", "objects"})
 # Words that never name an object: a noun slot holding one of them is empty, not unknown.
@@ -100,6 +101,7 @@ def _object_phrase_words(words: list[str]) -> list[str]:
                 phrase.append(follower)
             if follower in TYPES:  # the phrase's noun ends it: "the key adjacent to the box", "the ball quickly"
                 break
-        if word not in DEMONSTRATIVES or (phrase and phrase[-1] in TYPES):
+        pronoun = word in DEMONSTRATIVES and index > 0 and words[index - 1] in POINTING_BACK_AFTER
+        if not pronoun or (phrase and phrase[-1] in TYPES):
             found += phrase
     return found
