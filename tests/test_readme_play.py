@@ -87,3 +87,8 @@ def test_a_wording_no_corpus_has_is_checked_as_the_agent_reads_it():
     assert result.returncode == 1
     assert re.fullmatch(r"step limit \(3 steps\) reached without success \(checked as read: '[a-z ]+ the yellow key'\)",
                         verdicts(result.stdout)[0]), verdicts(result.stdout)
+    # what not to do is refused; run anyway, it is never checked as a reading without its "not"
+    result = run_play("--game", "BabyAI-GoToLocal-v0", "--seed", "7500000", "--fps", "0", "--max-steps", "3",
+                      "--instruction", "do not go to the yellow key", "--anyway", "--instruction", "never go to the red ball")
+    assert [v.split(";")[1].strip() if ";" in v else v for v in verdicts(result.stdout)] == [
+        "unverifiable: the text does not parse under corpus paraphrase or babyai"] * 2, verdicts(result.stdout)

@@ -84,3 +84,14 @@ def test_an_objects_noun_ends_its_phrase():
     assert "unicorn" in check_instruction("put the red unicorn adjacent to the box", corpus=corpus).unplaced
     assert check_instruction("go to that unicorn ball", corpus=corpus).unplaced == ("unicorn",)
     assert check_instruction("go to this unicorn", corpus=corpus).unplaced == ("unicorn",)
+
+
+def test_what_not_to_do_is_refused_by_its_negation():
+    """No skill says what not to do, and a reading that drops the "not" does the opposite."""
+    corpus = load_corpus("paraphrase")
+    for text, word in (("do not pick up the red ball", "not"), ("Don't go to the blue key!", "don't"),
+                       ("never open the grey door", "never"), ("go to a ball without touching the box", "without")):
+        result = check_instruction(text, corpus=corpus)
+        assert result.unplaced == (word,), text
+        assert "say what to do instead" in result.message()
+    assert check_instruction("put the red ball next to the blue key", corpus=corpus).understood

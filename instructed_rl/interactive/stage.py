@@ -29,6 +29,7 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.interactive.config import DEFAULT_AGENT, PlayConfig
 from instructed_rl.interactive.judge import Judge, Outcome, Status, absent_objects, judge, not_understood, verdict
 from instructed_rl.language.corpus import load_corpus
+from instructed_rl.language.understanding import negations_in
 
 ACTION_NAMES = tuple(action.name for action in Actions)  # left right forward pickup drop toggle done
 
@@ -176,10 +177,10 @@ class Stage:
     def _judge_reading(self, description: str) -> Judge | None:
         """A judge of the agent's reading of text that does not parse: its parts as the policy reads
         them (rephrased onto trained wordings), in the order it does them; None when there is no
-        agent, more than two parts, or the reading does not parse either."""
+        agent, more than two parts, a "not" in them, or the reading does not parse either."""
         agent, parts = getattr(self.driver, "agent", None), list(getattr(self.driver, "parts", ()))
-        if agent is None or not 1 <= len(parts) <= 2:
-            return None
+        if agent is None or not 1 <= len(parts) <= 2 or negations_in(" ".join(parts)):
+            return None  # a reading without the text's "not" would be checked for the opposite
         readings = [agent.rephrase(part, description).text for part in parts]
         text = readings[0] if len(readings) == 1 else f"{readings[0]}, then {readings[1]}"  # the order it acts in
         judged = judge(text, self.env, self.reading_corpora(), fresh=False)

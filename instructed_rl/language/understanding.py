@@ -10,7 +10,9 @@ the words it cannot place:
   the environment description uses ("the tapomi" is fine where the description says "The
   tapomi is the green ball.");
 - text in which **nothing can be placed at all**: no colour, object type, corpus word or
-  description word ("asdf qwerty zxcv", another language).
+  description word ("asdf qwerty zxcv", another language);
+- text that says **what not to do** ("do not pick up the red ball"): no skill does that, and a
+  reading that drops the "not" would do the opposite.
 
 Verbs and other words the corpus never used are let through: a new wording of a known skill
 ("fetch the red ball") is what the agent is for. The check decides nothing about what a word
@@ -39,6 +41,11 @@ FUNCTION_WORDS = frozenset(
     "after before first later once when while is are be one".split())
 
 
+# Words that say what not to do: no skill does that, and a reading without them does the opposite.
+NEGATIONS = frozenset({"not", "never", "dont", "without", "nor"})  # and any "...n't"
+GROUNDING_FIX = "name objects with colours and the types ball, box, key or door, or words the description defines"
+
+
 @dataclass(frozen=True)
 class Understanding:
     """Which words of an instruction nothing names (empty ``unplaced``: the agent may try it)."""
@@ -46,6 +53,7 @@ class Understanding:
     instruction: str
     unplaced: tuple[str, ...]
     reason: str = ""
+    fix: str = GROUNDING_FIX
 
     @property
     def understood(self) -> bool:
@@ -53,8 +61,7 @@ class Understanding:
 
     def message(self) -> str:
         words = ", ".join(f"'{w}'" for w in self.unplaced)
-        return (f"cannot ground {self.instruction!r}: {self.reason} ({words}). Fix: name objects with colours and "
-                f"the types ball, box, key or door, or words the description defines; --anyway runs it regardless")
+        return f"cannot ground {self.instruction!r}: {self.reason} ({words}). Fix: {self.fix}; --anyway runs it regardless"
 
 
 def corpus_words(corpus: Corpus) -> frozenset[str]:
@@ -71,9 +78,19 @@ def corpus_words(corpus: Corpus) -> frozenset[str]:
     return frozenset(words)
 
 
+def negations_in(text: str) -> tuple[str, ...]:
+    """The words of ``text`` that say what not to do ("not", "never", "don't"), in order."""
+    tokens = [t.strip(".,;:!?\"()").replace("\u2019", "'") for t in text.lower().split()]
+    return tuple(dict.fromkeys(t for t in tokens if t in NEGATIONS or t.endswith("n't")))
+
+
 def check_instruction(instruction: str, *, corpus: Corpus, description: str = "") -> Understanding:
     """The words of ``instruction`` that neither the corpus nor ``description`` names; see the module doc."""
     words = [w.lower() for w in WORD.findall(instruction)]
+    negations = negations_in(instruction)
+    if negations:
+        return Understanding(instruction, negations, "it says what not to do, and every skill says what to do",
+                             fix="say what to do instead")
     known = corpus_words(corpus) | COLORS | TYPES | description_words(description)
     if not any(w in known and w not in FUNCTION_WORDS for w in words):
         unplaced = tuple(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or (instruction.strip(),)
