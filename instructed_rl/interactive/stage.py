@@ -168,18 +168,18 @@ class Stage:
         except UserError as refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
         if judged.source == "none" and not judged.missing:
-            judged = self._judge_reading(description) or judged
+            judged = self._judge_reading(text, description) or judged
         raw = level.gen_obs()
         obs = {"image": raw["image"], "direction": raw["direction"], "map": env.seen_map.observe(level, raw["image"]),
                "mission": text, "description": description}
         return Attempt(text, judged, self.config.max_steps or level.max_steps, obs, description)
 
-    def _judge_reading(self, description: str) -> Judge | None:
-        """A judge of the agent's reading of text that does not parse: its parts as the policy reads
-        them (rephrased onto trained wordings), in the order it does them; None when there is no
-        agent, more than two parts, a "not" in them, or the reading does not parse either."""
+    def _judge_reading(self, text: str, description: str) -> Judge | None:
+        """A judge of the agent's reading of ``text``, which does not parse: its parts as the policy
+        reads them (rephrased onto trained wordings), in the order it does them; None when there is
+        no agent, more than two parts, a "not" in the text, or the reading does not parse either."""
         agent, parts = getattr(self.driver, "agent", None), list(getattr(self.driver, "parts", ()))
-        if agent is None or not 1 <= len(parts) <= 2 or negations_in(" ".join(parts)):
+        if agent is None or not 1 <= len(parts) <= 2 or negations_in(text):
             return None  # a reading without the text's "not" would be checked for the opposite
         readings = [agent.rephrase(part, description).text for part in parts]
         text = readings[0] if len(readings) == 1 else f"{readings[0]}, then {readings[1]}"  # the order it acts in
