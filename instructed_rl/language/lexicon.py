@@ -56,7 +56,7 @@ DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "o
 COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in"})
 # English's closed classes (copulas and auxiliaries, pronouns, prepositions, conjunctions): words a
 # description uses ("The world is one room.") that name no object, whatever the corpus knows.
-FUNCTION_WORDS = frozenset(
+CLOSED_CLASS_WORDS = frozenset(
     "am is are was were be been being has have had do does did will would shall should can could may might must "
     "i you he she it we they me him her us them my your his its our their this that these those who whom whose "
     "which what there here of in on at by for with from to into onto over under about above below between through "
@@ -181,7 +181,7 @@ class Lexicon:
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
         defined = description_words(description)
-        unknown = [w not in self.known and w not in defined and w.isalpha() and w not in FUNCTION_WORDS for w in words]
+        unknown = [w not in self.known and w not in defined and w.isalpha() and w not in CLOSED_CLASS_WORDS for w in words]
         out: list[str] = []
         replaced: list[tuple[str, str]] = []
         i = 0
@@ -233,7 +233,7 @@ class Lexicon:
 
     def _is_noun(self, word: str, defined: frozenset[str]) -> bool:
         """An object word of the corpus, or a word the description defines that the corpus does not use."""
-        return word in self.nouns or (word in defined and word not in self.known and word not in FUNCTION_WORDS)
+        return word in self.nouns or (word in defined and word not in self.known and word not in CLOSED_CLASS_WORDS)
 
     def _article_for(self, words: list[str], unknown: list[bool], i: int, defined: frozenset[str]) -> str | None:
         """The corpus's article for a determiner it does not use ("an", "any", "this") that

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from instructed_rl.language.lexicon import FUNCTION_WORDS
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS
 
 # Adverbs and adverbial phrases, with where they place the part they stand in (negative:
 # earlier than a part no word places; positive: later). Ordinals keep their own order.
@@ -52,10 +52,11 @@ ANAPHORS = {"that", "this", "it", "so", "which", "then", "there", "those", "thes
 # name what to finish ("when you have finished open(ing) the door", "once you have completed the tour").
 ENDING_ANAPHORS = {"finished", "complete", "completed", "ready"}
 COPULAS = {"am", "are", "re", "is", "be"}
-NAMES_WHAT_ENDS = FUNCTION_WORDS | {"the", "a", "an"}  # "when you are finished with the key"
+NAMES_WHAT_ENDS = CLOSED_CLASS_WORDS | {"the", "a", "an"}  # "when you are finished with the key"
 ANAPHOR_REACH = 4  # words after the subordinator, up to a comma, that may point back
 
 WORDS = re.compile(r"[a-z]+|[,;:.]")
+EDGE_PUNCTUATION = " ,;:.?!"  # stripped from both ends of a part cut from a text
 
 
 def _phrases_at(words: list[str], index: int, phrases) -> tuple[str, ...] | None:
@@ -92,7 +93,7 @@ def without_placing_words(text: str) -> str:
     opening = next((p for p in longest_first if len(words) > len(p) and bare(words[:len(p)]) == p), ())
     words = words[len(opening):]
     closing = next((p for p in longest_first if len(words) > len(p) and bare(words[-len(p):]) == p), ())
-    return " ".join(words[:len(words) - len(closing)]).strip(" ,;:.?!")
+    return " ".join(words[:len(words) - len(closing)]).strip(EDGE_PUNCTUATION)
 
 
 def placement(text: str) -> float:

@@ -38,7 +38,7 @@ from minigrid.envs.babyai.core.verifier import (
 
 from instructed_rl.errors import UserError
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
-from instructed_rl.language.order import doing_order
+from instructed_rl.language.order import EDGE_PUNCTUATION, doing_order
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
 _COLORS = COLORS
@@ -255,7 +255,7 @@ class InstructionParser:
         point back at one ("go and stand by the door" is one part); a pronoun that points back
         reads as the object the part before names first ("pick up the red ball, then put it next
         to the box": "put the red ball next to the box")."""
-        parts = self._split_at_connectives(normalize(text).strip(" ,;:.?!"))
+        parts = self._split_at_connectives(normalize(text).strip(EDGE_PUNCTUATION))
         return [self._resolved(part, before) for before, part in zip([None] + parts[:-1], parts)]
 
     def _split_at_connectives(self, text: str) -> list[str]:
@@ -265,7 +265,7 @@ class InstructionParser:
                     continue
                 for values in _splits(template, text):
                     first, second = (values["b"], values["a"]) if kind == "after" else (values["a"], values["b"])
-                    first, second = first.strip(" ,;:.?!"), second.strip(" ,;:.?!")
+                    first, second = first.strip(EDGE_PUNCTUATION), second.strip(EDGE_PUNCTUATION)
                     if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
                     return self._split_at_connectives(first) + self._split_at_connectives(second)
@@ -294,7 +294,7 @@ class InstructionParser:
     def _names_object(self, text: str) -> bool:
         """Whether ``text`` holds an object phrase, or an article (whose noun may be a word the
         description defines)."""
-        text = normalize(text).strip(" ,;:.?!")
+        text = normalize(text).strip(EDGE_PUNCTUATION)
         return any(word in self.grammar.lookup["article"] for word in text.split()) or self._first_object(text) is not None
 
 

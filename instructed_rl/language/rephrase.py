@@ -48,7 +48,7 @@ import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import WORD, Lexicon, description_words
-from instructed_rl.language.order import doing_order, placement, without_placing_words
+from instructed_rl.language.order import EDGE_PUNCTUATION, doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
 
@@ -107,6 +107,11 @@ def _corpus_words(corpus: Corpus) -> set[str]:
     return {word for text in texts for literal, _, _, _ in formatter.parse(normalize(text)) for word in literal.split()}
 
 
+def _spaced_words(text: str) -> list[str]:
+    """The words of ``text`` with its punctuation as words of their own ("key," -> "key", ",")."""
+    return PUNCTUATION.sub(r" \1 ", text).split()
+
+
 def _clean_spacing(text: str) -> str:
     """Words joined back: punctuation on the word before it."""
     return re.sub(r" ([,;:.?!])", r"\1", text)
@@ -114,7 +119,7 @@ def _clean_spacing(text: str) -> str:
 
 def _clean(part: str) -> str:
     """A part cut from a sentence: punctuation back on its word, none left at either end."""
-    return _clean_spacing(part).strip(" ,;:.?!")
+    return _clean_spacing(part).strip(EDGE_PUNCTUATION)
 
 
 # The type of an object phrase whose noun the corpus does not know ("the grey mufu"): it may
@@ -240,7 +245,7 @@ class Rephraser:
         """``text`` with the colour and object words the corpus does not know read as its own
         (:class:`instructed_rl.language.lexicon.Lexicon`), and what was replaced; ``text`` itself
         when nothing was."""
-        words = PUNCTUATION.sub(r" \1 ", normalize(text)).split()
+        words = _spaced_words(normalize(text))
         read, replaced = self.lexicon(words, description)
         return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
 
@@ -262,7 +267,7 @@ class Rephraser:
         """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
         ("X? too", "X. Thanks.") stays with the one before it (the first: with the one after)."""
         def names_object(clause: str) -> bool:
-            return bool(self.find_objects(PUNCTUATION.sub(r" \1 ", clause).split(), names))
+            return bool(self.find_objects(_spaced_words(clause), names))
 
         clauses: list[str] = []
         for clause in (c.strip() for c in CLAUSE_END.split(text)):
@@ -287,7 +292,7 @@ class Rephraser:
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
             return [piece for part in loose for piece in self._split_read(part, names)]
-        words = PUNCTUATION.sub(r" \1 ", normalized).split()
+        words = _spaced_words(normalized)
         spans = self.find_objects(words, names)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
             return [text]
@@ -350,7 +355,7 @@ class Rephraser:
         normalized = normalize(text)
         if self.parser.parse(normalized) is not None or len(self.connectives.split_loosely(normalized)) > 1:
             return unchanged
-        words = PUNCTUATION.sub(r" \1 ", normalized).split()  # "the red key, thanks": "key" ends its object
+        words = _spaced_words(normalized)  # "the red key, thanks": "key" ends its object
         spans = self.find_objects(words, description_words(description))
         if not 0 < len(spans) <= SKILL_OBJECTS:
             return unchanged
