@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
-from instructed_rl.acting.bot import QuickBabyAIBot
+from instructed_rl.acting.bot import PLAN_DEPTH_LIMIT, Bot, QuickBabyAIBot
 from instructed_rl.games.env import make_game_env
 
 
@@ -48,3 +48,19 @@ def test_quick_bot_matches_minigrids_bot_under_off_policy_actions(level):
             if terminated or truncated:
                 break
     assert steps > 60  # the comparison covered real episodes
+
+
+def test_the_bot_gives_up_where_minigrids_bot_would_plan_forever():
+    # On this BabyAI-UnlockToUnlock-v0 world minigrid's bot pushes "explore" and "go next to" in
+    # turn inside one replan, without end, its memory growing; ours gives up with a reason.
+    env = gym.make("BabyAI-UnlockToUnlock-v0")
+    env.reset(seed=7_900_000)
+    bot = Bot(env.unwrapped)
+    for _ in range(10):
+        action = bot.next_action()
+        if action is None:
+            break
+        env.step(action)
+    assert action is None
+    assert "PlanLoopError" in bot.gave_up and "subgoals" in bot.gave_up
+    assert len(bot.bot.stack) <= PLAN_DEPTH_LIMIT

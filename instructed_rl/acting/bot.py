@@ -17,6 +17,24 @@ from instructed_rl.language.corpus import Corpus
 from instructed_rl.language.parse import parse_instruction
 
 DONE_ACTION = 6  # minigrid's "done": a no-op in BabyAI levels
+# minigrid's bot keeps a handful of subgoals on its stack; on some worlds (BabyAI-UnlockToUnlock-v0,
+# about a third of them) its exploration pushes "go next to" and "explore" in turn without end,
+# inside one replan, and its memory grows by gigabytes. A plan this deep is that loop.
+PLAN_DEPTH_LIMIT = 200
+
+
+class PlanLoopError(RuntimeError):
+    """The bot's planner pushed subgoals without end."""
+
+
+class _BoundedPlan(list):
+    """The bot's subgoal stack, which raises instead of growing past PLAN_DEPTH_LIMIT."""
+
+    def append(self, subgoal) -> None:
+        if len(self) >= PLAN_DEPTH_LIMIT:
+            raise PlanLoopError(f"its plan grew past {PLAN_DEPTH_LIMIT} subgoals without an action "
+                                "(minigrid's bot looping in its exploration)")
+        super().append(subgoal)
 
 
 def failure_reason(error: BaseException) -> str:
@@ -32,7 +50,11 @@ class QuickBabyAIBot(BabyAIBot):
     has visited; it marks seen cells one numpy scalar at a time; and it builds the rotated view
     grid every step only to read which cells are visible (a level set up by
     ``games.view.use_fast_view`` says that directly). ``tests/test_bot.py`` checks the actions
-    against minigrid's bot."""
+    against minigrid's bot. Where minigrid's bot would plan forever it raises PlanLoopError."""
+
+    def __init__(self, mission) -> None:
+        super().__init__(mission)
+        self.stack = _BoundedPlan(self.stack)
 
     def _process_obs(self):
         level = self.mission.unwrapped
