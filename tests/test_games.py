@@ -195,3 +195,22 @@ def test_description_lists_what_the_world_holds():
     doors = [o for o in env.level.grid.grid if o is not None and o.type == "door"]
     for door in doors:
         assert f"{door.color} door" in obs["description"]
+
+
+def test_a_level_that_starts_carrying_keeps_the_carried_object_in_its_verifier():
+    # BabyAI-PutNext*Carrying puts the object to move in the agent's hands after its verifier has
+    # found it on the grid; phrasing the mission must not make the verifier look for it again.
+    env = InstructedEnv("BabyAI-PutNextS6N3Carrying-v0")
+    for seed in range(7_900_000, 7_900_005):
+        env.reset(seed=seed)
+        level = env.unwrapped.level
+        assert level.carrying is not None
+        assert any(obj is level.carrying for obj in level.instrs.desc_move.obj_set)
+    # The agent starts at (1, 1) facing east with the green box; the purple box is at (8, 1):
+    # five steps east and a drop put the green box right beside it.
+    env.reset(seed=7_900_000)
+    assert env.unwrapped.level.instrs.desc_fixed.obj_poss == [(8, 1)]
+    for action in (2, 2, 2, 2, 2):
+        env.step(action)
+    _, reward, terminated, _, info = env.step(4)
+    assert terminated and reward > 0 and info["success"]

@@ -211,7 +211,9 @@ class Phraser:
         A world may rename some of its objects (``env.object_aliases``, see :class:`ObjectAlias`):
         the corpus's object template and article words still apply, only what fills them changes.
         """
-        objs, _ = desc.find_matching_objs(env)
+        # A copy: find_matching_objs rewrites the desc's object set, and this desc is the verifier's
+        # own (an object carried from the start is on no grid cell, and would leave that set).
+        objs, _ = ObjDesc(desc.type, desc.color, desc.loc).find_matching_objs(env)
         words = self.corpus.words
 
         def word(key: str | None) -> str:
