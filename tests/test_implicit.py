@@ -93,7 +93,7 @@ def test_told_to_open_a_door_it_has_seen_only_locked_it_fetches_that_doors_key()
         if action is None:
             break
         obs, *_ = env.step(action)
-    assert action is None and steps.started
+    assert action is None and steps.detours == 1
     assert carried(obs["image"]) == (OBJECT_TO_IDX["key"], COLOR_TO_IDX[door.color])
     assert door.is_open and not door.is_locked  # unlocking is opening, in minigrid
 
@@ -215,3 +215,31 @@ def test_implicit_steps_needs_the_map_of_what_was_seen():
     with pytest.raises(ValueError, match="implicit_steps needs policy.map_memory"):
         AgentConfig(implicit_steps=True)
     assert AgentConfig(policy=PolicyConfig(map_memory=True), implicit_steps=True).implicit_steps
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("level, seed, kind", [
+    ("BabyAI-UnlockToUnlock-v0", 7_900_000, "fetch"),  # the second key lies behind the first door
+    ("BabyAI-Unlock-v0", 7_900_001, "seek"),  # the locked door in sight, its key in a room not yet seen
+    ("BabyAI-KeyInBox-v0", 7_900_000, "unbox"),  # the key is in the room's only box
+    ("BabyAI-KeyCorridorS3R1-v0", 7_900_002, "pick"),  # at the ball, the key it unlocked with in hand
+])
+def test_the_default_takes_the_steps_babyais_lock_levels_leave_unsaid(level, seed, kind):
+    """Development seeds of BabyAI levels the default never trained on, which it failed greedily
+    before these steps: it chains two locked doors, looks for a key it has not seen, opens a box
+    to find one, and puts down the key it holds to take the ball it faces."""
+    from instructed_rl.model.agent import Agent
+
+    agent = Agent.from_pretrained("data/agents/default")
+    env = InstructedEnv(level, split="test")
+    kinds, detours = [], []
+
+    def note_scripted(skill, obs, action, done, step):
+        if skill.implicit is not None:
+            kinds.extend(k for k, _ in skill.implicit.plan if not kinds or kinds[-1] != k)
+            detours.append(skill.implicit.detours)
+
+    assert _skill_episode(agent, env, seed, note_scripted)
+    assert kind in kinds
+    if level == "BabyAI-UnlockToUnlock-v0":
+        assert max(detours) == 2

@@ -18,12 +18,16 @@ skills, each begun empty-handed, never learns the first and meets the others rar
 these steps itself, on nothing but what it has seen (the env's ``world``, ``pose`` and view):
 
 - an instruction to pick something up (or to put it next to another) that begins with something
-  else in hand first puts it down;
+  else in hand first puts it down; facing the object to take with something else in hand, it puts
+  that down and takes the object;
 - when an object the instruction needs is nowhere on its map, no walkable cell it can reach borders
   one it has not seen, and it has seen a locked door and a key of that door's colour, it fetches that
-  key, opens the door and puts the key down;
+  key, opens the door and puts the key down (again behind that door, up to :data:`DETOUR_LIMIT`
+  doors, where one key lies behind another's door);
 - when it is told to open a door and every such door it has seen is locked, it fetches the key and
-  unlocks the door (in minigrid, unlocking opens it);
+  unlocks the door (in minigrid, unlocking opens it); where it has seen no such key, it first walks
+  to the nearest cell it has not seen until it sees one, and once it has seen all it can reach, it
+  opens the nearest box (a key may lie inside);
 - when an object the instruction needs is still nowhere on its map after :data:`EXPLORE_AFTER`
   steps, it walks to the nearest cell it has not seen, until it sees one (or has seen everything
   it can reach);
@@ -51,8 +55,9 @@ STEP_LIMIT = 100  # steps one scripted step may take (a walk across a 3x3 maze t
 EXPLORE_AFTER = 200  # steps a part's policy may search before it is walked to what it has not seen
 DROP_LIMIT = 4  # turns looking for a free cell to put something down
 CLEAR_LIMIT = 3  # objects one instruction may move out of its way
+DETOUR_LIMIT = 3  # locked doors one instruction may open (BabyAI-UnlockToUnlock-v0 chains two)
 
-_DOOR, _KEY, _EMPTY = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], OBJECT_TO_IDX["empty"]
+_DOOR, _KEY, _BOX, _EMPTY = (OBJECT_TO_IDX[name] for name in ("door", "key", "box", "empty"))
 _LOCKED, _OPEN = STATE_TO_IDX["locked"], STATE_TO_IDX["open"]
 _WALKABLE = [OBJECT_TO_IDX[name] for name in ("empty", "floor", "goal", "key", "ball", "box")]  # objects can be moved
 _CARRIABLE = [OBJECT_TO_IDX[name] for name in ("key", "ball", "box")]
@@ -97,6 +102,11 @@ def seen(world: np.ndarray, type_: str, color: str | None = None) -> np.ndarray:
     return cells
 
 
+def seen_key(world: np.ndarray, color: int) -> np.ndarray:
+    """(W, H) bool: cells of ``world`` showing a key of colour index ``color``."""
+    return (world[..., 0] == _KEY) & (world[..., 1] == color)
+
+
 def needs_of(parsed) -> tuple[tuple[str, str | None], ...] | None:
     """(type, colour or None) of each object a parsed skill names, the one it moves first; None where
     it names none, or one no map shows."""
@@ -119,6 +129,18 @@ def carried(image: np.ndarray) -> tuple[int, int] | None:
     """(type, colour) indices of what the agent carries, read off its view; None: empty-handed."""
     kind, color, _ = (int(v) for v in image[_HAND])
     return (kind, color) if kind in _CARRIABLE else None
+
+
+def carriable_ahead(image: np.ndarray) -> tuple[int, int] | None:
+    """(type, colour) indices of the ball, box or key the agent faces; None: nothing to pick up."""
+    kind, color, _ = (int(v) for v in image[_AHEAD])
+    return (kind, color) if kind in _CARRIABLE else None
+
+
+def cell_ahead(pose) -> tuple[int, int]:
+    """The cell the agent faces."""
+    x, y, direction = (int(v) for v in pose)
+    return x + int(DIR_TO_VEC[direction][0]), y + int(DIR_TO_VEC[direction][1])
 
 
 def drop_action(image: np.ndarray) -> int:
@@ -178,8 +200,7 @@ def blocking_object(world: np.ndarray, pose, goal: np.ndarray) -> tuple[int, int
 def stow_action(world: np.ndarray, pose, keep_clear: tuple[int, int] | None) -> int:
     """Put down what is carried where the cell ahead is free, is not ``keep_clear`` and borders no
     door (where it would stand in the way again), else turn to look for such a cell."""
-    x, y, direction = (int(v) for v in pose)
-    ahead = (x + DIR_TO_VEC[direction][0], y + DIR_TO_VEC[direction][1])
+    ahead = cell_ahead(pose)
     by_door = any(world[side][0] == _DOOR for side in _sides(ahead, world.shape))
     free = int(world[ahead][0]) == _EMPTY and ahead != keep_clear and not by_door
     return int(Actions.drop) if free else int(Actions.left)
@@ -210,6 +231,7 @@ def walk_action(world: np.ndarray, pose, goal: np.ndarray, act: int) -> int | No
 
 
 _WALKS = {"fetch": int(Actions.pickup), "open": int(Actions.toggle), "explore": int(Actions.forward),
+          "seek": int(Actions.forward), "unbox": int(Actions.toggle),
           "pick": int(Actions.pickup)}  # the scripted steps that walk, and what each does on arrival
 _DROPS = ("drop", "stow")
 
@@ -217,8 +239,8 @@ _DROPS = ("drop", "stow")
 def _goal(kind: str, argument, world: np.ndarray) -> np.ndarray:
     """(W, H) bool: the cells a walking step goes to face."""
     if kind == "fetch":
-        return (world[..., 0] == _KEY) & (world[..., 1] == argument)
-    if kind == "explore":
+        return seen_key(world, argument)
+    if kind in ("explore", "seek"):
         return world[..., 0] == 0
     cells = np.zeros(world.shape[:2], bool)
     cells[argument] = True
@@ -238,7 +260,7 @@ class ImplicitSteps:
         self.plan: list[tuple[str, object]] = []  # the scripted steps still to do: (kind, argument)
         self.steps = 0  # taken on the current one
         self.begun = False  # whether it has looked at what is in hand
-        self.started = False  # one detour to a locked door per instruction
+        self.detours = 0  # to locked doors, so far
         self.taken = 0  # steps of this instruction so far
         self.cleared = 0  # objects moved out of its way
 
@@ -257,13 +279,21 @@ class ImplicitSteps:
         """This step's action, given the env's observation (``image``, ``world``, ``pose``): a
         scripted step's, or None (the policy acts)."""
         image, world, pose = np.asarray(obs["image"]), np.asarray(obs["world"]), obs["pose"]
-        if not self.begun:
-            self.begun = True
+        if self.kind in ("pickup", "putnext") and not self.plan:
             holding = carried(image)
-            if self.kind in ("pickup", "putnext") and holding is not None and not matches(holding, self.needs[0]):
-                self.plan = [("drop", None)]  # hands free before it picks anything up
+            wrong_hands = holding is not None and not matches(holding, self.needs[0])
+            # Hands free before it picks anything up: at the start, and facing the object to take
+            # with something else in hand (a key it picked up on the way, say).
+            if wrong_hands and not self.begun:
+                self.plan = [("drop", None)]
+                self.steps = 0
+            elif wrong_hands and matches(carriable_ahead(image), self.needs[0]):
+                # then back to it and take it, or the policy picks up what it put down again
+                self.plan = [("drop", None), ("pick", cell_ahead(pose))]
+                self.steps = 0
+        self.begun = True
         self.taken += 1
-        if not self.started and not self.plan:
+        if self.detours < DETOUR_LIMIT and not self.plan:
             self._watch(world, pose, image)
         if not self.plan and self.taken > EXPLORE_AFTER and not self._in_sight(world, image):
             self.plan = [("explore", None)]
@@ -293,27 +323,45 @@ class ImplicitSteps:
         locked = {int(world[x, y, 1]): (int(x), int(y))
                   for x, y in zip(*np.nonzero((world[..., 0] == _DOOR) & (world[..., 2] == _LOCKED)))}
         holding = carried(image)
-        keyed = [color for color in locked
-                 if holding == (_KEY, color) or ((world[..., 0] == _KEY) & (world[..., 1] == color)).any()]
-        if not keyed:
-            return
+        keyed = [color for color in locked if holding == (_KEY, color) or seen_key(world, color).any()]
         if self.opens:
             doors = seen(world, *self.needs[0])
+            if not doors.any() or not (world[doors, 2] == _LOCKED).all():
+                return
             color = next((c for c in keyed if doors[locked[c]]), None)
-            if color is not None and (world[doors, 2] == _LOCKED).all():
+            if color is not None:
                 self._start(image, [("fetch", color), ("open", locked[color])])
+            else:
+                self._look_for_key(world, pose, int(world[doors, 1][0]))
             return
         if self._in_sight(world, image) or not explored(world, pose):
             return
+        if not keyed:
+            if locked:
+                self._look_for_key(world, pose, next(iter(locked)))
+            return
         color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))
         self._start(image, [("fetch", color), ("open", locked[color]), ("drop", None)])
+
+    def _look_for_key(self, world: np.ndarray, pose, color: int) -> None:
+        """No key of this colour on the map: walk to where it has not looked, or, everything it can
+        reach seen, open the nearest box (a key may lie inside, as in BabyAI-KeyInBox-v0)."""
+        self.steps = 0
+        if not explored(world, pose):
+            self.plan = [("seek", color)]
+            return
+        boxes = np.argwhere(world[..., 0] == _BOX)
+        if len(boxes):
+            self.detours += 1
+            x, y = min(boxes.tolist(), key=lambda c: abs(c[0] - int(pose[0])) + abs(c[1] - int(pose[1])))
+            self.plan = [("unbox", (x, y))]
 
     def _in_sight(self, world: np.ndarray, image: np.ndarray) -> bool:
         holding = carried(image)
         return all(seen(world, *need).any() or matches(holding, need) for need in self.needs)
 
     def _start(self, image: np.ndarray, plan: list) -> None:
-        self.started = True
+        self.detours += 1
         holding = carried(image)
         self.plan = ([("drop", None)] if holding is not None and holding != (_KEY, plan[0][1]) else []) + plan
         self.steps = 0
@@ -338,8 +386,12 @@ class ImplicitSteps:
             return carried(image) is None
         if kind == "fetch":
             return carried(image) == (_KEY, argument)
+        if kind == "seek":
+            return carried(image) == (_KEY, argument) or bool(seen_key(world, argument).any())
         if kind == "pick":
             return int(world[argument][0]) not in _CARRIABLE
+        if kind == "unbox":
+            return int(world[argument][0]) != _BOX
         return int(world[argument][2]) == _OPEN
 
     @staticmethod
