@@ -27,7 +27,7 @@ these steps itself, on nothing but what it has seen (the env's ``world``, ``pose
 - when it is told to open a door and every such door it has seen is locked, it fetches the key and
   unlocks the door (in minigrid, unlocking opens it); where it has seen no such key, it first walks
   to the nearest cell it has not seen until it sees one, and once it has seen all it can reach, it
-  opens the nearest box (a key may lie inside);
+  opens the nearest box the instruction does not name (a key may lie inside);
 - when an object the instruction needs is still nowhere on its map after :data:`EXPLORE_AFTER`
   steps, it walks to the nearest cell it has not seen, until it sees one (or has seen everything
   it can reach);
@@ -334,23 +334,23 @@ class ImplicitSteps:
             else:
                 self._look_for_key(world, pose, int(world[doors, 1][0]))
             return
-        if self._in_sight(world, image) or not explored(world, pose):
-            return
-        if not keyed:
-            if locked:
-                self._look_for_key(world, pose, next(iter(locked)))
+        if not keyed or self._in_sight(world, image) or not explored(world, pose):
             return
         color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))
         self._start(image, [("fetch", color), ("open", locked[color]), ("drop", None)])
 
     def _look_for_key(self, world: np.ndarray, pose, color: int) -> None:
         """No key of this colour on the map: walk to where it has not looked, or, everything it can
-        reach seen, open the nearest box (a key may lie inside, as in BabyAI-KeyInBox-v0)."""
+        reach seen, open the nearest box the instruction does not name (a key may lie inside, as in
+        BabyAI-KeyInBox-v0; an empty box vanishes)."""
         self.steps = 0
         if not explored(world, pose):
             self.plan = [("seek", color)]
             return
-        boxes = np.argwhere(world[..., 0] == _BOX)
+        named = np.zeros(world.shape[:2], bool)
+        for need in self.needs:
+            named |= seen(world, *need)
+        boxes = np.argwhere((world[..., 0] == _BOX) & ~named)
         if len(boxes):
             self.detours += 1
             x, y = min(boxes.tolist(), key=lambda c: abs(c[0] - int(pose[0])) + abs(c[1] - int(pose[1])))
