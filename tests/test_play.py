@@ -271,3 +271,38 @@ def test_shipped_agent_says_how_it_reads_an_unseen_wording():
     read_as = re.search(r"read as: '(.*)' \(the nearest trained wording to 'head to the (.*)', similarity", result.stdout)
     assert read_as, result.stdout[-2000:]
     assert read_as.group(1).endswith(f"to the {target}") and read_as.group(2) == target
+
+
+def test_the_object_in_hand_is_in_the_world_and_walls_are_not_objects():
+    """BabyAI-PutNext*Carrying starts with the object to move in hand, where minigrid's verifier
+    never looks: the typed mission must neither be refused nor be unwinnable. "a grey object" must
+    not match the grey walls."""
+    from instructed_rl.interactive.judge import judge
+    from instructed_rl.language.corpus import load_corpus
+
+    babyai = [load_corpus("babyai")]
+    env = InstructedEnv("BabyAI-PutNextS6N3Carrying-v0", split="test")
+    env.reset(seed=5)
+    held = env.level.carrying
+    judged = judge(env.mission, env, babyai, fresh=True)
+    assert judged.source == "parse" and not judged.missing
+    assert any(obj is held for obj in judged.verifier.desc_move.obj_set)
+    other = judge(f"pick up the {held.color} {held.type} on your left", env, babyai, fresh=True)
+    assert other.missing  # a place names a cell in the room, never the hands
+
+    env = InstructedEnv("BabyAI-PickupDist-v0", split="test")
+    env.reset(seed=5)
+    colors = {obj.color for obj in env.level.grid.grid if obj is not None and obj.type != "wall"}
+    assert "grey" not in colors
+    assert judge("pick up a grey object", env, babyai, fresh=True).missing == ("a grey object",)
+    assert not judge(f"pick up a {sorted(colors)[0]} object", env, babyai, fresh=True).missing
+
+
+@pytest.mark.integration
+def test_the_default_puts_down_what_it_starts_with_next_to_what_it_is_told(capsys):
+    env = InstructedEnv("BabyAI-PutNextS6N3Carrying-v0", split="test")
+    env.reset(seed=5)
+    code = play(PlayConfig(game="BabyAI-PutNextS6N3Carrying-v0", seed=5, fps=0, instruction=(env.mission,)))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert verdicts(out)[0].startswith("succeeded in ")

@@ -18,7 +18,7 @@ from minigrid.core.actions import Actions
 
 from instructed_rl.acting.actors import Decision
 from instructed_rl.games.env import describe_objects
-from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction
+from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction, reset_verifier_with_hands
 from instructed_rl.language.understanding import check_instruction
 
 MAX_INSTRUCTION_CHARS = 200
@@ -78,7 +78,7 @@ def judge(text: str, env, corpora: list, *, fresh: bool) -> Judge:
     if missing:
         return Judge(None, "none", missing=missing)
     verifier = parsed.to_verifier()
-    verifier.reset_verifier(env.level)
+    reset_verifier_with_hands(verifier, env.level)
     return Judge(verifier, "parse", corpus=corpus)
 
 

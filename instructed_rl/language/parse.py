@@ -335,11 +335,38 @@ def plan(text: str, corpus: Corpus) -> list[str]:
     return doing_order(parser_for(corpus).split_loosely(text))
 
 
+def carried_match(desc: ObjDesc, level):
+    """What the agent carries, where ``desc`` names it, else None (a phrase with a place names a
+    cell in the room, never the hands)."""
+    held = level.carrying
+    if held is None or desc.loc is not None:
+        return None
+    return held if desc.type in (None, held.type) and desc.color in (None, held.color) else None
+
+
 def missing_objects(parsed: Parsed, level) -> list[str]:
-    """Object phrases of the instruction that match nothing in the world."""
+    """Object phrases of the instruction that match nothing in the world, hands included."""
     missing = []
     for ref in parsed.objects():
-        objs, _ = ref.desc().find_matching_objs(level)
-        if not objs:
+        desc = ref.desc()
+        objs, _ = desc.find_matching_objs(level)
+        # minigrid's search lets "a grey object" match the grey walls
+        if not any(obj.type != "wall" for obj in objs) and carried_match(desc, level) is None:
             missing.append(ref.phrase)
     return missing
+
+
+def reset_verifier_with_hands(verifier, level) -> None:
+    """``verifier.reset_verifier(level)``, and what the agent carries among the objects of each
+    phrase that names it: minigrid's verifier looks for them on the grid alone, so "put the ball
+    next to the key" with the ball in hand could never succeed."""
+    verifier.reset_verifier(level)
+    pending = [verifier]
+    while pending:
+        instr = pending.pop()
+        pending += [getattr(instr, name) for name in ("instr_a", "instr_b") if hasattr(instr, name)]
+        for name in ("desc", "desc_move", "desc_fixed"):
+            desc = getattr(instr, name, None)
+            held = carried_match(desc, level) if desc is not None else None
+            if held is not None and not any(obj is held for obj in desc.obj_set):
+                desc.obj_set.append(held)
