@@ -109,3 +109,36 @@ def test_read_places_needs_the_planner():
     with pytest.raises(ValueError, match="read_places needs policy.map_planner"):
         AgentConfig(read_places=True)
     assert AgentConfig(policy=PolicyConfig(map_memory=True, map_planner=True), read_places=True).read_places
+
+
+def test_it_never_picks_up_or_opens_what_its_place_rules_out():
+    """Facing the east room's box (7, 2) from (6, 2), told of "the box on your left" from the west
+    room, neither pickup nor toggle may win; facing an allowed box they may."""
+    import torch
+    from minigrid.core.actions import Actions
+
+    from instructed_rl.model.agent import Agent
+
+    world = _world()
+    skip = off_place_cells(world, (3, 4, 0), (Placed("box", None, "left"),))  # facing east: left is north
+    assert skip[7, 2] and not skip[2, 2]
+    logits = torch.zeros(2, 7)
+    logits[:, [int(Actions.pickup), int(Actions.toggle)]] = 5.0
+    obs = {"image": np.zeros((2, 7, 7, 3), np.uint8), "world": [world, world], "skip": [skip, skip],
+           "pose": np.array([[6, 2, 0], [2, 3, 3]])}  # the first faces (7, 2), the second faces (2, 2)
+    masked = Agent._hands_off_ruled_out(logits, obs)
+    assert masked[0].argmax() not in (int(Actions.pickup), int(Actions.toggle))
+    assert masked[1].argmax() in (int(Actions.pickup), int(Actions.toggle))
+    assert torch.equal(logits[1], masked[1])
+
+
+@pytest.mark.integration
+def test_the_default_opens_no_door_its_place_rules_out_on_a_strict_level():
+    """BabyAI-OpenDoorDebug-v0 fails an episode on the first wrong door it opens. Development seeds
+    7,900,003 ("open a door behind you") and 7,900,016 ("open a door on your left"): the default
+    opened the door it faced first."""
+    from instructed_rl.eval.cell import EvalConfig, run_seeds
+
+    config = EvalConfig(agent="data/agents/default", game="BabyAI-OpenDoorDebug-v0")
+    results = run_seeds(config, "test", [7_900_003, 7_900_016], bot_paths=False)
+    assert [r.success for r in results] == [True, True]

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from minigrid.core.actions import Actions
 from torch import nn
 
 from instructed_rl.language.corpus import load_corpus
@@ -41,7 +42,7 @@ from instructed_rl.language.parse import parser_for
 from instructed_rl.language.rephrase import Rephraser, Rephrasing
 from instructed_rl.model.text.tokenizer import Tokenizer, train_tokenizer
 from instructed_rl.model.done_check import DoneCheck, believed
-from instructed_rl.model.implicit import ImplicitSteps
+from instructed_rl.model.implicit import ImplicitSteps, cell_ahead
 
 
 
@@ -499,10 +500,11 @@ class Agent(nn.Module):
                 )
             out = self.policy(image, direction, state.goal, state.memory)
             state.memory = out.memory
+            logits = self._hands_off_ruled_out(out.logits, obs) if "skip" in obs else out.logits
             if state.loops is not None:
-                actions = state.loops.choose(out.logits, obs["image"], obs["direction"])
+                actions = state.loops.choose(logits, obs["image"], obs["direction"])
             else:
-                actions, _ = choose_actions(out.logits, greedy=state.greedy, generator=state.generator)
+                actions, _ = choose_actions(logits, greedy=state.greedy, generator=state.generator)
             done = torch.sigmoid(out.done_logit.float()).cpu()
             for index, action in detours.items():  # the instruction waits for a step it leaves implicit
                 actions[index], done[index] = action, 0.0
@@ -570,6 +572,22 @@ class Agent(nn.Module):
                 state.anchors[index] = tuple(int(v) for v in pose)
             cells.append(off_place_cells(np.asarray(world), state.anchors[index], placed) if placed else None)
         return cells[0] if single else cells
+
+    @classmethod
+    def _hands_off_ruled_out(cls, logits: torch.Tensor, obs: Mapping[str, Any]) -> torch.Tensor:
+        """``logits`` without picking up or toggling where the cell ahead holds an object the
+        instruction's place rules out: a wasted step at best, and the end of the episode in BabyAI's
+        strict levels (BabyAI-OpenDoorDebug-v0 fails on the first wrong door)."""
+        single, _, _, poses = cls._views(obs)
+        skips = [obs["skip"]] if single else obs["skip"]
+        ruled_out = [i for i, (skip, pose) in enumerate(zip(skips, poses))
+                     if skip is not None and skip[cell_ahead(pose)]]
+        if not ruled_out:
+            return logits
+        logits = logits.clone()
+        for index in ruled_out:
+            logits[index, [int(Actions.pickup), int(Actions.toggle)]] = float("-inf")
+        return logits
 
     @classmethod
     def _detours(cls, state: ActState, obs: Mapping[str, Any]) -> dict[int, int]:
