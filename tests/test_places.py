@@ -111,25 +111,34 @@ def test_read_places_needs_the_planner():
     assert AgentConfig(policy=PolicyConfig(map_memory=True, map_planner=True), read_places=True).read_places
 
 
-def test_it_never_picks_up_or_opens_what_its_place_rules_out():
-    """Facing the east room's box (7, 2) from (6, 2), told of "the box on your left" from the west
-    room, neither pickup nor toggle may win; facing an allowed box they may."""
+def test_it_opens_no_door_its_place_rules_out_in_that_room():
+    """Told to open "the door on your left" at (3, 4) facing east in a world whose west room has a
+    door on each side, (3, 0) on its left and (3, 8) on its right: facing (3, 8) from the west room,
+    toggle may not win; facing (3, 0) it may; and nothing is held back where the instruction also
+    names an object without a place (its way may lead through any door), nor for a box."""
     import torch
     from minigrid.core.actions import Actions
 
-    from instructed_rl.model.agent import Agent
+    from instructed_rl.model.agent import ActState, Agent
 
     world = _world()
-    skip = off_place_cells(world, (3, 4, 0), (Placed("box", None, "left"),))  # facing east: left is north
-    assert skip[7, 2] and not skip[2, 2]
-    logits = torch.zeros(2, 7)
-    logits[:, [int(Actions.pickup), int(Actions.toggle)]] = 5.0
-    obs = {"image": np.zeros((2, 7, 7, 3), np.uint8), "world": [world, world], "skip": [skip, skip],
-           "pose": np.array([[6, 2, 0], [2, 3, 3]])}  # the first faces (7, 2), the second faces (2, 2)
-    masked = Agent._hands_off_ruled_out(logits, obs)
-    assert masked[0].argmax() not in (int(Actions.pickup), int(Actions.toggle))
-    assert masked[1].argmax() in (int(Actions.pickup), int(Actions.toggle))
-    assert torch.equal(logits[1], masked[1])
+    for y in (0, 8):
+        world[3, y] = [OBJECT_TO_IDX["door"], COLOR_TO_IDX["blue"], STATE_TO_IDX["closed"]]
+    anchor = (3, 4, 0)
+    door_left = (Placed("door", None, "left"),)
+    skip = off_place_cells(world, anchor, door_left)
+    assert skip[3, 8] and not skip[3, 0]
+    logits = torch.zeros(3, 7)
+    logits[:, int(Actions.toggle)] = 5.0
+    poses = np.array([[3, 7, 1], [3, 1, 3], [2, 5, 1]])  # facing (3, 8), (3, 0) and the box at (2, 6)
+    obs = {"image": np.zeros((3, 7, 7, 3), np.uint8), "world": [world] * 3, "skip": [skip] * 3, "pose": poses}
+    state = ActState(instructions=["open the door on your left"] * 3, descriptions=[""] * 3, goal=None, memory=None, greedy=True,
+                     generator=None, placed=[door_left] * 3, anchors=[anchor] * 3)
+    masked = Agent._doors_ruled_out_shut(logits, obs, state)
+    assert masked[0].argmax() != int(Actions.toggle)
+    assert torch.equal(masked[1:], logits[1:])
+    state.placed = [door_left + (Placed("ball", "red", None),)] * 3  # "put the red ball next to the door on your left"
+    assert torch.equal(Agent._doors_ruled_out_shut(logits, obs, state), logits)
 
 
 @pytest.mark.integration

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from minigrid.core.actions import Actions
+from minigrid.core.constants import OBJECT_TO_IDX
 from torch import nn
 
 from instructed_rl.language.corpus import load_corpus
@@ -33,7 +34,7 @@ from instructed_rl.errors import UserError
 from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
-from instructed_rl.model.places import Placed, off_place_cells, without_places
+from instructed_rl.model.places import Placed, off_place_cells, start_room, without_places
 from instructed_rl.model.pointer import find_queries, rewrite, score_queries
 from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
@@ -500,7 +501,7 @@ class Agent(nn.Module):
                 )
             out = self.policy(image, direction, state.goal, state.memory)
             state.memory = out.memory
-            logits = self._hands_off_ruled_out(out.logits, obs) if "skip" in obs else out.logits
+            logits = self._doors_ruled_out_shut(out.logits, obs, state) if "skip" in obs else out.logits
             if state.loops is not None:
                 actions = state.loops.choose(logits, obs["image"], obs["direction"])
             else:
@@ -574,19 +575,28 @@ class Agent(nn.Module):
         return cells[0] if single else cells
 
     @classmethod
-    def _hands_off_ruled_out(cls, logits: torch.Tensor, obs: Mapping[str, Any]) -> torch.Tensor:
-        """``logits`` without picking up or toggling where the cell ahead holds an object the
-        instruction's place rules out: a wasted step at best, and the end of the episode in BabyAI's
-        strict levels (BabyAI-OpenDoorDebug-v0 fails on the first wrong door)."""
-        single, _, _, poses = cls._views(obs)
+    def _doors_ruled_out_shut(cls, logits: torch.Tensor, obs: Mapping[str, Any], state: ActState) -> torch.Tensor:
+        """``logits`` without toggling where the cell ahead is a door the instruction's place rules
+        out, while the agent stands in the room the instruction was given in and every object it
+        names has a place (so all lie in that room, and no door of it is a way to them): a wasted
+        step at best, and the end of the episode in BabyAI's strict levels (BabyAI-OpenDoorDebug-v0
+        fails at the first wrong door). Doors never move, so where they lie says which they are;
+        a ball, box or key may have been moved since, and is never held back."""
+        single, _, worlds, poses = cls._views(obs)
         skips = [obs["skip"]] if single else obs["skip"]
-        ruled_out = [i for i, (skip, pose) in enumerate(zip(skips, poses))
-                     if skip is not None and skip[cell_ahead(pose)]]
-        if not ruled_out:
+        shut = []
+        for index, (skip, world, pose) in enumerate(zip(skips, worlds, poses)):
+            ahead = cell_ahead(pose)
+            if skip is None or not skip[ahead] or not all(named.place for named in state.placed[index]):
+                continue
+            world = np.asarray(world)
+            if world[ahead][0] == OBJECT_TO_IDX["door"] and \
+                    start_room(world, *state.anchors[index][:2])[int(pose[0]), int(pose[1])]:
+                shut.append(index)
+        if not shut:
             return logits
         logits = logits.clone()
-        for index in ruled_out:
-            logits[index, [int(Actions.pickup), int(Actions.toggle)]] = float("-inf")
+        logits[shut, int(Actions.toggle)] = float("-inf")
         return logits
 
     @classmethod
