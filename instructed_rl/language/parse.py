@@ -38,6 +38,7 @@ from minigrid.envs.babyai.core.verifier import (
 
 from instructed_rl.errors import UserError
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
+from instructed_rl.language.instructions import leaves_in_order
 from instructed_rl.language.order import EDGE_PUNCTUATION, doing_order
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
@@ -361,12 +362,8 @@ def reset_verifier_with_hands(verifier, level) -> None:
     phrase that names it: minigrid's verifier looks for them on the grid alone, so "put the ball
     next to the key" with the ball in hand could never succeed."""
     verifier.reset_verifier(level)
-    pending = [verifier]
-    while pending:
-        instr = pending.pop()
-        pending += [getattr(instr, name) for name in ("instr_a", "instr_b") if hasattr(instr, name)]
-        for name in ("desc", "desc_move", "desc_fixed"):
-            desc = getattr(instr, name, None)
-            held = carried_match(desc, level) if desc is not None else None
+    for leaf in leaves_in_order(verifier):
+        for desc in (leaf.desc_move, leaf.desc_fixed) if isinstance(leaf, PutNextInstr) else (leaf.desc,):
+            held = carried_match(desc, level)
             if held is not None and not any(obj is held for obj in desc.obj_set):
                 desc.obj_set.append(held)

@@ -236,6 +236,11 @@ _WALKS = {"fetch": int(Actions.pickup), "open": int(Actions.toggle), "explore": 
 _DROPS = ("drop", "stow")
 
 
+def _blocks_away(cell, pose) -> int:
+    """Cells between ``cell`` and the agent, counted along the grid (how near, before any path)."""
+    return abs(int(cell[0]) - int(pose[0])) + abs(int(cell[1]) - int(pose[1]))
+
+
 def _goal(kind: str, argument, world: np.ndarray) -> np.ndarray:
     """(W, H) bool: the cells a walking step goes to face."""
     if kind == "fetch":
@@ -336,7 +341,7 @@ class ImplicitSteps:
             return
         if not keyed or self._in_sight(world, image) or not explored(world, pose):
             return
-        color = min(keyed, key=lambda c: abs(locked[c][0] - int(pose[0])) + abs(locked[c][1] - int(pose[1])))
+        color = min(keyed, key=lambda c: _blocks_away(locked[c], pose))
         self._start(image, [("fetch", color), ("open", locked[color]), ("drop", None)])
 
     def _look_for_key(self, world: np.ndarray, pose, color: int) -> None:
@@ -353,7 +358,7 @@ class ImplicitSteps:
         boxes = np.argwhere((world[..., 0] == _BOX) & ~named)
         if len(boxes):
             self.detours += 1
-            x, y = min(boxes.tolist(), key=lambda c: abs(c[0] - int(pose[0])) + abs(c[1] - int(pose[1])))
+            x, y = min(boxes.tolist(), key=lambda cell: _blocks_away(cell, pose))
             self.plan = [("unbox", (x, y))]
 
     def _in_sight(self, world: np.ndarray, image: np.ndarray) -> bool:
