@@ -35,7 +35,7 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.places import Placed, off_place_cells, start_room, without_places
-from instructed_rl.model.pointer import find_queries, rewrite, score_queries
+from instructed_rl.model.pointer import find_queries, pointer_text, rewrite, score_queries
 from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
@@ -308,7 +308,7 @@ class Agent(nn.Module):
         pairs = list(zip(instructions, descriptions))
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._readings))
         if new:
-            unread, described = [pair[0] for pair in new], [pair[1] for pair in new]
+            unread, described = [pair[0] for pair in new], [pointer_text(pair[1]) for pair in new]
             read = unread
             queries = find_queries(unread, described)
             if queries:

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instructed_rl.language.vocabulary import OBJECT_TYPES, singulars
+from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, OBJECT_TYPES, singulars
 from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
@@ -125,6 +125,29 @@ def _quiet_layer(dim: int, heads: int) -> nn.TransformerEncoderLayer:
     return layer
 
 
+_SINGULAR_OF = {("boxes" if t == "box" else f"{t}s"): t for t in CARRIABLE_TYPES}
+_PLURAL_TYPES = re.compile(r"\b(" + "|".join(_SINGULAR_OF) + r")\b", re.IGNORECASE)
+_OWN_WORDS = frozenset(word_key(word) for word in (*COLORS, *OBJECT_TYPES))
+# Words that make a plural a count of objects in the world ("two grey balls"), not a kind.
+_COUNTING = frozenset(COLORS) | {"gray", "two", "three", "four", "five", "six", "seven", "eight", "nine", "many",
+                                  "several", "some", "few"}
+
+
+def pointer_text(description: str) -> str:
+    """The description as the pointer reads it: a carriable type spoken of as a kind, in the
+    plural, in the singular ("Gelmis are balls." reads "Gelmis are ball."; "two grey balls" stays).
+    A rule of every such object names the type in the plural, an instruction one object; in the
+    singular, what the pointer copies is a word it learned to copy, whatever the type (nouns for
+    boxes are held out of training, in both numbers)."""
+    def singular(match: re.Match) -> str:
+        before = re.search(r"(\w+)\W*$", description[:match.start()])
+        word = match.group()
+        if before is not None and before.group(1).lower() in _COUNTING:
+            return word
+        return word[:len(_SINGULAR_OF[word.lower()])]
+    return _PLURAL_TYPES.sub(singular, description)
+
+
 def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> list[Query]:
     """Each distinct instruction word that occurs in its description, with its copy candidates:
     every word of the sentences that hold it, itself included. A word the description has only
@@ -185,6 +208,8 @@ def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: l
     copies: dict[tuple[int, int], list[Unit]] = {}
     for query, logits in zip(queries, scores):
         chosen = [unit for unit, p in zip(query.units, torch.sigmoid(logits).tolist()) if p > COPY_THRESHOLD]
+        if query.key in _OWN_WORDS and all(key != query.key for _, key in chosen):
+            continue  # a colour or type the policy knows is narrowed ("a ball": "a blue ball"), never replaced
         if chosen:
             copies[(query.row, query.key)] = chosen
     out = []

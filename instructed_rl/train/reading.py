@@ -152,7 +152,7 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
     (:func:`rename_names`) and some descriptions get filler words
     (:func:`instructed_rl.model.pointer.add_fillers`); with ``reword`` too, some rule sentences
     are restated (:func:`reword_rules`)."""
-    from instructed_rl.model.pointer import add_fillers, pointer_loss
+    from instructed_rl.model.pointer import add_fillers, pointer_loss, pointer_text
 
     descriptions = [reword_rules(e.description, e.rules, rng) if reword and rng is not None else e.description
                     for e in examples]
@@ -167,10 +167,11 @@ def pointer_reading_loss(agent, examples: list[ReadingExample],
         texts = [changed if all(map(agent.encoder.fits, changed[:2])) else plain
                  for changed, plain in zip(texts, plain_texts)]
     instructions, descriptions, plains = (list(column) for column in zip(*texts))
+    descriptions = [pointer_text(d) for d in descriptions]
     result = pointer_loss(agent.policy.pointer_reader, agent.pointer_features(descriptions), instructions, descriptions,
                           plains)
     # A changed description is drawn once: held, it would push out the unchanged ones, which come again.
-    agent.encoder.forget(d for d, e in zip(descriptions, examples) if d != e.description)
+    agent.encoder.forget(d for d, e in zip(descriptions, examples) if d != pointer_text(e.description))
     return result
 
 
