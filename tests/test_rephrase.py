@@ -134,6 +134,11 @@ def test_one_skill_with_two_objects_is_not_split(rephraser):
     for text in ("position the red ball alongside the green box", "carry the red ball over to the grey key",
                  "put the purple ball next to the dinosru key", "go to the red ball"):
         assert rephraser.split(text) == [text]
+    # written for this test: only words of place between the objects, so one part (it split at "by")
+    for text in ("drop the red box by the grey ball", "leave the green key up against the yellow box"):
+        assert rephraser.split(text) == [text] and _reading(rephraser, text) == ("putnext", "box" if "red" in text else "key")
+    assert rephraser.split("take the red box and drop it by the grey ball") == \
+        ["take the red box", "drop the red box by the grey ball"]
     # a connective the corpus knows is split by the corpus's own templates
     assert rephraser.split("grab the red ball, then walk to a door") == ["grab the red ball", "walk to a door"]
 

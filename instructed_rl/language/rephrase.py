@@ -127,6 +127,16 @@ def _clean(part: str) -> str:
 UNKNOWN_NOUN = "unknown noun"
 
 
+# Words that, alone between two objects, put the first beside the second: no part ends there.
+_NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
+                            "against", "toward", "towards", "adjacent", "right", "up", "side", "of", "at"})
+
+
+def _says_where(between: list[str]) -> bool:
+    """Whether the words between two object phrases only say where the first goes ("by", "next to")."""
+    return bool(between) and all(word.lower() in _NEXT_TO_WORDS for word in between)
+
+
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
     """BabyAI's constraints: only doors open, doors are never picked up or moved."""
     if len(template.slots) != len(objects):
@@ -296,6 +306,8 @@ class Rephraser:
         spans = self.find_objects(words, names)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
             return [text]
+        if len(spans) == 2 and _says_where(words[spans[0][1]:spans[1][0]]):
+            return [text]  # "drop the red box by the grey ball": the second object says where the first goes
         objects = [ref for _, _, ref in spans]
         readings, vectors = self._sequences(len(spans))
         fitting = [i for i, r in enumerate(readings) if _fits(r.parts[0], objects[:len(r.parts[0].slots)])
