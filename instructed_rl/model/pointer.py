@@ -138,14 +138,22 @@ def pointer_text(description: str) -> str:
     plural, in the singular ("Gelmis are balls." reads "Gelmis are ball."; "two grey balls" stays).
     A rule of every such object names the type in the plural, an instruction one object; in the
     singular, what the pointer copies is a word it learned to copy, whatever the type (nouns for
-    boxes are held out of training, in both numbers)."""
-    def singular(match: re.Match) -> str:
-        before = re.search(r"(\w+)\W*$", description[:match.start()])
-        word = match.group()
-        if before is not None and before.group(1).lower() in _COUNTING:
-            return word
-        return word[:len(_SINGULAR_OF[word.lower()])]
-    return _PLURAL_TYPES.sub(singular, description)
+    boxes are held out of training, in both numbers). A sentence that names two types ("Dobels
+    are balls and keys.") stays as written: no single object answers it, and the policy acts
+    worse on both types copied than on the word unread."""
+    def singular(sentence: str) -> str:
+        if len({type_ for type_ in CARRIABLE_TYPES if re.search(rf"\b{type_}", sentence, re.IGNORECASE)}) != 1:
+            return sentence
+        return _PLURAL_TYPES.sub(lambda match: _singular_unless_counted(sentence, match), sentence)
+    return "".join(singular(piece) for piece in re.split(r"([.!?;]+)", description))
+
+
+def _singular_unless_counted(sentence: str, match: re.Match) -> str:
+    before = re.search(r"(\w+)\W*$", sentence[:match.start()])
+    word = match.group()
+    if before is not None and before.group(1).lower() in _COUNTING:
+        return word
+    return word[:len(_SINGULAR_OF[word.lower()])]
 
 
 def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> list[Query]:
