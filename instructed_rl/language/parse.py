@@ -257,7 +257,7 @@ class InstructionParser:
         reads as the object the part before names first ("pick up the red ball, then put it next
         to the box": "put the red ball next to the box")."""
         parts = self._split_at_connectives(normalize(text).strip(EDGE_PUNCTUATION))
-        return [self._resolved(part, before) for before, part in zip([None] + parts[:-1], parts)]
+        return [self.resolved(part, before) for before, part in zip([None] + parts[:-1], parts)]
 
     def _split_at_connectives(self, text: str) -> list[str]:
         for wanted in ("before", "after", "and"):
@@ -269,10 +269,12 @@ class InstructionParser:
                     first, second = first.strip(EDGE_PUNCTUATION), second.strip(EDGE_PUNCTUATION)
                     if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
+                    if kind != "and" and any(_opens_with_a_state(p) for p in (first, second)):
+                        continue  # "X, and once you have it, Y": the clause points back at X; not "Y once you X"
                     return self._split_at_connectives(first) + self._split_at_connectives(second)
         return [text]
 
-    def _resolved(self, part: str, before: str | None) -> str:
+    def resolved(self, part: str, before: str | None) -> str:
         """``part`` with its pronouns replaced by the first object phrase of ``before``, where no object
         of its own comes before them."""
         if before is None or not _has_pronoun(part):
@@ -300,6 +302,18 @@ class InstructionParser:
 
 
 PRONOUNS = frozenset({"it", "them"})
+
+
+# Words of a clause that only says the part before is done ("have it", "are done", "'ve got that").
+_STATE_WORDS = frozenset({"have", "has", "got", "it", "that", "this", "them", "done", "finished", "completed",
+                          "complete", "ready", "are", "is", "ve", "re", "you", "so", "with", "all"})
+
+
+def _opens_with_a_state(text: str) -> bool:
+    """Whether ``text`` opens with a clause, up to a comma, of state words alone, and goes on after it."""
+    clause, comma, rest = text.partition(",")
+    words = re.findall(r"[a-z]+", clause.lower())
+    return bool(comma and rest.strip() and words) and all(word in _STATE_WORDS for word in words)
 
 
 def _has_pronoun(text: str) -> bool:

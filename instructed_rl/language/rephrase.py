@@ -339,6 +339,7 @@ class Rephraser:
         reading = readings[max(fitting, key=score)]
         m = len(reading.parts[0].slots)
         parts = [_clean(" ".join(piece)) for piece in pieces[m]]
+        parts[1] = self.parser.resolved(parts[1], parts[0])  # "after grabbing X, drop it next to Y": it is X
         if reading.reverse and not any(placement(part) for part in parts):  # order words, where any, decide
             parts = parts[::-1]
         # Either part may be a sequence itself ("X, next Y, next Z"); each is shorter than the text.
