@@ -7,7 +7,9 @@ teskule." becomes "bring the red key to the grey ball", which the skills policy 
 How it reads (a copy mechanism, as in pointer networks):
 
 1. **Match by identity.** Every instruction word that also occurs in the description (the same
-   surface word: an invented word has no learned meaning to match by) is a query.
+   surface word: an invented word has no learned meaning to match by) is a query. The pointer
+   reads a type said of a whole kind in the singular (:func:`pointer_text`: "Gelmis are balls."),
+   so that it copies one object's type, as an instruction names one.
 2. **Point.** For each query, a small transformer runs over the description's encoder features,
    each token attending within its own sentence, with one learned "this word" vector added to
    the matched word's tokens. Optional cross layers then let each token also attend to every
@@ -142,7 +144,7 @@ def pointer_text(description: str) -> str:
     are balls and keys.") stays as written: no single object answers it, and the policy acts
     worse on both types copied than on the word unread."""
     def singular(sentence: str) -> str:
-        if len({type_ for type_ in CARRIABLE_TYPES if re.search(rf"\b{type_}", sentence, re.IGNORECASE)}) != 1:
+        if len({type_ for type_ in CARRIABLE_TYPES if re.search(rf"\b{type_}(e?s)?\b", sentence, re.IGNORECASE)}) != 1:
             return sentence
         return _PLURAL_TYPES.sub(lambda match: _singular_unless_counted(sentence, match), sentence)
     return "".join(singular(piece) for piece in re.split(r"([.!?;]+)", description))
@@ -151,7 +153,7 @@ def pointer_text(description: str) -> str:
 def _singular_unless_counted(sentence: str, match: re.Match) -> str:
     before = re.search(r"(\w+)\W*$", sentence[:match.start()])
     word = match.group()
-    if before is not None and before.group(1).lower() in _COUNTING:
+    if before is not None and (before.group(1).lower() in _COUNTING or before.group(1).isdigit()):
         return word
     return word[:len(_SINGULAR_OF[word.lower()])]
 
