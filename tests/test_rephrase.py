@@ -159,6 +159,8 @@ def test_a_part_with_no_verb_of_its_own_does_what_the_part_before_does(rephraser
     parts = rephraser.split("first open the red door and next the blue door")
     assert [_reading(rephraser, part) for part in parts] == [("open", "door"), ("open", "door")]
     assert rephraser.split("go to the red ball, then pick up the grey box")[1] == "pick up the grey box"
+    parts = rephraser.split("go to the red ball, then the grey box, then the green key")
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "ball"), ("goto", "box"), ("goto", "key")]
 
 
 def test_agent_reads_the_rephrased_text_only_when_its_config_says_so(tmp_path):

@@ -276,8 +276,9 @@ class Rephraser:
         text, _ = self.read_words(text, description)
         names = description_words(description)
         parts = self._split_read(text, names)
-        return doing_order([self._with_verb_of(part, before, names) if before else part
-                            for before, part in zip([None] + parts[:-1], parts)])
+        for index in range(1, len(parts)):  # in written order: "go to A, then B, then C" goes to C too
+            parts[index] = self._with_verb_of(parts[index], parts[index - 1], names)
+        return doing_order(parts)
 
     def _with_verb_of(self, part: str, before: str, names: frozenset[str]) -> str:
         """``part`` with the words that open ``before`` up to its first object where ``part`` has no
