@@ -39,7 +39,7 @@ from minigrid.envs.babyai.core.verifier import (
 from instructed_rl.errors import UserError
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.instructions import leaves_in_order
-from instructed_rl.language.order import EDGE_PUNCTUATION, doing_order
+from instructed_rl.language.order import COPULAS, EDGE_PUNCTUATION, ENDING_ANAPHORS, doing_order
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES
 
 _COLORS = COLORS
@@ -304,9 +304,10 @@ class InstructionParser:
 PRONOUNS = frozenset({"it", "them"})
 
 
-# Words of a clause that only says the part before is done ("have it", "are done", "'ve got that").
-_STATE_WORDS = frozenset({"have", "has", "got", "it", "that", "this", "them", "done", "finished", "completed",
-                          "complete", "ready", "are", "is", "ve", "re", "you", "so", "with", "all"})
+# Words of a clause that only says the part before is done ("have it", "are done", "'ve got that"):
+# the order words' own ending words and verbs of being, with having and its objects.
+_STATE_WORDS = ENDING_ANAPHORS | COPULAS | {"have", "has", "got", "ve", "you", "it", "that", "this", "them", "done",
+                                            "so", "with", "all"}
 
 
 def _opens_with_a_state(text: str) -> bool:
