@@ -178,3 +178,20 @@ def test_a_noun_after_a_preposition_of_place_says_where_not_which_object(rephras
     assert rephraser.lexicon(words)[0] == words  # "floor" is not read as some object type
     assert " ".join(rephraser.lexicon("pick up the coffer from the shelf".split())[0]) == "pick up the box from the shelf"
     assert check_instruction("pick the green box off the floor", corpus=load_corpus("paraphrase")).understood
+
+
+@pytest.mark.parametrize("text, read", [
+    ("grab a ball of blue colour", "grab a blue ball"), ("go to the box whose color is green", "go to the green box"),
+    ("open the door, the purple one", "open the purple door"), ("pick up the crimson-coloured key", "pick up the red key"),
+    ("go to the key with a grey colour", "go to the grey key"),
+])
+def test_a_colour_said_with_a_quality_noun_reads_as_the_objects_colour(rephraser, text, read):
+    """Written for this test: "colour" and "one" were read as a second object ("bring a ball to blue ball")."""
+    assert rephraser(text).text == read
+
+
+def test_a_noun_that_names_a_side_of_an_object_is_no_object(rephraser):
+    words = "put the ball at the side of the box".split()
+    assert rephraser.lexicon(words)[0] == words  # "side" was read as a ball: three objects
+    assert parse_instruction(rephraser("leave the red ball at the side of the green key").text,
+                             load_corpus("paraphrase")).kind == "putnext"

@@ -273,3 +273,20 @@ def test_no_reading_carries_the_question_mark_of_its_text(rephraser):
                  "open up the door on your right; could you please take the box on your right? too"):
         readings = [rephraser(part).text for part in rephraser.split(text)]
         assert not any("?" in reading for reading in readings), readings
+
+
+def test_a_pronoun_joined_by_punctuation_alone_names_the_object_before(rephraser):
+    """Written for this test: "X, take it" was read as X alone, and "X; lift it" as "lift it" first."""
+    parts = rephraser.split("approach the green key, take it")
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "key"), ("pickup", "key")]
+    parts = rephraser.split("walk up to the red box; lift it")
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "box"), ("pickup", "box")]
+
+
+def test_it_names_the_object_reached_without_where_it_was_and_make_it_names_none(rephraser):
+    """Written for this test: after "walk over to the key on your right", the key is no longer on
+    the right; "make it over to" is "reach", with no object of the part before."""
+    assert rephraser.split("walk over to the purple key on your right; seize it") == \
+        ["walk over to the purple key on your right", "seize the purple key"]
+    parts = rephraser.split("lift the green ball; then make it over to the grey door")
+    assert [_reading(rephraser, part) for part in parts] == [("pickup", "ball"), ("goto", "door")]

@@ -52,8 +52,16 @@ GENERIC_NOUN = "thing"  # a word nearer this than every object type names no obj
 # Determiners a corpus may not use, read as its articles: "any red ball" is "a red ball".
 DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "one": "indefinite",
                "this": "definite", "that": "definite"}
-# Words that link a colour said after the noun to it: "the ball which is red", "a box coloured blue".
-COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in"})
+# Words that link a colour said after the noun to it: "the ball which is red", "a box coloured blue",
+# "a key of yellow colour", "the key whose colour is green", "the box, the blue one".
+COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in", "of", "a", "the", "whose",
+                         "with", "having", "has", "colour", "color", ","})
+LONGEST_COLOR_LINK = 4  # words
+# Nouns that stand where an object's noun stands but name a quality or stand for a noun said
+# before: "a key of yellow colour", "the box, the blue one". They name no object type.
+QUALITY_NOUNS = frozenset({"colour", "color", "colours", "colors", "shade", "hue", "tint", "one", "ones"})
+# How a compound says a colour: "yellow-coloured", "navy-tinted".
+COLOR_COMPOUND = re.compile(r"(.+)-(?:coloured|colored|tinted|hued|painted)")
 # English's closed classes (copulas and auxiliaries, pronouns, prepositions, conjunctions): words a
 # description uses ("The world is one room.") that name no object, whatever the corpus knows.
 CLOSED_CLASS_WORDS = frozenset(
@@ -181,7 +189,8 @@ class Lexicon:
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
         defined = description_words(description)
-        unknown = [w not in self.known and w not in defined and w.isalpha() and w not in CLOSED_CLASS_WORDS for w in words]
+        unknown = [w not in self.known and w not in defined and (w.isalpha() or COLOR_COMPOUND.fullmatch(w) is not None)
+                   and w not in CLOSED_CLASS_WORDS and w not in QUALITY_NOUNS for w in words]
         out: list[str] = []
         replaced: list[tuple[str, str]] = []
         i = 0
@@ -207,7 +216,8 @@ class Lexicon:
                 out.append(word)
                 i += length
                 continue
-            if unknown[i] and out and out[-1] in self.before_noun and not _opens_a_place(out, self.before_noun):
+            if unknown[i] and out and out[-1] in self.before_noun and not _opens_a_place(out, self.before_noun) \
+                    and not self._names_a_part(words, i, defined):
                 last = i  # the noun is the last of a run of unknown words ("the ash casket")
                 while last + 1 < len(words) and unknown[last + 1] and self._color_at(words, unknown, last + 1) is None:
                     last += 1
@@ -231,6 +241,14 @@ class Lexicon:
             i += 1
         return out, replaced
 
+    def _names_a_part(self, words: list[str], i: int, defined: frozenset[str]) -> bool:
+        """Whether the unknown word at ``i`` names a part or side of an object named after it
+        ("by the side of the ball", "at the far end of the red box"), not an object itself."""
+        if i + 1 >= len(words) or words[i + 1] != "of":
+            return False
+        following = words[i + 2:i + 2 + LONGEST_COLOR_NAME + 1]
+        return any(self._is_noun(word, defined) for word in following)
+
     def _is_noun(self, word: str, defined: frozenset[str]) -> bool:
         """An object word of the corpus, or a word the description defines that the corpus does not use."""
         return word in self.nouns or (word in defined and word not in self.known and word not in CLOSED_CLASS_WORDS)
@@ -250,9 +268,10 @@ class Lexicon:
 
     def _color_after_noun(self, words: list[str], unknown: list[bool], i: int) -> tuple[int, str] | None:
         """(words it spans, corpus colour word) where the colour of the object just named is
-        said after its noun ("which is red", "that is crimson", "coloured blue", "in grey")."""
+        said after its noun ("which is red", "that is crimson", "coloured blue", "in grey", "of
+        yellow colour", ", the blue one"): a quality noun right after the colour goes with it."""
         end = i
-        while end < len(words) and end - i < 3 and words[end] in COLOR_LINKS:
+        while end < len(words) and end - i < LONGEST_COLOR_LINK and words[end] in COLOR_LINKS:
             end += 1
         if end == i or end >= len(words):
             return None
@@ -264,6 +283,9 @@ class Lexicon:
                 return None
             length, word = found
         following = words[end + length] if end + length < len(words) else ""
+        if following in QUALITY_NOUNS:  # "of yellow colour", "the blue one"
+            length += 1
+            following = words[end + length] if end + length < len(words) else ""
         if following in self.nouns or following in self.colors:  # "... is red ball"? not a colour said after
             return None
         return end + length - i, word
@@ -297,7 +319,9 @@ class Lexicon:
         for length in range(min(LONGEST_COLOR_NAME, len(words) - i), 0, -1):
             if not all(unknown[i + k] or words[i + k] in self.colors for k in range(length)):
                 continue
-            color = nearest_color(" ".join(words[i:i + length]))
+            name = " ".join(words[i:i + length])
+            compound = COLOR_COMPOUND.fullmatch(name)
+            color = nearest_color(compound.group(1).replace("-", " ") if compound else name)
             if color is None:
                 continue
             before = words[i - 1] if i > 0 else ""

@@ -167,6 +167,18 @@ class _CorpusGrammar:
                                  loc=key("location"), phrase=text)
         return None
 
+    def without_location(self, phrase: str) -> str:
+        """An object phrase without the words that say where it is from the agent: "it" in a later
+        part names the object already reached, where "behind you" no longer holds."""
+        ref = self.parse_object(phrase)
+        if ref is None or ref.loc is None:
+            return phrase
+        for words in sorted(self.lookup["location"], key=len, reverse=True):
+            found = re.search(rf"(?:^|\s){re.escape(words)}(?=\s|$)", phrase)
+            if found is not None and self.lookup["location"][words] == ref.loc:
+                return normalize(phrase[:found.start()] + phrase[found.end():])
+        return phrase
+
 
 def _at_word_boundary(text: str, begin: int, end: int) -> bool:
     before_ok = begin == 0 or not (text[begin - 1].isalnum() and text[begin].isalnum())
@@ -282,9 +294,10 @@ class InstructionParser:
         phrase = self._first_object(before)
         if phrase is None:
             return part
+        phrase = self.grammar.without_location(phrase)
         words = part.split()  # a pronoun after an object of its own part is that object's ("move X so it sits ...")
-        return " ".join(phrase if word in PRONOUNS and self._first_object(" ".join(words[:index])) is None else word
-                        for index, word in enumerate(words))
+        return " ".join(phrase if index in pronoun_positions(words) and self._first_object(" ".join(words[:index])) is None
+                        else word for index, word in enumerate(words))
 
     def _first_object(self, text: str) -> str | None:
         words = text.split()
@@ -302,6 +315,17 @@ class InstructionParser:
 
 
 PRONOUNS = frozenset({"it", "them"})
+# "make it" before a word of going names nothing: "make it to the box" is "reach the box" ("make it open" is the door).
+IDIOM_VERBS = frozenset({"make", "makes", "made", "making"})
+IDIOM_GOING_WORDS = frozenset({"to", "over", "up", "across", "into", "onto", "there", "back", "through", "all"})
+
+
+def pronoun_positions(words: list[str]) -> list[int]:
+    """Where ``words`` hold a pronoun that names an object ("put it next to the box"), not one of an idiom."""
+    def idiom(i: int) -> bool:
+        return 0 < i < len(words) - 1 and words[i - 1] in IDIOM_VERBS and words[i + 1] in IDIOM_GOING_WORDS
+
+    return [i for i, word in enumerate(words) if word in PRONOUNS and not idiom(i)]
 
 
 # Words of a clause that only says the part before is done ("have it", "are done", "'ve got that"):
@@ -318,7 +342,7 @@ def _opens_with_a_state(text: str) -> bool:
 
 
 def _has_pronoun(text: str) -> bool:
-    return any(word in PRONOUNS for word in text.split())
+    return bool(pronoun_positions(text.split()))
 
 
 _PARSERS: dict[int, tuple[Corpus, InstructionParser]] = {}

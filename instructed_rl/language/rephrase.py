@@ -49,7 +49,7 @@ import numpy as np
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
 from instructed_rl.language.lexicon import WORD, Lexicon, description_words
 from instructed_rl.language.order import EDGE_PUNCTUATION, PLACING_PHRASES, doing_order, placement, without_placing_words
-from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize
+from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize, pronoun_positions
 from instructed_rl.language.understanding import corpus_words
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
@@ -295,8 +295,8 @@ class Rephraser:
     def _clauses(self, text: str, names: frozenset[str]) -> list[str]:
         """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
         ("X? too", "X. Thanks.") stays with the one before it (the first: with the one after)."""
-        def names_object(clause: str) -> bool:
-            return bool(self.find_objects(_spaced_words(clause), names))
+        def names_object(clause: str) -> bool:  # a pronoun names the object of the clause before
+            return bool(self.find_objects(_spaced_words(clause), names)) or bool(clauses and pronoun_positions(_spaced_words(clause)))
 
         clauses: list[str] = []
         for clause in (c.strip() for c in CLAUSE_END.split(text)):
@@ -317,12 +317,15 @@ class Rephraser:
             return [step.text for step in parsed.steps()]
         clauses = self._clauses(normalized, names)
         if len(clauses) > 1:  # "X; after that, go and open Y", "X? Then Y": their own parts before any connective
+            clauses = clauses[:1] + [self.parser.resolved(clause, before) for before, clause in zip(clauses, clauses[1:])]
             return [piece for clause in clauses for piece in self._split_read(clause, names)]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
             return [piece for part in loose for piece in self._split_read(part, names)]
         words = _spaced_words(normalized)
         spans = self.find_objects(words, names)
+        if len(spans) == 1:  # "walk to the blue key, grab it": the pronoun names the key again
+            words, spans = self._pronoun_named(words, spans[0], names)
         if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
             return [text]
         if len(spans) == 2 and _says_where(words[spans[0][1]:spans[1][0]]):
@@ -363,6 +366,18 @@ class Rephraser:
             parts = parts[::-1]
         # Either part may be a sequence itself ("X, next Y, next Z"); each is shorter than the text.
         return [piece for part in parts for piece in self._split_read(part, names)]
+
+    def _pronoun_named(self, words: list[str], span: tuple[int, int, ObjectRef],
+                       names: frozenset[str]) -> tuple[list[str], list[tuple[int, int, ObjectRef]]]:
+        """``words`` with the first pronoun after the one object ``span`` replaced by that object's
+        phrase, and the objects found then; as they are where no pronoun follows."""
+        start, end, _ = span
+        pronoun = next((k for k in pronoun_positions(words) if k >= end), None)
+        if pronoun is None:
+            return words, [span]
+        phrase = self.parser.grammar.without_location(" ".join(words[start:end])).split()
+        words = words[:pronoun] + phrase + words[pronoun + 1:]
+        return words, self.find_objects(words, names)
 
     def _nearest_of_kind(self, kind: str, vector: np.ndarray) -> float:
         """Cosine of ``vector`` with the nearest trained template of skill ``kind``."""
