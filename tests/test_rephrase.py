@@ -283,10 +283,25 @@ def test_a_pronoun_joined_by_punctuation_alone_names_the_object_before(rephraser
     assert [_reading(rephraser, part) for part in parts] == [("goto", "box"), ("pickup", "box")]
 
 
-def test_it_names_the_object_reached_without_where_it_was_and_make_it_names_none(rephraser):
+def test_going_to_an_object_by_its_place_and_then_acting_on_it_is_that_skill_where_the_object_was(rephraser):
     """Written for this test: after "walk over to the key on your right", the key is no longer on
-    the right; "make it over to" is "reach", with no object of the part before."""
-    assert rephraser.split("walk over to the purple key on your right; seize it") == \
-        ["walk over to the purple key on your right", "seize the purple key"]
+    the right, and going there first adds nothing to the skill; "make it over to" names no object."""
+    assert [_reading(rephraser, part) for part in rephraser.split("walk over to the purple key on your right; seize it")] \
+        == [("pickup", "key")]
+    assert parse_instruction(rephraser(rephraser.split("approach the blue ball on your left, then take it")[0]).text,
+                             load_corpus("paraphrase")).obj.loc == "left"
+    parts = rephraser.split("head over to the red door and open it")  # no place said: the parts as written
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "door"), ("open", "door")]
+    parts = rephraser.split("go to the red ball on your left, then pick up the blue key")  # another object
+    assert [_reading(rephraser, part) for part in parts] == [("goto", "ball"), ("pickup", "key")]
     parts = rephraser.split("lift the green ball; then make it over to the grey door")
     assert [_reading(rephraser, part) for part in parts] == [("pickup", "ball"), ("goto", "door")]
+
+
+def test_nouns_only_the_description_defines_are_objects_of_any_wording_and_pronouns_name_them(rephraser):
+    """Written for this test: "the dovrin" was run together with "alongside" into no object, and
+    "it" after an object whose noun only the description defines was left unread."""
+    description = "The grey key is the dovrin. We call the yellow ball the plenk. The room has no door."
+    assert rephraser("set the dovrin alongside the plenk", description).text.split()[-4:] == ["next", "to", "the", "plenk"]
+    assert rephraser.split("walk to the plenk; pick it up", description) == ["walk to the plenk", "pick the plenk up"]
+    assert rephraser.split("locate the dovrin and then lift it", description)[1] == "lift the dovrin"

@@ -47,7 +47,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
-from instructed_rl.language.lexicon import WORD, Lexicon, description_words
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, WORD, Lexicon, description_words
 from instructed_rl.language.order import EDGE_PUNCTUATION, PLACING_PHRASES, doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize, pronoun_positions
 from instructed_rl.language.understanding import corpus_words
@@ -206,16 +206,19 @@ class Rephraser:
 
     def _unknown_noun_phrase(self, words: list[str], start: int, names: frozenset[str]) -> int | None:
         """Where an object phrase with a noun the corpus does not know ends, if one begins at
-        ``start``: an article, colour words or unknown words, the last of them one of ``names``,
+        ``start``: an article, colour words or unknown words up to the last of them that is one of ``names``,
         no object word after them ("the tapomi ball" is a ball, found as such), then a location
         phrase if any."""
         if words[start] not in self.articles:
             return None
         end = start + 1
         while end < len(words) and (words[end] in self.lexicon.colors
-                                    or (WORD.fullmatch(words[end]) and words[end] not in self.known_words)):
+                                    or (WORD.fullmatch(words[end]) and words[end] not in self.known_words
+                                        and words[end] not in CLOSED_CLASS_WORDS)):  # "the rekir so it ...": not "so"
             end += 1
-        if end == start + 1 or words[end - 1] not in names:
+        while end > start + 1 and words[end - 1] not in names:  # "the mulpe adjacent to ...": the noun is the name
+            end -= 1
+        if end == start + 1:
             return None
         if end < len(words) and words[end] in self.lexicon.nouns:
             return None
@@ -278,7 +281,51 @@ class Rephraser:
         parts = self._split_read(text, names)
         for index in range(1, len(parts)):  # in written order: "go to A, then B, then C" goes to C too
             parts[index] = self._with_verb_of(parts[index], parts[index - 1], names)
-        return doing_order(parts)
+        return self._without_needless_goto(self._pronouns_named(doing_order(parts), names), description)
+
+    def _pronouns_named(self, parts: list[str], names: frozenset[str]) -> list[str]:
+        """``parts`` where a pronoun left in a part, before any object of its own, is the first object
+        of the part before: the grammar's own reading of pronouns knows only the corpus's nouns,
+        not those the description defines ("find the golmurus and pick it up")."""
+        named = parts[:1]
+        for part in parts[1:]:
+            words, before = _spaced_words(part), _spaced_words(named[-1])
+            spans = self.find_objects(before, names)
+            comma = words.index(",") + 1 if "," in words else 0  # "once you have it, go to the door": "it" is had, not acted on
+            said = comma if comma and self.find_objects(words[comma:], names) else 0
+            pronouns = [k for k in pronoun_positions(words) if k >= said and not self.find_objects(words[:k], names)]
+            if spans and pronouns:
+                phrase = self.parser.grammar.without_location(" ".join(before[spans[0][0]:spans[0][1]]))
+                part = _clean_spacing(" ".join(phrase if k in pronouns else word for k, word in enumerate(words)))
+            named.append(part)
+        return named
+
+    def _without_needless_goto(self, parts: list[str], description: str) -> list[str]:
+        """``parts`` where going to an object said by where it is ("the ball on your left") right
+        before a skill that acts on it is one part, that skill on the object as the going named it:
+        the place holds from where the agent starts, not once the object is reached, and every
+        skill goes to its object first."""
+        kept: list[str] = []
+        for part in parts:
+            joined = self._acting_on_reached(kept[-1], part, description) if kept else None
+            if joined is None:
+                kept.append(part)
+            else:
+                kept[-1] = joined
+        return kept
+
+    def _acting_on_reached(self, reach: str, act: str, description: str) -> str | None:
+        """``act`` on the object ``reach`` goes to, named as ``reach`` names it; None where ``reach``
+        is no going to an object said by its place that ``act`` acts on next."""
+        going = self.parser.parse(normalize(self(reach, description).text))
+        acting = self.parser.parse(normalize(self(act, description).text))
+        if going is None or acting is None or going.kind != "goto" or acting.kind not in ("pickup", "open", "putnext"):
+            return None
+        reached, acted = going.obj, acting.obj
+        if reached.loc is None or (reached.type, reached.color) != (acted.type, acted.color) \
+                or acted.loc not in (None, reached.loc):
+            return None
+        return acting.text.replace(acted.phrase, reached.phrase, 1)
 
     def _with_verb_of(self, part: str, before: str, names: frozenset[str]) -> str:
         """``part`` with the words that open ``before`` up to its first object where ``part`` has no
