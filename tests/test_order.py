@@ -35,6 +35,16 @@ def test_parts_no_word_places_keep_their_order():
     assert doing_order(["finally, open the door", f"then {PICK}", GO]) == [GO, f"then {PICK}", "finally, open the door"]
 
 
+def test_parts_no_word_places_go_with_a_part_placed_earlier_before_them():
+    """ "X, plus Y, though before that Z, plus W" is BabyAI's "(X and Y) after you (Z and W)"."""
+    parts = ["walk to the red ball", "plus the blue box", "though before that walk to the green key", "plus the grey key"]
+    assert doing_order(parts) == [parts[2], parts[3], parts[0], parts[1]]
+    assert doing_order([GO, f"first {PICK}", "then open the door"]) == [f"first {PICK}", GO, "then open the door"]
+    # "first" that closes its part closes its group: "X; Y first and Z; W second"
+    parts = ["open a yellow door", "bring a key next to a door first", "seize a ball", "go to a key second"]
+    assert doing_order(parts) == [parts[1], parts[0], parts[2], parts[3]]
+
+
 def test_the_corpus_plan_orders_parts_split_at_its_connectives():
     babyai = load_corpus("babyai")  # splits at " and ", then the order words say which is first
     assert plan(f"{PICK} and before that {GO}", babyai) == [f"before that {GO}", PICK]

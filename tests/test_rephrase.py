@@ -305,3 +305,13 @@ def test_nouns_only_the_description_defines_are_objects_of_any_wording_and_prono
     assert rephraser("set the dovrin alongside the plenk", description).text.split()[-4:] == ["next", "to", "the", "plenk"]
     assert rephraser.split("walk to the plenk; pick it up", description) == ["walk to the plenk", "pick the plenk up"]
     assert rephraser.split("locate the dovrin and then lift it", description)[1] == "lift the dovrin"
+
+
+def test_go_and_a_verb_is_one_act_and_commas_cut_what_no_two_skills_hold(rephraser):
+    """Written for this test: "plus go and find the door" was cut after "go"; four objects, one a
+    door, with no trained connective between them were read as one instruction."""
+    assert rephraser.split("walk up to the box, plus go and fetch the purple key") == \
+        ["walk up to the box", "plus go and fetch the purple key"]
+    parts = rephraser.split("stand by the blue door, plus walk to the red box, plus reach the yellow key, "
+                            "plus approach the grey box")
+    assert [_reading(rephraser, part)[1] for part in parts] == ["door", "box", "key", "box"]

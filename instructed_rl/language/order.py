@@ -121,11 +121,25 @@ def placement(text: str) -> float:
     return total
 
 
+OPENING_REACH = 4  # words: where the order words of a part that opens with them stand
+
+
+def _opens_placed(part: str) -> bool:
+    """Whether ``part`` opens with words that place it earlier ("though before that ...", "but first ...")."""
+    return placement(" ".join(part.split()[:OPENING_REACH])) < 0
+
+
 def doing_order(parts: list[str]) -> list[str]:
-    """``parts`` sorted by :func:`placement`, stably (unplaced parts keep their order)."""
+    """``parts`` sorted by :func:`placement`, stably (unplaced parts keep their order). An unplaced
+    part goes with the part before it where that one opens with words that place it earlier: "X,
+    plus Y, though before that Z, plus W" does Z and W before X and Y (but "Z first and W" closes
+    Z's words)."""
     if len(parts) < 2:
         return list(parts)
     places = [placement(part) for part in parts]
     if not any(places):
         return list(parts)
+    for index in range(1, len(places)):
+        if places[index] == 0 and places[index - 1] < 0 and _opens_placed(parts[index - 1]):
+            places[index] = places[index - 1]
     return [part for _, part in sorted(zip(places, parts), key=lambda pair: pair[0])]

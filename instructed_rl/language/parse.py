@@ -281,6 +281,8 @@ class InstructionParser:
                     first, second = first.strip(EDGE_PUNCTUATION), second.strip(EDGE_PUNCTUATION)
                     if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
+                    if kind == "and" and first.split()[-1:] in ([verb] for verb in ONE_ACT_VERBS):
+                        continue  # "..., plus go and find the grey door": one act
                     if kind != "and" and any(_opens_with_a_state(p) for p in (first, second)):
                         continue  # "X, and once you have it, Y": the clause points back at X; not "Y once you X"
                     return self._split_at_connectives(first) + self._split_at_connectives(second)
@@ -315,6 +317,8 @@ class InstructionParser:
 
 
 PRONOUNS = frozenset({"it", "them"})
+# Verbs that "and" joins to the verb after them as one act: "go and find the door", "come and get it".
+ONE_ACT_VERBS = frozenset({"go", "come", "try", "run", "hurry"})
 # "make it" before a word of going names nothing: "make it to the box" is "reach the box" ("make it open" is the door).
 IDIOM_VERBS = frozenset({"make", "makes", "made", "making"})
 IDIOM_GOING_WORDS = frozenset({"to", "over", "up", "across", "into", "onto", "there", "back", "through", "all"})

@@ -373,16 +373,18 @@ class Rephraser:
         spans = self.find_objects(words, names)
         if len(spans) == 1:  # "walk to the blue key, grab it": the pronoun names the key again
             words, spans = self._pronoun_named(words, spans[0], names)
-        if not 2 <= len(spans) <= len(NEUTRAL_OBJECTS):
+        if len(spans) < 2:
             return [text]
+        if len(spans) > len(NEUTRAL_OBJECTS):
+            return self._split_at_commas(text, names)
         if len(spans) == 2 and _says_where(words[spans[0][1]:spans[1][0]]):
             return [text]  # "drop the red box by the grey ball": the second object says where the first goes
         objects = [ref for _, _, ref in spans]
         readings, vectors = self._sequences(len(spans))
         fitting = [i for i, r in enumerate(readings) if _fits(r.parts[0], objects[:len(r.parts[0].slots)])
                    and _fits(r.parts[1], objects[len(r.parts[0].slots):])]
-        if not fitting:
-            return [text]
+        if not fitting:  # "stand by the blue door, plus go to the red box, ...": no two skills hold them all
+            return self._split_at_commas(text, names)
         cuts = sorted({len(readings[i].parts[0].slots) for i in fitting})  # objects in the first written part
         pieces = {m: (words[:spans[m - 1][1]], words[spans[m - 1][1]:]) for m in cuts}
         texts = [self._neutral_wording(words, spans)]
@@ -413,6 +415,19 @@ class Rephraser:
             parts = parts[::-1]
         # Either part may be a sequence itself ("X, next Y, next Z"); each is shorter than the text.
         return [piece for part in parts for piece in self._split_read(part, names)]
+
+    def _split_at_commas(self, text: str, names: frozenset[str]) -> list[str]:
+        """``text`` cut at its commas, each piece that names no object ("please") kept with the one
+        before it, and each piece split again; ``[text]`` where that leaves one piece."""
+        pieces: list[str] = []
+        for piece in (p.strip() for p in text.split(",")):
+            if pieces and not self.find_objects(_spaced_words(piece), names):
+                pieces[-1] = f"{pieces[-1]}, {piece}"
+            elif piece:
+                pieces.append(piece)
+        if len(pieces) < 2:
+            return [text]
+        return [part for piece in pieces for part in self._split_read(piece, names)]
 
     def _pronoun_named(self, words: list[str], span: tuple[int, int, ObjectRef],
                        names: frozenset[str]) -> tuple[list[str], list[tuple[int, int, ObjectRef]]]:
