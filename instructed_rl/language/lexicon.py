@@ -55,7 +55,7 @@ DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "o
 # Words that link a colour said after the noun to it: "the ball which is red", "a box coloured blue",
 # "a key of yellow colour", "the key whose colour is green", "the box, the blue one".
 COLOR_LINKS = frozenset({"that", "which", "is", "coloured", "colored", "painted", "in", "of", "a", "the", "whose",
-                         "with", "having", "has", "colour", "color", ","})
+                         "with", "having", "has", "colour", "color", ",", "that's", "that’s", "thats", "it's"})
 LONGEST_COLOR_LINK = 4  # words
 # Nouns that stand where an object's noun stands but name a quality or stand for a noun said
 # before: "a key of yellow colour", "the box, the blue one". They name no object type.
