@@ -184,6 +184,7 @@ def test_a_noun_after_a_preposition_of_place_says_where_not_which_object(rephras
     ("grab a ball of blue colour", "grab a blue ball"), ("go to the box whose color is green", "go to the green box"),
     ("open the door, the purple one", "open the purple door"), ("pick up the crimson-coloured key", "pick up the red key"),
     ("go to the key with a grey colour", "go to the grey key"), ("pick up the ball that's yellow", "pick up the yellow ball"),
+    ("go to a purple thing", "go to a purple object"), ("pick up something green", "pick up a green object"),
 ])
 def test_a_colour_said_with_a_quality_noun_reads_as_the_objects_colour(rephraser, text, read):
     """Written for this test: "colour" and "one" were read as a second object ("bring a ball to blue ball")."""

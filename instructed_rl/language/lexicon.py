@@ -60,6 +60,10 @@ LONGEST_COLOR_LINK = 4  # words
 # Nouns that stand where an object's noun stands but name a quality or stand for a noun said
 # before: "a key of yellow colour", "the box, the blue one". They name no object type.
 QUALITY_NOUNS = frozenset({"colour", "color", "colours", "colors", "shade", "hue", "tint", "one", "ones"})
+# Nouns that name any object, read as the corpus's word for one ("a blue thing": "a blue object"),
+# and pronouns that do so before a colour ("something red": "a red object").
+ANY_OBJECT_NOUNS = frozenset({"thing", "item", "entity"})
+ANY_OBJECT_PRONOUNS = frozenset({"something", "anything"})
 # How a compound says a colour: "yellow-coloured", "navy-tinted".
 COLOR_COMPOUND = re.compile(r"(.+)-(?:coloured|colored|tinted|hued|painted)")
 # English's closed classes (copulas and auxiliaries, pronouns, prepositions, conjunctions): words a
@@ -185,6 +189,7 @@ class Lexicon:
         self._noun_of: dict[str, str | None] = {}
         self.location_phrase = {where: words[where][0] for where in DIRECTIONS if words.get(where)}
         self.article_word = {key: words[key][0] for key in ("definite", "indefinite") if words.get(key)}
+        self.object_word = words["object"][0] if words.get("object") else None
 
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
@@ -201,6 +206,13 @@ class Lexicon:
                 replaced.append((" ".join(words[i:i + length]), word))
                 if len(out) < 2 or out[-2] not in self.colors:
                     out.insert(len(out) - 1, word)
+                i += length
+                continue
+            any_object = self._any_object_at(words, unknown, i, out, defined)
+            if any_object is not None:  # "a blue thing", "something red": "a red object"
+                length, phrase = any_object
+                replaced.append((" ".join(words[i:i + length]), " ".join(phrase)))
+                out += phrase
                 i += length
                 continue
             article = self._article_for(words, unknown, i, defined)
@@ -240,6 +252,22 @@ class Lexicon:
             out.append(words[i])
             i += 1
         return out, replaced
+
+    def _any_object_at(self, words: list[str], unknown: list[bool], i: int, out: list[str],
+                       defined: frozenset[str]) -> tuple[int, list[str]] | None:
+        """(words it spans, the corpus's words) where a noun or pronoun that names any object starts
+        at ``i``: "thing" after an article or colour, "something" before a colour."""
+        word = words[i]
+        if self.object_word is None or word in defined:
+            return None
+        if word in ANY_OBJECT_NOUNS and out and out[-1] in self.before_noun:
+            return 1, [self.object_word]
+        if word in ANY_OBJECT_PRONOUNS and i + 1 < len(words) and "indefinite" in self.article_word:
+            following = words[i + 1]
+            color = (1, following) if following in self.colors else self._color_at(words, [True] * len(words), i + 1)
+            if color is not None:
+                return 1 + color[0], [self.article_word["indefinite"], color[1], self.object_word]
+        return None
 
     def _names_a_part(self, words: list[str], i: int, defined: frozenset[str]) -> bool:
         """Whether the unknown word at ``i`` names a part or side of an object named after it
