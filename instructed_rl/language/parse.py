@@ -298,8 +298,9 @@ class InstructionParser:
             return part
         phrase = self.grammar.without_location(phrase)
         words = part.split()  # a pronoun after an object of its own part is that object's ("move X so it sits ...")
-        return " ".join(phrase if index in pronoun_positions(words) and self._first_object(" ".join(words[:index])) is None
-                        else word for index, word in enumerate(words))
+        pronouns = pronoun_positions(words)
+        return " ".join(phrase if index in pronouns and self._first_object(" ".join(words[:index])) is None else word
+                        for index, word in enumerate(words))
 
     def _first_object(self, text: str) -> str | None:
         words = text.split()

@@ -291,7 +291,8 @@ class Rephraser:
         for part in parts[1:]:
             words, before = _spaced_words(part), _spaced_words(named[-1])
             spans = self.find_objects(before, names)
-            comma = words.index(",") + 1 if "," in words else 0  # "once you have it, go to the door": "it" is had, not acted on
+            # "once you have it, go to the door": that "it" is had, not acted on
+            comma = words.index(",") + 1 if "," in words else 0
             said = comma if comma and self.find_objects(words[comma:], names) else 0
             pronouns = [k for k in pronoun_positions(words) if k >= said and not self.find_objects(words[:k], names)]
             if spans and pronouns:
@@ -343,7 +344,8 @@ class Rephraser:
         """``text`` cut where a clause ends (";", ".", "?", "!"); a clause that names no object
         ("X? too", "X. Thanks.") stays with the one before it (the first: with the one after)."""
         def names_object(clause: str) -> bool:  # a pronoun names the object of the clause before
-            return bool(self.find_objects(_spaced_words(clause), names)) or bool(clauses and pronoun_positions(_spaced_words(clause)))
+            words = _spaced_words(clause)
+            return bool(self.find_objects(words, names)) or bool(clauses and pronoun_positions(words))
 
         clauses: list[str] = []
         for clause in (c.strip() for c in CLAUSE_END.split(text)):
@@ -364,7 +366,7 @@ class Rephraser:
             return [step.text for step in parsed.steps()]
         clauses = self._clauses(normalized, names)
         if len(clauses) > 1:  # "X; after that, go and open Y", "X? Then Y": their own parts before any connective
-            clauses = clauses[:1] + [self.parser.resolved(clause, before) for before, clause in zip(clauses, clauses[1:])]
+            clauses = clauses[:1] + [self.parser.resolved(clause, earlier) for earlier, clause in zip(clauses, clauses[1:])]
             return [piece for clause in clauses for piece in self._split_read(clause, names)]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know
@@ -372,7 +374,7 @@ class Rephraser:
         words = _spaced_words(normalized)
         spans = self.find_objects(words, names)
         if len(spans) == 1:  # "walk to the blue key, grab it": the pronoun names the key again
-            words, spans = self._pronoun_named(words, spans[0], names)
+            words, spans = self._pronoun_spelled_out(words, spans[0], names)
         if len(spans) < 2:
             return [text]
         if len(spans) > len(NEUTRAL_OBJECTS):
@@ -418,18 +420,22 @@ class Rephraser:
 
     def _split_at_commas(self, text: str, names: frozenset[str]) -> list[str]:
         """``text`` cut at its commas, each piece that names no object ("please") kept with the one
-        before it, and each piece split again; ``[text]`` where that leaves one piece."""
+        before it (the first: with the one after), and each piece split again; ``[text]`` where that
+        leaves one piece."""
         pieces: list[str] = []
         for piece in (p.strip() for p in text.split(",")):
-            if pieces and not self.find_objects(_spaced_words(piece), names):
+            if not piece:
+                continue
+            if pieces and not (self.find_objects(_spaced_words(piece), names)
+                               and self.find_objects(_spaced_words(pieces[-1]), names)):
                 pieces[-1] = f"{pieces[-1]}, {piece}"
-            elif piece:
+            else:
                 pieces.append(piece)
         if len(pieces) < 2:
             return [text]
         return [part for piece in pieces for part in self._split_read(piece, names)]
 
-    def _pronoun_named(self, words: list[str], span: tuple[int, int, ObjectRef],
+    def _pronoun_spelled_out(self, words: list[str], span: tuple[int, int, ObjectRef],
                        names: frozenset[str]) -> tuple[list[str], list[tuple[int, int, ObjectRef]]]:
         """``words`` with the first pronoun after the one object ``span`` replaced by that object's
         phrase, and the objects found then; as they are where no pronoun follows."""
