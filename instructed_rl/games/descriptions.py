@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instructed_rl.language.vocabulary import NUMBER_WORDS, plural
+
 AUTO = "auto"
-_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 @dataclass(frozen=True)
@@ -111,18 +112,14 @@ def _indefinite(word: str) -> str:
     return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
 
 
-def _plural(kind: str) -> str:
-    return "boxes" if kind == "box" else f"{kind}s"
-
-
 def fact_slots(word: str | None, color: str | None, kind: str, kind2: str | None = None) -> dict[str, str]:
     """Every slot a rule template may use, for one fact."""
     word = word or ""
     slots = {"word": word, "Word": word.capitalize(), "color": color or "", "type": kind,
-             "a_type": _indefinite(kind), "types": _plural(kind), "a_word": _indefinite(word),
+             "a_type": _indefinite(kind), "types": plural(kind), "a_word": _indefinite(word),
              "A_word": _indefinite(word).capitalize()}
     if kind2 is not None:
-        slots.update(type2=kind2, a_type2=_indefinite(kind2), types2=_plural(kind2))
+        slots.update(type2=kind2, a_type2=_indefinite(kind2), types2=plural(kind2))
     return slots
 
 
@@ -156,7 +153,7 @@ def _inside(room, pos: tuple[int, int]) -> bool:
 def compose(level, *, objects: str, rule_sentences: list[str], rng: np.random.Generator, heldout: bool) -> str:
     """A whole description from the family: layout, contents and rules, in a random order."""
     kind, rooms, locked = layout_of(level)
-    sentences = [phrase(LAYOUTS[kind].pick(rng, heldout=heldout), {"rooms": _NUMBER_WORDS.get(rooms, str(rooms))})]
+    sentences = [phrase(LAYOUTS[kind].pick(rng, heldout=heldout), {"rooms": NUMBER_WORDS.get(rooms, str(rooms))})]
     if locked:
         sentences.append(LAYOUTS["locked"].pick(rng, heldout=heldout))
     sentences.append(phrase(CONTENTS.pick(rng, heldout=heldout), {"objects": objects}))

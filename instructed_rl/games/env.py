@@ -36,13 +36,13 @@ from instructed_rl.language.instructions import (
     named_objects,
     subtask_status,
 )
+from instructed_rl.language.vocabulary import NUMBER_WORDS, plural
 
 MAX_TEXT_LENGTH = 1024
 # Printable Latin script: enough for the shipped corpora and most hand-written ones.
 TEXT_CHARSET = frozenset(chr(c) for c in list(range(32, 127)) + list(range(0xA0, 0x250)))
 HELDOUT_PHRASING_CORPUS = "paraphrase"
 MAX_WORLD_TRIES = 2000
-_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 @contextlib.contextmanager
@@ -66,8 +66,7 @@ def describe_objects(level) -> str:
         if count == 1:
             items.append(f"a {color} {kind}")
         else:
-            plural = "boxes" if kind == "box" else f"{kind}s"
-            items.append(f"{_NUMBER_WORDS.get(count, str(count))} {color} {plural}")
+            items.append(f"{NUMBER_WORDS.get(count, str(count))} {color} {plural(kind)}")
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 

@@ -281,7 +281,7 @@ class InstructionParser:
                     first, second = first.strip(EDGE_PUNCTUATION), second.strip(EDGE_PUNCTUATION)
                     if kind == "and" and not all(self._names_object(p) or _has_pronoun(p) for p in (first, second)):
                         continue
-                    if kind == "and" and first.split()[-1:] in ([verb] for verb in ONE_ACT_VERBS):
+                    if kind == "and" and first.split()[-1] in ONE_ACT_VERBS:
                         continue  # "..., plus go and find the grey door": one act
                     if kind != "and" and any(_opens_with_a_state(p) for p in (first, second)):
                         continue  # "X, and once you have it, Y": the clause points back at X; not "Y once you X"

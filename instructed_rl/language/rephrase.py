@@ -366,7 +366,6 @@ class Rephraser:
             return [step.text for step in parsed.steps()]
         clauses = self._clauses(normalized, names)
         if len(clauses) > 1:  # "X; after that, go and open Y", "X? Then Y": their own parts before any connective
-            clauses = clauses[:1] + [self.parser.resolved(clause, earlier) for earlier, clause in zip(clauses, clauses[1:])]
             return [piece for clause in clauses for piece in self._split_read(clause, names)]
         loose = self.parser.split_loosely(normalized)  # trained connectives only: held-out ones are read
         if len(loose) > 1:  # each part may hold connectives of its own that the corpus does not know

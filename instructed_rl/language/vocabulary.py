@@ -9,6 +9,13 @@ from minigrid.core.constants import COLOR_TO_IDX
 COLORS: tuple[str, ...] = tuple(sorted(COLOR_TO_IDX, key=COLOR_TO_IDX.get))
 OBJECT_TYPES: tuple[str, ...] = ("ball", "box", "key", "door")  # what an instruction can name
 CARRIABLE_TYPES: tuple[str, ...] = ("ball", "box", "key")
+# How descriptions count objects: "two grey keys" (a count over nine is written in digits).
+NUMBER_WORDS: dict[int, str] = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def plural(kind: str) -> str:
+    """An object type in the plural, as descriptions write it: "boxes", "keys"."""
+    return "boxes" if kind == "box" else f"{kind}s"
 
 
 def singulars(word: str) -> tuple[str, ...]:

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, OBJECT_TYPES, singulars
+from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, NUMBER_WORDS, OBJECT_TYPES, plural, singulars
 from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
@@ -127,12 +127,11 @@ def _quiet_layer(dim: int, heads: int) -> nn.TransformerEncoderLayer:
     return layer
 
 
-_SINGULAR_OF = {("boxes" if t == "box" else f"{t}s"): t for t in CARRIABLE_TYPES}
+_SINGULAR_OF = {plural(t): t for t in CARRIABLE_TYPES}
 _PLURAL_TYPES = re.compile(r"\b(" + "|".join(_SINGULAR_OF) + r")\b", re.IGNORECASE)
 _OWN_WORDS = frozenset(word_key(word) for word in (*COLORS, *OBJECT_TYPES))
 # Words that make a plural a count of objects in the world ("two grey balls"), not a kind.
-_COUNTING = frozenset(COLORS) | {"gray", "two", "three", "four", "five", "six", "seven", "eight", "nine", "many",
-                                  "several", "some", "few"}
+_COUNTING = frozenset(COLORS) | frozenset(NUMBER_WORDS.values()) | {"gray", "many", "several", "some", "few"}
 
 
 def pointer_text(description: str) -> str:

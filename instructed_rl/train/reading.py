@@ -28,7 +28,7 @@ from instructed_rl.games.descriptions import fact_slots, phrase
 from instructed_rl.games.fresh_words import fresh_words
 from instructed_rl.games.rule_wordings import reworded
 from instructed_rl.language.instructions import NO_TARGET, instruction_targets
-from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS
+from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, plural
 from instructed_rl.model.policy import GoalFeatures
 from instructed_rl.model.text.encoders import text_words
 from instructed_rl.train.memory import release_freed_memory
@@ -44,7 +44,6 @@ RENAME_SHARE = 0.3  # of training examples whose colour and type names are renam
 RENAME_EACH = 0.5  # chance that each name present is renamed, in such an example
 # Names the renaming may replace; a plural is renamed with the same word plus "s".
 RENAMEABLE = COLORS + CARRIABLE_TYPES
-_PLURALS = {"box": "boxes"}
 REWORD_EACH = 0.5  # chance that a rule sentence is restated, in the reading steps of ``reading_reword``
 WARMUP_SEED_OFFSET = 50_000_000  # far from the seeds episodes use, so warm-up worlds are other worlds
 
@@ -112,12 +111,12 @@ def rename_names(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
     if rng.random() >= RENAME_SHARE:
         return list(texts)
     present = {w.text.lower() for text in texts for w in text_words(text)}
-    names = [n for n in RENAMEABLE if (n in present or _PLURALS.get(n, n + "s") in present) and rng.random() < RENAME_EACH]
+    names = [n for n in RENAMEABLE if (n in present or plural(n) in present) and rng.random() < RENAME_EACH]
     if not names:
         return list(texts)
     renamed = dict(zip(names, fresh_words(rng, len(names))))
     surfaces = dict(renamed)
-    surfaces.update({_PLURALS.get(name, name + "s"): new + "s" for name, new in renamed.items()})
+    surfaces.update({plural(name): new + "s" for name, new in renamed.items()})
     pattern = re.compile(r"\b(" + "|".join(sorted(surfaces, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
     def swap(match: re.Match) -> str:
