@@ -196,3 +196,9 @@ def test_a_noun_that_names_a_side_of_an_object_is_no_object(rephraser):
     assert rephraser.lexicon(words)[0] == words  # "side" was read as a ball: three objects
     assert parse_instruction(rephraser("leave the red ball at the side of the green key").text,
                              load_corpus("paraphrase")).kind == "putnext"
+
+
+def test_a_noun_wordnet_knows_only_as_an_act_or_a_state_is_no_object(rephraser):
+    # "visit" was read as a ball: "bring a ball to the green ball"
+    assert _objects(rephraser("pay a visit to the green ball").text) == [("green", "ball")]
+    assert _objects(rephraser("give the yellow key a visit").text) == [("yellow", "key")]

@@ -37,7 +37,8 @@ def test_a_word_the_description_has_in_the_other_number_is_found_there():
     assert word_key("key") not in {q.key for q in find_queries(["pick up the blue key"], [description])}
     scores = [torch.tensor([10.0 if key == word_key("balls") else -10.0 for _, key in q.units])
               for q in [dobel]]
-    assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red balls"]
+    # the copy's sentence names two types; the room has a red ball and no red key: one red ball
+    assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red ball"]
 
 
 def test_the_pointer_reads_object_types_in_the_singular_and_learns_a_plural_rules_answer_there():
@@ -71,6 +72,49 @@ def test_a_sentence_that_opens_with_a_pronoun_pointing_back_is_read_with_the_one
     assert sentence_of("Look at the grey key: that is the dobel.")["dobel"] == 0
     assert sentence_of("Not every door is open: some are locked.")["some"] == 1
     assert sentence_of("A dobel is a key. The red ball is the rupi.")["rupi"] == 1
+
+
+def test_a_colon_that_binds_a_name_to_what_it_names_does_not_end_the_sentence():
+    def sentences(text):
+        return [w.sentence for w in text_words(text)]
+    assert sentences("The red ball has a nickname: dax. One room.") == [0] * 7 + [1, 1]
+    assert sentences("Nickname of the grey key: the rupi.") == [0] * 7
+    assert sentences("Dax: another word for a key. Tapomi: red.") == [0] * 6 + [1, 1]
+    # a heading before a list or a clause still ends its sentence, as in the trained wordings
+    assert sentences("Objects: two blue balls, a key.") == [0] + [1] * 5
+    assert sentences("Important: dax is red.") == [0, 1, 1, 1]
+
+
+def test_a_function_word_the_description_also_uses_is_never_a_query():
+    description = "Our molkorus is the grey box over there."
+    queries = find_queries(["go over to the molkorus"], [description])
+    assert {q.key for q in queries} == {word_key("molkorus")}
+
+
+def test_a_noun_of_quality_copied_with_a_colour_is_left_out():
+    description = "The colour fasfor is green."
+    instruction = "lift the fasfor ball"
+    query = next(q for q in find_queries([instruction], [description]) if q.key == word_key("fasfor"))
+    copy_both = torch.tensor([10.0 if key in (word_key("colour"), word_key("green")) else -10.0
+                              for _, key in query.units])
+    assert rewrite([instruction], [description], [query], [copy_both]) == ["lift the green ball"]
+
+
+def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
+    instruction = "go to the grey rurgos"
+    def read(description):
+        query = next(q for q in find_queries([instruction], [description]) if q.key == word_key("rurgos"))
+        both = torch.tensor([10.0 if key in (word_key("box"), word_key("ball")) else -10.0 for _, key in query.units])
+        return rewrite([instruction], [description], [query], [both])[0]
+    assert read("A rurgos is a box or a ball. You see a green box, a grey ball and a grey key.") == "go to the grey ball"
+    # both in grey, or neither: the copy stays as the pointer chose it
+    assert read("A rurgos is a box or a ball. You see a grey box and a grey ball.") == "go to the grey box ball"
+    assert read("A rurgos is a box or a ball. You see a red box.") == "go to the grey box ball"
+    # a type the instruction says itself is narrowed, never changed
+    description = "A rurgos is a box or a ball. You see a grey ball."
+    query = next(q for q in find_queries(["go to the grey box"], [description]) if q.key == word_key("box"))
+    both = torch.tensor([10.0 if key in (word_key("box"), word_key("ball")) else -10.0 for _, key in query.units])
+    assert rewrite(["go to the grey box"], [description], [query], [both]) == ["go to the grey box ball"]
 
 
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from instructed_rl.language.wordnet import noun_kinds, object_type
+from instructed_rl.language.wordnet import names_no_thing, noun_kinds, object_type
 
 pytest.importorskip("wn")
 
@@ -30,3 +30,10 @@ def test_similarity_is_wu_palmer_on_the_hierarchy():
     assert kinds.similarity(box, chest[0]) == kinds.similarity(chest[0], box)
     # a chest (a box with a lid) is nearer a box than a dog is
     assert max(kinds.similarity(box, c) for c in chest) > max(kinds.similarity(box, d) for d in kinds.senses("dog"))
+
+
+def test_a_noun_with_only_abstract_senses_names_no_thing():
+    # "pay a visit to the red ball", "in a hurry": acts and states, never an object on the floor
+    assert names_no_thing("visit") and names_no_thing("hurry") and names_no_thing("look")
+    # a thing in one of its senses, or a word WordNet does not have, may be an object
+    assert not names_no_thing("sphere") and not names_no_thing("crate") and not names_no_thing("zorbex")

@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES, singulars
-from instructed_rl.language.wordnet import object_type
+from instructed_rl.language.wordnet import names_no_thing, object_type
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 LONGEST_COLOR_NAME = 3  # words
@@ -361,8 +361,11 @@ class Lexicon:
 
     def _noun(self, word: str) -> str | None:
         """The corpus's word for the object type ``word`` names: WordNet's nearest, else the one
-        MiniLM finds nearest ("a sphere" against "a ball", "a box", ...); None where MiniLM finds
-        "a thing" nearer than every type ("a little")."""
+        MiniLM finds nearest ("a sphere" against "a ball", "a box", ...); None where WordNet
+        knows only abstract senses of it ("a visit") or MiniLM finds "a thing" nearer than every
+        type ("a little")."""
+        if word not in self._noun_of and names_no_thing(word):  # "pay a visit to the red ball"
+            self._noun_of[word] = None
         if word not in self._noun_of:
             kinds = list(OBJECT_TYPES)
             vectors = self.embed([f"a {text}" for text in [word, GENERIC_NOUN] + [self.type_word[k] for k in kinds]])

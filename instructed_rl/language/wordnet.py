@@ -25,7 +25,8 @@ from instructed_rl.language.vocabulary import singulars
 
 # The senses (1-based, in WordNet's order) that are the world's objects.
 OBJECT_SENSES = {"ball": (1, 3, 6), "box": (1,), "key": (1, 11), "door": (1, 2)}
-HYPERNYMS = ("@", "@i")  # pointers to a more general kind, and to the kind an instance is of
+HYPERNYMS = ("@", "@i")
+PHYSICAL_ENTITY = "physical_entity"  # the root of every kind that can lie on a floor  # pointers to a more general kind, and to the kind an instance is of
 
 
 def wordnet_directory() -> Path | None:
@@ -132,3 +133,15 @@ def object_type(word: str) -> str | None:
         if score > best_score:
             best, best_score = kind, score
     return best
+
+
+def names_no_thing(word: str) -> bool:
+    """Whether every sense WordNet gives ``word`` as a noun is abstract: an act, a time, an idea
+    ("a visit", "a look", "a hurry"), never a physical thing. False where WordNet has no noun
+    ``word`` (or is not installed): an invented word may name anything."""
+    kinds = noun_kinds()
+    if kinds is None:
+        return False
+    senses = kinds.senses(word)
+    physical = set(kinds.senses(PHYSICAL_ENTITY))
+    return bool(senses) and not any(physical & set(kinds.depths(sense)) for sense in senses)

@@ -7,7 +7,8 @@ teskule." becomes "bring the red key to the grey ball", which the skills policy 
 How it reads (a copy mechanism, as in pointer networks):
 
 1. **Match by identity.** Every instruction word that also occurs in the description (the same
-   surface word: an invented word has no learned meaning to match by) is a query. The pointer
+   surface word: an invented word has no learned meaning to match by) is a query, except
+   English's function words ("over" in "go over to" and "over there" names nothing). The pointer
    reads a type said of a whole kind in the singular (:func:`pointer_text`: "Gelmis are balls."),
    so that it copies one object's type, as an instruction names one.
 2. **Point.** For each query, a small transformer runs over the description's encoder features,
@@ -21,7 +22,10 @@ How it reads (a copy mechanism, as in pointer networks):
    order; with none, it stays as it is (a real word the description merely mentions, "the
    green ball" in "It holds a green ball.", is kept). Copying the word itself with others
    narrows it: "go to a ball" becomes "go to a blue ball" when the description says the other
-   balls end the game.
+   balls end the game. A copy is read as the policy reads one object (:func:`_as_read`): a noun
+   of quality ("the colour red") is left out, and where a copy holds two types of a sentence
+   that names several ("A rurgos is a box or a ball"), the one the description lists in the
+   named colour is kept, if only one is.
 
 What to copy is learned, from the env's own answer (:func:`pointer_labels`: the mission phrased
 with every object's colour and type). No rule here knows about roles, colours or categories:
@@ -41,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, QUALITY_NOUNS
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, NUMBER_WORDS, OBJECT_TYPES, plural, singulars
 from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
@@ -171,6 +176,8 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
         plural_of = {word_key(form): word.key for word in described if len(word.text) > MIN_NOUN
                      for form in singulars(word.text.lower())}
         for key, text in {w.key: w.text.lower() for w in text_words(instruction)}.items():
+            if text in CLOSED_CLASS_WORDS or text in ARTICLES:  # "go over to ..." where the description says "over there"
+                continue
             marked = key if key in sentences_of else 0
             if not marked and len(text) >= MIN_NOUN and text not in OBJECT_TYPES:  # the other number: plural there, or here
                 marked = plural_of.get(key) or next(
@@ -227,11 +234,41 @@ def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: l
         text = instruction
         for word in reversed(text_words(instruction)):
             chosen = copies.get((row, word.key))
-            if chosen:
-                surfaces = " ".join(w.text.lower() for w in _copied_words(described, chosen))
+            if not chosen:
+                continue
+            before = text[:word.start].split()[-1:]
+            surfaces = " ".join(_as_read(_copied_words(described, chosen), before, described,
+                                         narrowed=word.key in _OWN_WORDS))
+            if surfaces:
                 text = text[:word.start] + surfaces + text[word.end:]
         out.append(text)
     return out
+
+
+def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], narrowed: bool = False) -> list[str]:
+    """The copied words as the policy reads them after the word ``before`` them in the instruction:
+    without a noun of quality ("the colour red" is "red"), without the word before said again
+    ("the yellow key" narrowed to "yellow key"), and with one object type where the copy's
+    sentence names several ("either a box or a ball") and the description lists an object of
+    the named colour for only one of them ("the grey rurgos" where the room has a grey ball and
+    no grey box): the policy knows one type per object. A type the instruction says itself is
+    only ever ``narrowed``, never changed."""
+    words = [w.text.lower() for w in copied if w.text.lower() not in QUALITY_NOUNS]
+    if before and words and words[0] == before[0].lower():
+        words = words[1:]
+    copied_types = [_SINGULAR_OF.get(w, w) for w in words if _SINGULAR_OF.get(w, w) in OBJECT_TYPES]
+    colors = [w for w in before + words if w in COLORS]
+    sentences = {w.sentence for w in copied}
+    named = {_SINGULAR_OF.get(w.text.lower(), w.text.lower()) for w in described if w.sentence in sentences}
+    if narrowed or not copied_types or not colors or len(named & set(OBJECT_TYPES)) < 2:
+        return words
+    listed = {(first.text.lower(), _SINGULAR_OF.get(second.text.lower(), second.text.lower()))
+              for first, second in zip(described, described[1:]) if first.sentence == second.sentence}
+    present = [kind for kind in OBJECT_TYPES if kind in named and (colors[-1], kind) in listed]
+    if len(present) != 1:
+        return words
+    kept = [w for w in words if _SINGULAR_OF.get(w, w) not in OBJECT_TYPES]
+    return kept + present
 
 
 def _copied_words(described: Sequence[Word], chosen: list[Unit]) -> list[Word]:

@@ -131,6 +131,12 @@ class TextFeatures:
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any script; "ox-tail" is one word
 _SENTENCE_END = re.compile(r"[.!?;:]")
+# What a colon may join into one sentence: a short name after it ("has a nickname: dax."), or
+# a head word before it and neither a list nor a clause with a verb of being after it ("Dax:
+# another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
+_NAME_AFTER_COLON = re.compile(r"\s*(\S+\s+)?[^\W\d_]+(?:-[^\W\d_]+)*\s*(?:[.!?;]|$)")
+_HEAD_WORD = re.compile(r"(?:^|[.!?;]\s*)[^\W\d_]+(?:-[^\W\d_]+)*\s*$")
+_LIST_OR_CLAUSE = re.compile(r"[^.!?;]*?(?:,|\b(?:and|is|are|was|were|means)\b)", re.IGNORECASE)
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
 _COPULAS = frozenset({"is", "are", "was", "were", "means", "s"})
 
@@ -140,9 +146,12 @@ def sentence_ends(text: str) -> list[int]:
     word and what it is bound to read as one sentence: after "?", ":" or ";" a pronoun ("The
     rupi? It is the red box."; "Look at the grey key: that is the dobel."), after "." or "!" a
     pronoun and a verb of being ("Meet the rupi. It is the red box."; not "... the red key. It
-    holds a ball.", which speaks of the room)."""
+    holds a ball.", which speaks of the room); and where a colon binds a name to what it names
+    ("The red ball has a nickname: dax."; "Dax: another word for a key.")."""
     ends = []
     for mark in _SENTENCE_END.finditer(text):
+        if mark.group() == ":" and _colon_joins(text, mark.start()):
+            continue
         following = _POINTING_BACK.match(text, mark.end())
         if following is not None:
             verb = (following.group(3) or "").lower().strip(".,;:!?'")
@@ -150,6 +159,13 @@ def sentence_ends(text: str) -> list[int]:
                 continue
         ends.append(mark.start())
     return ends
+
+
+def _colon_joins(text: str, at: int) -> bool:
+    after = at + 1
+    if _NAME_AFTER_COLON.match(text, after):
+        return True
+    return _HEAD_WORD.search(text, 0, at) is not None and _LIST_OR_CLAUSE.match(text, after) is None
 
 
 def word_key(word: str) -> int:
