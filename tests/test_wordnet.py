@@ -37,3 +37,5 @@ def test_a_noun_with_only_abstract_senses_names_no_thing():
     assert names_no_thing("visit") and names_no_thing("hurry") and names_no_thing("look")
     # a thing in one of its senses, or a word WordNet does not have, may be an object
     assert not names_no_thing("sphere") and not names_no_thing("crate") and not names_no_thing("zorbex")
+    # filed under writing, as one sense of "key" is: near a world object's sense, so not abstract
+    assert not names_no_thing("keycard")

@@ -364,14 +364,12 @@ class Lexicon:
         MiniLM finds nearest ("a sphere" against "a ball", "a box", ...); None where WordNet
         knows only abstract senses of it ("a visit") or MiniLM finds "a thing" nearer than every
         type ("a little")."""
-        if word not in self._noun_of and names_no_thing(word):  # "pay a visit to the red ball"
-            self._noun_of[word] = None
         if word not in self._noun_of:
             kinds = list(OBJECT_TYPES)
             vectors = self.embed([f"a {text}" for text in [word, GENERIC_NOUN] + [self.type_word[k] for k in kinds]])
             similarity = vectors[1:] @ vectors[0]
             best = int(similarity[1:].argmax())
-            if similarity[1 + best] <= similarity[0]:
+            if similarity[1 + best] <= similarity[0] or names_no_thing(word):  # "pay a visit to the red ball"
                 self._noun_of[word] = None
             else:
                 self._noun_of[word] = self.type_word[object_type(word) or kinds[best]]

@@ -25,8 +25,9 @@ from instructed_rl.language.vocabulary import singulars
 
 # The senses (1-based, in WordNet's order) that are the world's objects.
 OBJECT_SENSES = {"ball": (1, 3, 6), "box": (1,), "key": (1, 11), "door": (1, 2)}
-HYPERNYMS = ("@", "@i")
-PHYSICAL_ENTITY = "physical_entity"  # the root of every kind that can lie on a floor  # pointers to a more general kind, and to the kind an instance is of
+HYPERNYMS = ("@", "@i")  # pointers to a more general kind, and to the kind an instance is of
+PHYSICAL_ENTITY = "physical_entity"  # the kind above every thing that can lie on a floor
+NEAR_A_WORLD_SENSE = 0.75  # Wu-Palmer: "coffer" and a box 0.89; "visit", "look" and a ball 0.29, 0.46
 
 
 def wordnet_directory() -> Path | None:
@@ -120,28 +121,31 @@ def noun_kinds() -> NounKinds | None:
 def object_type(word: str) -> str | None:
     """The object type (ball, box, key, door) whose world senses are nearest a sense of ``word``,
     or None where WordNet has no noun ``word`` (or is not installed)."""
+    return _nearest_type(word)[0]
+
+
+def _nearest_type(word: str) -> tuple[str | None, float]:
+    """The object type nearest a sense of ``word``, and how near (Wu-Palmer; None, 0 unknown)."""
     kinds = noun_kinds()
-    if kinds is None:
-        return None
-    senses = kinds.senses(word)
-    if not senses:
-        return None
+    senses = kinds.senses(word) if kinds is not None else ()
     best, best_score = None, 0.0
-    for kind, numbers in OBJECT_SENSES.items():
+    for kind, numbers in OBJECT_SENSES.items() if senses else ():
         world = [kinds.senses(kind)[n - 1] for n in numbers]
         score = max(kinds.similarity(s, w) for s in senses for w in world)
         if score > best_score:
             best, best_score = kind, score
-    return best
+    return best, best_score
 
 
 def names_no_thing(word: str) -> bool:
-    """Whether every sense WordNet gives ``word`` as a noun is abstract: an act, a time, an idea
-    ("a visit", "a look", "a hurry"), never a physical thing. False where WordNet has no noun
-    ``word`` (or is not installed): an invented word may name anything."""
+    """Whether WordNet knows ``word`` only as something abstract, an act, a time, an idea ("a
+    visit", "a look", "a hurry"): no sense of it is a physical thing or near a world object's
+    sense ("keycard" is filed under writing, as "key" is in one of its senses). False where
+    WordNet has no noun ``word`` (or is not installed): an invented word may name anything."""
     kinds = noun_kinds()
-    if kinds is None:
+    if kinds is None or not kinds.senses(word):
         return False
-    senses = kinds.senses(word)
     physical = set(kinds.senses(PHYSICAL_ENTITY))
-    return bool(senses) and not any(physical & set(kinds.depths(sense)) for sense in senses)
+    if any(physical & set(kinds.depths(sense)) for sense in kinds.senses(word)):
+        return False
+    return _nearest_type(word)[1] < NEAR_A_WORLD_SENSE
