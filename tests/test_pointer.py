@@ -37,8 +37,10 @@ def test_a_word_the_description_has_in_the_other_number_is_found_there():
     assert word_key("key") not in {q.key for q in find_queries(["pick up the blue key"], [description])}
     scores = [torch.tensor([10.0 if key == word_key("balls") else -10.0 for _, key in q.units])
               for q in [dobel]]
-    # the copy's sentence names two types; the room has a red ball and no red key: one red ball
-    assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red ball"]
+    assert rewrite(["pick up the red dobel"], [description], [dobel], scores) == ["pick up the red balls"]
+    # as the policy reads it: the sentence names two types, the room has a red ball and no red key
+    assert rewrite(["pick up the red dobel"], [description], [dobel], scores, as_the_policy_reads=True) \
+        == ["pick up the red ball"]
 
 
 def test_the_pointer_reads_object_types_in_the_singular_and_learns_a_plural_rules_answer_there():
@@ -91,30 +93,39 @@ def test_a_function_word_the_description_also_uses_is_never_a_query():
     assert {q.key for q in queries} == {word_key("molkorus")}
 
 
-def test_a_noun_of_quality_copied_with_a_colour_is_left_out():
-    description = "The colour fasfor is green."
-    instruction = "lift the fasfor ball"
-    query = next(q for q in find_queries([instruction], [description]) if q.key == word_key("fasfor"))
-    copy_both = torch.tensor([10.0 if key in (word_key("colour"), word_key("green")) else -10.0
-                              for _, key in query.units])
-    assert rewrite([instruction], [description], [query], [copy_both]) == ["lift the green ball"]
+def _copying(instruction, description, word, copied):
+    """The instruction as rewritten where the pointer copies the words ``copied`` for ``word``."""
+    query = next(q for q in find_queries([instruction], [description]) if q.key == word_key(word))
+    scores = torch.tensor([10.0 if key in {word_key(w) for w in copied} else -10.0 for _, key in query.units])
+    return rewrite([instruction], [description], [query], [scores], as_the_policy_reads=True)[0]
+
+
+def test_a_copy_is_read_as_one_object_said_by_colour_and_type_as_the_agent_reads():
+    # a noun of quality, or any other word copied, is no word of an object ("the colour green")
+    assert _copying("lift the fasfor ball", "The colour fasfor is green.", "fasfor", ["colour", "green"]) \
+        == "lift the green ball"
+    assert _copying("grab the grey dax", "We lump keys together as daxes.", "dax", ["lump", "keys"]) \
+        == "grab the grey keys"
+    # the instruction's own colour stands: a copied one is not said again, nor said instead
+    assert _copying("pick up the blue key", "You see a blue key and a red key.", "key", ["red", "key"]) \
+        == "pick up the blue key"
 
 
 def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
     instruction = "go to the grey rurgos"
-    def read(description):
-        query = next(q for q in find_queries([instruction], [description]) if q.key == word_key("rurgos"))
-        both = torch.tensor([10.0 if key in (word_key("box"), word_key("ball")) else -10.0 for _, key in query.units])
-        return rewrite([instruction], [description], [query], [both])[0]
+    def read(description, copied=("box", "ball")):
+        return _copying(instruction, description, "rurgos", copied)
     assert read("A rurgos is a box or a ball. You see a green box, a grey ball and a grey key.") == "go to the grey ball"
     # both in grey, or neither: the copy stays as the pointer chose it
     assert read("A rurgos is a box or a ball. You see a grey box and a grey ball.") == "go to the grey box ball"
     assert read("A rurgos is a box or a ball. You see a red box.") == "go to the grey box ball"
+    # the pointer copied nothing: the one type of the sentence the room has in grey, if only one
+    assert read("Rurgoses are boxes and balls. You see a green box and a grey ball.", copied=()) \
+        == "go to the grey ball"
+    assert read("Rurgoses are boxes and balls. You see a grey box and a grey ball.", copied=()) == instruction
     # a type the instruction says itself is narrowed, never changed
-    description = "A rurgos is a box or a ball. You see a grey ball."
-    query = next(q for q in find_queries(["go to the grey box"], [description]) if q.key == word_key("box"))
-    both = torch.tensor([10.0 if key in (word_key("box"), word_key("ball")) else -10.0 for _, key in query.units])
-    assert rewrite(["go to the grey box"], [description], [query], [both]) == ["go to the grey box ball"]
+    assert _copying("go to the grey box", "A rurgos is a box or a ball. You see a grey ball.", "box",
+                    ["box", "ball"]) == "go to the grey box"
 
 
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():

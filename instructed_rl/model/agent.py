@@ -314,7 +314,7 @@ class Agent(nn.Module):
             if queries:
                 with torch.no_grad():
                     scores = score_queries(self.policy.pointer_reader, self.pointer_features(described), queries)
-                read = rewrite(unread, described, queries, scores)
+                read = rewrite(unread, described, queries, scores, as_the_policy_reads=True)
             if len(self._readings) + len(new) > READINGS_HELD:
                 self._readings.clear()
             self._readings.update(zip(new, read))

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, QUALITY_NOUNS
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS
 from instructed_rl.language.vocabulary import CARRIABLE_TYPES, COLORS, NUMBER_WORDS, OBJECT_TYPES, plural, singulars
 from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
@@ -219,56 +219,85 @@ def score_queries(pointer: PointerReader, description: TextFeatures,
 
 
 def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: list[Query],
-            scores: list[torch.Tensor]) -> list[str]:
-    """The instructions with each query word replaced by the units it copies (if any)."""
+            scores: list[torch.Tensor], *, as_the_policy_reads: bool = False) -> list[str]:
+    """The instructions with each query word replaced by the units it copies (if any); with
+    ``as_the_policy_reads``, each copy read as one object said by colour and type
+    (:func:`_as_read`), as an agent reads before it acts. Without, the copy as the pointer
+    chose it: what its training scores."""
     copies: dict[tuple[int, int], list[Unit]] = {}
+    uncopied: dict[tuple[int, int], set[int]] = {}  # a word of its own the pointer copied nothing for: its sentences
     for query, logits in zip(queries, scores):
         chosen = [unit for unit, p in zip(query.units, torch.sigmoid(logits).tolist()) if p > COPY_THRESHOLD]
         if query.key in _OWN_WORDS and all(key != query.key for _, key in chosen):
             continue  # a colour or type the policy knows is narrowed ("a ball": "a blue ball"), never replaced
         if chosen:
             copies[(query.row, query.key)] = chosen
+        elif query.key not in _OWN_WORDS and as_the_policy_reads:
+            uncopied[(query.row, query.key)] = {sentence for sentence, _ in query.units}
     out = []
     for row, (instruction, description) in enumerate(zip(instructions, descriptions)):
         described = text_words(description)
         text = instruction
         for word in reversed(text_words(instruction)):
             chosen = copies.get((row, word.key))
-            if not chosen:
-                continue
             before = text[:word.start].split()[-1:]
-            surfaces = " ".join(_as_read(_copied_words(described, chosen), before, described,
-                                         narrowed=word.key in _OWN_WORDS))
+            if chosen and not as_the_policy_reads:
+                words = [w.text.lower() for w in _copied_words(described, chosen)]
+            elif chosen:
+                words = _as_read(_copied_words(described, chosen), before, described,
+                                 own=word.text.lower() if word.key in _OWN_WORDS else None)
+            elif (row, word.key) in uncopied:
+                words = _one_type_listed(uncopied[(row, word.key)], before, described)
+            else:
+                continue
+            surfaces = " ".join(words)
             if surfaces:
                 text = text[:word.start] + surfaces + text[word.end:]
         out.append(text)
     return out
 
 
-def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], narrowed: bool = False) -> list[str]:
-    """The copied words as the policy reads them after the word ``before`` them in the instruction:
-    without a noun of quality ("the colour red" is "red"), without the word before said again
-    ("the yellow key" narrowed to "yellow key"), and with one object type where the copy's
-    sentence names several ("either a box or a ball") and the description lists an object of
-    the named colour for only one of them ("the grey rurgos" where the room has a grey ball and
-    no grey box): the policy knows one type per object. A type the instruction says itself is
-    only ever ``narrowed``, never changed."""
-    words = [w.text.lower() for w in copied if w.text.lower() not in QUALITY_NOUNS]
-    if before and words and words[0] == before[0].lower():
-        words = words[1:]
-    copied_types = [_SINGULAR_OF.get(w, w) for w in words if _SINGULAR_OF.get(w, w) in OBJECT_TYPES]
-    colors = [w for w in before + words if w in COLORS]
-    sentences = {w.sentence for w in copied}
-    named = {_SINGULAR_OF.get(w.text.lower(), w.text.lower()) for w in described if w.sentence in sentences}
-    if narrowed or not copied_types or not colors or len(named & set(OBJECT_TYPES)) < 2:
+def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], own: str | None = None) -> list[str]:
+    """The copied words as the policy reads them after the word ``before`` them in the instruction,
+    one object said by colour and type as the pointer's labels say it: only the colours and
+    types copied ("the colour red" is "red"; "lump" in "We lump balls and keys together" is no
+    word of an object); the instruction's own colour and type where it says them ("the blue key"
+    narrowed by a copy "red key" stays blue; the ``own`` word "ball" copied with "box" stays a
+    ball: its own words are narrowed, never changed); and one object type where the copy's
+    sentence names several ("either a box or a ball") and the description lists an object of the
+    named colour for only one of them ("the grey rurgos" where the room has a grey ball and no
+    grey box)."""
+    words = [w.text.lower() for w in copied if w.text.lower() in COLORS or _type_of(w.text) in OBJECT_TYPES]
+    if before and before[0].lower() in COLORS:
+        words = [w for w in words if w not in COLORS]
+    if own in OBJECT_TYPES:
+        return [w for w in words if _type_of(w) not in OBJECT_TYPES] + [own]
+    if own is not None:
         return words
-    listed = {(first.text.lower(), _SINGULAR_OF.get(second.text.lower(), second.text.lower()))
+    present = _one_type_listed({w.sentence for w in copied}, before + words, described)
+    if not present:
+        return words
+    return [w for w in words if _type_of(w) not in OBJECT_TYPES] + present
+
+
+def _type_of(word: str) -> str:
+    """A type word in the singular ("balls": "ball"); any other word in lower case."""
+    return _SINGULAR_OF.get(word.lower(), word.lower())
+
+
+def _one_type_listed(sentences: set[int], said: list[str], described: Sequence[Word]) -> list[str]:
+    """Of the object types the given ``sentences`` name, where they name several, the one the
+    description lists with the last colour ``said`` ("a grey ball" and no grey box), as a
+    list of one; [] where no colour is said or not exactly one such type is listed. Also what a
+    word the pointer copied nothing for reads as ("Rurgoss are boxes and balls.")."""
+    colors = [w for w in said if w in COLORS]
+    named = {_type_of(w.text) for w in described if w.sentence in sentences}
+    if not colors or len(named & set(OBJECT_TYPES)) < 2:
+        return []
+    listed = {(first.text.lower(), _type_of(second.text))
               for first, second in zip(described, described[1:]) if first.sentence == second.sentence}
     present = [kind for kind in OBJECT_TYPES if kind in named and (colors[-1], kind) in listed]
-    if len(present) != 1:
-        return words
-    kept = [w for w in words if _SINGULAR_OF.get(w, w) not in OBJECT_TYPES]
-    return kept + present
+    return present if len(present) == 1 else []
 
 
 def _copied_words(described: Sequence[Word], chosen: list[Unit]) -> list[Word]:
