@@ -22,14 +22,18 @@ How it reads (a copy mechanism, as in pointer networks):
    order; with none, it stays as it is (a real word the description merely mentions, "the
    green ball" in "It holds a green ball.", is kept). Copying the word itself with others
    narrows it: "go to a ball" becomes "go to a blue ball" when the description says the other
-   balls end the game. A copy is read as the policy reads one object (:func:`_as_read`): a noun
-   of quality ("the colour red") is left out, and where a copy holds two types of a sentence
-   that names several ("A rurgos is a box or a ball"), the one the description lists in the
-   named colour is kept, if only one is.
+   balls end the game.
+4. **Read as one object** (where an agent reads before it acts: :func:`rewrite` with
+   ``as_the_policy_reads``): a copy keeps only its colours and types, the instruction's own
+   colour and type stand, and where the copy's sentence names several types ("A rurgos is a box
+   or a ball"), the one the description lists in the named colour is read, if only one is; also
+   where the pointer copied nothing for a word of such a sentence.
 
 What to copy is learned, from the env's own answer (:func:`pointer_labels`: the mission phrased
-with every object's colour and type). No rule here knows about roles, colours or categories:
-a family never trained tests what the scorer learned, not a parser.
+with every object's colour and type). No rule of the copy knows about roles, colours or
+categories: a family never trained tests what the scorer learned, not a parser. Step 4 is a
+rule, of the policy's vocabulary and the description's list of objects, and the pointer's
+training scores the copy before it.
 """
 
 from __future__ import annotations
@@ -225,7 +229,7 @@ def rewrite(instructions: Sequence[str], descriptions: Sequence[str], queries: l
     (:func:`_as_read`), as an agent reads before it acts. Without, the copy as the pointer
     chose it: what its training scores."""
     copies: dict[tuple[int, int], list[Unit]] = {}
-    uncopied: dict[tuple[int, int], set[int]] = {}  # a word of its own the pointer copied nothing for: its sentences
+    uncopied: dict[tuple[int, int], set[int]] = {}  # a word the policy does not know, copied nothing for: its sentences
     for query, logits in zip(queries, scores):
         chosen = [unit for unit, p in zip(query.units, torch.sigmoid(logits).tolist()) if p > COPY_THRESHOLD]
         if query.key in _OWN_WORDS and all(key != query.key for _, key in chosen):
