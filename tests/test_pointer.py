@@ -8,7 +8,8 @@ import torch
 
 from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.pointer import find_queries, pointer_labels, pointer_text, rewrite, same_reading
+from instructed_rl.model.pointer import (find_queries, hyphens_joined, hyphens_restored, pointer_labels, pointer_text,
+                                         rewrite, same_reading)
 from instructed_rl.model.text.encoders import text_words, word_key
 from instructed_rl.train.reading import pointer_reading_loss, reading_examples, warm_up_reader
 
@@ -126,6 +127,22 @@ def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
     # a type the instruction says itself is narrowed, never changed
     assert _copying("go to the grey box", "A rurgos is a box or a ball. You see a grey ball.", "box",
                     ["box", "ball"]) == "go to the grey box"
+
+
+def test_a_hyphenated_name_is_one_word_to_the_pointer_and_written_back_where_it_stays():
+    instruction, description, written = hyphens_joined(
+        "get the plitel-britel", "Plitel-britels are balls. A yellow-coloured key.")
+    assert (instruction, description) == ("get the plitelbritel", "plitelbritels are balls. A yellow-coloured key.")
+    assert hyphens_restored("get the plitelbritel", written) == "get the plitel-britel"
+    assert hyphens_joined("get the ball", "A yellow-coloured ball.") == ("get the ball", "A yellow-coloured ball.", {})
+
+
+def test_the_default_agent_reads_names_written_with_a_hyphen():
+    # found by a probe of invented words with a hyphen: the name was left unread
+    agent = Agent.from_pretrained("data/agents/default")
+    described = ("The world is one closed room. Brirax-plidun is another word for key. Objects: a green ball, two grey "
+                 "balls, a yellow ball, a green box, a purple box and a green key. A ball is called a dunpli-plika.")
+    assert agent.read(["walk to the green dunpli-plika"], [described]) == ["walk to the green ball"]
 
 
 def test_rewrite_copies_the_chosen_words_in_the_descriptions_order_and_keeps_the_rest():

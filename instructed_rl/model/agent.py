@@ -35,7 +35,8 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.places import Placed, off_place_cells, start_room, without_places
-from instructed_rl.model.pointer import find_queries, pointer_text, rewrite, score_queries
+from instructed_rl.model.pointer import (find_queries, hyphens_joined, hyphens_restored, pointer_text, rewrite,
+                                         score_queries)
 from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig, TextFeatures, build_encoder
@@ -308,13 +309,15 @@ class Agent(nn.Module):
         pairs = list(zip(instructions, descriptions))
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._readings))
         if new:
-            unread, described = [pair[0] for pair in new], [pointer_text(pair[1]) for pair in new]
-            read = unread
+            joined = [hyphens_joined(instruction, pointer_text(description)) for instruction, description in new]
+            unread, described = [j[0] for j in joined], [j[1] for j in joined]
+            read = [instruction for instruction, _ in new]
             queries = find_queries(unread, described)
             if queries:
                 with torch.no_grad():
                     scores = score_queries(self.policy.pointer_reader, self.pointer_features(described), queries)
-                read = rewrite(unread, described, queries, scores, as_the_policy_reads=True)
+                rewritten = rewrite(unread, described, queries, scores, as_the_policy_reads=True)
+                read = [hyphens_restored(text, j[2]) for text, j in zip(rewritten, joined)]
             if len(self._readings) + len(new) > READINGS_HELD:
                 self._readings.clear()
             self._readings.update(zip(new, read))

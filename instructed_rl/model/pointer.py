@@ -166,6 +166,33 @@ def _singular_unless_counted(sentence: str, match: re.Match) -> str:
     return word[:len(_SINGULAR_OF[word.lower()])]
 
 
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
+def hyphens_joined(instruction: str, description: str) -> tuple[str, str, dict[str, str]]:
+    """The two texts with each hyphenated word of the instruction written as one word in both
+    ("plitel-britel" and "Plitel-britels" become "plitelbritel" and "Plitelbritels"), and each
+    joined word -> the word as the instruction writes it. The pointer learned names of letters
+    only: a hyphen inside a name it must find in both texts threw its reading (RoleRoom 38 and
+    WordRoom 36 of 40 worlds with such names, 40 and 40 written as one word)."""
+    written = {m.group().replace("-", ""): m.group() for m in _HYPHENATED.finditer(instruction)}
+    if not written:
+        return instruction, description, {}
+    def join(text: str) -> str:
+        for original in written.values():
+            text = re.sub(rf"\b{re.escape(original)}(?=(?:e?s)?\b)", original.replace("-", ""), text, flags=re.IGNORECASE)
+        return text
+    return join(instruction), join(description), written
+
+
+def hyphens_restored(text: str, written: dict[str, str]) -> str:
+    """``text`` with the words :func:`hyphens_joined` wrote as one written as before, where the
+    pointer left them."""
+    for joined, original in written.items():
+        text = re.sub(rf"\b{re.escape(joined)}\b", original, text)
+    return text
+
+
 def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> list[Query]:
     """Each distinct instruction word that occurs in its description, with its copy candidates:
     every word of the sentences that hold it, itself included. A word the description has only
