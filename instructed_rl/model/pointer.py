@@ -166,16 +166,13 @@ def _singular_unless_counted(sentence: str, match: re.Match) -> str:
     return word[:len(_SINGULAR_OF[word.lower()])]
 
 
-_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
-
-
 def hyphens_joined(instruction: str, description: str) -> tuple[str, str, dict[str, str]]:
     """The two texts with each hyphenated word of the instruction written as one word in both
     ("plitel-britel" and "Plitel-britels" become "plitelbritel" and "Plitelbritels"), and each
     joined word -> the word as the instruction writes it. The pointer learned names of letters
     only: a hyphen inside a name it must find in both texts threw its reading (RoleRoom 38 and
     WordRoom 36 of 40 worlds with such names, 40 and 40 written as one word)."""
-    written = {m.group().replace("-", ""): m.group() for m in _HYPHENATED.finditer(instruction)}
+    written = {w.text.replace("-", ""): w.text for w in text_words(instruction) if "-" in w.text}
     if not written:
         return instruction, description, {}
     def join(text: str) -> str:
