@@ -29,6 +29,7 @@ from minigrid.core.constants import OBJECT_TO_IDX
 from torch import nn
 
 from instructed_rl.language.corpus import load_corpus
+from instructed_rl.language.description_form import usual_form
 from instructed_rl.model.card import write_card
 from instructed_rl.errors import UserError
 from instructed_rl.model.hub import resolve_agent
@@ -280,6 +281,7 @@ class Agent(nn.Module):
             raise ValueError(
                 f"got {len(instructions)} instructions but {len(descriptions)} descriptions; pass one per episode"
             )
+        descriptions = [usual_form(text) for text in descriptions]
         description = self._encode_unique(descriptions, allow_empty=True)
         if self._points:
             instructions = self._point(instructions, descriptions)
@@ -289,7 +291,7 @@ class Agent(nn.Module):
         """The instructions as this agent reads them given their descriptions: with a pointer
         reader (:mod:`instructed_rl.model.pointer`), words the description defines are rewritten into
         the words bound to them; with any other agent, unchanged."""
-        instructions, descriptions = list(instructions), list(descriptions)
+        instructions, descriptions = list(instructions), [usual_form(text) for text in descriptions]
         if not self._points:
             return instructions
         return self._point(instructions, descriptions)

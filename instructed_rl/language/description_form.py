@@ -1,0 +1,136 @@
+"""A description's objects written the way every training description writes them.
+
+The policy reads a description with a learned reader, and every description it trained on names
+an object with its colour before its noun and lists a room's objects with commas ("a red ball,
+two grey keys and a blue door"). A description that says the same another way reads worse: with
+"a ball that is blue" or "a key coloured grey", HazardRoom fell to 82 of 100 worlds and
+CategoryRoom to 72; with objects listed between semicolons, which end a sentence for the reader,
+HazardRoom fell to 70; with "three balls (red, blue and grey)", HazardRoom fell to 54. :func:`usual_form` rewrites only those two things, over the worlds' own
+colour and type words; a description already in the usual form is returned unchanged, so what
+the agent trained on reads as before.
+
+- **A colour said after its noun** goes before it: "a ball that is blue", "two keys which are
+  grey", "a box coloured red", "a key painted in green", "the ball in purple", "a door of yellow
+  colour", "a key whose colour is red", "a box with a green colour", "a ball (blue)", "a ball (a
+  blue one)", "the box, the red one". Not where a colour already stands before the noun, nor where
+  a noun follows the colour ("the key in the red box" says where the key is).
+- **Objects counted together and coloured after** are counted one colour at a time: "three balls
+  (red, blue and grey)", "two keys, one green and one yellow", "two boxes: a red one and a purple
+  one" read "a red ball, a blue ball, a grey ball" and so on. Only where the colours add up to the
+  count.
+- **Objects listed between semicolons** are listed with commas, the last one after "and":
+  "one blue ball; one red box; two green keys." Only where each item is an object phrase (a
+  number or article, at most two more words, an object noun); a semicolon between clauses ("Keep
+  clear of the red box; one touch ends the game.") stays.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_TYPES, plural
+
+_COLOR = "|".join([*COLORS, "gray"])
+_NOUN = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
+_QUALITY = r"(?:colou?r|hue|shade|tint|paint)"
+# What may stand between a noun and its colour said after it, each ending right before the colour.
+_LINKS = (
+    r"\s*,?\s*(?:that|which)\s+(?:is|are)\s+(?:(?:coloured|colored|painted)\s+(?:in\s+)?)?",
+    r"\s*,?\s*that's\s+",
+    r"\s+(?:coloured|colored|painted|tinted)\s+(?:in\s+)?",
+    r"\s+in\s+",
+    r"\s+of\s+(?:a\s+)?",                      # "of yellow colour": the quality noun must follow
+    r"\s+whose\s+" + _QUALITY + r"\s+is\s+",
+    r"\s+with\s+(?:a\s+)?",                    # "with a green colour": the quality noun must follow
+    r"\s*\(\s*(?:an?\s+)?",                    # "(blue)", "(a blue one)": the bracket must close
+    r"\s*,\s*(?:the|a)\s+",                    # ", the red one": "one" must follow
+)
+_COLOR_AFTER_NOUN = re.compile(
+    rf"\b(?P<noun>{_NOUN})(?P<link>{'|'.join(f'(?:{link})' for link in _LINKS)})(?P<color>{_COLOR})\b"
+    rf"(?P<tail>\s+(?:{_QUALITY}|ones?)\b(?:\s*\))?|\s*\))?",
+    re.IGNORECASE)
+_COUNTS = {word: n for n, word in NUMBER_WORDS.items()} | {"one": 1, "a": 1, "an": 1}
+_HOW_MANY = rf"(?:{'|'.join(_COUNTS)}|\d+)"
+_PLURAL_NOUN = "|".join(plural(kind) for kind in OBJECT_TYPES)
+_COLORED_ITEM = rf"(?:{_HOW_MANY}\s+)?(?:{_COLOR})(?:\s+ones?)?"
+_ITEMS = rf"{_COLORED_ITEM}(?:\s*,\s*{_COLORED_ITEM})*(?:\s*,?\s+and\s+{_COLORED_ITEM})?"
+_COUNTED_ITEM = rf"(?:{_HOW_MANY})\s+(?:{_COLOR})(?:\s+ones?)?"
+_COUNTED_ITEMS = rf"{_COUNTED_ITEM}(?:\s*,\s*{_COUNTED_ITEM})*\s*,?\s+and\s+{_COUNTED_ITEM}"
+_COUNTED_TOGETHER = re.compile(
+    rf"\b(?P<count>{_HOW_MANY})\s+(?P<noun>{_PLURAL_NOUN})\s*(?:\((?P<bracketed>\s*{_ITEMS}\s*)\)"
+    rf"|[,:]\s*(?P<listed>{_COUNTED_ITEMS})\b)", re.IGNORECASE)
+_ONE_ITEM = re.compile(rf"(?:(?P<count>{_HOW_MANY})\s+)?(?P<color>{_COLOR})", re.IGNORECASE)
+_COLOR_BEFORE = re.compile(rf"\b(?:{_COLOR})\s*$", re.IGNORECASE)
+_NOUN_AFTER = re.compile(rf"\s*(?:{_COLOR}\s+)*(?:{_NOUN})\b", re.IGNORECASE)
+_COUNT = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|\d+)"
+_ITEM = rf"\s*{_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*"
+_ITEM_END = re.compile(rf"{_ITEM}(?:\s+here\s*)?(?=[;.!?]|$)", re.IGNORECASE)
+_ITEM_START = re.compile(rf"(?:^|\s){_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def usual_form(description: str) -> str:
+    """``description`` with colours said before their nouns and semicolon lists of objects written
+    with commas (see the module docstring); unchanged where it has neither."""
+    return _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(description)))
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _COUNTS[word.lower()]
+
+
+def _counted_one_colour_at_a_time(text: str) -> str:
+    def spelt_out(match: re.Match) -> str:
+        noun = match.group("noun").lower()
+        kind = next(kind for kind in OBJECT_TYPES if plural(kind) == noun)
+        counts: dict[str, int] = {}
+        for item in _ONE_ITEM.finditer(match.group("bracketed") or match.group("listed")):
+            color = item.group("color").lower()
+            counts[color] = counts.get(color, 0) + (_count(item.group("count")) if item.group("count") else 1)
+        if sum(counts.values()) != _count(match.group("count")):
+            return match.group()
+        return ", ".join(f"a {color} {kind}" if n == 1 else f"{NUMBER_WORDS.get(n, str(n))} {color} {plural(kind)}"
+                         for color, n in counts.items())
+    return _COUNTED_TOGETHER.sub(spelt_out, text)
+
+
+def _colors_before_nouns(text: str) -> str:
+    def moved(match: re.Match) -> str:
+        link, tail = match.group("link").strip().lower(), (match.group("tail") or "").strip().lower()
+        if link.startswith(("of", "with")) and not re.match(_QUALITY, tail):  # "a key of yellow" is not its colour
+            return match.group()
+        if link.startswith("(") and not tail.endswith(")"):
+            return match.group()
+        if link.startswith(",") and not link.startswith((", that", ", which", ",that", ",which")) \
+                and tail != ("ones" if match.group("noun").lower().endswith("s") else "one"):
+            return match.group()  # "the box, the red one"; not "a key, a red ball" or "two keys, a red one"
+        if _COLOR_BEFORE.search(text, 0, match.start()) or _NOUN_AFTER.match(text, match.end()):
+            return match.group()
+        color, noun = match.group("color"), match.group("noun")
+        if noun[:1].isupper():  # "Balls that are red are ...": the colour starts the sentence now
+            color, noun = color.capitalize(), noun.lower()
+        return f"{color} {noun}"
+    return _COLOR_AFTER_NOUN.sub(moved, text)
+
+
+def _listed_with_commas(text: str) -> str:
+    """Semicolons between object phrases as commas, the last as "and"."""
+    pieces = re.split(r"(;)", text)
+    if len(pieces) == 1:
+        return text
+    joins = [i for i in range(1, len(pieces), 2)
+             if _ITEM_START.search(pieces[i - 1]) and _ITEM_END.match(pieces[i + 1])]
+    if not joins:
+        return text
+    runs: list[list[int]] = []
+    for i in joins:
+        if runs and runs[-1][-1] == i - 2:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        for i in run[:-1]:
+            pieces[i] = ","
+        pieces[run[-1]] = " and"
+    return "".join(pieces)

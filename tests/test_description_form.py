@@ -1,0 +1,97 @@
+"""Descriptions whose objects are worded as no training description words them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from instructed_rl.games.env import describe_objects, make_game_env
+from instructed_rl.games.spec import shipped_games
+from instructed_rl.language.description_form import usual_form
+from instructed_rl.model.agent import Agent
+
+
+@pytest.mark.parametrize("written, usual", [
+    ("It holds a ball that is blue, two keys which are grey and a box coloured red.",
+     "It holds a blue ball, two grey keys and a red box."),
+    ("Never touch the ball that is blue.", "Never touch the blue ball."),
+    ("Balls that are red are deadly.", "Red balls are deadly."),
+    ("A key painted in green, a door colored grey, the ball in purple.", "A green key, a grey door, the purple ball."),
+    ("A key of yellow colour, a box with a green hue, the key whose colour is red.",
+     "A yellow key, a green box, the red key."),
+    ("You see a ball (blue), a ball (a red one) and the box, the grey one.",
+     "You see a blue ball, a red ball and the grey box."),
+    ("You see three balls (red, blue and grey) and two keys (green and yellow).",
+     "You see a red ball, a blue ball, a grey ball and a green key, a yellow key."),
+    ("There are two keys, one green and one yellow, and a red box.", "There are a green key, a yellow key, and a red box."),
+    ("Objects: four balls (two red, blue, grey).", "Objects: two red balls, a blue ball, a grey ball."),
+    ("There are one grey ball; one red box; two purple keys here.",
+     "There are one grey ball, one red box and two purple keys here."),
+])
+def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
+    assert usual_form(written) == usual
+
+
+@pytest.mark.parametrize("text", [
+    "The key in the red box is the dax.",          # where the key is, not its colour
+    "The red ball that is red.",                   # a colour before the noun already
+    "A key of yellow and a box.",                  # "of yellow" without a colour noun
+    "Two keys, a blue one.",                       # which of the two?
+    "Three balls (red and blue).",                 # the colours do not add up to the count
+    "Keep clear of the red box; one touch and the game is over.",
+    "The world is one room; its walls have doors.",
+    "Dax means red. The red ball is the tapomi.",
+])
+def test_what_is_not_an_object_worded_another_way_stays(text):
+    assert usual_form(text) == text
+
+
+def test_every_shipped_games_descriptions_are_in_the_usual_form_already():
+    """What the agents trained on reads exactly as before."""
+    changed = []
+    for name, spec in shipped_games().items():
+        for split in spec.splits:
+            env = make_game_env(name, split=split)
+            for seed in range(8):
+                description = env.reset(seed=31_000 + seed)[0]["description"]
+                if usual_form(description) != description:
+                    changed.append((name, split, description))
+    assert not changed, changed[:3]
+
+
+_LISTED = re.compile(r"(a|two|three|four|five|six|seven|eight|nine) (\w+) (\w+)")
+
+
+def _restyled(objects: str, style: str) -> str:
+    """The env's object list ("a red ball, two grey keys and a blue door") worded another way."""
+    items = _LISTED.findall(objects)
+    assert items, objects
+    if style == "semicolons":
+        return "; ".join(f"{'one' if count == 'a' else count} {color} {kind}" for count, color, kind in items)
+    parts = [f"a {kind} that is {color}" if count == "a" else f"{count} {kind} that are {color}"
+             for count, color, kind in items]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+# HazardRoom worlds the default agent lost with either wording before it read them in the usual form.
+HAZARD_SEEDS = (8_900_005, 8_900_006, 8_900_008, 8_900_010, 8_900_013, 8_900_017)
+
+
+@pytest.mark.parametrize("style", ["semicolons", "colour after the noun"])
+def test_the_default_agent_avoids_a_hazard_whatever_the_object_list_wording(style):
+    agent = Agent.from_pretrained("data/agents/default")
+    env = make_game_env("HazardRoom", split="test")
+    won = 0
+    for seed in HAZARD_SEEDS:
+        obs, _ = env.reset(seed=seed)
+        objects = describe_objects(env.unwrapped.level)
+        description = obs["description"].replace(objects, _restyled(objects, style))
+        assert description != obs["description"]
+        agent.reset(obs["mission"], description)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
+            done = terminated or truncated
+        won += bool(info["success"])
+    assert won >= len(HAZARD_SEEDS) - 1
