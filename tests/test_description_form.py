@@ -27,7 +27,7 @@ from instructed_rl.model.agent import Agent
     ("There are two keys, one green and one yellow, and a red box.", "There are a green key, a yellow key, and a red box."),
     ("Objects: four balls (two red, blue, grey).", "Objects: two red balls, a blue ball, a grey ball."),
     ("There are one grey ball; one red box; two purple keys here.",
-     "There are one grey ball, one red box and two purple keys here."),
+     "There are a grey ball, a red box and two purple keys here."),
 ])
 def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     assert usual_form(written) == usual

@@ -18,6 +18,8 @@ the agent trained on reads as before.
   (red, blue and grey)", "two keys, one green and one yellow", "two boxes: a red one and a purple
   one" read "a red ball, a blue ball, a grey ball" and so on. Only where the colours add up to the
   count.
+- **One object** is "a" object: "one red ball" reads "a red ball" (the pointer copied a
+  neighbour's colour with it from "one purple box, one green key").
 - **Objects listed between semicolons** are listed with commas, the last one after "and":
   "one blue ball; one red box; two green keys." Only where each item is an object phrase (a
   number or article, at most two more words, an object noun); a semicolon between clauses ("Keep
@@ -61,6 +63,7 @@ _COUNTED_TOGETHER = re.compile(
     rf"\b(?P<count>{_HOW_MANY})\s+(?P<noun>{_PLURAL_NOUN})\s*(?:\((?P<bracketed>\s*{_ITEMS}\s*)\)"
     rf"|[,:]\s*(?P<listed>{_COUNTED_ITEMS})\b)", re.IGNORECASE)
 _ONE_ITEM = re.compile(rf"(?:(?P<count>{_HOW_MANY})\s+)?(?P<color>{_COLOR})", re.IGNORECASE)
+_ONE_OBJECT = re.compile(rf"\bone(?=\s+(?:{_COLOR})\s+(?:{'|'.join(OBJECT_TYPES)})\b)", re.IGNORECASE)
 _COLOR_BEFORE = re.compile(rf"\b(?:{_COLOR})\s*$", re.IGNORECASE)
 _NOUN_AFTER = re.compile(rf"\s*(?:{_COLOR}\s+)*(?:{_NOUN})\b", re.IGNORECASE)
 _COUNT = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|\d+)"
@@ -73,7 +76,8 @@ _ITEM_START = re.compile(rf"(?:^|\s){_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN}
 def usual_form(description: str) -> str:
     """``description`` with colours said before their nouns and semicolon lists of objects written
     with commas (see the module docstring); unchanged where it has neither."""
-    return _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(description)))
+    text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(description)))
+    return _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
 
 
 def _count(word: str) -> int:
