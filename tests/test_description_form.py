@@ -16,6 +16,7 @@ from instructed_rl.model.agent import Agent
     ("It holds a ball that is blue, two keys which are grey and a box coloured red.",
      "It holds a blue ball, two grey keys and a red box."),
     ("Never touch the ball that is blue.", "Never touch the blue ball."),
+    ("Gray keys and the gray box: avoid the box that is gray.", "Grey keys and the grey box: avoid the grey box."),
     ("Balls that are red are deadly.", "Red balls are deadly."),
     ("A key painted in green, a door colored grey, the ball in purple.", "A green key, a grey door, the purple ball."),
     ("A key of yellow colour, a box with a green hue, the key whose colour is red.",

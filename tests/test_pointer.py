@@ -255,6 +255,33 @@ def test_fillers_are_ordinary_words_never_the_answer():
     assert 60 < changed < 140  # about half the descriptions
 
 
+def test_an_object_list_is_left_out_only_where_the_answer_stands_elsewhere():
+    import numpy as np
+
+    import re
+
+    from instructed_rl.train.reading import without_object_list
+
+    rng = np.random.default_rng(0)
+    examples = reading_examples(["RoleRoom", "HazardRoom"], corpus="paraphrase", split="train", worlds_per_game=40, seed=5)
+    dropped = kept_for_its_answer = 0
+    for example in examples:
+        shorter = without_object_list(example.description, example.instruction, example.plain or example.instruction, rng)
+        if shorter == example.description:
+            continue
+        dropped += 1
+        assert len(text_words(shorter)) < len(text_words(example.description))
+        assert all(sentence in example.description for sentence in re.split(r"(?<=[.!?]) ", shorter))
+        # What is left still reads as the plain mission: the labelled rewrite gives it.
+        queries = find_queries([example.instruction], [shorter])
+        scores = [torch.tensor(pointer_labels(example.instruction, shorter, example.plain, q)) * 20 - 10 for q in queries]
+        assert rewrite([example.instruction], [shorter], queries, scores)[0].lower() == example.plain.lower()
+    for _ in range(50):  # a hazard's safe object is named only in the list: that list always stays
+        description = "Never touch the red key. It holds a grey ball, a green key and a red key. One room, no doors."
+        kept_for_its_answer += without_object_list(description, "pick up a key", "pick up a green key", rng) == description
+    assert 4 < dropped < 25 and kept_for_its_answer == 50  # about 0.3 of the RoleRoom worlds
+
+
 def test_renamed_names_are_fresh_words_used_the_same_way_in_all_three_texts():
     import re
 

@@ -1,14 +1,16 @@
 """A description's objects written the way every training description writes them.
 
-The policy reads a description with a learned reader, and every description it trained on names
-an object with its colour before its noun and lists a room's objects with commas ("a red ball,
-two grey keys and a blue door"). A description that says the same another way reads worse: with
-"a ball that is blue" or "a key coloured grey", HazardRoom fell to 82 of 100 worlds and
-CategoryRoom to 72; with objects listed between semicolons, which end a sentence for the reader,
-HazardRoom fell to 70; with "three balls (red, blue and grey)", HazardRoom fell to 54. :func:`usual_form` rewrites only those two things, over the worlds' own
-colour and type words; a description already in the usual form is returned unchanged, so what
-the agent trained on reads as before.
+Every description the agent trained on names an object by its colour, then its noun, and lists a
+room's objects with commas ("a red ball, two grey keys and a blue door"). Its pointer reads a
+description worded otherwise worse. Of 50 worlds each, with the shipped default (greedy): with
+"a ball that is blue" HazardRoom fell to 41 and CategoryRoom to 36; with the objects listed
+between semicolons, which end a sentence for the reader, HazardRoom fell to 34; with "three balls
+(red, blue and grey)", to 27; with "the gray box", to 43. :func:`usual_form` rewrites those
+wordings over the worlds' own colour and type words, and all of them read 50 of 50 after. A
+description already in the usual form is returned unchanged: what the agent trained on reads as
+before.
 
+- **"gray"** is the world's "grey".
 - **A colour said after its noun** goes before it: "a ball that is blue", "two keys which are
   grey", "a box coloured red", "a key painted in green", "the ball in purple", "a door of yellow
   colour", "a key whose colour is red", "a box with a green colour", "a ball (blue)", "a ball (a
@@ -33,7 +35,8 @@ import re
 
 from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_TYPES, plural
 
-_COLOR = "|".join([*COLORS, "gray"])
+_COLOR = "|".join(COLORS)
+_GRAY = re.compile(r"\b[Gg]ray\b")  # the world's colour in American spelling
 _NOUN = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
 _QUALITY = r"(?:colou?r|hue|shade|tint|paint)"
 # What may stand between a noun and its colour said after it, each ending right before the colour.
@@ -52,6 +55,7 @@ _COLOR_AFTER_NOUN = re.compile(
     rf"\b(?P<noun>{_NOUN})(?P<link>{'|'.join(f'(?:{link})' for link in _LINKS)})(?P<color>{_COLOR})\b"
     rf"(?P<tail>\s+(?:{_QUALITY}|ones?)\b(?:\s*\))?|\s*\))?",
     re.IGNORECASE)
+_COUNT = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|\d+)"
 _COUNTS = {word: n for n, word in NUMBER_WORDS.items()} | {"one": 1, "a": 1, "an": 1}
 _HOW_MANY = rf"(?:{'|'.join(_COUNTS)}|\d+)"
 _PLURAL_NOUN = "|".join(plural(kind) for kind in OBJECT_TYPES)
@@ -66,7 +70,6 @@ _ONE_ITEM = re.compile(rf"(?:(?P<count>{_HOW_MANY})\s+)?(?P<color>{_COLOR})", re
 _ONE_OBJECT = re.compile(rf"\bone(?=\s+(?:{_COLOR})\s+(?:{'|'.join(OBJECT_TYPES)})\b)", re.IGNORECASE)
 _COLOR_BEFORE = re.compile(rf"\b(?:{_COLOR})\s*$", re.IGNORECASE)
 _NOUN_AFTER = re.compile(rf"\s*(?:{_COLOR}\s+)*(?:{_NOUN})\b", re.IGNORECASE)
-_COUNT = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|\d+)"
 _ITEM = rf"\s*{_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*"
 _ITEM_END = re.compile(rf"{_ITEM}(?:\s+here\s*)?(?=[;.!?]|$)", re.IGNORECASE)
 _ITEM_START = re.compile(rf"(?:^|\s){_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*$", re.IGNORECASE)
@@ -74,9 +77,10 @@ _ITEM_START = re.compile(rf"(?:^|\s){_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN}
 
 @functools.lru_cache(maxsize=4096)
 def usual_form(description: str) -> str:
-    """``description`` with colours said before their nouns and semicolon lists of objects written
-    with commas (see the module docstring); unchanged where it has neither."""
-    text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(description)))
+    """``description`` with its objects worded as the training descriptions word them (see the
+    module docstring); unchanged where it already is."""
+    text = _GRAY.sub(lambda match: match.group()[0] + "rey", description)
+    text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     return _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
 
 

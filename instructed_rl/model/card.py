@@ -274,9 +274,11 @@ SHIPPED_CARDS = {
                  "Trained on single instructions only: sequences run through the executor. What it reads in a "
                  "description comes from its reader stages, read through the projection they trained "
                  "(pointer_projection), and from stage 6, configs/default_reading.yaml: text-only reading practice "
-                 "on rule sentences restated by a grammar of wordings, the policy untouched: "
+                 "on rule sentences restated by a grammar of wordings, the policy untouched; and from the last "
+                 "stage, configs/default_reading_lists.yaml: the same practice with some descriptions' lists of "
+                 "objects left out, so that it reads a rule where a description lists nothing: "
                  "docs/reports/transfer_default/report.md.",
-                 "The last stage, configs/generalist_planner_direct.yaml, taught BabyAI's mazes beside the one-room "
+                 "Stage 7, configs/generalist_planner_direct.yaml, taught BabyAI's mazes beside the one-room "
                  "and reading games by DAgger on its own greedy actions, the bot taking over whenever it loops, and "
                  "grew the policy at once a map of what it has seen (policy.map_memory) and a planner over it "
                  "(policy.map_planner): steps over the whole world it has seen to the objects it reads its "
@@ -299,7 +301,7 @@ SHIPPED_CARDS = {
                  "Every stage was trained as configs/default_curriculum.yaml lists it, on 2 CPU cores, each from the "
                  "stage before it (stage 1 in a run of its own with the same trainer); the maze stage (7) "
                  "collected its episodes in a process beside the learner (overlap: true). "
-                 "The times above include the reading warm-ups of stages 2-6."]),
+                 "The times above include the reading warm-ups of stages 2-6 and 8."]),
     "reader": (["docs/reports/reading/reader/report.json"],
                ["What it reads in a description (words defined there, words never seen, stated hazards, two rule "
                 "families never trained), greedy, 500 episodes per arm with and without the description: the "

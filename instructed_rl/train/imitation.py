@@ -84,6 +84,9 @@ class ImitationConfig(AgentSource):
     reading_reword: bool = option(False, "restate some rule sentences of the warm-up's descriptions with a grammar of "
                                          "wordings (instructed_rl.games.rule_wordings), so the pointer learns what a "
                                          "sentence binds rather than where a template puts it")
+    reading_without_lists: bool = option(False, "drop the object list from some of the warm-up's descriptions, where "
+                                                "the answer stands elsewhere, so the pointer reads a rule without a "
+                                                "list of the room's objects beside it")
     env_workers: int = option(1, "processes that step the envs and run the bot (1: this process; the bot's "
                                  "replanning runs beside the policy's forward)")
     overlap: bool = option(False, "collect the next iteration's episodes in a spawned process during this one's "
@@ -254,7 +257,7 @@ def train_imitation(config: ImitationConfig, out: Path, *, log=print) -> Path:
         warmup = warm_up_reader(agent, games=config.games, corpus=config.corpus, steps=config.reading_warmup,
                                 seed=config.seed, max_grad_norm=config.max_grad_norm, log=log,
                                 lr=config.reading_warmup_lr, worlds_per_game=config.reading_warmup_worlds,
-                                reword=config.reading_reword)
+                                reword=config.reading_reword, without_lists=config.reading_without_lists)
         distributed.broadcast_parameters(agent, ctx)  # every rank ran the same steps; this only guards that
         state["reading_warmup"] = warmup
         state["wall_seconds"] = time.perf_counter() - warm_up_started  # the record's time counts the warm-up
