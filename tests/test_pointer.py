@@ -124,6 +124,9 @@ def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
     assert read("Rurgoses are boxes and balls. You see a green box and a grey ball.", copied=()) \
         == "go to the grey ball"
     assert read("Rurgoses are boxes and balls. You see a grey box and a grey ball.", copied=()) == instruction
+    # an object said to be absent is not listed
+    assert read("A rurgos is a box or a ball. You see a grey ball and a red key. There is no grey box here.") \
+        == "go to the grey ball"
     # a type the instruction says itself is narrowed, never changed
     assert _copying("go to the grey box", "A rurgos is a box or a ball. You see a grey ball.", "box",
                     ["box", "ball"]) == "go to the grey box"

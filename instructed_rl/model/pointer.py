@@ -317,13 +317,15 @@ def _one_type_listed(sentences: set[int], said: list[str], described: Sequence[W
     """Of the object types the given ``sentences`` name, where they name several, the one the
     description lists with the last colour ``said`` ("a grey ball" and no grey box), as a
     list of one; [] where no colour is said or not exactly one such type is listed. Also what a
-    word the pointer copied nothing for reads as ("Rurgoss are boxes and balls.")."""
+    word the pointer copied nothing for reads as ("Rurgoss are boxes and balls."). "There is no
+    red ball here." lists no red ball."""
     colors = [w for w in said if w in COLORS]
     named = {_type_of(w.text) for w in described if w.sentence in sentences}
     if not colors or len(named & set(OBJECT_TYPES)) < 2:
         return []
     listed = {(first.text.lower(), _type_of(second.text))
-              for first, second in zip(described, described[1:]) if first.sentence == second.sentence}
+              for before, first, second in zip([None, *described], described, described[1:])
+              if first.sentence == second.sentence and not (before is not None and before.text.lower() == "no")}
     present = [kind for kind in OBJECT_TYPES if kind in named and (colors[-1], kind) in listed]
     return present if len(present) == 1 else []
 
