@@ -96,3 +96,13 @@ def test_the_default_agent_avoids_a_hazard_whatever_the_object_list_wording(styl
             done = terminated or truncated
         won += bool(info["success"])
     assert won >= len(HAZARD_SEEDS) - 1
+
+
+def test_an_instruction_and_a_description_both_saying_gray_read_grey():
+    """A word the description uses is its own, left as written for the policy; "gray" in both
+    texts is the world's grey, not a word the description defines."""
+    agent = Agent.from_pretrained("data/agents/default")
+    description = "A single room with no doors. It holds a gray ball, a red box and a gray key. Never touch the gray key."
+    assert agent.rephrase("pick up the gray ball", description).text == "pick up the grey ball"
+    assert agent.split("go to the ball that is gray, then go to the red box", description) == [
+        "go to the grey ball", "go to the red box"]

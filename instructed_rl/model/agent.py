@@ -369,14 +369,14 @@ class Agent(nn.Module):
         except where ``description`` uses them (see :mod:`instructed_rl.language.rephrase`)."""
         if not self.config.rephrase:
             return Rephrasing(instruction, instruction)
-        return self._the_rephraser()(instruction, description)
+        return self._the_rephraser()(instruction, usual_form(description))
 
     def read_words(self, instruction: str, description: str = "") -> Rephrasing:
         """``instruction`` with colour and object words it does not know read as its own, with
         ``config.rephrase`` (:meth:`instructed_rl.language.rephrase.Rephraser.read_words`)."""
         if not self.config.rephrase:
             return Rephrasing(instruction, instruction)
-        text, replaced = self._the_rephraser().read_words(instruction, description)
+        text, replaced = self._the_rephraser().read_words(instruction, usual_form(description))
         return Rephrasing(text, instruction, replaced=replaced)
 
     def split(self, instruction: str, description: str = "") -> list[str]:
@@ -385,7 +385,7 @@ class Agent(nn.Module):
         (:meth:`instructed_rl.language.rephrase.Rephraser.split`); without, one part."""
         if not self.config.rephrase:
             return [instruction]
-        return self._the_rephraser().split(instruction, description)
+        return self._the_rephraser().split(instruction, usual_form(description))
 
     def _the_rephraser(self) -> Rephraser:
         if self._rephraser is None:
