@@ -10,7 +10,7 @@ wordings over the worlds' own colour and type words, and all of them read 50 of 
 description already in the usual form is returned unchanged: what the agent trained on reads as
 before.
 
-- **"gray"** is the world's "grey".
+- **"gray"** is the world's "grey" (the lexicon's own spelling table, as instructions read it).
 - **A colour said after its noun** goes before it: "a ball that is blue", "two keys which are
   grey", "a box coloured red", "a key painted in green", "the ball in purple", "a door of yellow
   colour", "a key whose colour is red", "a box with a green colour", "a ball (blue)", "a ball (a
@@ -33,12 +33,14 @@ from __future__ import annotations
 import functools
 import re
 
+from instructed_rl.language.lexicon import GREY_SPELLINGS, QUALITY_NOUNS
 from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_TYPES, plural
 
 _COLOR = "|".join(COLORS)
-_GRAY = re.compile(r"\b[Gg]ray\b")  # the world's colour in American spelling
+_OTHER_SPELLING = re.compile(rf"\b(?:{'|'.join(GREY_SPELLINGS)})\b", re.IGNORECASE)  # "gray": the world's grey
 _NOUN = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
-_QUALITY = r"(?:colou?r|hue|shade|tint|paint)"
+# The lexicon's nouns of a quality ("of yellow colour"), and "paint" ("with a green paint").
+_QUALITY = rf"(?:{'|'.join(sorted((QUALITY_NOUNS - {'one', 'ones'}) | {'paint'}, key=len, reverse=True))})"
 # What may stand between a noun and its colour said after it, each ending right before the colour.
 _LINKS = (
     r"\s*,?\s*(?:that|which)\s+(?:is|are)\s+(?:(?:coloured|colored|painted)\s+(?:in\s+)?)?",
@@ -55,13 +57,12 @@ _COLOR_AFTER_NOUN = re.compile(
     rf"\b(?P<noun>{_NOUN})(?P<link>{'|'.join(f'(?:{link})' for link in _LINKS)})(?P<color>{_COLOR})\b"
     rf"(?P<tail>\s+(?:{_QUALITY}|ones?)\b(?:\s*\))?|\s*\))?",
     re.IGNORECASE)
-_COUNT = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|\d+)"
 _COUNTS = {word: n for n, word in NUMBER_WORDS.items()} | {"one": 1, "a": 1, "an": 1}
 _HOW_MANY = rf"(?:{'|'.join(_COUNTS)}|\d+)"
 _PLURAL_NOUN = "|".join(plural(kind) for kind in OBJECT_TYPES)
-_COLORED_ITEM = rf"(?:{_HOW_MANY}\s+)?(?:{_COLOR})(?:\s+ones?)?"
+_COUNTED_ITEM = rf"(?:{_HOW_MANY})\s+(?:{_COLOR})(?:\s+ones?)?"  # "one green", "a red one", "two grey"
+_COLORED_ITEM = rf"(?:{_COUNTED_ITEM}|(?:{_COLOR}))"  # in brackets the count may go: "(red, blue and grey)"
 _ITEMS = rf"{_COLORED_ITEM}(?:\s*,\s*{_COLORED_ITEM})*(?:\s*,?\s+and\s+{_COLORED_ITEM})?"
-_COUNTED_ITEM = rf"(?:{_HOW_MANY})\s+(?:{_COLOR})(?:\s+ones?)?"
 _COUNTED_ITEMS = rf"{_COUNTED_ITEM}(?:\s*,\s*{_COUNTED_ITEM})*\s*,?\s+and\s+{_COUNTED_ITEM}"
 _COUNTED_TOGETHER = re.compile(
     rf"\b(?P<count>{_HOW_MANY})\s+(?P<noun>{_PLURAL_NOUN})\s*(?:\((?P<bracketed>\s*{_ITEMS}\s*)\)"
@@ -70,18 +71,23 @@ _ONE_ITEM = re.compile(rf"(?:(?P<count>{_HOW_MANY})\s+)?(?P<color>{_COLOR})", re
 _ONE_OBJECT = re.compile(rf"\bone(?=\s+(?:{_COLOR})\s+(?:{'|'.join(OBJECT_TYPES)})\b)", re.IGNORECASE)
 _COLOR_BEFORE = re.compile(rf"\b(?:{_COLOR})\s*$", re.IGNORECASE)
 _NOUN_AFTER = re.compile(rf"\s*(?:{_COLOR}\s+)*(?:{_NOUN})\b", re.IGNORECASE)
-_ITEM = rf"\s*{_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*"
+_ITEM = rf"\s*\b{_HOW_MANY}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*"  # "one red box", "two keys"
 _ITEM_END = re.compile(rf"{_ITEM}(?:\s+here\s*)?(?=[;.!?]|$)", re.IGNORECASE)
-_ITEM_START = re.compile(rf"(?:^|\s){_COUNT}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*$", re.IGNORECASE)
+_ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=4096)
 def usual_form(description: str) -> str:
     """``description`` with its objects worded as the training descriptions word them (see the
     module docstring); unchanged where it already is."""
-    text = _GRAY.sub(lambda match: match.group()[0] + "rey", description)
+    text = _OTHER_SPELLING.sub(_respelt, description)
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     return _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
+
+
+def _respelt(match: re.Match) -> str:
+    word = GREY_SPELLINGS[match.group().lower()]
+    return word.capitalize() if match.group()[0].isupper() else word
 
 
 def _count(word: str) -> int:
