@@ -29,6 +29,21 @@ from instructed_rl.model.agent import Agent
     ("Objects: four balls (two red, blue, grey).", "Objects: two red balls, a blue ball, a grey ball."),
     ("There are one grey ball; one red box; two purple keys here.",
      "There are a grey ball, a red box and two purple keys here."),
+    # words said of one object inside the list: in a sentence of their own after it
+    ("It holds a grey ball (the dax), a red key and a box.", "It holds a grey ball, a red key and a box. The grey ball (the dax)."),
+    ("You see a red ball, which we call the wug, a blue key - poisonous - and a grey box called the fep here.",
+     "You see a red ball, a blue key and a grey box. The red ball, which we call the wug. The blue key - poisonous. "
+     "The grey box called the fep here."),
+    ("There are a red ball and a yellow box (deadly to touch) here. One room.",
+     "There are a red ball and a yellow box here. The yellow box (deadly to touch). One room."),
+    ("Objects: two keys [the feps], a ball nobody may touch.", "Objects: two keys, a ball. Two keys [the feps]. The ball nobody may touch."),
+    # rules joined in one sentence: a sentence each
+    ("The dax is the red ball, and your wug is the blue key, while tapomi means grey.",
+     "The dax is the red ball. Your wug is the blue key. Tapomi means grey."),
+    ("Every fep is a ball and the word wug names a key.", "Every fep is a ball. The word wug names a key."),
+    # one object a sentence: one list
+    ("There is a red ball. There are two grey keys. You see a box here. Avoid the red ball.",
+     "There are a red ball, two grey keys and a box here. Avoid the red ball."),
 ])
 def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     assert usual_form(written) == usual
@@ -43,6 +58,17 @@ def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     "Keep clear of the red box; one touch and the game is over.",
     "The world is one room; its walls have doors.",
     "Dax means red. The red ball is the tapomi.",
+    "There are a red ball and a blue key here.",  # "here" is said of the room
+    "You see a red ball next to a blue key.",
+    "A red ball (the dax) lies here.",            # one object: the sentence holds no other
+    "You see a key in the red box, a blue ball and a grey door.",
+    "You see blue ball, two green boxes, green key and two grey keys.",  # one more object, not words about one
+    "You see a red ball, a blue key, and two grey boxes.",  # ", and" before one more object
+    "There is only a single room here, and it has no doors.",  # "it" points back into the first clause
+    "Dobels are balls and keys.",
+    "Both balls and keys count as dobels; you see a red ball and a blue key.",
+    "Keep clear of the red box; one touch and the game is over.",
+    "There is a red ball. Avoid it.",
 ])
 def test_what_is_not_an_object_worded_another_way_stays(text):
     assert usual_form(text) == text
@@ -106,3 +132,44 @@ def test_an_instruction_and_a_description_both_saying_gray_read_grey():
     assert agent.rephrase("pick up the gray ball", description).text == "pick up the grey ball"
     assert agent.split("go to the ball that is gray, then go to the red box", description) == [
         "go to the grey ball", "go to the red box"]
+
+
+def _said_in_the_list(description: str, rules: list[dict], objects: str) -> str:
+    """``description`` with each role and hazard rule said inside its object list, after its object,
+    in wordings written for this test, instead of in a sentence of its own."""
+    listed = objects
+    stated = []
+    for rule in rules:
+        item = f"a {rule['color']} {rule['type']}"
+        if rule["kind"] not in ("role", "hazard") or len(re.findall(rf"\b{item}\b(?!s)", objects)) != 1:
+            continue
+        said = f" (its name: {rule['word']})" if rule["kind"] == "role" else " which nobody may touch"
+        listed = re.sub(rf"\b{item}\b(?!s)", item + said, listed)
+        stated.append((f"{rule['color']} {rule['type']}", rule["word"] or ""))
+    sentences = [s for s in re.split(r"(?<=[.!?]) ", description)
+                 if objects in s or not any(thing in s and word in s for thing, word in stated)]
+    return " ".join(sentences).replace(objects, listed)
+
+
+# RoleRoom and HazardRoom worlds the default agent lost with rules said in the list before it read
+# them out of it.
+IN_LIST_SEEDS = {"RoleRoom": (8_900_000, 8_900_002, 8_900_004, 8_900_006, 8_900_008, 8_900_009),
+                 "HazardRoom": (8_900_000, 8_900_005, 8_900_006, 8_900_008, 8_900_010, 8_900_011)}
+
+
+@pytest.mark.parametrize("game", sorted(IN_LIST_SEEDS))
+def test_the_default_agent_reads_a_rule_said_inside_the_object_list(game):
+    agent = Agent.from_pretrained("data/agents/default")
+    env = make_game_env(game, split="test")
+    won = 0
+    for seed in IN_LIST_SEEDS[game]:
+        obs, info = env.reset(seed=seed)
+        description = _said_in_the_list(obs["description"], info["rules"], describe_objects(env.unwrapped.level))
+        assert description != obs["description"] and ("its name:" in description or "nobody" in description)
+        agent.reset(obs["mission"], description)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
+            done = terminated or truncated
+        won += bool(info["success"])
+    assert won >= len(IN_LIST_SEEDS[game]) - 1

@@ -83,6 +83,7 @@ def test_a_colon_that_binds_a_name_to_what_it_names_does_not_end_the_sentence():
     assert sentences("The red ball has a nickname: dax. One room.") == [0] * 7 + [1, 1]
     assert sentences("Nickname of the grey key: the rupi.") == [0] * 7
     assert sentences("Dax: another word for a key. Tapomi: red.") == [0] * 6 + [1, 1]
+    assert sentences("The grey ball (its name: dax). One room.") == [0] * 6 + [1, 1]  # a name in brackets too
     # a heading before a list or a clause still ends its sentence, as in the trained wordings
     assert sentences("Objects: two blue balls, a key.") == [0] + [1] * 5
     assert sentences("Important: dax is red.") == [0, 1, 1, 1]

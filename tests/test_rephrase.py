@@ -315,3 +315,17 @@ def test_go_and_a_verb_is_one_act_and_commas_cut_what_no_two_skills_hold(rephras
     parts = rephraser.split("stand by the blue door, plus walk to the red box, plus reach the yellow key, "
                             "plus approach the grey box")
     assert [_reading(rephraser, part)[1] for part in parts] == ["door", "box", "key", "box"]
+
+
+def test_two_trained_words_typed_as_one_and_go_and_a_verb_are_read_as_the_act(rephraser):
+    """Written for this test: "goto the yellow box" and "go and fetch the grey key" were read as
+    picking the box up and going to the key."""
+    assert rephraser("goto the yellow box").text == "go to the yellow box"
+    assert rephraser("put the red key nextto the blue ball").text == "put the red key next to the blue ball"
+    assert ("goto", "go to") in rephraser("goto the yellow box").replaced
+    described = rephraser("pick up the goto", "The goto is the red ball.")  # a name the description gives stays
+    assert "goto" in described.text and not described.replaced
+    assert _kind(rephraser("go and fetch the grey key").text) == "pickup"
+    assert _kind(rephraser("come and grab the red ball").text) == "pickup"
+    assert _kind(rephraser("go and stand by the purple box").text) == "goto"
+    assert _kind(rephraser("run and open the blue door").text) == "open"

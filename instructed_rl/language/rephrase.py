@@ -107,6 +107,21 @@ def _corpus_words(corpus: Corpus) -> set[str]:
     return {word for text in texts for literal, _, _, _ in formatter.parse(normalize(text)) for word in literal.split()}
 
 
+def _joined_pairs(corpus: Corpus, known: set[str]) -> dict[str, str]:
+    """Two neighbouring words of the corpus's templates typed as one ("goto", "pickup", "nextto"):
+    the joined form -> the two words, where the joined form is no word of the corpus itself."""
+    formatter = string.Formatter()
+    pairs = {}
+    for kind in (*SKILL_SLOTS, *SEQUENCE_SLOTS):
+        for template in corpus.templates(kind):
+            for literal, _, _, _ in formatter.parse(normalize(template)):
+                words = [w for w in literal.split() if w.isalpha()]
+                for first, second in zip(words, words[1:]):
+                    if first + second not in known:
+                        pairs[first + second] = f"{first} {second}"
+    return pairs
+
+
 def _spaced_words(text: str) -> list[str]:
     """The words of ``text`` with its punctuation as words of their own ("key," -> "key", ",")."""
     return PUNCTUATION.sub(r" \1 ", text).split()
@@ -130,6 +145,9 @@ UNKNOWN_NOUN = "unknown noun"
 # One-word order words ("then", "first"), and words that join without saying when: before a part's
 # object they leave it without a verb of its own ("..., then the grey box").
 PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
+# "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
+# and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
+GOING_AND = ("go and ", "come and ", "run and ", "hurry and ")
 # Words that, alone between two objects, put the first beside the second: no part ends there.
 _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
                             "against", "toward", "towards", "adjacent", "right", "up", "side", "of", "at"})
@@ -164,6 +182,7 @@ class Rephraser:
         self.embed = embed
         self.articles = {w for key in ("definite", "indefinite") for phrase in corpus.words[key] for w in phrase.split()}
         self.known_words = _corpus_words(self.trained)
+        self.joined = _joined_pairs(self.trained, self.known_words)
         self.lexicon = Lexicon(corpus.words, corpus_words(corpus), embed)
         self.location_phrases = [phrase.split() for phrase in self.parser.grammar.lookup["location"]]
         self.templates = [_Template(kind, template, _slots_in_order(template))
@@ -259,10 +278,15 @@ class Rephraser:
 
     def read_words(self, text: str, description: str = "") -> tuple[str, tuple[tuple[str, str], ...]]:
         """``text`` with the colour and object words the corpus does not know read as its own
-        (:class:`instructed_rl.language.lexicon.Lexicon`), and what was replaced; ``text`` itself
-        when nothing was."""
+        (:class:`instructed_rl.language.lexicon.Lexicon`) and two of its words typed as one
+        ("goto") apart, and what was replaced; ``text`` itself when nothing was."""
         words = _spaced_words(normalize(text))
         read, replaced = self.lexicon(words, description)
+        named = description_words(description)
+        for index, word in enumerate(read):  # "goto the red ball": two words typed as one
+            if word in self.joined and word not in named:
+                read[index] = self.joined[word]
+                replaced.append((word, self.joined[word]))
         return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
 
     def split(self, text: str, description: str = "") -> list[str]:
@@ -474,6 +498,7 @@ class Rephraser:
         if not 0 < len(spans) <= SKILL_OBJECTS:
             return unchanged
         wording = self._neutral_wording(words, spans)
+        wording = next((wording[len(going):] for going in GOING_AND if wording.startswith(going)), wording)
         objects = [ref for _, _, ref in spans]
         key = (wording, tuple(ref.type if ref.type in ("door", UNKNOWN_NOUN) else "" for ref in objects))  # what _fits reads
         if key not in self._nearest:

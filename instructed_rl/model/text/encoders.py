@@ -131,10 +131,11 @@ class TextFeatures:
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any script; "ox-tail" is one word
 _SENTENCE_END = re.compile(r"[.!?;:]")
-# What a colon may join into one sentence: a short name after it ("has a nickname: dax."), or
+# What a colon may join into one sentence: a short name after it ("has a nickname: dax.", "(its
+# name: dax)."), or
 # a head word before it and neither a list nor a clause with a verb of being after it ("Dax:
 # another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
-_NAME_AFTER_COLON = re.compile(rf"\s*(\S+\s+)?{_WORD.pattern}\s*(?:[.!?;]|$)")
+_NAME_AFTER_COLON = re.compile(rf"\s*(\S+\s+)?{_WORD.pattern}[)\]\"'\u2019]*\s*(?:[.!?;]|$)")
 _HEAD_WORD = re.compile(rf"(?:^|[.!?;]\s*){_WORD.pattern}\s*$")
 _LIST_OR_CLAUSE = re.compile(r"[^.!?;]*?(?:,|\b(?:and|is|are|was|were|means)\b)", re.IGNORECASE)
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
