@@ -84,6 +84,8 @@ def test_a_colon_that_binds_a_name_to_what_it_names_does_not_end_the_sentence():
     assert sentences("Nickname of the grey key: the rupi.") == [0] * 7
     assert sentences("Dax: another word for a key. Tapomi: red.") == [0] * 6 + [1, 1]
     assert sentences("The grey ball (its name: dax). One room.") == [0] * 6 + [1, 1]  # a name in brackets too
+    assert sentences("The dax? The grey box. One room here.") == [0] * 5 + [1, 1, 1]  # a question's short answer
+    assert sentences("The dax? You will find out soon enough.") == [0, 0] + [1] * 6
     # a heading before a list or a clause still ends its sentence, as in the trained wordings
     assert sentences("Objects: two blue balls, a key.") == [0] + [1] * 5
     assert sentences("Important: dax is red.") == [0, 1, 1, 1]

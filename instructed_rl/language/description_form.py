@@ -170,6 +170,13 @@ def _listed_with_commas(text: str) -> str:
     return "".join(pieces)
 
 
+def _sentences(text: str) -> list[tuple[str, str]]:
+    """The sentences of ``text``, each with the space that follows it ("\n" or " "), so a rewrite
+    keeps the description's own layout."""
+    parts = re.split(r"(?<=[.!?])(\s+)", text)
+    return list(zip(parts[::2], [*parts[1::2], ""]))
+
+
 # A sentence that only says one object (or several alike) is there: "There is a red ball."
 _THERE_IS = re.compile(rf"(?:there\s+(?:is|are)|you\s+(?:can\s+)?see|here\s+(?:is|are)|it\s+holds)\s+"
                        rf"(?P<item>(?:{_HOW_MANY})\s+(?:(?:{_COLOR})\s+)?(?:{_NOUN}))(?:\s+here)?\s*[.!]", re.IGNORECASE)
@@ -181,20 +188,20 @@ def _objects_said_one_by_one_as_a_list(text: str) -> str:
     safe object is copied from the list beside it; one object a sentence, the pointer cannot tell
     which ball is the safe one (HazardRoom 32 of 50 worlds)."""
     out, run = [], []
-    for sentence in [*re.split(r"(?<=[.!?])\s+", text), ""]:
+    for sentence, space in [*_sentences(text), ("", "")]:
         said = _THERE_IS.fullmatch(sentence.strip())
         if said is not None:
-            run.append((sentence, said.group("item")))
+            run.append((sentence + space, said.group("item")))
             continue
         if len(run) == 1:
             out.append(run[0][0])
         elif run:
             items = [item[0].lower() + item[1:] for _, item in run]
-            out.append(f"There are {', '.join(items[:-1])} and {items[-1]} here.")
+            following = run[-1][0][len(run[-1][0].rstrip()):]
+            out.append(f"There are {', '.join(items[:-1])} and {items[-1]} here.{following}")
         run = []
-        if sentence:
-            out.append(sentence)
-    return " ".join(out)
+        out.append(sentence + space)
+    return "".join(out)
 
 
 # A comma and a conjunction before a clause of its own: "The dax is the red ball, and the wug is
@@ -273,10 +280,10 @@ def _rules_out_of_lists(text: str) -> str:
     key and a box. The grey ball (the treasure)." The pointer reads a rule from the sentence that
     holds it; in a list, every other object of the room stands in that sentence too."""
     out = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    for sentence, space in _sentences(text):
         items = list(_LISTED.finditer(sentence))
         if len(items) < 2:
-            out.append(sentence)
+            out.append(sentence + space)
             continue
         kept, said, cursor = [], [], 0
         for index, item in enumerate(items):
@@ -295,14 +302,15 @@ def _rules_out_of_lists(text: str) -> str:
                 said.append((item, words))
                 cursor += len(words)
         kept.append(sentence[cursor:])
-        out.append("".join(kept))
+        sentences = ["".join(kept)]
         for item, words in said:
             words = words.rstrip().rstrip("-\u2013\u2014,;:").rstrip()
             if item.group("count").lower() in ("a", "an", "one"):
-                out.append(f"The {item.group('object')}{words}.")
+                sentences.append(f"The {item.group('object')}{words}.")
             else:
-                out.append(f"{item.group()[0].upper()}{item.group()[1:]}{words}.")
-    return " ".join(out)
+                sentences.append(f"{item.group()[0].upper()}{item.group()[1:]}{words}.")
+        out.append(" ".join(sentences) + space)
+    return "".join(out)
 
 
 def _said_after_the_last(tail: str) -> str:

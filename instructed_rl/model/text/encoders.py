@@ -132,14 +132,15 @@ class TextFeatures:
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any script; "ox-tail" is one word
 _SENTENCE_END = re.compile(r"[.!?;:]")
 # What a colon may join into one sentence: a short name after it ("has a nickname: dax.", "(its
-# name: dax)."), or
-# a head word before it and neither a list nor a clause with a verb of being after it ("Dax:
-# another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
+# name: dax)."), or a head word before it and neither a list nor a clause with a verb of being
+# after it ("Dax: another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
 _NAME_AFTER_COLON = re.compile(rf"\s*(\S+\s+)?{_WORD.pattern}[)\]\"'\u2019]*\s*(?:[.!?;]|$)")
 _HEAD_WORD = re.compile(rf"(?:^|[.!?;]\s*){_WORD.pattern}\s*$")
 _LIST_OR_CLAUSE = re.compile(r"[^.!?;]*?(?:,|\b(?:and|is|are|was|were|means)\b)", re.IGNORECASE)
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
 _COPULAS = frozenset({"is", "are", "was", "were", "means", "s"})
+# A question's short answer, four words at most ("The dax? The grey box."): one sentence with it.
+_SHORT_ANSWER = re.compile(r"\s*(?:[^\s.!?;:]+\s+){0,3}[^\s.!?;:]+\s*(?:[.!]|$)")
 
 
 def sentence_ends(text: str) -> list[int]:
@@ -147,11 +148,14 @@ def sentence_ends(text: str) -> list[int]:
     word and what it is bound to read as one sentence: after "?", ":" or ";" a pronoun ("The
     rupi? It is the red box."; "Look at the grey key: that is the dobel."), after "." or "!" a
     pronoun and a verb of being ("Meet the rupi. It is the red box."; not "... the red key. It
-    holds a ball.", which speaks of the room); and where a colon binds a name to what it names
-    ("The red ball has a nickname: dax."; "Dax: another word for a key.")."""
+    holds a ball.", which speaks of the room); where a colon binds a name to what it names
+    ("The red ball has a nickname: dax."; "Dax: another word for a key."); and before a question's
+    short answer ("The dax? The grey box.")."""
     ends = []
     for mark in _SENTENCE_END.finditer(text):
         if mark.group() == ":" and _colon_joins(text, mark.start()):
+            continue
+        if mark.group() == "?" and _SHORT_ANSWER.match(text, mark.end()):
             continue
         following = _POINTING_BACK.match(text, mark.end())
         if following is not None:
