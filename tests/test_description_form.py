@@ -173,3 +173,33 @@ def test_the_default_agent_reads_a_rule_said_inside_the_object_list(game):
             done = terminated or truncated
         won += bool(info["success"])
     assert won >= len(IN_LIST_SEEDS[game]) - 1
+
+
+def _rules_joined(description: str, rules: list[dict]) -> str:
+    """``description`` with its rule sentences joined into one by ", and", after the rest."""
+    sentences = re.split(r"(?<=[.!?]) ", description)
+    stated = [s for s in sentences if any(rule["word"] and rule["word"] in s.lower() for rule in rules)]
+    rest = [s for s in sentences if s not in stated]
+    clauses = [stated[0].rstrip(".")] + [s[0].lower() + s[1:].rstrip(".") for s in stated[1:]]
+    return " ".join(rest + [", and ".join(clauses) + "."])
+
+
+# RoleRoom worlds the default agent lost with its rules joined so, before it read them a sentence each.
+JOINED_SEEDS = (8_900_000, 8_900_001, 8_900_002, 8_900_004, 8_900_006, 8_900_008)
+
+
+def test_the_default_agent_reads_rules_joined_in_one_sentence():
+    agent = Agent.from_pretrained("data/agents/default")
+    env = make_game_env("RoleRoom", split="test")
+    won = 0
+    for seed in JOINED_SEEDS:
+        obs, info = env.reset(seed=seed)
+        description = _rules_joined(obs["description"], info["rules"])
+        assert description.count(", and ") == len(info["rules"]) - 1 >= 1, description
+        agent.reset(obs["mission"], description)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
+            done = terminated or truncated
+        won += bool(info["success"])
+    assert won >= len(JOINED_SEEDS) - 1
