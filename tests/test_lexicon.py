@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructed_rl.language.corpus import load_corpus
-from instructed_rl.language.lexicon import description_words, nearest_color
+from instructed_rl.language.lexicon import description_words, misspelt, nearest_color
 from instructed_rl.language.parse import parse_instruction
 from instructed_rl.language.understanding import check_instruction
 
@@ -21,6 +21,29 @@ def test_colour_names_read_as_the_world_colour_people_call_them(name, color):
 def test_words_that_name_no_colour_are_not_colours():
     assert nearest_color("tapomi") is None
     assert nearest_color("fetch") is None
+
+
+@pytest.mark.parametrize("slip,meant", [
+    ("yelow", "yellow"), ("purpel", "purple"), ("gery", "grey"), ("rde", "red"), ("blu", "blue"),
+    ("greeen", "green"), ("boxx", "box"), ("kye", "key"), ("graay", "grey"), ("dooor", "door"),
+])
+def test_a_slip_of_the_keyboard_is_read_as_the_colour_or_object_it_misses(slip, meant):
+    assert misspelt(slip) == meant
+
+
+def test_words_and_slips_near_two_world_words_are_left_alone():
+    pytest.importorskip("wn")
+    for word in ("bed", "reed", "bleu", "gree", "gren", "dax", "blicket", "red", "gray", "doors", "fetch"):
+        assert misspelt(word) is None, word  # English words, as near green as grey, invented, or right
+
+
+def test_slips_in_a_typed_instruction_are_read_and_not_refused(rephraser):
+    description = "You see a purple ball, a grey box and a yellow door. One room, no doors."
+    reading = rephraser("put the purpel ball next to the gery box", description)
+    assert reading.text == "put the purple ball next to the grey box"
+    assert ("purpel", "purple") in reading.replaced
+    assert check_instruction("open the yelow door", corpus=load_corpus("paraphrase"), description=description).understood
+    assert rephraser("pick up the gery", "The gery is the red ball.").text == "pick up the gery"  # a name it defines
 
 
 def test_a_description_defines_its_words_and_their_plurals():

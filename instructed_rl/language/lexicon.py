@@ -16,6 +16,10 @@ compares wordings, this reads the words that stand where an object's colour or n
   word WordNet does not have, the one whose phrase MiniLM embeds nearest ("a keycard" against "a
   ball", "a box", "a key" and "a door").
 
+- **Slips of the keyboard**: a word that is no English word (WordNet's) and one letter added,
+  dropped, changed, or two letters swapped away from exactly one world colour or object word
+  reads as that word: "bleu" -> blue, "yelow" -> yellow, "purpel" -> purple, "boxx" -> box. Not
+  "bed" (a word), nor "gree" (as near green as grey).
 - **Determiners and colours said after the noun**: "an", "any", "some", "this", "that" before
   an object read as the corpus's articles; "the ball which is red", "a box coloured crimson"
   read as "the red ball", "a red box".
@@ -39,8 +43,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES, singulars
-from instructed_rl.language.wordnet import names_no_thing, object_type
+from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES, plural, singulars
+from instructed_rl.language.wordnet import english_words, names_no_thing, object_type
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
 LONGEST_COLOR_NAME = 3  # words
@@ -155,6 +159,34 @@ def nearest_color(name: str) -> str | None:
     return max(votes, key=votes.get)
 
 
+# The words a slip of the keyboard is read back to: the world's colours and object types.
+WORLD_WORDS = frozenset({*COLORS, *GREY_SPELLINGS, *OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)})
+SHORTEST_SLIP = 3  # letters: "rde", "kye"
+
+
+def _one_slip_apart(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with one letter added, dropped or changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        differ = [k for k in range(len(a)) if a[k] != b[k]]
+        return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1
+                                    and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:k] + long[k + 1:] == short for k in range(len(long)))
+
+
+@functools.lru_cache(maxsize=4096)
+def misspelt(word: str) -> str | None:
+    """The one world colour or object word ``word`` is a slip of the keyboard for ("bleu" -> "blue"),
+    or None: where ``word`` is an English word, is one itself, or is as near two of them."""
+    word = word.lower()
+    if len(word) < SHORTEST_SLIP or not word.isalpha() or word in WORLD_WORDS or word in english_words():
+        return None
+    near = [world for world in WORLD_WORDS if _one_slip_apart(word, world)]
+    return GREY_SPELLINGS.get(near[0], near[0]) if len(near) == 1 else None
+
+
 def description_words(description: str) -> frozenset[str]:
     """The words a description uses, each also without a plural ending ("daxes" defines "dax")."""
     words = {word.lower() for word in WORD.findall(description)}
@@ -194,10 +226,16 @@ class Lexicon:
     def __call__(self, words: list[str], description: str = "") -> tuple[list[str], list[tuple[str, str]]]:
         """``words`` with unknown colours and nouns replaced, and the (written, read) pairs."""
         defined = description_words(description)
+        replaced: list[tuple[str, str]] = []
+        words = list(words)
+        for k, word in enumerate(words):  # "the bleu key": a slip of the keyboard first
+            meant = misspelt(word) if word not in self.known and word not in defined else None
+            if meant is not None:
+                words[k] = self.color_word.get(meant) or self.type_word.get(meant) or meant
+                replaced.append((word, words[k]))
         unknown = [w not in self.known and w not in defined and (w.isalpha() or COLOR_COMPOUND.fullmatch(w) is not None)
                    and w not in CLOSED_CLASS_WORDS and w not in QUALITY_NOUNS for w in words]
         out: list[str] = []
-        replaced: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
             said_after = self._color_after_noun(words, unknown, i) if out and out[-1] in self.nouns else None

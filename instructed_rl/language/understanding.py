@@ -6,8 +6,8 @@ the words it cannot place:
 
 - an **object word** (a word of a phrase that starts with an article or a colour and ends at
   its object type, not after a preposition of place: "the unicorn", "a red sphinx", "the tapomi
-  ball", but not "off the floor") that is neither one of the corpus's object words nor a word
-  the environment description uses ("the tapomi" is fine where the description says "The
+  ball", but not "off the floor") that is neither one of the corpus's object words, nor a slip of
+  the keyboard for a colour or an object ("bleu"), nor a word the environment description uses ("the tapomi" is fine where the description says "The
   tapomi is the green ball.");
 - text in which **nothing can be placed at all**: no colour, object type, corpus word or
   description word ("asdf qwerty zxcv", another language);
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from instructed_rl.language import vocabulary
 from instructed_rl.language.corpus import Corpus
-from instructed_rl.language.lexicon import PLACE_PREPOSITIONS, WORD, description_words
+from instructed_rl.language.lexicon import PLACE_PREPOSITIONS, WORD, description_words, misspelt
 
 ARTICLES = frozenset({"the", "a", "an", "any", "that", "this"})
 # Also pronouns right after an order word or "do" ("after that stand by the box", "do this"): there
@@ -95,7 +95,7 @@ def check_instruction(instruction: str, *, corpus: Corpus, description: str = ""
     if not any(w in known and w not in FUNCTION_WORDS for w in words):
         unplaced = tuple(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or (instruction.strip(),)
         return Understanding(instruction, unplaced, "no word of it names a skill, colour or object the agent knows")
-    unplaced = tuple(dict.fromkeys(w for w in _object_phrase_words(words) if w not in known))
+    unplaced = tuple(dict.fromkeys(w for w in _object_phrase_words(words) if w not in known and misspelt(w) is None))
     if unplaced:
         return Understanding(instruction, unplaced, "no object here is called that, and the description defines no such word")
     return Understanding(instruction, ())

