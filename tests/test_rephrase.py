@@ -329,3 +329,13 @@ def test_two_trained_words_typed_as_one_and_go_and_a_verb_are_read_as_the_act(re
     assert _kind(rephraser("come and grab the red ball").text) == "pickup"
     assert _kind(rephraser("go and stand by the purple box").text) == "goto"
     assert _kind(rephraser("run and open the blue door").text) == "open"
+
+
+def test_quotation_marks_around_a_word_are_left_out_and_apostrophes_kept(rephraser):
+    """Written for this test: "go to the 'dax'" reached the policy with its quotes, which no
+    trained wording has."""
+    assert rephraser("go to the 'dax'", "The 'dax' is the grey box.").text == "go to the dax"
+    assert rephraser("pick up the \u201cred\u201d ball").text == "pick up the red ball"
+    assert rephraser.split("go to the \"dax\", then pick up the 'blue' key", "The dax is the grey box.") == [
+        "go to the dax", "pick up the blue key"]
+    assert rephraser("let's go to the red ball").text == "go to the red ball"

@@ -122,6 +122,10 @@ def _joined_pairs(corpus: Corpus, known: set[str]) -> dict[str, str]:
     return pairs
 
 
+# Quotation marks around a word or phrase ("go to the 'dax'"), not an apostrophe inside one ("let's").
+QUOTES = re.compile(r"(?<![^\W_])['\"\u2018\u2019\u201c\u201d]+|['\"\u2018\u2019\u201c\u201d]+(?![^\W_])")
+
+
 def _spaced_words(text: str) -> list[str]:
     """The words of ``text`` with its punctuation as words of their own ("key," -> "key", ",")."""
     return PUNCTUATION.sub(r" \1 ", text).split()
@@ -278,10 +282,13 @@ class Rephraser:
 
     def read_words(self, text: str, description: str = "") -> tuple[str, tuple[tuple[str, str], ...]]:
         """``text`` with the colour and object words the corpus does not know read as its own
-        (:class:`instructed_rl.language.lexicon.Lexicon`) and two of its words typed as one
-        ("goto") apart, and what was replaced; ``text`` itself when nothing was."""
-        words = _spaced_words(normalize(text))
+        (:class:`instructed_rl.language.lexicon.Lexicon`), two of its words typed as one ("goto")
+        apart and quotation marks left out, and what was replaced; ``text`` itself when nothing was."""
+        unquoted = QUOTES.sub("", text)
+        words = _spaced_words(normalize(unquoted))
         read, replaced = self.lexicon(words, description)
+        if unquoted != text:  # no trained wording quotes a word; the policy reads "the dax", not "the 'dax'"
+            replaced.insert(0, (text.strip(), unquoted.strip()))
         named = description_words(description)
         for index, word in enumerate(read):  # "goto the red ball": two words typed as one
             if word in self.joined and word not in named:
