@@ -18,8 +18,8 @@ compares wordings, this reads the words that stand where an object's colour or n
 
 - **Slips of the keyboard**: a word that is no English word (WordNet's) and one letter added,
   dropped, changed, or two letters swapped away from exactly one world colour or object word
-  reads as that word: "bleu" -> blue, "yelow" -> yellow, "purpel" -> purple, "boxx" -> box. Not
-  "bed" (a word), nor "gree" (as near green as grey).
+  reads as that word: "blu" -> blue, "yelow" -> yellow, "purpel" -> purple, "boxx" -> box. Not
+  "bed" or "bleu" (words), nor "gree" (as near green as grey).
 - **Determiners and colours said after the noun**: "an", "any", "some", "this", "that" before
   an object read as the corpus's articles; "the ball which is red", "a box coloured crimson"
   read as "the red ball", "a red box".
@@ -178,7 +178,7 @@ def _one_slip_apart(a: str, b: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def misspelt(word: str) -> str | None:
-    """The one world colour or object word ``word`` is a slip of the keyboard for ("bleu" -> "blue"),
+    """The one world colour or object word ``word`` is a slip of the keyboard for ("yelow" -> "yellow"),
     or None: where ``word`` is an English word, is one itself, or is as near two of them."""
     word = word.lower()
     if len(word) < SHORTEST_SLIP or not word.isalpha() or word in WORLD_WORDS or word in english_words():

@@ -7,8 +7,8 @@ the words it cannot place:
 - an **object word** (a word of a phrase that starts with an article or a colour and ends at
   its object type, not after a preposition of place: "the unicorn", "a red sphinx", "the tapomi
   ball", but not "off the floor") that is neither one of the corpus's object words, nor a slip of
-  the keyboard for a colour or an object ("bleu"), nor a word the environment description uses ("the tapomi" is fine where the description says "The
-  tapomi is the green ball.");
+  the keyboard for a colour or an object ("yelow"), nor a word the environment description uses
+  ("the tapomi" is fine where the description says "The tapomi is the green ball.");
 - text in which **nothing can be placed at all**: no colour, object type, corpus word or
   description word ("asdf qwerty zxcv", another language);
 - text that says **what not to do** ("do not pick up the red ball"): no skill does that, and a
