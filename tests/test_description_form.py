@@ -41,6 +41,11 @@ from instructed_rl.model.agent import Agent
     ("The dax is the red ball, and your wug is the blue key, while tapomi means grey.",
      "The dax is the red ball. Your wug is the blue key. Tapomi means grey."),
     ("Every fep is a ball and the word wug names a key.", "Every fep is a ball. The word wug names a key."),
+    ("Names: the grey box is the dax, the blue key is the wug.", "Names: the grey box is the dax. The blue key is the wug."),
+    # a line at a time: object lines are one list, any other line a sentence
+    ("You see:\n- a red ball\n- two blue keys\nRules:\n- dax = red ball\n- wug = blue key",
+     "You see: a red ball and two blue keys.\nRules:\ndax = red ball.\nwug = blue key."),
+    ("In it are \n- a red ball\n- a box\n. One room.", "In it are a red ball and a box\n. One room."),
     # one object a sentence: one list
     ("There is a red ball. There are two grey keys. You see a box here. Avoid the red ball.",
      "There are a red ball, two grey keys and a box here. Avoid the red ball."),

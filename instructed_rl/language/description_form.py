@@ -99,10 +99,10 @@ _ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
 def usual_form(description: str) -> str:
     """``description`` with its objects worded as the training descriptions word them (see the
     module docstring); unchanged where it already is."""
-    text = _OTHER_SPELLING.sub(_respelt, description)
+    text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, description))
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     text = _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
-    return _rules_out_of_lists(_clauses_as_sentences(_objects_said_one_by_one_as_a_list(text)))
+    return _clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text)))
 
 
 def _respelt(match: re.Match) -> str:
@@ -170,6 +170,38 @@ def _listed_with_commas(text: str) -> str:
     return "".join(pieces)
 
 
+# A line that lists one object or more ("- a red ball", "* two grey keys"), after its bullet.
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013]|\d+[.)])\s+")
+_OBJECTS_LINE = re.compile(rf"(?:(?:{_HOW_MANY})\s+)?(?:(?:{_COLOR})\s+)?(?:{_NOUN})\s*[,;.]?", re.IGNORECASE)
+
+
+def _lines_as_sentences(text: str) -> str:
+    """A description written a line at a time, as sentences: lines that each list an object read
+    as one list, after the line that leads in to them ("You see:\n- a red ball\n- a key" reads "You
+    see: a red ball and a key."), and any other line ends its sentence ("- dax = grey box" reads
+    "dax = grey box."). Without a stop, two rules on two lines were one sentence to the pointer,
+    and each offered the other's object to copy."""
+    if "\n" not in text:
+        return text
+    lines = [_BULLET.sub("", line).rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line, index = lines[index], index + 1
+        items = []
+        while index < len(lines) and _OBJECTS_LINE.fullmatch(lines[index].strip()):
+            items.append(lines[index].strip().rstrip(",;."))
+            index += 1
+        if items:
+            listed = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+            line = f"{line} {listed}".strip() if line.strip() else listed[0].upper() + listed[1:]
+        following = lines[index].lstrip() if index < len(lines) else ""
+        if line.strip() and not line.endswith((".", "!", "?", ";", ":")) and not following.startswith((".", "!", "?")):
+            line += "."
+        out.append(line)
+    return "\n".join(out)
+
+
 def _sentences(text: str) -> list[tuple[str, str]]:
     """The sentences of ``text``, each with the space that follows it ("\n" or " "), so a rewrite
     keeps the description's own layout."""
@@ -221,9 +253,9 @@ _POINTS_BACK = re.compile(r"(?:it|its|they|them|their|this|that|these|those|ther
 
 
 def _clauses_as_sentences(text: str) -> str:
-    """Clauses joined by a comma and a conjunction, or by "and" alone, as sentences of their own:
-    the pointer reads a rule from the sentence that holds it, and two rules in one sentence each
-    offer the other's object to copy."""
+    """Clauses joined by a comma and a conjunction, by "and" alone or by a comma alone, as
+    sentences of their own: the pointer reads a rule from the sentence that holds it, and two
+    rules in one sentence each offer the other's object to copy."""
     pieces, cursor = [], 0
     for join in _CLAUSE_JOIN.finditer(text):
         if _ONE_MORE_OBJECT.match(text, join.end()) or _POINTS_BACK.match(text, join.end()):
@@ -232,7 +264,13 @@ def _clauses_as_sentences(text: str) -> str:
         cursor = join.end() + 1
     text = "".join(pieces) + text[cursor:]
     parts = _CLAUSE_EDGE.split(text)  # clauses, and the punctuation between them
-    return "".join(_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(parts))
+    parts = [_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(parts)]
+    for index in range(1, len(parts) - 1, 2):  # "the grey box is the dax, the blue key is the wug"
+        if parts[index] == "," and _says_of_an_object(parts[index - 1].split(". ")[-1]) \
+                and _says_of_an_object(parts[index + 1].split(". ")[0]) and not _POINTS_BACK.match(parts[index + 1].lstrip()):
+            parts[index] = "."
+            parts[index + 1] = re.sub(r"^\s*\S", lambda first: first.group().upper(), parts[index + 1])
+    return "".join(parts)
 
 
 def _clauses_joined_by_and(clause: str) -> str:
@@ -251,11 +289,14 @@ def _clauses_joined_by_and(clause: str) -> str:
     return ". ".join(groups)
 
 
+_NO_SAYING = CLOSED_CLASS_WORDS | {"the", "a", "an"}  # words that say nothing of an object
+
+
 def _says_of_an_object(clause: str) -> bool:
     """Whether ``clause`` names a colour or an object and says something of it with a word of its own."""
     words = re.findall(r"[^\W\d_]+", clause.lower())
     return _OBJECT_WORD.search(clause) is not None and any(
-        word not in CLOSED_CLASS_WORDS and not _OBJECT_WORD.fullmatch(word) and word not in _COUNTS for word in words)
+        word not in _NO_SAYING and not _OBJECT_WORD.fullmatch(word) and word not in _COUNTS for word in words)
 
 
 _LISTED = re.compile(rf"\b(?P<count>{_HOW_MANY})\s+(?P<object>(?:(?:{_COLOR})\s+)?(?:{_NOUN}))\b", re.IGNORECASE)
