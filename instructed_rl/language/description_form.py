@@ -36,12 +36,17 @@ before.
   Only after a bracket, a dash, a comma or a clause ("called ...", "which ...", "nobody may ...");
   a place ("a key in the red box") or "here" stays in the list.
 - **Rules joined in one sentence** are a sentence each: "The dax is the red ball, and your wug is
-  the blue key." or "... the red ball and your wug is ...". In one sentence each rule offers the
-  other's object to copy: with rules joined by ", and" or by "and" alone, RoleRoom had fallen to
-  21 of 50 worlds, WordRoom to 30, ColorRoom to 35 and CategoryRoom to 28-29. Cut only between two
-  clauses that each name a colour or an object and say something of it with a word of their own:
-  "Dobels are balls and keys", "You see a red ball and a blue key" and "one touch and the game is
-  over" stay whole, and so does a clause that points back ("one room, and it has no doors").
+  the blue key.", "... the red ball and your wug is ..." or "... the red ball, your wug is ...".
+  In one sentence each rule offers the other's object to copy: with rules joined by ", and" or
+  by "and" alone, RoleRoom had fallen to 21 of 50 worlds, WordRoom to 30, ColorRoom to 35 and
+  CategoryRoom to 28-29. Cut only between two clauses that each name a colour or an object and
+  say something of it with a word of their own: "Dobels are balls and keys", "You see a red ball
+  and a blue key" and "one touch and the game is over" stay whole, and so does a clause that
+  points back ("one room, and it has no doors").
+- **A description written a line at a time** reads as sentences: lines that each list an object
+  ("- a red ball") are one list after the line that leads in to them ("You see:"), and any other
+  line ends its sentence, with or without a stop ("- dax = grey box"). Without a stop, two rules
+  on two lines were one sentence to the pointer.
 - **Objects said one a sentence** are one list: "There is a red ball. There is a grey key." reads
   "There are a red ball and a grey key here." A hazard's safe object is copied from the list
   beside it; one object a sentence, HazardRoom had fallen to 32 of 50.
