@@ -253,6 +253,7 @@ _ONE_MORE_OBJECT = re.compile(rf"(?:(?:{_HOW_MANY}|the|both|all)\s+)?(?:(?:{_COL
 # and keys"; "Keep clear of the red box; one touch and the game is over").
 _AND = re.compile(r"(?<=\w)\s+and\s+(?=\w)", re.IGNORECASE)
 _CLAUSE_EDGE = re.compile(r"([,;:.!?])")
+_SENTENCE_EDGE = re.compile(r"([;.!?])")
 _OBJECT_WORD = re.compile(rf"\b(?:{_COLOR}|{_NOUN})\b", re.IGNORECASE)
 _POINTS_BACK = re.compile(r"(?:it|its|they|them|their|this|that|these|those|there)\b", re.IGNORECASE)
 
@@ -268,8 +269,9 @@ def _clauses_as_sentences(text: str) -> str:
         pieces += [text[cursor:join.start()], ". ", text[join.end()].upper()]
         cursor = join.end() + 1
     text = "".join(pieces) + text[cursor:]
+    sentences = _SENTENCE_EDGE.split(text)  # "and" is weighed across commas: "X and whenever I say Y, I mean Z"
+    text = "".join(_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(sentences))
     parts = _CLAUSE_EDGE.split(text)  # clauses, and the punctuation between them
-    parts = [_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(parts)]
     for index in range(1, len(parts) - 1, 2):  # "the grey box is the dax, the blue key is the wug"
         if parts[index] == "," and _says_of_an_object(parts[index - 1].split(". ")[-1]) \
                 and _says_of_an_object(parts[index + 1].split(". ")[0]) and not _POINTS_BACK.match(parts[index + 1].lstrip()):
@@ -279,9 +281,10 @@ def _clauses_as_sentences(text: str) -> str:
 
 
 def _clauses_joined_by_and(clause: str) -> str:
-    """``clause`` cut where "and" joins two clauses that each say something of an object. Pieces
-    between "and"s are grouped first: one that says nothing of its own ("keys", "a blue key") is
-    one more thing of the piece before, and a piece that says nothing yet takes the next one in."""
+    """``clause`` (a sentence, commas and all) cut where "and" joins two clauses that each say
+    something of an object. Pieces between "and"s are grouped first: one that says nothing of its
+    own ("keys", "a blue key") is one more thing of the piece before, and a piece that says nothing
+    yet takes the next one in."""
     pieces = _AND.split(clause)
     if len(pieces) == 1:
         return clause
