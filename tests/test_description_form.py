@@ -41,6 +41,8 @@ from instructed_rl.model.agent import Agent
     ("The dax is the red ball, and your wug is the blue key, while tapomi means grey.",
      "The dax is the red ball. Your wug is the blue key. Tapomi means grey."),
     ("Every fep is a ball and the word wug names a key.", "Every fep is a ball. The word wug names a key."),
+    ("I use dax for the red box and whenever I say wug, I mean the grey key.",
+     "I use dax for the red box. Whenever I say wug, I mean the grey key."),
     ("Names: the grey box is the dax, the blue key is the wug.", "Names: the grey box is the dax. The blue key is the wug."),
     # a line at a time: object lines are one list, any other line a sentence
     ("You see:\n- a red ball\n- two blue keys\nRules:\n- dax = red ball\n- wug = blue key",
