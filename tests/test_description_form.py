@@ -48,6 +48,7 @@ from instructed_rl.model.agent import Agent
     ("You see:\n- a red ball\n- two blue keys\nRules:\n- dax = red ball\n- wug = blue key",
      "You see: a red ball and two blue keys.\nRules:\ndax = red ball.\nwug = blue key."),
     ("In it are \n- a red ball\n- a box\n. One room.", "In it are a red ball and a box\n. One room."),
+    ("- a red ball\n- a grey key\n- The dax is the red ball", "A red ball and a grey key.\nThe dax is the red ball."),
     # one object a sentence: one list
     ("There is a red ball. There are two grey keys. You see a box here. Avoid the red ball.",
      "There are a red ball, two grey keys and a box here. Avoid the red ball."),

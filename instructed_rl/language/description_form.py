@@ -182,10 +182,10 @@ _OBJECTS_LINE = re.compile(rf"(?:(?:{_HOW_MANY})\s+)?(?:(?:{_COLOR})\s+)?(?:{_NO
 
 def _lines_as_sentences(text: str) -> str:
     """A description written a line at a time, as sentences: lines that each list an object read
-    as one list, after the line that leads in to them ("You see:\n- a red ball\n- a key" reads "You
-    see: a red ball and a key."), and any other line ends its sentence ("- dax = grey box" reads
-    "dax = grey box."). Without a stop, two rules on two lines were one sentence to the pointer,
-    and each offered the other's object to copy."""
+    as one list, after the line that leads in to them ("You see:", then "- a red ball" and "- a key"
+    reads "You see: a red ball and a key."), and any other line ends its sentence ("- dax = grey
+    box" reads "dax = grey box."). Without a stop, two rules on two lines were one sentence to the
+    pointer, and each offered the other's object to copy."""
     if "\n" not in text:
         return text
     lines = [_BULLET.sub("", line).rstrip() for line in text.split("\n")]
@@ -194,6 +194,8 @@ def _lines_as_sentences(text: str) -> str:
     while index < len(lines):
         line, index = lines[index], index + 1
         items = []
+        if _OBJECTS_LINE.fullmatch(line.strip()):  # the list opens the description
+            line, items = "", [line.strip().rstrip(",;.")]
         while index < len(lines) and _OBJECTS_LINE.fullmatch(lines[index].strip()):
             items.append(lines[index].strip().rstrip(",;."))
             index += 1
