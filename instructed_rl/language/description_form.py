@@ -275,8 +275,8 @@ def _clauses_as_sentences(text: str) -> str:
     text = "".join(_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(sentences))
     parts = _CLAUSE_EDGE.split(text)  # clauses, and the punctuation between them
     for index in range(1, len(parts) - 1, 2):  # "the grey box is the dax, the blue key is the wug"
-        if parts[index] == "," and _says_of_an_object(parts[index - 1].split(". ")[-1]) \
-                and _says_of_an_object(parts[index + 1].split(". ")[0]) and not _POINTS_BACK.match(parts[index + 1].lstrip()):
+        if parts[index] == "," and _says_of_an_object(parts[index - 1]) and _says_of_an_object(parts[index + 1]) \
+                and not _POINTS_BACK.match(parts[index + 1].lstrip()):
             parts[index] = "."
             parts[index + 1] = re.sub(r"^\s*\S", lambda first: first.group().upper(), parts[index + 1])
     return "".join(parts)
