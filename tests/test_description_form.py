@@ -95,6 +95,16 @@ def test_every_shipped_games_descriptions_are_in_the_usual_form_already():
     assert not changed, changed[:3]
 
 
+def _won(agent, env, obs, description: str) -> bool:
+    """Whether ``agent`` does the mission of ``env``'s episode, just reset to ``obs``, reading ``description``."""
+    agent.reset(obs["mission"], description)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
+        done = terminated or truncated
+    return bool(info["success"])
+
+
 _LISTED = re.compile(r"(a|two|three|four|five|six|seven|eight|nine) (\w+) (\w+)")
 
 
@@ -123,12 +133,7 @@ def test_the_default_agent_avoids_a_hazard_whatever_the_object_list_wording(styl
         objects = describe_objects(env.unwrapped.level)
         description = obs["description"].replace(objects, _restyled(objects, style))
         assert description != obs["description"]
-        agent.reset(obs["mission"], description)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
-            done = terminated or truncated
-        won += bool(info["success"])
+        won += _won(agent, env, obs, description)
     assert won >= len(HAZARD_SEEDS) - 1
 
 
@@ -174,12 +179,7 @@ def test_the_default_agent_reads_a_rule_said_inside_the_object_list(game):
         obs, info = env.reset(seed=seed)
         description = _said_in_the_list(obs["description"], info["rules"], describe_objects(env.unwrapped.level))
         assert description != obs["description"] and ("its name:" in description or "nobody" in description)
-        agent.reset(obs["mission"], description)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
-            done = terminated or truncated
-        won += bool(info["success"])
+        won += _won(agent, env, obs, description)
     assert won >= len(IN_LIST_SEEDS[game]) - 1
 
 
@@ -204,10 +204,5 @@ def test_the_default_agent_reads_rules_joined_in_one_sentence():
         obs, info = env.reset(seed=seed)
         description = _rules_joined(obs["description"], info["rules"])
         assert description.count(", and ") == len(info["rules"]) - 1 >= 1, description
-        agent.reset(obs["mission"], description)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs).action)
-            done = terminated or truncated
-        won += bool(info["success"])
+        won += _won(agent, env, obs, description)
     assert won >= len(JOINED_SEEDS) - 1
