@@ -95,6 +95,9 @@ _ONE_ITEM = re.compile(rf"(?:(?P<count>{_HOW_MANY})\s+)?(?P<color>{_COLOR})", re
 _ONE_OBJECT = re.compile(rf"\bone(?=\s+(?:{_COLOR})\s+(?:{'|'.join(OBJECT_TYPES)})\b)", re.IGNORECASE)
 _COLOR_BEFORE = re.compile(rf"\b(?:{_COLOR})\s*$", re.IGNORECASE)
 _NOUN_AFTER = re.compile(rf"\s*(?:{_COLOR}\s+)*(?:{_NOUN})\b", re.IGNORECASE)
+# One object phrase, colour optional: "a red ball", "two keys".
+_OBJECT = rf"(?:(?:{_COLOR})\s+)?(?:{_NOUN})"
+_COUNTED_OBJECT = rf"(?:{_HOW_MANY})\s+{_OBJECT}"
 _ITEM = rf"\s*\b{_HOW_MANY}\s+(?:[^\W\d_]+\s+){{0,2}}(?:{_NOUN})\s*"  # "one red box", "two keys"
 _ITEM_END = re.compile(rf"{_ITEM}(?:\s+here\s*)?(?=[;.!?]|$)", re.IGNORECASE)
 _ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
@@ -177,7 +180,7 @@ def _listed_with_commas(text: str) -> str:
 
 # A line that lists one object or more ("- a red ball", "* two grey keys"), after its bullet.
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013]|\d+[.)])\s+")
-_OBJECTS_LINE = re.compile(rf"(?:(?:{_HOW_MANY})\s+)?(?:(?:{_COLOR})\s+)?(?:{_NOUN})\s*[,;.]?", re.IGNORECASE)
+_OBJECTS_LINE = re.compile(rf"(?:(?:{_HOW_MANY})\s+)?{_OBJECT}\s*[,;.]?", re.IGNORECASE)
 
 
 def _lines_as_sentences(text: str) -> str:
@@ -218,7 +221,7 @@ def _sentences(text: str) -> list[tuple[str, str]]:
 
 # A sentence that only says one object (or several alike) is there: "There is a red ball."
 _THERE_IS = re.compile(rf"(?:there\s+(?:is|are)|you\s+(?:can\s+)?see|here\s+(?:is|are)|it\s+holds)\s+"
-                       rf"(?P<item>(?:{_HOW_MANY})\s+(?:(?:{_COLOR})\s+)?(?:{_NOUN}))(?:\s+here)?\s*[.!]", re.IGNORECASE)
+                       rf"(?P<item>{_COUNTED_OBJECT})(?:\s+here)?\s*[.!]", re.IGNORECASE)
 
 
 def _objects_said_one_by_one_as_a_list(text: str) -> str:
@@ -274,8 +277,9 @@ def _clauses_as_sentences(text: str) -> str:
     sentences = _SENTENCE_EDGE.split(text)  # "and" is weighed across commas: "X and whenever I say Y, I mean Z"
     text = "".join(_clauses_joined_by_and(part) if index % 2 == 0 else part for index, part in enumerate(sentences))
     parts = _CLAUSE_EDGE.split(text)  # clauses, and the punctuation between them
+    says = [_says_of_an_object(part) for part in parts[::2]]
     for index in range(1, len(parts) - 1, 2):  # "the grey box is the dax, the blue key is the wug"
-        if parts[index] == "," and _says_of_an_object(parts[index - 1]) and _says_of_an_object(parts[index + 1]) \
+        if parts[index] == "," and says[index // 2] and says[index // 2 + 1] \
                 and not _POINTS_BACK.match(parts[index + 1].lstrip()):
             parts[index] = "."
             parts[index + 1] = re.sub(r"^\s*\S", lambda first: first.group().upper(), parts[index + 1])
@@ -309,7 +313,7 @@ def _says_of_an_object(clause: str) -> bool:
         word not in _NO_SAYING and not _OBJECT_WORD.fullmatch(word) and word not in _COUNTS for word in words)
 
 
-_LISTED = re.compile(rf"\b(?P<count>{_HOW_MANY})\s+(?P<object>(?:(?:{_COLOR})\s+)?(?:{_NOUN}))\b", re.IGNORECASE)
+_LISTED = re.compile(rf"\b(?P<count>{_HOW_MANY})\s+(?P<object>{_OBJECT})\b", re.IGNORECASE)
 _LIST_SEPARATOR = re.compile(r"\s*(?:,\s*and|,|and)\s+$", re.IGNORECASE)
 # What starts words said of one listed object: a bracket, a dash, or a clause about it, opened by a
 # relative word, a participle or a subject ("a red key called the treasure", "a box nobody may
