@@ -8,7 +8,7 @@ import torch
 
 from instructed_rl.model.agent import Agent, AgentConfig
 from instructed_rl.games.env import InstructedEnv
-from instructed_rl.model.pointer import (find_queries, hyphens_joined, hyphens_restored, pointer_labels, pointer_text,
+from instructed_rl.model.pointer import (find_queries, names_joined, names_restored, pointer_labels, pointer_text,
                                          rewrite, same_reading)
 from instructed_rl.model.text.encoders import text_words, word_key
 from instructed_rl.train.reading import pointer_reading_loss, reading_examples, warm_up_reader
@@ -136,11 +136,11 @@ def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
 
 
 def test_a_hyphenated_name_is_one_word_to_the_pointer_and_written_back_where_it_stays():
-    instruction, description, written = hyphens_joined(
+    instruction, description, written = names_joined(
         "get the plitel-britel", "Plitel-britels are balls. A yellow-coloured key.")
     assert (instruction, description) == ("get the plitelbritel", "plitelbritels are balls. A yellow-coloured key.")
-    assert hyphens_restored("get the plitelbritel", written) == "get the plitel-britel"
-    assert hyphens_joined("get the ball", "A yellow-coloured ball.") == ("get the ball", "A yellow-coloured ball.", {})
+    assert names_restored("get the plitelbritel", written) == "get the plitel-britel"
+    assert names_joined("get the ball", "A yellow-coloured ball.") == ("get the ball", "A yellow-coloured ball.", {})
 
 
 def test_the_default_agent_reads_names_written_with_a_hyphen():

@@ -219,26 +219,31 @@ def _sentences(text: str) -> list[tuple[str, str]]:
     return list(zip(parts[::2], [*parts[1::2], ""]))
 
 
-# A sentence that only says one object (or several alike) is there: "There is a red ball."
-_THERE_IS = re.compile(rf"(?:there\s+(?:is|are)|you\s+(?:can\s+)?see|here\s+(?:is|are)|it\s+holds)\s+"
-                       rf"(?P<item>{_COUNTED_OBJECT})(?:\s+here)?\s*[.!]", re.IGNORECASE)
+# A sentence that only says which objects are there: "There is a red ball.", "There are also two
+# grey keys and a blue box."
+_THERE_IS = re.compile(rf"(?:there\s+(?:is|are)|you\s+(?:can\s+)?(?:also\s+)?see|here\s+(?:is|are)|(?:it|the\s+room)\s+(?:also\s+)?holds"
+                       rf"|the\s+(?:world|room)\s+(?:also\s+)?contains|in\s+it\s+(?:is|are)|objects\s*:)"
+                       rf"(?:\s+also)?\s+(?P<items>{_COUNTED_OBJECT}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){_COUNTED_OBJECT})*)"
+                       rf"(?:\s+(?:here|too|as\s+well))?\s*[.!]", re.IGNORECASE)
+_ITEM_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
 
 
 def _objects_said_one_by_one_as_a_list(text: str) -> str:
-    """Two or more sentences in a row that each say one object is there, as one list: "There is a
-    red ball. There is a grey key." reads "There are a red ball and a grey key here." A hazard's
-    safe object is copied from the list beside it; one object a sentence, the pointer cannot tell
-    which ball is the safe one (HazardRoom 32 of 50 worlds)."""
+    """Two or more sentences in a row that each say which objects are there, as one list: "There
+    is a red ball. There is a grey key." and "There are a red ball and a blue box. There are also two
+    grey keys." read "There are a red ball, ... and ... here." A hazard's safe object is copied from
+    the list beside it; with the objects in two or more sentences, the pointer cannot tell which
+    ball is the safe one (one object a sentence: HazardRoom 32 of 50 worlds)."""
     out, run = [], []
     for sentence, space in [*_sentences(text), ("", "")]:
         said = _THERE_IS.fullmatch(sentence.strip())
         if said is not None:
-            run.append((sentence + space, said.group("item")))
+            run.append((sentence + space, _ITEM_SEPARATOR.split(said.group("items"))))
             continue
         if len(run) == 1:
             out.append(run[0][0])
         elif run:
-            items = [item[0].lower() + item[1:] for _, item in run]
+            items = [item[0].lower() + item[1:] for _, listed in run for item in listed]
             following = run[-1][0][len(run[-1][0].rstrip()):]
             out.append(f"There are {', '.join(items[:-1])} and {items[-1]} here.{following}")
         run = []
@@ -260,6 +265,7 @@ _AND = re.compile(r"(?<=\w)\s+and\s+(?=\w)", re.IGNORECASE)
 _CLAUSE_EDGE = re.compile(r"([,;:.!?])")
 _SENTENCE_EDGE = re.compile(r"([;.!?])")
 _OBJECT_WORD = re.compile(rf"\b(?:{_COLOR}|{_NOUN})\b", re.IGNORECASE)
+_KIND_BEFORE = re.compile(rf"\b(?:{_NOUN})\s*$", re.IGNORECASE)  # "balls" before "and keys": one list of kinds
 _POINTS_BACK = re.compile(r"(?:it|its|they|them|their|this|that|these|those|there)\b", re.IGNORECASE)
 
 
@@ -290,13 +296,15 @@ def _clauses_joined_by_and(clause: str) -> str:
     """``clause`` (a sentence, commas and all) cut where "and" joins two clauses that each say
     something of an object. Pieces between "and"s are grouped first: one that says nothing of its
     own ("keys", "a blue key") is one more thing of the piece before, and a piece that says nothing
-    yet takes the next one in."""
+    yet takes the next one in; so does a piece that goes on a list of kinds ("We group balls and
+    keys together as daxes")."""
     pieces = _AND.split(clause)
     if len(pieces) == 1:
         return clause
     groups = [pieces[0]]
     for piece in pieces[1:]:
-        if _says_of_an_object(groups[-1]) and _says_of_an_object(piece) and not _POINTS_BACK.match(piece):
+        if _says_of_an_object(groups[-1]) and _says_of_an_object(piece) and not _POINTS_BACK.match(piece) \
+                and not (_KIND_BEFORE.search(groups[-1]) and _NOUN_AFTER.match(piece)):
             groups.append(piece[0].upper() + piece[1:])
         else:
             groups[-1] += " and " + piece

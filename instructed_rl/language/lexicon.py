@@ -51,7 +51,8 @@ LONGEST_COLOR_NAME = 3  # words
 NEIGHBOURS = 7
 LIGHTNESS_WEIGHT = np.array([0.5, 1.0, 1.0])  # a shade's hue and chroma say more than how light it is
 GREY_SPELLINGS = {"gray": "grey"}
-WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # a word in any script; "ox-tail" is one word
+# A word in any script: "ox-tail", and names written with an apostrophe or digits ("k'tar", "c3po"), are one word.
+WORD = re.compile(r"[^\W_]*[^\W\d_][^\W_]*(?:[-'\u2019][^\W_]*[^\W\d_][^\W_]*)*")
 GENERIC_NOUN = "thing"  # a word nearer this than every object type names no object ("a little")
 # Determiners a corpus may not use, read as its articles: "any red ball" is "a red ball".
 DETERMINERS = {"an": "indefinite", "any": "indefinite", "some": "indefinite", "one": "indefinite",

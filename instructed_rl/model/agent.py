@@ -36,7 +36,7 @@ from instructed_rl.model.hub import resolve_agent
 from instructed_rl.model.io import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, AgentLoadError, check_agent_directory,
                                     load_weights, package_version, read_config_document, read_tokenizer_bytes, read_weights, write_agent)
 from instructed_rl.model.places import Placed, off_place_cells, start_room, without_places
-from instructed_rl.model.pointer import (find_queries, hyphens_joined, hyphens_restored, pointer_text, rewrite,
+from instructed_rl.model.pointer import (find_queries, names_joined, names_restored, pointer_text, rewrite,
                                          score_queries)
 from instructed_rl.model.loops import LoopGuard
 from instructed_rl.model.policy import GoalFeatures, Policy, PolicyConfig, PolicyOutput, choose_actions, preprocess_obs
@@ -311,7 +311,7 @@ class Agent(nn.Module):
         pairs = list(zip(instructions, descriptions))
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._readings))
         if new:
-            joined = [hyphens_joined(instruction, pointer_text(description)) for instruction, description in new]
+            joined = [names_joined(instruction, pointer_text(description)) for instruction, description in new]
             unread, described = [j[0] for j in joined], [j[1] for j in joined]
             read = [instruction for instruction, _ in new]
             queries = find_queries(unread, described)
@@ -319,7 +319,7 @@ class Agent(nn.Module):
                 with torch.no_grad():
                     scores = score_queries(self.policy.pointer_reader, self.pointer_features(described), queries)
                 rewritten = rewrite(unread, described, queries, scores, as_the_policy_reads=True)
-                read = [hyphens_restored(text, j[2]) for text, j in zip(rewritten, joined)]
+                read = [names_restored(text, j[2]) for text, j in zip(rewritten, joined)]
             if len(self._readings) + len(new) > READINGS_HELD:
                 self._readings.clear()
             self._readings.update(zip(new, read))

@@ -55,7 +55,7 @@ from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
 COPY_THRESHOLD = 0.5
-MIN_NOUN = 3  # letters: shorter words ("a", "as", "is") are never looked up in another number
+MIN_NOUN = 3  # letters of a plural, or of a singular looked up in the plural: "a", "as" and "is" never are ("bo" is, as "bos")
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
 MAX_FILLERS = 3
 Unit = tuple[int, int]  # (sentence index, word key): one word of the description that can be copied
@@ -166,24 +166,43 @@ def _singular_unless_counted(sentence: str, match: re.Match) -> str:
     return word[:len(_SINGULAR_OF[word.lower()])]
 
 
-def hyphens_joined(instruction: str, description: str) -> tuple[str, str, dict[str, str]]:
-    """The two texts with each hyphenated word of the instruction written as one word in both
-    ("plitel-britel" and "Plitel-britels" become "plitelbritel" and "Plitelbritels"), and each
-    joined word -> the word as the instruction writes it. The pointer learned names of letters
-    only: a hyphen inside a name it must find in both texts threw its reading (RoleRoom 38 and
-    WordRoom 36 of 40 worlds with such names, 40 and 40 written as one word)."""
-    written = {w.text.replace("-", ""): w.text for w in text_words(instruction) if "-" in w.text}
+# A word of the instruction written with marks inside: a hyphen ("plitel-britel"), an apostrophe
+# ("k'tar"; not a contraction, "don't", "it's") or digits ("b4x", "c3po").
+_MARKED_NAME = re.compile(r"(?<![\w'\u2019-])[^\W_]+(?:[-'\u2019][^\W_]+)*")
+_CONTRACTION = re.compile(r"['\u2019](?:s|t|re|ll|ve|d|m)$", re.IGNORECASE)
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _as_letters(name: str) -> str:
+    return "".join(_DIGIT_WORDS[int(c)] if c.isdigit() else c for c in name if c.isalpha() or c.isdigit())
+
+
+def names_joined(instruction: str, description: str) -> tuple[str, str, dict[str, str]]:
+    """The two texts with each word of the instruction written with marks inside (a hyphen, an
+    apostrophe, digits) written as letters only in both ("plitel-britel" and "Plitel-britels"
+    become "plitelbritel" and "plitelbritels"; "b4x" becomes "bfourx"), and each joined word ->
+    the word as the instruction writes it. The pointer learned names of letters only: a mark
+    inside a name it must find in both texts threw its reading (hyphens: RoleRoom 38 and
+    WordRoom 36 of 40 worlds, 40 and 40 written as one word; apostrophes and digits: none of 80
+    role worlds read, the name being cut in two words)."""
+    written = {}
+    for match in _MARKED_NAME.finditer(instruction):
+        name = match.group()
+        if name.isalpha() or not any(c.isalpha() for c in name) or _CONTRACTION.search(name):
+            continue
+        written[_as_letters(name).lower()] = name
     if not written:
         return instruction, description, {}
     def join(text: str) -> str:
         for original in written.values():
-            text = re.sub(rf"\b{re.escape(original)}(?=(?:e?s)?\b)", original.replace("-", ""), text, flags=re.IGNORECASE)
+            text = re.sub(rf"(?<![\w'\u2019-]){re.escape(original)}(?=(?:e?s)?\b)", _as_letters(original).lower(), text,
+                          flags=re.IGNORECASE)
         return text
     return join(instruction), join(description), written
 
 
-def hyphens_restored(text: str, written: dict[str, str]) -> str:
-    """``text`` with the words :func:`hyphens_joined` wrote as one written as before, where the
+def names_restored(text: str, written: dict[str, str]) -> str:
+    """``text`` with the words :func:`names_joined` wrote as letters written as before, where the
     pointer left them."""
     for joined, original in written.items():
         text = re.sub(rf"\b{re.escape(joined)}\b", original, text)
@@ -201,15 +220,16 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
         sentences_of: dict[int, set[int]] = {}
         for word in described:
             sentences_of.setdefault(word.key, set()).add(word.sentence)
-        plural_of = {word_key(form): word.key for word in described if len(word.text) > MIN_NOUN
+        plural_of = {word_key(form): word.key for word in described if len(word.text) >= MIN_NOUN
                      for form in singulars(word.text.lower())}
         for key, text in {w.key: w.text.lower() for w in text_words(instruction)}.items():
             if text in CLOSED_CLASS_WORDS or text in ARTICLES:  # "go over to ..." where the description says "over there"
                 continue
             marked = key if key in sentences_of else 0
-            if not marked and len(text) >= MIN_NOUN and text not in OBJECT_TYPES:  # the other number: plural there, or here
-                marked = plural_of.get(key) or next(
-                    (word_key(form) for form in singulars(text) if word_key(form) in sentences_of), 0)
+            if not marked and text not in OBJECT_TYPES:  # the other number: plural there ("bo": "bos"), or here
+                marked = plural_of.get(key, 0) if len(text) >= MIN_NOUN - 1 else 0
+                if not marked and len(text) >= MIN_NOUN:
+                    marked = next((word_key(form) for form in singulars(text) if word_key(form) in sentences_of), 0)
             if not marked:
                 continue
             units = tuple(dict.fromkeys((w.sentence, w.key) for w in described

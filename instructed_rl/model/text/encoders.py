@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from instructed_rl.model.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
+from instructed_rl.language.vocabulary import OBJECT_TYPES, plural
 
 EncoderKind = Literal["transformer", "gru", "pretrained"]
 ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
@@ -132,9 +133,15 @@ class TextFeatures:
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any script; "ox-tail" is one word
 _SENTENCE_END = re.compile(r"[.!?;:]")
 # What a colon may join into one sentence: a short name after it ("has a nickname: dax.", "(its
-# name: dax)."), or a head word before it and neither a list nor a clause with a verb of being
-# after it ("Dax: another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
+# name: dax)."); kinds of object with no colour after it, which say what the words before it cover
+# ("Daxes come in two kinds: balls and keys."; a room's objects are listed with their colours); or
+# a head word before it and neither a list nor a clause with a verb of being after it ("Dax:
+# another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
 _NAME_AFTER_COLON = re.compile(rf"\s*(\S+\s+)?{_WORD.pattern}[)\]\"'\u2019]*\s*(?:[.!?;]|$)")
+_KIND = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
+_KIND_ITEM = rf"(?:(?:an?|the|any|all|every)\s+)?(?:{_KIND})\b"
+_KINDS_AFTER_COLON = re.compile(rf"\s*{_KIND_ITEM}(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+){_KIND_ITEM})*\s*(?:[.!?;]|$)",
+                                re.IGNORECASE)
 _HEAD_WORD = re.compile(rf"(?:^|[.!?;]\s*){_WORD.pattern}\s*$")
 _LIST_OR_CLAUSE = re.compile(r"[^.!?;]*?(?:,|\b(?:and|is|are|was|were|means)\b)", re.IGNORECASE)
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
@@ -168,7 +175,7 @@ def sentence_ends(text: str) -> list[int]:
 
 def _colon_joins(text: str, at: int) -> bool:
     after = at + 1
-    if _NAME_AFTER_COLON.match(text, after):
+    if _NAME_AFTER_COLON.match(text, after) or _KINDS_AFTER_COLON.match(text, after):
         return True
     return _HEAD_WORD.search(text, 0, at) is not None and _LIST_OR_CLAUSE.match(text, after) is None
 
