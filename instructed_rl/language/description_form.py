@@ -57,7 +57,7 @@ from __future__ import annotations
 import functools
 import re
 
-from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, GREY_SPELLINGS, QUALITY_NOUNS
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, GREY_SPELLINGS, QUALITY_NOUNS, misspelt
 from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_TYPES, plural
 
 _COLOR = "|".join(COLORS)
@@ -107,10 +107,48 @@ _ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
 def usual_form(description: str) -> str:
     """``description`` with its objects worded as the training descriptions word them (see the
     module docstring); unchanged where it already is."""
-    text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, description))
+    text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, _slips_mended(description)))
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     text = _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
     return _clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text)))
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _slips_mended(text: str) -> str:
+    """Slips of the keyboard for a colour or an object word (:func:`misspelt`) read as the word,
+    where they stand as one: a colour right before an object word, an object word right after a
+    colour ("the grene ball", "a red bxo", "the yelow kye"). A word standing alone may be a name
+    the description defines ("The grene is the red ball."), and stays."""
+    words = list(_LETTERS.finditer(text))
+    read = [_world_word(word.group()) for word in words]
+    mended = [None] * len(words)
+    for index in range(len(words) - 1):
+        first, second = read[index], read[index + 1]
+        if text[words[index].end():words[index + 1].start()].strip():
+            continue  # only words side by side: "grene, ball" is no object
+        if first in COLORS and second in _NOUNS:
+            for at in (index, index + 1):
+                if read[at] != words[at].group().lower():
+                    mended[at] = read[at]
+    for index in reversed(range(len(words))):
+        if mended[index] is not None:
+            written = words[index].group()
+            word = mended[index].capitalize() if written[0].isupper() else mended[index]
+            text = text[:words[index].start()] + word + text[words[index].end():]
+    return text
+
+
+_NOUNS = frozenset({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)})
+
+
+def _world_word(word: str) -> str:
+    """``word`` as a colour or object word (lower case), itself or the one it is a slip for; else itself."""
+    lower = GREY_SPELLINGS.get(word.lower(), word.lower())
+    if lower in COLORS or lower in _NOUNS:
+        return lower
+    return misspelt(lower) or lower
 
 
 def _respelt(match: re.Match) -> str:

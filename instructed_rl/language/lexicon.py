@@ -182,10 +182,12 @@ def misspelt(word: str) -> str | None:
     """The one world colour or object word ``word`` is a slip of the keyboard for ("yelow" -> "yellow"),
     or None: where ``word`` is an English word, is one itself, or is as near two of them."""
     word = word.lower()
-    if len(word) < SHORTEST_SLIP or not word.isalpha() or word in WORLD_WORDS or word in english_words():
+    if len(word) < SHORTEST_SLIP or not word.isalpha() or word in WORLD_WORDS:
         return None
     near = [world for world in WORLD_WORDS if _one_slip_apart(word, world)]
-    return GREY_SPELLINGS.get(near[0], near[0]) if len(near) == 1 else None
+    if len(near) != 1 or word in english_words():  # WordNet's words are read only for a likely slip
+        return None
+    return GREY_SPELLINGS.get(near[0], near[0])
 
 
 def description_words(description: str) -> frozenset[str]:

@@ -51,6 +51,7 @@ from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, WORD, Lexicon, de
 from instructed_rl.language.order import EDGE_PUNCTUATION, PLACING_PHRASES, doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize, pronoun_positions
 from instructed_rl.language.understanding import corpus_words
+from instructed_rl.language.wordnet import is_verb_of_going
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
 # around the objects, not which objects they are.
@@ -160,6 +161,13 @@ _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next",
 def _says_where(between: list[str]) -> bool:
     """Whether the words between two object phrases only say where the first goes ("by", "next to")."""
     return bool(between) and all(word.lower() in _NEXT_TO_WORDS for word in between)
+
+
+def _goes_to(before: list[str]) -> bool:
+    """Whether the verb the words ``before`` an object end on is a verb of going ("head for the red
+    ball"): MiniLM puts "head for something" and "run for something" nearest "get something"."""
+    verb = next((word for word in reversed(before) if word.isalpha() and word not in CLOSED_CLASS_WORDS), None)
+    return verb is not None and is_verb_of_going(verb)
 
 
 def _fits(template: _Template, objects: list[ObjectRef]) -> bool:
@@ -514,6 +522,9 @@ class Rephraser:
                 return unchanged
             similarity = self._template_vectors[allowed] @ self.embed([wording])[0]
             best = int(similarity.argmax())
+            if self.templates[allowed[best]].kind == "pickup" and _goes_to(words[:spans[0][0]]):
+                going = [k for k, i in enumerate(allowed) if self.templates[i].kind == "goto"]
+                best = max(going, key=lambda k: similarity[k], default=best)
             self._nearest[key] = (allowed[best], float(similarity[best]))
         index, similarity = self._nearest[key]
         template = self.templates[index]

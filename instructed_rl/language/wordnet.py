@@ -151,6 +151,51 @@ def names_no_thing(word: str) -> bool:
     return _nearest_type(word)[1] < NEAR_A_WORLD_SENSE
 
 
+GOING = "travel"  # its first verb sense: "change location; move, travel, or proceed" (go, move, locomote)
+
+
+@functools.lru_cache(maxsize=1)
+def _verbs() -> tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, ...]]] | None:
+    """WordNet's verbs: each verb's senses (most common first), and each sense's more general ones."""
+    directory = wordnet_directory()
+    if directory is None or not (directory / "index.verb").is_file():
+        return None
+    senses, kinds = {}, {}
+    with open(directory / "index.verb", encoding="utf-8") as file:
+        for line in file:
+            if line[:1].isalpha():
+                fields = line.split()
+                senses[fields[0]] = tuple(int(offset) for offset in fields[-int(fields[2]):])
+    with open(directory / "data.verb", encoding="utf-8") as file:
+        for line in file:
+            if line[:1].isdigit():
+                fields = line.split(" | ", 1)[0].split()
+                at = 4 + 2 * int(fields[3], 16)
+                pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
+                kinds[int(fields[0])] = tuple(int(pointers[k + 1]) for k in range(0, len(pointers), 4)
+                                              if pointers[k] in HYPERNYMS and pointers[k + 2] == "v")
+    return senses, kinds
+
+
+@functools.lru_cache(maxsize=1024)
+def is_verb_of_going(word: str) -> bool:
+    """Whether ``word``'s most common sense as a verb is a way of going somewhere ("head", "run",
+    "approach", "wander"; not "get", "fetch", "carry", which move a thing, nor "aim")."""
+    verbs = _verbs()
+    if verbs is None or not verbs[0].get(word.lower()) or not verbs[0].get(GOING):
+        return False
+    senses, kinds = verbs
+    going, seen, todo = senses[GOING][0], set(), [senses[word.lower()][0]]
+    while todo:
+        sense = todo.pop()
+        if sense == going:
+            return True
+        if sense not in seen:
+            seen.add(sense)
+            todo.extend(kinds.get(sense, ()))
+    return False
+
+
 WORD_LISTS = ("index.noun", "index.verb", "index.adj", "index.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc")
 
 
