@@ -52,6 +52,12 @@ from instructed_rl.model.agent import Agent
     # one object a sentence: one list
     ("There is a red ball. There are two grey keys. You see a box here. Avoid the red ball.",
      "There are a red ball, two grey keys and a box here. Avoid the red ball."),
+    # a list said in two sentences: one list
+    ("It holds a grey ball and a blue box. There are also a red box and two yellow keys. Never touch the red box.",
+     "There are a grey ball, a blue box, a red box and two yellow keys here. Never touch the red box."),
+    # slips of the keyboard in an object phrase
+    ("The dax is the grene ball. It holds a red bxo and two yelow kyes.",
+     "The dax is the green ball. It holds a red box and two yellow keys."),
 ])
 def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     assert usual_form(written) == usual
@@ -77,6 +83,9 @@ def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     "Both balls and keys count as dobels; you see a red ball and a blue key.",
     "Keep clear of the red box; one touch and the game is over.",
     "There is a red ball. Avoid it.",
+    "We group balls and keys together as daxes.",  # a list of kinds, not two clauses
+    "The grene is the red ball. A boz is a ball.",  # a word alone may be a name the description defines
+    "The bleu box is the dax.",  # "bleu" is a word of its own (WordNet)
 ])
 def test_what_is_not_an_object_worded_another_way_stays(text):
     assert usual_form(text) == text

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from instructed_rl.language.corpus import load_corpus
-from instructed_rl.language.parse import parse_instruction
+from instructed_rl.language.parse import normalize, parse_instruction
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig
 from instructed_rl.language.rephrase import Rephraser
+from instructed_rl.language.wordnet import is_verb_of_going
 
 # Wordings written for this test: in no corpus, so neither training nor the held-out split saw them.
 FRESH = [
@@ -339,3 +340,12 @@ def test_quotation_marks_around_a_word_are_left_out_and_apostrophes_kept(rephras
     assert rephraser.split("go to the \"dax\", then pick up the 'blue' key", "The dax is the grey box.") == [
         "go to the dax", "pick up the blue key"]
     assert rephraser("let's go to the red ball").text == "go to the red ball"
+
+
+def test_a_verb_of_going_before_for_is_going_to_not_fetching(rephraser):
+    # MiniLM put "head for something" nearest "get something"; WordNet says heading is going
+    for typed in ("head for the red ball", "run for the red ball", "please head for the blue key"):
+        assert rephraser.parser.parse(normalize(rephraser(typed).text)).kind == "goto", typed
+    for typed in ("go get the red ball", "fetch the red ball", "carry the red box"):
+        assert rephraser.parser.parse(normalize(rephraser(typed).text)).kind == "pickup", typed
+    assert is_verb_of_going("head") and is_verb_of_going("wander") and not is_verb_of_going("fetch")
