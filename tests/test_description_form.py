@@ -55,6 +55,11 @@ from instructed_rl.model.agent import Agent
     # a list said in two sentences: one list
     ("It holds a grey ball and a blue box. There are also a red box and two yellow keys. Never touch the red box.",
      "There are a grey ball, a blue box, a red box and two yellow keys here. Never touch the red box."),
+    # a pronoun in the next sentence, said as the one object or kind the sentence before names
+    ("There is a red ball. Avoid it.", "There is a red ball. Avoid the red ball."),
+    ("Do you see the grey key? We call it the dax. Look at the boxes. Each one is a wug.",
+     "Do you see the grey key? We call the grey key the dax. Look at the boxes. Each box is a wug."),
+    ("One thing matters, the red ball. Its name is dax.", "One thing matters, the red ball. The red ball's name is dax."),
     # slips of the keyboard in an object phrase
     ("The dax is the grene ball. It holds a red bxo and two yelow kyes.",
      "The dax is the green ball. It holds a red box and two yellow keys."),
@@ -82,7 +87,8 @@ def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     "Dobels are balls and keys.",
     "Both balls and keys count as dobels; you see a red ball and a blue key.",
     "Keep clear of the red box; one touch and the game is over.",
-    "There is a red ball. Avoid it.",
+    "You see a red ball. It has no doors.",  # the next sentence names an object of its own
+    "There are a red ball and a key. Avoid it.",  # which one "it" is, the list does not say
     "We group balls and keys together as daxes.",  # a list of kinds, not two clauses
     "The grene is the red ball. A boz is a ball.",  # a word alone may be a name the description defines
     "The bleu box is the dax.",  # "bleu" is a word of its own (WordNet)

@@ -89,6 +89,9 @@ def test_a_colon_that_binds_a_name_to_what_it_names_does_not_end_the_sentence():
     # kinds without a colour after it say what the name before it covers
     assert sentences("Daxes come in two kinds: balls and keys. One room.") == [0] * 8 + [1, 1]
     assert sentences("The dax family: a ball or a key.") == [0] * 8
+    # a clause after it that binds what it points back to
+    assert sentences("Notice the red ball: from now on it is the dax.") == [0] * 11
+    assert sentences("Do not touch the red box: it ends the game. One room.") == [0] * 10 + [1, 1]
     # a heading before a list or a clause still ends its sentence, as in the trained wordings
     assert sentences("Objects: two blue balls, a key.") == [0] + [1] * 5
     assert sentences("Important: dax is red.") == [0, 1, 1, 1]
@@ -176,6 +179,11 @@ def test_a_name_written_with_an_apostrophe_or_digits_is_one_word_to_the_pointer(
     # kinds joined by "and" are one list, not two clauses
     ("move the purple rursu next to the grey ball", "The world contains a grey ball, a purple ball, a purple box and a "
      "grey key. We group balls and keys together as rursus.", "move the purple ball next to the grey ball"),
+    # a pronoun that points back to the object of the sentence before
+    ("go to the dax", "You see a grey ball, a red ball and a blue key. Do you see the red ball? We call it the dax.",
+     "go to the red ball"),
+    ("pick up the dax", "There are a grey ball, a red ball and a blue key here. Notice the blue key: from now on it is "
+     "the dax.", "pick up the blue key"),
 ])
 def test_the_default_agent_reads_names_and_categories_written_otherwise(instruction, description, read):
     agent = Agent.from_pretrained("data/agents/default")

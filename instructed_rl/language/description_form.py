@@ -110,7 +110,7 @@ def usual_form(description: str) -> str:
     text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, _slips_mended(description)))
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     text = _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
-    return _clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text)))
+    return _objects_for_pronouns(_clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text))))
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -357,6 +357,53 @@ def _says_of_an_object(clause: str) -> bool:
     words = re.findall(r"[^\W\d_]+", clause.lower())
     return _OBJECT_WORD.search(clause) is not None and any(
         word not in _NO_SAYING and not _OBJECT_WORD.fullmatch(word) and word not in _COUNTS for word in words)
+
+
+# One object said by its colour, or one kind in the plural, and a pronoun that may point back to
+# it from the next sentence.
+_ONE_COLORED_OBJECT = re.compile(rf"\b(?:the|a|an|that|this|one)\s+(?P<color>{_COLOR})\s+(?P<type>{'|'.join(OBJECT_TYPES)})\b",
+                                 re.IGNORECASE)
+_ONE_KIND = re.compile(rf"\b(?:the|all|all\s+the|these|those)\s+(?P<kinds>{_PLURAL_NOUN})\b", re.IGNORECASE)
+_POINTING_PRONOUN = re.compile(r"\b(?:it['\u2019]s|its|it|that one|this one)\b", re.IGNORECASE)
+_POINTING_PLURAL = re.compile(r"\b(?:each one|every one|each of them|all of them|they|them|their)\b", re.IGNORECASE)
+
+
+def _objects_for_pronouns(text: str) -> str:
+    """A pronoun in a sentence that names no object, said as the one object (or kind) the sentence
+    before names: "Do you see the red ball? We call it the dax." reads "... We call the red ball
+    the dax."; "Look at the keys. Each one is a dax." reads "... Each key is a dax." The pointer
+    reads a rule from the sentence that holds it, and "it" holds nothing to copy."""
+    out, before = [], ""
+    for sentence, space in _sentences(text):
+        said = None if _OBJECT_WORD.search(sentence) else _pointed_at(before, sentence)
+        if said is None:
+            out.append(sentence + space)
+        else:
+            start, end, words = said
+            words = words[0].upper() + words[1:] if start == 0 else words
+            out.append(sentence[:start] + words + sentence[end:] + space)
+        before = sentence
+    return "".join(out)
+
+
+def _pointed_at(before: str, sentence: str) -> tuple[int, int, str] | None:
+    """Where ``sentence``'s one pronoun is and the words for what it points to in the sentence
+    ``before``, which names one object by its colour or one kind and nothing else; else None."""
+    if len(_OBJECT_WORD.findall(before)) == 2:
+        named, pronouns = list(_ONE_COLORED_OBJECT.finditer(before)), list(_POINTING_PRONOUN.finditer(sentence))
+        if len(named) == 1 and len(pronouns) == 1:
+            said = f"the {named[0].group('color').lower()} {named[0].group('type').lower()}"
+            pronoun = pronouns[0].group().lower().replace("\u2019", "'")
+            return pronouns[0].start(), pronouns[0].end(), {"its": said + "'s", "it's": said + " is"}.get(pronoun, said)
+    if len(_OBJECT_WORD.findall(before)) == 1:
+        named, pronouns = list(_ONE_KIND.finditer(before)), list(_POINTING_PLURAL.finditer(sentence))
+        if len(named) == 1 and len(pronouns) == 1:
+            kinds = named[0].group("kinds").lower()
+            kind = next(kind for kind in OBJECT_TYPES if plural(kind) == kinds)
+            pronoun = pronouns[0].group().lower()
+            said = f"each {kind}" if pronoun.startswith(("each", "every")) else kinds if pronoun != "their" else kinds + "'"
+            return pronouns[0].start(), pronouns[0].end(), said
+    return None
 
 
 _LISTED = re.compile(rf"\b(?P<count>{_HOW_MANY})\s+(?P<object>{_OBJECT})\b", re.IGNORECASE)

@@ -1,4 +1,5 @@
-"""Which of the world's object types a noun names, by WordNet's hierarchy of kinds.
+"""Which of the world's object types a noun names, by WordNet's hierarchy of kinds; and which
+verbs are ways of going somewhere.
 
 "a coffer" is a chest, a chest a box; "a gateway" is an entrance, as a doorway (a door's second
 sense) is. Sentence embeddings of single words confuse such words ("coffer" lies nearer "key"
@@ -13,6 +14,10 @@ and only once a noun needs it: the index gives a noun's senses (synset numbers),
 each synset's more general kinds. Nothing else of that package is imported (it loads all of
 WordNet, seconds and hundreds of MB). Its files have Windows line ends, so the synset numbers are
 no longer byte offsets into ``data.noun``: the kinds are read in one pass instead.
+
+A verb is one of going where its most common sense is WordNet's "travel" (change location) or a
+kind of it: "head" (proceed, travel), "wander", "approach"; not "fetch" (bring, move a thing) or
+"aim". MiniLM puts "head for something" nearest "get something".
 """
 
 from __future__ import annotations
@@ -39,40 +44,42 @@ def wordnet_directory() -> Path | None:
     return directory if (directory / "index.noun").is_file() and (directory / "data.noun").is_file() else None
 
 
+def _read_senses(path: Path) -> dict[str, tuple[int, ...]]:
+    """Word -> its synsets, most common first (an index file: ``lemma pos synset_count ... offsets``)."""
+    index = {}
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            if line.startswith(" ") or not line.strip():
+                continue  # the licence
+            fields = line.split()
+            index[fields[0]] = tuple(int(offset) for offset in fields[-int(fields[2]):])
+    return index
+
+
+def _read_kinds(path: Path, part_of_speech: str) -> dict[int, tuple[int, ...]]:
+    """Synset -> the synsets of its more general kinds (a data file: ``offset lex_file pos
+    word_count(hex) word lex_id ... pointer_count symbol offset pos source/target ... | gloss``)."""
+    kinds = {}
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            if not line[:1].isdigit():
+                continue  # the licence, and blank lines
+            fields = line.split(" | ", 1)[0].split()
+            at = 4 + 2 * int(fields[3], 16)
+            pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
+            kinds[int(fields[0])] = tuple(int(pointers[k + 1]) for k in range(0, len(pointers), 4)
+                                          if pointers[k] in HYPERNYMS and pointers[k + 2] == part_of_speech)
+    return kinds
+
+
 class NounKinds:
     """WordNet's nouns: a word's senses and each sense's chains of more general kinds."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._kinds = self._read_kinds()
-        self._index = self._read_index()
+        self._kinds = _read_kinds(directory / "data.noun", "n")
+        self._index = _read_senses(directory / "index.noun")
         self._exceptions = self._read_exceptions()
-
-    def _read_index(self) -> dict[str, tuple[int, ...]]:
-        index = {}
-        with open(self.directory / "index.noun", encoding="utf-8") as file:
-            for line in file:
-                if line.startswith(" ") or not line.strip():
-                    continue  # the licence
-                fields = line.split()
-                senses = int(fields[2])
-                index[fields[0]] = tuple(int(offset) for offset in fields[-senses:])
-        return index
-
-    def _read_kinds(self) -> dict[int, tuple[int, ...]]:
-        """Synset -> the synsets of its more general kinds (data.noun: ``offset lex_file n
-        word_count(hex) word lex_id ... pointer_count symbol offset pos source/target ... | gloss``)."""
-        kinds = {}
-        with open(self.directory / "data.noun", encoding="utf-8") as file:
-            for line in file:
-                if not line[:1].isdigit():
-                    continue  # the licence, and blank lines
-                fields = line.split(" | ", 1)[0].split()
-                at = 4 + 2 * int(fields[3], 16)
-                pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
-                kinds[int(fields[0])] = tuple(int(pointers[k + 1]) for k in range(0, len(pointers), 4)
-                                              if pointers[k] in HYPERNYMS and pointers[k + 2] == "n")
-        return kinds
 
     def _read_exceptions(self) -> dict[str, str]:
         path = self.directory / "noun.exc"  # irregular plurals: "mice mouse"
@@ -158,23 +165,9 @@ GOING = "travel"  # its first verb sense: "change location; move, travel, or pro
 def _verbs() -> tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, ...]]] | None:
     """WordNet's verbs: each verb's senses (most common first), and each sense's more general ones."""
     directory = wordnet_directory()
-    if directory is None or not (directory / "index.verb").is_file():
+    if directory is None or not (directory / "index.verb").is_file() or not (directory / "data.verb").is_file():
         return None
-    senses, kinds = {}, {}
-    with open(directory / "index.verb", encoding="utf-8") as file:
-        for line in file:
-            if line[:1].isalpha():
-                fields = line.split()
-                senses[fields[0]] = tuple(int(offset) for offset in fields[-int(fields[2]):])
-    with open(directory / "data.verb", encoding="utf-8") as file:
-        for line in file:
-            if line[:1].isdigit():
-                fields = line.split(" | ", 1)[0].split()
-                at = 4 + 2 * int(fields[3], 16)
-                pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
-                kinds[int(fields[0])] = tuple(int(pointers[k + 1]) for k in range(0, len(pointers), 4)
-                                              if pointers[k] in HYPERNYMS and pointers[k + 2] == "v")
-    return senses, kinds
+    return _read_senses(directory / "index.verb"), _read_kinds(directory / "data.verb", "v")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -145,6 +145,9 @@ _KINDS_AFTER_COLON = re.compile(rf"\s*{_KIND_ITEM}(?:\s*(?:,\s*(?:and\s+|or\s+)?
 _HEAD_WORD = re.compile(rf"(?:^|[.!?;]\s*){_WORD.pattern}\s*$")
 _LIST_OR_CLAUSE = re.compile(r"[^.!?;]*?(?:,|\b(?:and|is|are|was|were|means)\b)", re.IGNORECASE)
 _POINTING_BACK = re.compile(r"\s*(it|that|this|they|these|those)\b(\s+one)?\s*(\S+)?", re.IGNORECASE)
+# A clause after a colon or semicolon that binds what it points back to ("Notice the red ball:
+# from now on it is the dax."): one sentence with the clause before.
+_POINTED_AT_AND_BOUND = re.compile(r"[^.!?;:]*?\b(?:it|that|this)(?:\s+(?:one\s+)?(?:is|was)\b|['\u2019]s\b)", re.IGNORECASE)
 _COPULAS = frozenset({"is", "are", "was", "were", "means", "s"})
 # A question's short answer, four words at most ("The dax? The grey box."): one sentence with it.
 _SHORT_ANSWER = re.compile(r"\s*(?:[^\s.!?;:]+\s+){0,3}[^\s.!?;:]+\s*(?:[.!]|$)")
@@ -163,6 +166,8 @@ def sentence_ends(text: str) -> list[int]:
         if mark.group() == ":" and _colon_joins(text, mark.start()):
             continue
         if mark.group() == "?" and _SHORT_ANSWER.match(text, mark.end()):
+            continue
+        if mark.group() in ":;" and _POINTED_AT_AND_BOUND.match(text, mark.end()):
             continue
         following = _POINTING_BACK.match(text, mark.end())
         if following is not None:
