@@ -349,3 +349,16 @@ def test_a_verb_of_going_before_for_is_going_to_not_fetching(rephraser):
     for typed in ("go get the red ball", "fetch the red ball", "carry the red box"):
         assert rephraser.parser.parse(normalize(rephraser(typed).text)).kind == "pickup", typed
     assert is_verb_of_going("head") and is_verb_of_going("wander") and not is_verb_of_going("fetch")
+
+
+def test_a_part_that_only_shows_the_object_the_next_part_acts_on_is_no_skill(rephraser):
+    def read(text):
+        parsed = [rephraser.parser.parse(normalize(rephraser(part).text)) for part in rephraser.split(text)]
+        return [(p.kind, p.obj.color, p.obj.type) for p in parsed]
+    # found by a probe: "the red ball: go to it" was read "get the red ball", then "go to the red ball"
+    assert read("the red ball: go to it") == [("goto", "red", "ball")]
+    assert read("see the blue key? pick it up") == [("pickup", "blue", "key")]
+    assert read("there is a blue key somewhere, pick it up") == [("pickup", "blue", "key")]
+    # a part with an act of its own stays, and so does one whose object the next part does not act on
+    assert read("go to the red ball, then pick it up") == [("goto", "red", "ball"), ("pickup", "red", "ball")]
+    assert len(read("the red ball - go to the blue key")) == 2

@@ -152,6 +152,9 @@ UNKNOWN_NOUN = "unknown noun"
 PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
 # "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
 # and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
+# Words that only show an object, no act on it: "there's a red ball", "see the blue key?", "that key".
+PRESENTING_WORDS = frozenset({"see", "there", "there's", "here", "here's", "is", "are", "somewhere", "notice", "spot",
+                              "look", "at", "that", "this", "you", "can", "do", "over", "in", "front", "of"})
 GOING_AND = ("go and ", "come and ", "run and ", "hurry and ")
 # Words that, alone between two objects, put the first beside the second: no part ends there.
 _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
@@ -320,7 +323,8 @@ class Rephraser:
         parts = self._split_read(text, names)
         for index in range(1, len(parts)):  # in written order: "go to A, then B, then C" goes to C too
             parts[index] = self._with_verb_of(parts[index], parts[index - 1], names)
-        return self._without_needless_goto(self._pronouns_named(doing_order(parts), names), description)
+        parts = self._without_presenting(self._pronouns_named(doing_order(parts), names), names)
+        return self._without_needless_goto(parts, description)
 
     def _pronouns_named(self, parts: list[str], names: frozenset[str]) -> list[str]:
         """``parts`` where a pronoun left in a part, before any object of its own, is the first object
@@ -339,6 +343,23 @@ class Rephraser:
                 part = _clean_spacing(" ".join(phrase if k in pronouns else word for k, word in enumerate(words)))
             named.append(part)
         return named
+
+    def _without_presenting(self, parts: list[str], names: frozenset[str]) -> list[str]:
+        """``parts`` without a part that only shows an object ("the red ball: go to it", "see the
+        blue key? pick it up", "that blue key, grab it") where the next part acts on it: read as a
+        skill of its own, "the red ball" was picked up before it was gone to."""
+        kept = []
+        for part, following in zip(parts, [*parts[1:], None]):
+            words = _spaced_words(part)
+            spans = self.find_objects(words, names)
+            shown = len(spans) == 1 and all(word.lower() in PRESENTING_WORDS or not WORD.fullmatch(word)
+                                            for word in words[:spans[0][0]] + words[spans[0][1]:])
+            if shown and following is not None:
+                acted = self.find_objects(_spaced_words(following), names)
+                if acted and acted[0][2] == spans[0][2]:
+                    continue
+            kept.append(part)
+        return kept
 
     def _without_needless_goto(self, parts: list[str], description: str) -> list[str]:
         """``parts`` where going to an object said by where it is ("the ball on your left") right
