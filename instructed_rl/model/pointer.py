@@ -55,7 +55,7 @@ from instructed_rl.model.reader import SentenceContext
 from instructed_rl.model.text.encoders import TextFeatures, Word, text_words, word_key
 
 COPY_THRESHOLD = 0.5
-MIN_NOUN = 3  # letters of a plural, or of a singular looked up in the plural: "a", "as" and "is" never are ("bo" is, as "bos")
+MIN_NOUN = 3  # letters: shorter words ("a", "as", "is") are never looked up in another number, but for "bo" as "bos"
 FILLER_SHARE = 0.5  # of training descriptions that get filler words
 MAX_FILLERS = 3
 Unit = tuple[int, int]  # (sentence index, word key): one word of the description that can be copied
@@ -220,16 +220,17 @@ def find_queries(instructions: Sequence[str], descriptions: Sequence[str]) -> li
         sentences_of: dict[int, set[int]] = {}
         for word in described:
             sentences_of.setdefault(word.key, set()).add(word.sentence)
-        plural_of = {word_key(form): word.key for word in described if len(word.text) >= MIN_NOUN
+        plural_of = {word_key(form): word.key for word in described if len(word.text) > MIN_NOUN
                      for form in singulars(word.text.lower())}
         for key, text in {w.key: w.text.lower() for w in text_words(instruction)}.items():
             if text in CLOSED_CLASS_WORDS or text in ARTICLES:  # "go over to ..." where the description says "over there"
                 continue
             marked = key if key in sentences_of else 0
-            if not marked and text not in OBJECT_TYPES:  # the other number: plural there ("bo": "bos"), or here
-                marked = plural_of.get(key, 0) if len(text) >= MIN_NOUN - 1 else 0
-                if not marked and len(text) >= MIN_NOUN:
-                    marked = next((word_key(form) for form in singulars(text) if word_key(form) in sentences_of), 0)
+            if not marked and len(text) >= MIN_NOUN and text not in OBJECT_TYPES:  # the other number: plural there, or here
+                marked = plural_of.get(key) or next(
+                    (word_key(form) for form in singulars(text) if word_key(form) in sentences_of), 0)
+            elif not marked and len(text) == MIN_NOUN - 1 and word_key(text + "s") in sentences_of:
+                marked = word_key(text + "s")  # a name of two letters: "bo" as "bos" ("go" is not "goes")
             if not marked:
                 continue
             units = tuple(dict.fromkeys((w.sentence, w.key) for w in described
