@@ -8,7 +8,7 @@ from instructed_rl.language.corpus import load_corpus
 from instructed_rl.language.parse import normalize, parse_instruction
 from instructed_rl.model.text.encoders import PretrainedTextEncoder, TextConfig
 from instructed_rl.language.rephrase import Rephraser
-from instructed_rl.language.wordnet import is_verb_of_going
+from instructed_rl.language.wordnet import is_english_word, is_verb_of_going
 
 # Wordings written for this test: in no corpus, so neither training nor the held-out split saw them.
 FRESH = [
@@ -362,3 +362,18 @@ def test_a_part_that_only_shows_the_object_the_next_part_acts_on_is_no_skill(rep
     # a part with an act of its own stays, and so does one whose object the next part does not act on
     assert read("go to the red ball, then pick it up") == [("goto", "red", "ball"), ("pickup", "red", "ball")]
     assert len(read("the red ball - go to the blue key")) == 2
+
+
+def test_a_name_the_description_gives_is_an_object_without_an_article(rephraser):
+    # found by a probe: "bring Dax to the green box" read "take the green box", Dax lost
+    described = "You see a red ball, a blue key and a green box. The red ball is called Dax. We refer to the blue key as Wug."
+    def read(text):
+        return [rephraser(part, described).text for part in rephraser.split(text, described)]
+    assert read("go to Dax") == ["go to the dax"]
+    assert read("bring Dax to the green box") == ["bring the dax to the green box"]
+    assert read("pick up Dax and go to Wug") == ["pick up the dax", "go to the wug"]
+    assert read("go to the ball called Dax") == ["go to the dax"]  # the name says which ball
+    # words of the description that are English, and names with an article, stay as written
+    assert rephraser.read_words("go to the red ball quickly", described + " Move quickly.")[0] == "go to the red ball quickly"
+    assert rephraser.read_words("go to the Dax", described)[0] == "go to the Dax"
+    assert is_english_word("called") and is_english_word("touching") and not is_english_word("dax")

