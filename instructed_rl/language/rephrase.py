@@ -306,19 +306,20 @@ class Rephraser:
             if word in self.joined and word not in named:
                 read[index] = self.joined[word]
                 replaced.append((word, self.joined[word]))
-        read = self._names_as_objects(read, description, named, replaced)
+        read = self._names_as_objects(read, f"{description} {unquoted}", named, replaced)
         return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
 
-    def _names_as_objects(self, words: list[str], description: str, named: frozenset[str],
+    def _names_as_objects(self, words: list[str], written: str, named: frozenset[str],
                           replaced: list[tuple[str, str]]) -> list[str]:
         """``words`` with a name the description gives said as an object, with "the": "go to Dax"
         reads "go to the Dax", and "the ball called Dax" reads "the Dax". Without an article the
         name was no object to the rephraser ("bring Dax to the green box" read "take the green
-        box"). A name: a word of the description no trained wording uses, written there with a
-        capital inside a sentence or no English word."""
+        box"). A name: a word of the description no trained wording uses, written with a capital
+        inside a sentence or after an article (in the description or the instruction, ``written``),
+        or no English word."""
         out: list[str] = []
         for index, word in enumerate(words):
-            if not self._is_name(word, description, named):
+            if not self._is_name(word, written, named):
                 out.append(word)
                 continue
             called = len(out) >= 2 and out[-1] in NAMING_WORDS and out[-2] in self.lexicon.nouns
@@ -335,11 +336,12 @@ class Rephraser:
                 out.append(word)
         return out
 
-    def _is_name(self, word: str, description: str, named: frozenset[str]) -> bool:
+    def _is_name(self, word: str, written: str, named: frozenset[str]) -> bool:
         if word not in named or word in self.known_words or word in CLOSED_CLASS_WORDS or not WORD.fullmatch(word):
             return False
-        capital = re.search(rf"(?<![.!?:]\s)(?<=\s){re.escape(word[0].upper() + word[1:])}\b", description)
-        return capital is not None or not is_english_word(word)
+        capital = re.search(rf"(?<![.!?:]\s)(?<=\s){re.escape(word[0].upper() + word[1:])}\b", written)
+        a_noun = re.search(rf"\b(?:the|a|an|your|our|my)\s+{re.escape(word)}\b", written, re.IGNORECASE)
+        return capital is not None or a_noun is not None or not is_english_word(word)
 
     def split(self, text: str, description: str = "") -> list[str]:
         """The parts of ``text`` in the order to do them, read by similarity where the corpus
