@@ -377,3 +377,15 @@ def test_a_name_the_description_gives_is_an_object_without_an_article(rephraser)
     assert rephraser.read_words("go to the red ball quickly", described + " Move quickly.")[0] == "go to the red ball quickly"
     assert rephraser.read_words("go to the Dax", described)[0] == "go to the Dax"
     assert is_english_word("called") and is_english_word("touching") and not is_english_word("dax")
+
+
+def test_an_object_typed_without_an_article_is_read_with_one(rephraser):
+    # found by a probe: "put tufa box next to the red box" reached the policy as "put blue box ..."
+    # (ColorRoom 27 of 30 worlds with missions typed so, 30 of 30 with "the")
+    described = "You see a blue box and a red box. In this world, 'tufa' is the name of the colour blue."
+    assert rephraser.read_words("put tufa box next to the red box", described)[0] == "put the tufa box next to the red box"
+    assert rephraser.read_words("pick up blue ball")[0] == "pick up the blue ball"
+    assert rephraser.read_words("fetch blue ball")[0] == "fetch the blue ball"  # the first word is the verb
+    # where it may begin after a word the corpus does not know, the phrase is left alone
+    assert rephraser.read_words("fetch desmur box")[0] == "fetch desmur box"
+    assert rephraser.read_words("pick up two keys and a ball")[0] == "pick up two keys and a ball"

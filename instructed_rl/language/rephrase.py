@@ -152,6 +152,7 @@ UNKNOWN_NOUN = "unknown noun"
 PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
 # "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
 # and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
+COUNT_WORDS = frozenset({"two", "three", "four", "each", "every", "all", "both", "no", "another", "other", "your", "my"})
 NAMING_WORDS = frozenset({"called", "named", "nicknamed", "dubbed"})  # "the ball called Dax"
 # Words that only show an object, no act on it: "there's a red ball", "see the blue key?", "that key".
 PRESENTING_WORDS = frozenset({"see", "there", "there's", "here", "here's", "is", "are", "somewhere", "notice", "spot",
@@ -307,6 +308,7 @@ class Rephraser:
                 read[index] = self.joined[word]
                 replaced.append((word, self.joined[word]))
         read = self._names_as_objects(read, f"{description} {unquoted}", named, replaced)
+        read = self._with_articles(read, named, replaced)
         return (_clean_spacing(" ".join(read)), tuple(replaced)) if replaced else (text, ())
 
     def _names_as_objects(self, words: list[str], written: str, named: frozenset[str],
@@ -334,6 +336,28 @@ class Rephraser:
                 out += ["the", word]
             else:
                 out.append(word)
+        return out
+
+    def _with_articles(self, words: list[str], named: frozenset[str], replaced: list[tuple[str, str]]) -> list[str]:
+        """``words`` with "the" before an object said without an article ("pick up blue ball",
+        "put tufa box next to ..."), where a word of the corpus or the first word, a verb, stands
+        before it (after another word it does not know, "fetch desmur box", the phrase may begin
+        anywhere): every trained wording
+        has one, and the policy read a copy into such a phrase worse (ColorRoom 27 of 30 worlds)."""
+        out: list[str] = []
+        for word in words:
+            if word in self.lexicon.nouns and word != "object":
+                start = len(out)
+                while start > 0 and (out[start - 1] in self.lexicon.colors or (
+                        out[start - 1] in named and out[start - 1] not in self.known_words
+                        and out[start - 1] not in CLOSED_CLASS_WORDS)):
+                    start -= 1
+                before = out[start - 1] if start > 0 else None
+                if before is None or ((before in self.known_words | CLOSED_CLASS_WORDS or start == 1)
+                                      and before not in self.lexicon.before_noun | DETERMINERS.keys() | COUNT_WORDS):
+                    replaced.append((" ".join(out[start:] + [word]), " ".join(["the", *out[start:], word])))
+                    out.insert(start, "the")
+            out.append(word)
         return out
 
     def _is_name(self, word: str, written: str, named: frozenset[str]) -> bool:
