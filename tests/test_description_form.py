@@ -60,6 +60,11 @@ from instructed_rl.model.agent import Agent
     ("Do you see the grey key? We call it the dax. Look at the boxes. Each one is a wug.",
      "Do you see the grey key? We call the grey key the dax. Look at the boxes. Each box is a wug."),
     ("One thing matters, the red ball. Its name is dax.", "One thing matters, the red ball. The red ball's name is dax."),
+    # what a rule is not, and a colour said as a compound
+    ("The dax is the red ball (not the red key). The wug is the blue key, not the grey box.",
+     "The dax is the red ball. The wug is the blue key."),
+    ("The dax is not the red ball; the dax is the blue key. The grey ball isn't the wug.", "The dax is the blue key."),
+    ("The dax is a red-coloured ball.", "The dax is a red ball."),
     # slips of the keyboard in an object phrase
     ("The dax is the grene ball. It holds a red bxo and two yelow kyes.",
      "The dax is the green ball. It holds a red box and two yellow keys."),
@@ -92,6 +97,7 @@ def test_objects_worded_another_way_read_in_the_usual_form(written, usual):
     "We group balls and keys together as daxes.",  # a list of kinds, not two clauses
     "The grene is the red ball. A boz is a ball.",  # a word alone may be a name the description defines
     "The bleu box is the dax.",  # "bleu" is a word of its own (WordNet)
+    "Do not touch the red box. The red box is not safe to touch.",  # what a rule is, said with "not"
 ])
 def test_what_is_not_an_object_worded_another_way_stays(text):
     assert usual_form(text) == text

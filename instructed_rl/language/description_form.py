@@ -107,10 +107,34 @@ _ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
 def usual_form(description: str) -> str:
     """``description`` with its objects worded as the training descriptions word them (see the
     module docstring); unchanged where it already is."""
-    text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, _slips_mended(description)))
+    text = _COLOR_COMPOUND.sub(r"\g<color>", _slips_mended(description))
+    text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, _without_denials(text)))
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     text = _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
     return _objects_for_pronouns(_clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text))))
+
+
+# A colour said as a compound: "a red-coloured ball" is a red ball.
+_COLOR_COMPOUND = re.compile(rf"\b(?P<color>{_COLOR})-(?:coloured|colored|painted|tinted|hued)\b", re.IGNORECASE)
+# An object said to be what a rule is not: "(not the red key)", ", not the red key", "rather than
+# the red key"; and a clause that denies a binding, "The dax is not the red ball;", "The red ball is
+# not the dax.".
+_DENIED_OBJECT = re.compile(rf"\s*(?:\(\s*(?:and\s+|but\s+)?not\s+(?:the|a|an)\s+(?:(?:{_COLOR})\s+)?(?:{_NOUN})\s*\)"
+                            rf"|,\s*(?:and\s+|but\s+)?not\s+(?:the|a|an)\s+(?:(?:{_COLOR})\s+)?(?:{_NOUN})\s*(?=[,.;!?]|$)"
+                            rf"|\s(?:rather\s+than|instead\s+of)\s+(?:the|a|an)\s+(?:(?:{_COLOR})\s+)?(?:{_NOUN})\b)",
+                            re.IGNORECASE)
+_DENIED_CLAUSE = re.compile(rf"(?:^|(?<=[.!?;]\s))(?:[^.!?;]*?\b(?:is|are)(?:\s+not|n't)\s+(?:the|a|an)\s+(?:(?:{_COLOR})\s+)?"
+                            rf"(?:{_NOUN})\b[^.!?;]*|\s*(?:the|a|an)\s+(?:{_COLOR})\s+(?:{_NOUN})\s+(?:is|are)(?:\s+not|n't)\s+"
+                            rf"(?:(?:the|a|an|your|our)\s+)?[^\W\d_]+\s*)[.!?;]\s*", re.IGNORECASE)
+
+
+def _without_denials(text: str) -> str:
+    """``text`` without what it says a rule is not: the pointer copies from the sentence that
+    holds a name, and a denied object there is copied as well ("The dax is the red ball (not the
+    red key)." read "the ball red key"). Only a denied object: "Do not touch the red box." and
+    "The red box is not safe to touch." say what a rule is, and stay."""
+    kept = _DENIED_CLAUSE.sub("", _DENIED_OBJECT.sub("", text)).rstrip() + text[len(text.rstrip()):]
+    return kept[:1].upper() + kept[1:] if kept.strip() else text
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
