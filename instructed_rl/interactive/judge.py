@@ -2,9 +2,10 @@
 
 Typed text gets its own minigrid verifier, built from its parse on the world as it is now (the
 world persists between instructions, so the world's own mission no longer says what was asked).
-Text that does not parse ("walk over to the red ball") is checked as the agent reads it, when
-that reading parses ("walk to the red ball", its nearest trained wording), and the verdict says
-so; otherwise it still runs, but its success cannot be checked. The world's own mission, typed
+Text that does not parse ("walk over to the red ball") is checked with the world's own words
+for the names its rules define ("go to the runto": "go to the red ball"), else as the agent
+reads it, when that reading parses ("walk to the red ball", its nearest trained wording), and
+the verdict says so; otherwise it still runs, but its success cannot be checked. The world's own mission, typed
 on an untouched world, is judged by the world itself.
 """
 
@@ -19,6 +20,7 @@ from minigrid.core.actions import Actions
 from instructed_rl.acting.actors import Decision
 from instructed_rl.games.env import describe_objects
 from instructed_rl.language.parse import ParseError, missing_objects, parse_instruction, reset_verifier_with_hands
+from instructed_rl.language.vocabulary import plural
 from instructed_rl.language.understanding import check_instruction
 
 MAX_INSTRUCTION_CHARS = 200
@@ -47,7 +49,8 @@ class Judge:
     detail: str = ""  # the whole reason, shown once before the run
     missing: tuple[str, ...] = ()
     corpus: object | None = None  # the corpus that read the text (the actor plans its parts with it)
-    read_as: str = ""  # the agent's reading that was parsed, where the typed text itself does not parse
+    read_as: str = ""  # the reading that was parsed, where the typed text itself does not parse
+    by_world: bool = False  # that reading is the world's own words for the names it defines, not the agent's
 
     def after(self, level, action: int, terminated: bool, info: dict) -> str:
         if self.source == "parse":
@@ -82,13 +85,39 @@ def judge(text: str, env, corpora: list, *, fresh: bool) -> Judge:
     return Judge(verifier, "parse", corpus=corpus)
 
 
+def with_world_words(text: str, facts) -> str | None:
+    """``text`` with each word the world's rules define (``facts``, :class:`instructed_rl.games.
+    rule_facts.Fact`) said as what it names: "go to the runto" where the runto is the red ball
+    reads "go to the red ball". None where it uses none, or a category word (which of its two
+    types is meant, the rules alone do not say)."""
+    said: dict[str, str | None] = {}
+    for fact in facts:
+        if fact.kind == "role":
+            said[fact.word] = f"{fact.color} {fact.type}"
+        elif fact.kind == "color":
+            said[fact.word] = fact.color
+        elif fact.kind in ("word", "category"):  # a noun: "dax", "daxs", "daxes"
+            said[fact.word] = fact.type if fact.kind == "word" else None
+            for ending in ("s", "es"):
+                said[fact.word + ending] = plural(fact.type) if fact.kind == "word" else None
+    words = text.split()
+    used = [said[w.lower()] for w in words if w.lower() in said]
+    if not used or any(w is None for w in used):
+        return None
+    return " ".join(said.get(w.lower()) or w for w in words)
+
+
 def judging_note(judged: Judge) -> str | None:
     """What to say before the run about how its success is checked, when not by the text's own parse."""
     if judged.source == "none":
         return f"success cannot be checked: {judged.detail or judged.why_not}"
     if judged.read_as:
-        return f"the text does not parse; success is checked as read: {judged.read_as!r}"
+        return f"the text does not parse; success is checked {_as_read(judged)}"
     return None
+
+
+def _as_read(judged: Judge) -> str:
+    return f"as the world names what it says: {judged.read_as!r}" if judged.by_world else f"as read: {judged.read_as!r}"
 
 
 def not_understood(text: str, corpora: list, description: str) -> str | None:
@@ -126,7 +155,7 @@ def verdict(status: Status, steps: int, limit: int, decision: Decision | None, j
     """The verdict's words for an instruction that ran."""
     unverifiable = judged.source == "none"
     belief = f" (done? {decision.done_prob:.2f})" if decision is not None and decision.done_prob is not None else ""
-    read = f" (checked as read: {judged.read_as!r})" if judged.read_as else ""
+    read = f" (checked {_as_read(judged)})" if judged.read_as else ""
     if status == "succeeded":
         return f"succeeded in {_steps(steps)}{read}"
     if status == "failed":

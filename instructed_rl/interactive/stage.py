@@ -27,7 +27,8 @@ from instructed_rl.games.env import InstructedEnv, describe_objects, quiet
 from instructed_rl.games.spec import find_game
 from instructed_rl.model.hub import resolve_agent
 from instructed_rl.interactive.config import DEFAULT_AGENT, PlayConfig
-from instructed_rl.interactive.judge import Judge, Outcome, Status, absent_objects, judge, not_understood, verdict
+from instructed_rl.interactive.judge import (Judge, Outcome, Status, absent_objects, judge, not_understood, verdict,
+                                             with_world_words)
 from instructed_rl.language.corpus import load_corpus
 from instructed_rl.language.understanding import negations_in
 
@@ -168,11 +169,23 @@ class Stage:
         except UserError as refusal:
             return Outcome(text, "not_run", 0, f"not run: {refusal}")
         if judged.source == "none" and not judged.missing:
-            judged = self._judge_reading(text, description) or judged
+            judged = self._judge_world_words(read) or self._judge_reading(text, description) or judged
         raw = level.gen_obs()
         obs = {"image": raw["image"], "direction": raw["direction"], "map": env.seen_map.observe(level, raw["image"]),
                "mission": text, "description": description}
         return Attempt(text, judged, self.config.max_steps or level.max_steps, obs, description)
+
+    def _judge_world_words(self, text: str) -> Judge | None:
+        """A judge of ``text`` with the names the world's rules define said as what they name
+        (:func:`with_world_words`); None where it uses none or that does not parse either."""
+        said = with_world_words(text, getattr(self.env.level, "facts", ()))
+        if said is None or negations_in(text):
+            return None
+        judged = judge(said, self.env, self.reading_corpora(), fresh=False)
+        if judged.source != "parse":
+            return None
+        judged.read_as, judged.by_world = said, True
+        return judged
 
     def _judge_reading(self, text: str, description: str) -> Judge | None:
         """A judge of the agent's reading of ``text``, which does not parse: its parts as the policy
