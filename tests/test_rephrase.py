@@ -389,3 +389,14 @@ def test_an_object_typed_without_an_article_is_read_with_one(rephraser):
     # where it may begin after a word the corpus does not know, the phrase is left alone
     assert rephraser.read_words("fetch desmur box")[0] == "fetch desmur box"
     assert rephraser.read_words("pick up two keys and a ball")[0] == "pick up two keys and a ball"
+
+
+def test_the_state_an_act_leaves_is_read_as_the_act(rephraser):
+    # found by a probe: "once the green door is open, go to ..." was cut inside its first clause
+    def read(text):
+        return [rephraser(part).text for part in rephraser.split(text)]
+    assert read("once the green door is open, go to the red ball") == ["open the green door", "go to the red ball"]
+    assert read("go to the red ball once the green door is open") == ["open the green door", "go to the red ball"]
+    assert read("after the red ball has been picked up, open the green door") == ["pick up the red ball",
+                                                                                   "open the green door"]
+    assert read("with the green door open, go to the red ball") == ["open the green door", "go to the red ball"]

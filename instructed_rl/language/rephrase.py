@@ -127,6 +127,25 @@ def _joined_pairs(corpus: Corpus, known: set[str]) -> dict[str, str]:
 QUOTES = re.compile(r"(?<![^\W_])['\"\u2018\u2019\u201c\u201d]+|['\"\u2018\u2019\u201c\u201d]+(?![^\W_])")
 
 
+# The state an act leaves, said of its object: "once the green door is open" is "once you open
+# the green door", "after the red ball has been picked up" is "after you pick up the red ball".
+_PHRASE = r"(?P<object>\b(?:the|a|an|that|this)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
+_BEING = r"\s+(?:is|are|was|has\s+been|have\s+been|gets|got)\s+"
+_STATES = (
+    (re.compile(rf"{_PHRASE}{_BEING}(?:open|opened|unlocked)\b", re.IGNORECASE), "you open {object}"),
+    (re.compile(rf"{_PHRASE}{_BEING}(?:picked\s+up|in\s+your\s+hands?)\b", re.IGNORECASE), "you pick up {object}"),
+    (re.compile(rf"\bwith\s+{_PHRASE}\s+(?:open|opened|unlocked)\b", re.IGNORECASE), "once you open {object}"),
+)
+
+
+def _states_as_acts(text: str) -> str:
+    """``text`` with the state an act leaves said as the act: the rephraser and the order words
+    read acts ("once you open the green door, go to ..."), and a state was cut inside its clause."""
+    for pattern, act in _STATES:
+        text = pattern.sub(lambda match: act.format(object=match.group("object")), text)
+    return text
+
+
 def _spaced_words(text: str) -> list[str]:
     """The words of ``text`` with its punctuation as words of their own ("key," -> "key", ",")."""
     return PUNCTUATION.sub(r" \1 ", text).split()
@@ -297,10 +316,10 @@ class Rephraser:
         """``text`` with the colour and object words the corpus does not know read as its own
         (:class:`instructed_rl.language.lexicon.Lexicon`), two of its words typed as one ("goto")
         apart and quotation marks left out, and what was replaced; ``text`` itself when nothing was."""
-        unquoted = QUOTES.sub("", text)
+        unquoted = _states_as_acts(QUOTES.sub("", text))
         words = _spaced_words(normalize(unquoted))
         read, replaced = self.lexicon(words, description)
-        if unquoted != text:  # no trained wording quotes a word; the policy reads "the dax", not "the 'dax'"
+        if unquoted != text:  # no trained wording quotes a word or says a state; the policy reads "the dax"
             replaced.insert(0, (text.strip(), unquoted.strip()))
         named = description_words(description)
         for index, word in enumerate(read):  # "goto the red ball": two words typed as one
