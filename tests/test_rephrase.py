@@ -400,3 +400,12 @@ def test_the_state_an_act_leaves_is_read_as_the_act(rephraser):
     assert read("after the red ball has been picked up, open the green door") == ["pick up the red ball",
                                                                                    "open the green door"]
     assert read("with the green door open, go to the red ball") == ["open the green door", "go to the red ball"]
+
+
+def test_a_part_with_an_object_and_no_act_goes_to_it_or_takes_the_act_before(rephraser):
+    # found by a probe: "go to the red ball. after that, the blue key." left the key with no act
+    def read(text):
+        return [rephraser(part).text for part in rephraser.split(text)]
+    assert read("go to the red ball. after that, the blue key.") == ["go to the red ball", "go to the blue key"]
+    assert read("the red ball first, then the blue key") == ["go to the red ball", "go to the blue key"]
+    assert read("open the green door, then the red door") == ["open the green door", "open the red door"]

@@ -176,6 +176,10 @@ NAMING_WORDS = frozenset({"called", "named", "nicknamed", "dubbed"})  # "the bal
 # Words that only show an object, no act on it: "there's a red ball", "see the blue key?", "that key".
 PRESENTING_WORDS = frozenset({"see", "there", "there's", "here", "here's", "is", "are", "somewhere", "notice", "spot",
                               "look", "at", "that", "this", "you", "can", "do", "over", "in", "front", "of"})
+# Words that say when, not what: a part with only these besides its object has no act of its own
+# ("after that, the blue key"; "the red ball first").
+VERBLESS_WORDS = PLACING_WORDS | {"after", "that", "this", "so", "which", "done", "finally", "lastly", "last", "first",
+                                  "second", "third", "once", "please"}
 GOING_AND = ("go and ", "come and ", "run and ", "hurry and ")
 # Words that, alone between two objects, put the first beside the second: no part ends there.
 _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
@@ -403,7 +407,18 @@ class Rephraser:
         for index in range(1, len(parts)):  # in written order: "go to A, then B, then C" goes to C too
             parts[index] = self._with_verb_of(parts[index], parts[index - 1], names)
         parts = self._without_presenting(self._pronouns_named(doing_order(parts), names), names)
-        return self._without_needless_goto(parts, description)
+        return self._without_needless_goto([self._going_to_a_bare_object(part, names) for part in parts], description)
+
+    def _going_to_a_bare_object(self, part: str, names: frozenset[str]) -> str:
+        """``part`` as going to its object where it says one object and no act at all ("the red ball
+        first, then the blue key"): going to it is part of every skill."""
+        words = _spaced_words(part)
+        spans = self.find_objects(words, names)
+        if len(spans) != 1 or any(WORD.fullmatch(w) and w.lower() not in VERBLESS_WORDS
+                                  for w in words[:spans[0][0]] + words[spans[0][1]:]):
+            return part
+        start = spans[0][0]
+        return _clean_spacing(" ".join(words[:start] + ["go", "to"] + words[start:]))
 
     def _pronouns_named(self, parts: list[str], names: frozenset[str]) -> list[str]:
         """``parts`` where a pronoun left in a part, before any object of its own, is the first object
@@ -472,7 +487,8 @@ class Rephraser:
         verb of its own: "go to the red ball, then the grey box" goes to the box too."""
         words, earlier = _spaced_words(part), _spaced_words(before)
         own, theirs = self.find_objects(words, names), self.find_objects(earlier, names)
-        if len(own) != 1 or not theirs or any(w.lower() not in PLACING_WORDS for w in words[:own[0][0]]):
+        if len(own) != 1 or not theirs or any(w.lower() not in VERBLESS_WORDS and WORD.fullmatch(w)
+                                              for w in words[:own[0][0]]):
             return part
         verb = earlier[:theirs[0][0]]
         if not verb or all(w.lower() in PLACING_WORDS for w in verb):
