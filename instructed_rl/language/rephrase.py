@@ -169,8 +169,7 @@ UNKNOWN_NOUN = "unknown noun"
 # One-word order words ("then", "first"), and words that join without saying when: before a part's
 # object they leave it without a verb of its own ("..., then the grey box").
 PLACING_WORDS = frozenset(phrase[0] for phrase in PLACING_PHRASES if len(phrase) == 1) | {"and", "also", "now"}
-# "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
-# and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
+# Words that count or own what follows: no "the" goes before them ("two keys", "your ball").
 COUNT_WORDS = frozenset({"two", "three", "four", "each", "every", "all", "both", "no", "another", "other", "your", "my"})
 NAMING_WORDS = frozenset({"called", "named", "nicknamed", "dubbed"})  # "the ball called Dax"
 # Words that only show an object, no act on it: "there's a red ball", "see the blue key?", "that key".
@@ -180,6 +179,8 @@ PRESENTING_WORDS = frozenset({"see", "there", "there's", "here", "here's", "is",
 # ("after that, the blue key"; "the red ball first").
 VERBLESS_WORDS = PLACING_WORDS | {"after", "that", "this", "so", "which", "done", "finally", "lastly", "last", "first",
                                   "second", "third", "once", "please"}
+# "go and fetch X" is "fetch X": after a verb of going and "and", the second verb says what to do,
+# and sentence similarity weighs the first ("go and fetch something" lay nearest "go to something").
 GOING_AND = ("go and ", "come and ", "run and ", "hurry and ")
 # Words that, alone between two objects, put the first beside the second: no part ends there.
 _NEXT_TO_WORDS = frozenset({"by", "beside", "besides", "near", "nearby", "next", "to", "close", "closer", "alongside",
@@ -343,7 +344,7 @@ class Rephraser:
         inside a sentence or after an article (in the description or the instruction, ``written``),
         or no English word."""
         out: list[str] = []
-        for index, word in enumerate(words):
+        for word in words:
             if not self._is_name(word, written, named):
                 out.append(word)
                 continue
@@ -365,8 +366,8 @@ class Rephraser:
         """``words`` with "the" before an object said without an article ("pick up blue ball",
         "put tufa box next to ..."), where a word of the corpus or the first word, a verb, stands
         before it (after another word it does not know, "fetch desmur box", the phrase may begin
-        anywhere): every trained wording
-        has one, and the policy read a copy into such a phrase worse (ColorRoom 27 of 30 worlds)."""
+        anywhere): every trained wording has one, and the policy read a copy into such a phrase
+        worse (ColorRoom 27 of 30 worlds)."""
         out: list[str] = []
         for word in words:
             if word in self.lexicon.nouns and word != "object":
@@ -384,6 +385,7 @@ class Rephraser:
         return out
 
     def _is_name(self, word: str, written: str, named: frozenset[str]) -> bool:
+        """Whether ``word`` is a name the description gives (see :meth:`_names_as_objects`)."""
         if word not in named or word in self.known_words or word in CLOSED_CLASS_WORDS or not WORD.fullmatch(word):
             return False
         capital = re.search(rf"(?<![.!?:]\s)(?<=\s){re.escape(word[0].upper() + word[1:])}\b", written)
