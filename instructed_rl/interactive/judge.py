@@ -5,8 +5,8 @@ world persists between instructions, so the world's own mission no longer says w
 Text that does not parse ("walk over to the red ball") is checked with the world's own words
 for the names its rules define ("go to the runto": "go to the red ball"), else as the agent
 reads it, when that reading parses ("walk to the red ball", its nearest trained wording), and
-the verdict says so; otherwise it still runs, but its success cannot be checked. The world's own mission, typed
-on an untouched world, is judged by the world itself.
+the verdict says so; otherwise it still runs, but its success cannot be checked. The world's
+own mission, typed on an untouched world, is judged by the world itself.
 """
 
 from __future__ import annotations
