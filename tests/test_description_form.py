@@ -60,6 +60,9 @@ from instructed_rl.model.agent import Agent
     ("Do you see the grey key? We call it the dax. Look at the boxes. Each one is a wug.",
      "Do you see the grey key? We call the grey key the dax. Look at the boxes. Each box is a wug."),
     ("One thing matters, the red ball. Its name is dax.", "One thing matters, the red ball. The red ball's name is dax."),
+    # parts of a description between bars: sentences
+    ("Room: one, no doors | Objects: a red ball, a blue key | dax: the red ball",
+     "Room: one, no doors. Objects: a red ball, a blue key. dax: the red ball"),
     # what a rule is not, and a colour said as a compound
     ("The dax is the red ball (not the red key). The wug is the blue key, not the grey box.",
      "The dax is the red ball. The wug is the blue key."),

@@ -115,13 +115,15 @@ _ITEM_START = re.compile(rf"{_ITEM}$", re.IGNORECASE)
 def usual_form(description: str) -> str:
     """``description`` with its objects worded as the training descriptions word them (see the
     module docstring); unchanged where it already is."""
-    text = _COLOR_COMPOUND.sub(r"\g<color>", _slips_mended(description))
+    text = _COLOR_COMPOUND.sub(r"\g<color>", _slips_mended(_BAR.sub(". ", description)))
     text = _lines_as_sentences(_OTHER_SPELLING.sub(_respelt, _without_denials(text)))
     text = _listed_with_commas(_colors_before_nouns(_counted_one_colour_at_a_time(text)))
     text = _ONE_OBJECT.sub(lambda match: "A" if match.group()[0] == "O" else "a", text)
     return _objects_for_pronouns(_clauses_as_sentences(_rules_out_of_lists(_objects_said_one_by_one_as_a_list(text))))
 
 
+# A bar between parts of a description ("Objects: ... | dax: the red ball") ends a sentence.
+_BAR = re.compile(r"(?<![.!?;:])\s*\|\s*")
 # A colour said as a compound: "a red-coloured ball" is a red ball.
 _COLOR_COMPOUND = re.compile(rf"\b(?P<color>{_COLOR})-(?:coloured|colored|painted|tinted|hued)\b", re.IGNORECASE)
 # An object said to be what a rule is not: "(not the red key)", ", not the red key", "rather than
