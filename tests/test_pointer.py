@@ -179,6 +179,10 @@ def test_a_name_written_with_an_apostrophe_or_digits_is_one_word_to_the_pointer(
     # kinds joined by "and" are one list, not two clauses
     ("move the purple rursu next to the grey ball", "The world contains a grey ball, a purple ball, a purple box and a "
      "grey key. We group balls and keys together as rursus.", "move the purple ball next to the grey ball"),
+    # a type copied alone takes the colour said right before it ("Your goal is the purple ball." read "the ball")
+    ("find the goal", "Your goal is the purple ball. The world is one closed room. Call the green box the bait. You see "
+     "a green ball, a purple ball, a blue box, a green box, a purple box and a grey key. By the relic we mean the purple "
+     "box.", "find the purple ball"),
     # a pronoun that points back to the object of the sentence before
     ("go to the dax", "You see a grey ball, a red ball and a blue key. Do you see the red ball? We call it the dax.",
      "go to the red ball"),

@@ -315,8 +315,11 @@ def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], o
     ball: its own words are narrowed, never changed); and one object type where the copy's
     sentence names several ("either a box or a ball") and the description lists an object of the
     named colour for only one of them ("the grey rurgos" where the room has a grey ball and no
-    grey box)."""
+    grey box); and the colour said right before a type copied alone, for a name the instruction
+    does not colour (:func:`_with_its_colour`)."""
     words = [w.text.lower() for w in copied if w.text.lower() in COLORS or _type_of(w.text) in OBJECT_TYPES]
+    if own is None and len(words) == 1 and words[0] not in COLORS:
+        words = _with_its_colour(copied, words, described)
     if before and before[0].lower() in COLORS:
         words = [w for w in words if w not in COLORS]
     if own in OBJECT_TYPES:
@@ -327,6 +330,17 @@ def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], o
     if not present:
         return words
     return [w for w in words if _type_of(w) not in OBJECT_TYPES] + present
+
+
+def _with_its_colour(copied: list[Word], words: list[str], described: Sequence[Word]) -> list[str]:
+    """``words``, one type copied alone, with the colour the description says right before it ("the
+    purple ball" copied as "ball" is "purple ball"): the pointer's labels copy an object's colour
+    with its type, and a name's own object is one the description says by both."""
+    typed = next(w for w in copied if w.text.lower() == words[0])
+    at = next((k for k, w in enumerate(described) if w.start == typed.start), None)
+    if at and described[at - 1].sentence == typed.sentence and described[at - 1].text.lower() in COLORS:
+        return [described[at - 1].text.lower(), *words]
+    return words
 
 
 def _type_of(word: str) -> str:
