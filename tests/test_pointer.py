@@ -136,6 +136,11 @@ def test_a_copy_of_two_types_keeps_the_one_the_room_has_in_the_named_colour():
     # an object said to be absent is not listed
     assert read("A rurgos is a box or a ball. You see a grey ball and a red key. There is no grey box here.") \
         == "go to the grey ball"
+    # a colour copied astray, one the room lists no such object in, is left out
+    assert _copying("go to a ball", "Beware of the green ball. There are a green ball, a yellow ball and two purple "
+                    "boxes here.", "ball", ["purple", "ball"]) == "go to a ball"
+    assert _copying("go to a ball", "Beware of the green ball. There are a green ball, a yellow ball and two purple "
+                    "boxes here.", "ball", ["yellow", "ball"]) == "go to a yellow ball"
     # a type the instruction says itself is narrowed, never changed
     assert _copying("go to the grey box", "A rurgos is a box or a ball. You see a grey ball.", "box",
                     ["box", "ball"]) == "go to the grey box"

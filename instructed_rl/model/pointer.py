@@ -323,7 +323,11 @@ def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], o
     if before and before[0].lower() in COLORS:
         words = [w for w in words if w not in COLORS]
     if own in OBJECT_TYPES:
-        return [w for w in words if _type_of(w) not in OBJECT_TYPES] + [own]
+        colors = [w for w in words if _type_of(w) not in OBJECT_TYPES]
+        if colors and _listed_kinds(described) and (colors[-1], own) not in _listed(described) \
+                and own in _listed_kinds(described):
+            return [own]  # "a purple ball" where the room lists balls but no purple one: a colour copied astray
+        return colors + [own]
     if own is not None:
         return words
     present = _one_type_listed({w.sentence for w in copied}, before + words, described)
@@ -348,6 +352,18 @@ def _type_of(word: str) -> str:
     return _SINGULAR_OF.get(word.lower(), word.lower())
 
 
+def _listed(described: Sequence[Word]) -> set[tuple[str, str]]:
+    """Each (colour, type) the description says side by side, not after "no" ("There is no red ball")."""
+    return {(first.text.lower(), _type_of(second.text))
+            for before, first, second in zip([None, *described], described, described[1:])
+            if first.sentence == second.sentence and first.text.lower() in COLORS
+            and not (before is not None and before.text.lower() == "no")}
+
+
+def _listed_kinds(described: Sequence[Word]) -> set[str]:
+    return {kind for _, kind in _listed(described)}
+
+
 def _one_type_listed(sentences: set[int], said: list[str], described: Sequence[Word]) -> list[str]:
     """Of the object types the given ``sentences`` name, where they name several, the one the
     description lists with the last colour ``said`` ("a grey ball" and no grey box), as a
@@ -358,10 +374,7 @@ def _one_type_listed(sentences: set[int], said: list[str], described: Sequence[W
     named = {_type_of(w.text) for w in described if w.sentence in sentences}
     if not colors or len(named & set(OBJECT_TYPES)) < 2:
         return []
-    listed = {(first.text.lower(), _type_of(second.text))
-              for before, first, second in zip([None, *described], described, described[1:])
-              if first.sentence == second.sentence and not (before is not None and before.text.lower() == "no")}
-    present = [kind for kind in OBJECT_TYPES if kind in named and (colors[-1], kind) in listed]
+    present = [kind for kind in OBJECT_TYPES if kind in named and (colors[-1], kind) in _listed(described)]
     return present if len(present) == 1 else []
 
 
