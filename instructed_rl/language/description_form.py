@@ -66,11 +66,11 @@ import functools
 import re
 
 from instructed_rl.language.lexicon import CLOSED_CLASS_WORDS, GREY_SPELLINGS, QUALITY_NOUNS, misspelt
-from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_TYPES, plural
+from instructed_rl.language.vocabulary import COLORS, NUMBER_WORDS, OBJECT_NOUN_PATTERN, OBJECT_NOUNS, OBJECT_TYPES, plural
 
 _COLOR = "|".join(COLORS)
 _OTHER_SPELLING = re.compile(rf"\b(?:{'|'.join(GREY_SPELLINGS)})\b", re.IGNORECASE)  # "gray": the world's grey
-_NOUN = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
+_NOUN = OBJECT_NOUN_PATTERN
 # The lexicon's nouns of a quality ("of yellow colour"), and "paint" ("with a green paint").
 _QUALITY = rf"(?:{'|'.join(sorted((QUALITY_NOUNS - {'one', 'ones'}) | {'paint'}, key=len, reverse=True))})"
 # What may stand between a noun and its colour said after it, each ending right before the colour.
@@ -162,7 +162,7 @@ def _slips_mended(text: str) -> str:
         first, second = read[index], read[index + 1]
         if text[words[index].end():words[index + 1].start()].strip():
             continue  # only words side by side: "grene, ball" is no object
-        if first in COLORS and second in _NOUNS:
+        if first in COLORS and second in OBJECT_NOUNS:
             for at in (index, index + 1):
                 if read[at] != words[at].group().lower():
                     mended[at] = read[at]
@@ -174,13 +174,10 @@ def _slips_mended(text: str) -> str:
     return text
 
 
-_NOUNS = frozenset({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)})
-
-
 def _world_word(word: str) -> str:
     """``word`` as a colour or object word (lower case), itself or the one it is a slip for; else itself."""
     lower = GREY_SPELLINGS.get(word.lower(), word.lower())
-    if lower in COLORS or lower in _NOUNS:
+    if lower in COLORS or lower in OBJECT_NOUNS:
         return lower
     return misspelt(lower) or lower
 

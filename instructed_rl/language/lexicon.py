@@ -43,7 +43,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from instructed_rl.language.vocabulary import COLORS, OBJECT_TYPES, plural, singulars
+from instructed_rl.language.vocabulary import COLORS, OBJECT_NOUNS, OBJECT_TYPES, singulars
 from instructed_rl.language.wordnet import english_words, names_no_thing, object_type
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # one unit-length sentence vector per text
@@ -161,7 +161,7 @@ def nearest_color(name: str) -> str | None:
 
 
 # The words a slip of the keyboard is read back to: the world's colours and object types.
-WORLD_WORDS = frozenset({*COLORS, *GREY_SPELLINGS, *OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)})
+WORLD_WORDS = frozenset({*COLORS, *GREY_SPELLINGS, *OBJECT_NOUNS})
 SHORTEST_SLIP = 3  # letters: "rde", "kye"
 
 

@@ -18,6 +18,12 @@ def plural(kind: str) -> str:
     return "boxes" if kind == "box" else f"{kind}s"
 
 
+# Every word an object type is said with, in either number: "ball", "balls", "box", "boxes", ...
+OBJECT_NOUNS: frozenset[str] = frozenset({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)})
+# The same as one regular-expression choice, longest first ("boxes" before "box").
+OBJECT_NOUN_PATTERN = "|".join(sorted(OBJECT_NOUNS, key=len, reverse=True))
+
+
 def singulars(word: str) -> tuple[str, ...]:
     """What ``word`` is the plural of, if it is one by its ending ("boxes": box, boxe; "gates": gate)."""
     return tuple(word[:-n] for n, ending in ((2, "es"), (1, "s")) if word.endswith(ending))

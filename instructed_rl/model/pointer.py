@@ -324,8 +324,8 @@ def _as_read(copied: list[Word], before: list[str], described: Sequence[Word], o
         words = [w for w in words if w not in COLORS]
     if own in OBJECT_TYPES:
         colors = [w for w in words if _type_of(w) not in OBJECT_TYPES]
-        if colors and _listed_kinds(described) and (colors[-1], own) not in _listed(described) \
-                and own in _listed_kinds(described):
+        listed = _listed(described) if colors else set()
+        if colors and (colors[-1], own) not in listed and any(kind == own for _, kind in listed):
             return [own]  # "a purple ball" where the room lists balls but no purple one: a colour copied astray
         return colors + [own]
     if own is not None:
@@ -358,10 +358,6 @@ def _listed(described: Sequence[Word]) -> set[tuple[str, str]]:
             for before, first, second in zip([None, *described], described, described[1:])
             if first.sentence == second.sentence and first.text.lower() in COLORS
             and not (before is not None and before.text.lower() == "no")}
-
-
-def _listed_kinds(described: Sequence[Word]) -> set[str]:
-    return {kind for _, kind in _listed(described)}
 
 
 def _one_type_listed(sentences: set[int], said: list[str], described: Sequence[Word]) -> list[str]:

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from instructed_rl.model.text.tokenizer import DEFAULT_MAX_LENGTH, Tokenizer, check_length, check_text
-from instructed_rl.language.vocabulary import OBJECT_TYPES, plural
+from instructed_rl.language.vocabulary import OBJECT_NOUN_PATTERN
 
 EncoderKind = Literal["transformer", "gru", "pretrained"]
 ENCODER_KINDS: tuple[str, ...] = ("transformer", "gru", "pretrained")
@@ -138,8 +138,7 @@ _SENTENCE_END = re.compile(r"[.!?;:]")
 # a head word before it and neither a list nor a clause with a verb of being after it ("Dax:
 # another word for a key."; not "Objects: a ball, a key." or "Important: dax is red.").
 _NAME_AFTER_COLON = re.compile(rf"\s*(\S+\s+)?{_WORD.pattern}[)\]\"'\u2019]*\s*(?:[.!?;]|$)")
-_KIND = "|".join(sorted({*OBJECT_TYPES, *(plural(kind) for kind in OBJECT_TYPES)}, key=len, reverse=True))
-_KIND_ITEM = rf"(?:(?:an?|the|any|all|every)\s+)?(?:{_KIND})\b"
+_KIND_ITEM = rf"(?:(?:an?|the|any|all|every)\s+)?(?:{OBJECT_NOUN_PATTERN})\b"
 _KINDS_AFTER_COLON = re.compile(rf"\s*{_KIND_ITEM}(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+){_KIND_ITEM})*\s*(?:[.!?;]|$)",
                                 re.IGNORECASE)
 _HEAD_WORD = re.compile(rf"(?:^|[.!?;]\s*){_WORD.pattern}\s*$")
